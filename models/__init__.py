@@ -1,0 +1,1 @@
+"""Sample-GAN models (Keras 3) and the variant registry."""

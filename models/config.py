@@ -1,0 +1,190 @@
+"""One frozen config that carries every knob of a Sample-GAN variant, with its default.
+
+The paper ("Time Domain Music Synthesis with Sample-GAN") names the architecture but
+not its sizes, optimiser, learning rates or batch size; every such default below is
+ours and says so. The parts a variant swaps (seed source, output head, LSTM mode,
+prefilter, GAN loss) are chosen by name here and looked up in `models.parts`; the
+layers never branch on flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from harness.errors import SampleGanError
+
+LSTM_MODES = ("stateless", "stateful")
+SEED_SOURCES = ("encoded", "noise", "real")
+OUTPUT_HEADS = ("tanh", "mulaw")
+GAN_LOSSES = ("bce", "hinge", "wgan-gp")
+SAMPLE_RATES_HZ = (16000, 44100)
+PAPER_WINDOWS = (500, 1000, 4410)
+
+
+@dataclass(frozen=True)
+class SampleGANConfig:
+    """Every knob of one variant. `paper` is this class with no overrides."""
+
+    # --- the user's axes -------------------------------------------------------------
+    sample_rate: int = 44100  # Hz; the paper assumed 44.1 kHz input
+    n: int = 500  # window = segment length in samples; the paper mostly used 500
+    lstm_mode: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample
+    prefilter: bool = False  # paper tried conv+max-pool before the LSTMs, then removed it
+
+    # --- research axes (paper value first) ---------------------------------------------
+    seed_source: str = "encoded"  # paper: frozen encoder's code of a real segment; noise; real
+    output_head: str = "tanh"  # paper: deterministic tanh regression; "mulaw": sampled softmax
+    gan_loss: str = "bce"  # paper: binary cross-entropy; "hinge"; "wgan-gp"
+    feedback_noise: float = 0.0  # std of Gaussian noise on fed-back samples while training
+    pretrain_epochs: int = 0  # teacher-forced epochs of the generator before the GAN phase
+
+    # --- sizes (ours; the paper gives none) ----------------------------------------------
+    lstm_units: int = 128  # units in each of the two stacked LSTMs (generator and discriminator)
+    prefilter_filters: int = 16  # conv channels of the prefilter
+    prefilter_kernel: int = 9  # conv kernel in samples (causal)
+    prefilter_pool: int = 4  # max-pool size; stateless nets also stride by it (n -> n/pool)
+    ae_levels: int = 3  # conv+pool levels of the autoencoder (each halves the length)
+    ae_filters: int = 32  # conv channels per autoencoder level
+    ae_kernel: int = 9  # autoencoder conv kernel in samples
+    mulaw_channels: int = 256  # classes of the mu-law head (8-bit mu-law)
+    mulaw_temperature: float = 1.0  # softmax temperature when sampling the mu-law head
+    seed_noise_std: float = 0.1  # std of the "noise" seed window
+
+    # --- optimisation (ours) -------------------------------------------------------------
+    batch_size: int = 16  # sequences per step, real and generated alike
+    ae_steps: int = 2000  # autoencoder steps (reconstruction MSE) before it is frozen
+    gan_steps: int = 2000  # adversarial steps (one D update and one G update each)
+    lr_autoencoder: float = 1e-3  # Adam
+    lr_generator: float = 1e-4  # Adam
+    lr_discriminator: float = 1e-4  # Adam
+    adam_beta1: float = 0.5  # the usual GAN setting (DCGAN)
+    adam_beta2: float = 0.999
+    gp_weight: float = 10.0  # gradient-penalty weight of wgan-gp (Gulrajani et al.)
+    train_gen_length: int = 0  # samples generated per training sequence; 0 = n (paper)
+    grad_positions: int = 32  # stateless only: generated positions per sequence that carry
+    #                          generator gradient (0 = all); see models/generator.py for why
+
+    # --- evaluation during training --------------------------------------------------------
+    eval_every: int = 250  # GAN steps between evaluations (diagnostics, clips, metrics)
+    eval_clips: int = 4  # clips generated per evaluation
+    eval_samples: int = 0  # samples per evaluation clip; 0 = 4 * n (seed leaves the window at n)
+
+    # ------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def gen_length(self) -> int:
+        """Samples generated per training sequence (the discriminator's input length)."""
+        return self.train_gen_length or self.n
+
+    @property
+    def eval_length(self) -> int:
+        """Samples per evaluation clip."""
+        return self.eval_samples or 4 * self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SampleGANConfig:
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise SampleGanError(
+                f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(field_names())}"
+            )
+        return cls(**values)
+
+    def replace(self, **overrides: Any) -> SampleGanConfig:
+        return SampleGANConfig.from_dict({**self.to_dict(), **overrides})
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(SampleGANConfig)]
+
+
+def field_type(name: str) -> type:
+    """The Python type of a config field (bool, int, float or str)."""
+    default = SampleGANConfig.__dataclass_fields__[name].default
+    return type(default)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Parse a ``--set KEY=VALUE`` string into the field's type, or fail naming the key."""
+    if key not in SampleGANConfig.__dataclass_fields__:
+        raise SampleGanError(f"unknown config key {key!r}; valid keys: {', '.join(field_names())}")
+    kind = field_type(key)
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        return text
+    except ValueError:
+        raise SampleGanError(f"{key} must be a {kind.__name__}, got {text!r}") from None
+
+
+def coerce_value(key: str, value: Any) -> Any:
+    """Check a typed value (e.g. from TOML) against the field's type; ints widen to floats."""
+    if key not in SampleGANConfig.__dataclass_fields__:
+        raise SampleGanError(f"unknown config key {key!r}; valid keys: {', '.join(field_names())}")
+    kind = field_type(key)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, bool):
+        raise SampleGanError(f"{key} must be an int, got {value!r}")
+    if not isinstance(value, kind):
+        raise SampleGanError(f"{key} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise SampleGanError(message)
+
+
+def _validate(config: SampleGANConfig) -> None:
+    for name in field_names():
+        coerce_value(name, getattr(config, name))
+    _check(config.lstm_mode in LSTM_MODES, f"lstm_mode must be one of {', '.join(LSTM_MODES)}")
+    _check(
+        config.seed_source in SEED_SOURCES, f"seed_source must be one of {', '.join(SEED_SOURCES)}"
+    )
+    _check(
+        config.output_head in OUTPUT_HEADS, f"output_head must be one of {', '.join(OUTPUT_HEADS)}"
+    )
+    _check(config.gan_loss in GAN_LOSSES, f"gan_loss must be one of {', '.join(GAN_LOSSES)}")
+    _check(
+        config.sample_rate in SAMPLE_RATES_HZ,
+        f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES_HZ))} Hz",
+    )
+    _check(config.n >= 8, "n must be at least 8 samples")
+    _check(config.n >= 2**config.ae_levels, "n must be at least 2**ae_levels")
+    _check(config.ae_levels >= 1, "ae_levels must be at least 1")
+    _check(config.prefilter_pool >= 1 and config.prefilter_kernel >= 1, "prefilter sizes must be >= 1")
+    _check(config.n >= config.prefilter_pool, "n must be at least prefilter_pool")
+    _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
+    for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
+                 "eval_every", "eval_clips", "mulaw_channels"):
+        _check(getattr(config, name) >= 1, f"{name} must be at least 1")
+    for name in ("ae_steps", "gan_steps", "pretrain_epochs", "grad_positions", "eval_samples"):
+        _check(getattr(config, name) >= 0, f"{name} must be >= 0")
+    for name in ("feedback_noise", "seed_noise_std", "gp_weight"):
+        _check(getattr(config, name) >= 0.0, f"{name} must be >= 0")
+    for name in ("lr_autoencoder", "lr_generator", "lr_discriminator", "mulaw_temperature"):
+        _check(getattr(config, name) > 0.0, f"{name} must be > 0")
+    _check(0.0 <= config.adam_beta1 < 1.0 and 0.0 <= config.adam_beta2 < 1.0,
+           "adam betas must be in [0, 1)")
