@@ -1,0 +1,680 @@
+"""Datasets of fixed-length audio segments: the one writer, the importer and the loader.
+
+A dataset is a folder (format ``samplegan-dataset/1``)::
+
+    manifest.json        what is inside, where it came from, how it was split
+    train.npy            float32 [segments, n], int16 / 32768, in [-1, 1)
+    train_index.npy      int64 [segments, 2]: (index into manifest["sources"], start sample)
+    holdout.npy          float32 [segments, n]; may have 0 rows
+    holdout_index.npy    int64 [segments, 2]
+
+Segments are cut from each source with a hop of ``stride`` samples (``n`` by
+default, as in the paper). The held-out split is by source, never by segment, so
+no recording contributes to both splits. Rows of one source are consecutive and
+in time order. `write_dataset` is the single writer; `import_audio` (files) and
+`harness.corpus` (the built-in corpus) feed it.
+
+A dataset appears under its final name only when complete: everything is written
+into a hidden sibling folder that is renamed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+from harness import __version__
+from harness.audio import AudioDecodeError, decode_audio, quantize_16bit, resample
+from harness.errors import SampleGanError
+
+DATASET_FORMAT = "samplegan-dataset/1"
+AUDIO_EXTENSIONS = (".flac", ".mp3", ".ogg", ".wav")
+SPLITS = ("train", "holdout")
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class SourceAudio:
+    """One decoded source, ready to be segmented.
+
+    Attributes:
+        path: where it came from: a file path or e.g. ``builtin://piece-03``.
+        sha256: hex digest identifying the content (file bytes or samples).
+        audio: float32 [samples], mono, 16-bit-quantised, at the dataset's rate.
+        sample_rate_in: the source's own rate in Hz.
+        channels_in: the source's channel count.
+        duration_s: the source's length in seconds.
+    """
+
+    path: str
+    sha256: str
+    audio: np.ndarray
+    sample_rate_in: int
+    channels_in: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class SkippedSource:
+    """An input that contributes nothing, and why (one line)."""
+
+    path: str
+    reason: str
+
+
+# ------------------------------------------------------------------ pure functions
+def segment_starts(n_samples: int, n: int, stride: int) -> np.ndarray:
+    """Start samples of every whole segment of `n` samples, `stride` apart.
+
+    Args:
+        n_samples: length of the source in samples.
+        n: segment length in samples.
+        stride: hop between segment starts in samples.
+
+    Returns:
+        int64 [segments]: 0, stride, 2 * stride, ... while start + n <= n_samples.
+    """
+    if n_samples < n:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(0, n_samples - n + 1, stride, dtype=np.int64)
+
+
+def frame_segments(audio: np.ndarray, n: int, stride: int) -> np.ndarray:
+    """All whole segments of `audio` as a read-only view (no copy).
+
+    Args:
+        audio: [samples].
+        n: segment length in samples.
+        stride: hop between segment starts in samples.
+
+    Returns:
+        [segments, n]; row k is audio[k * stride : k * stride + n].
+    """
+    if audio.shape[0] < n:
+        return np.zeros((0, n), dtype=audio.dtype)
+    return np.lib.stride_tricks.sliding_window_view(audio, n)[::stride]
+
+
+def segment_rms_dbfs(segments: np.ndarray) -> np.ndarray:
+    """RMS level of each segment in dB relative to full scale (1.0).
+
+    A full-scale sine is -3.01 dBFS on this scale; digital silence is -inf.
+
+    Args:
+        segments: float [segments, n].
+
+    Returns:
+        float64 [segments].
+    """
+    mean_square = np.einsum("ij,ij->i", segments, segments, dtype=np.float64) / segments.shape[1]
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(mean_square)
+
+
+def holdout_count(usable_sources: int, holdout_fraction: float) -> int:
+    """How many sources to hold out.
+
+    The fraction is rounded half up, then kept within [1, sources - 1] when the
+    fraction is positive and there are two or more sources; with one source,
+    nothing can be held out without leaving nothing to train on.
+
+    Args:
+        usable_sources: sources that yielded segments.
+        holdout_fraction: share of sources to hold out, in [0, 1).
+
+    Returns:
+        Number of held-out sources.
+    """
+    if holdout_fraction <= 0 or usable_sources < 2:
+        return 0
+    rounded = math.floor(holdout_fraction * usable_sources + 0.5)
+    return min(max(rounded, 1), usable_sources - 1)
+
+
+def choose_holdout(sha256s: Sequence[str], holdout_fraction: float, seed: int) -> set[str]:
+    """Pick the held-out sources by content, independent of path and input order.
+
+    Args:
+        sha256s: content digests of the usable sources (distinct).
+        holdout_fraction: share of sources to hold out, in [0, 1).
+        seed: seed of the permutation; any integer.
+
+    Returns:
+        The digests of the held-out sources.
+    """
+    ordered = sorted(sha256s)
+    rng = np.random.default_rng(seed % 2**64)
+    chosen = rng.permutation(len(ordered))[: holdout_count(len(ordered), holdout_fraction)]
+    return {ordered[i] for i in chosen}
+
+
+def find_contiguous_pairs(index: np.ndarray, n: int) -> np.ndarray:
+    """Rows (i, j) where segment j continues segment i without gap or overlap.
+
+    Args:
+        index: int64 [segments, 2] of (source, start sample), as in ``*_index.npy``.
+        n: segment length in samples.
+
+    Returns:
+        int64 [pairs, 2]: row pairs of the same source with start_j == start_i + n,
+        so rows i and j together hold 2n contiguous samples. Sorted by i.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    if index.shape[0] == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    span = int(index[:, 1].max()) + n + 1  # keys of different sources never collide
+    keys = index[:, 0] * span + index[:, 1]
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    position = np.searchsorted(sorted_keys, keys + n)
+    position = np.minimum(position, sorted_keys.shape[0] - 1)
+    found = sorted_keys[position] == keys + n
+    first = np.flatnonzero(found)
+    return np.stack([first, order[position[found]]], axis=1).astype(np.int64)
+
+
+# ------------------------------------------------------------------------- writer
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _is_dataset_folder(path: Path) -> bool:
+    try:
+        manifest = json.loads((path / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("format", "")).startswith(
+        "samplegan-dataset/"
+    )
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Fail before any work if `out` may not be (re)placed."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise SampleGanError(f"{out} exists and is not a folder; choose another --out")
+    if not any(out.iterdir()):
+        return  # an empty folder holds nothing to overwrite
+    if not force:
+        raise SampleGanError(f"{out} already exists; pass --force to replace it")
+    if not _is_dataset_folder(out):
+        raise SampleGanError(
+            f"{out} is not a samplegan dataset; refusing to replace it even with --force"
+        )
+
+
+def _publish(partial: Path, out: Path, force: bool) -> None:
+    """Move the finished folder into place; the old one goes only after that."""
+    if out.exists() and any(out.iterdir()):
+        _check_out(out, force)  # it may have appeared while we were working
+        replaced = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+        os.rename(out, replaced)
+        os.rename(partial, out)
+        shutil.rmtree(replaced, ignore_errors=True)
+    else:
+        os.rename(partial, out)  # also replaces an empty folder atomically
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    """A usable source whose segments wait on disk for the split to be known."""
+
+    entry: dict[str, Any]
+    segments_file: Path
+    starts: np.ndarray
+
+
+def _spool_source(
+    source: SourceAudio, spool_dir: Path, position: int, n: int, stride: int,
+    drop_silence_db: float | None,
+) -> _Spooled | SkippedSource:
+    starts = segment_starts(source.audio.shape[0], n, stride)
+    if starts.size == 0:
+        return SkippedSource(
+            source.path, f"shorter than n={n} ({source.audio.shape[0]} samples at the dataset rate)"
+        )
+    segments = frame_segments(source.audio, n, stride)
+    dropped = 0
+    if drop_silence_db is not None:
+        loud = segment_rms_dbfs(segments) >= drop_silence_db
+        dropped = int(starts.size - loud.sum())
+        if dropped == starts.size:
+            return SkippedSource(
+                source.path, f"all {dropped} segments are below {drop_silence_db:g} dBFS"
+            )
+        segments, starts = segments[loud], starts[loud]
+    segments_file = spool_dir / f"{position}.npy"
+    np.save(segments_file, np.ascontiguousarray(segments, dtype=np.float32))
+    entry = {
+        "path": source.path,
+        "sha256": source.sha256,
+        "duration_s": round(float(source.duration_s), 6),
+        "samples": int(source.audio.shape[0]),
+        "segments": int(starts.size),
+        "silent_segments_dropped": dropped,
+        "split": None,
+        "sample_rate_in": int(source.sample_rate_in),
+        "channels_in": int(source.channels_in),
+    }
+    return _Spooled(entry, segments_file, starts)
+
+
+def _write_split(
+    folder: Path, split: str, members: list[tuple[int, _Spooled]], n: int
+) -> dict[str, Any]:
+    rows = sum(spooled.starts.size for _, spooled in members)
+    data = open_memmap(folder / f"{split}.npy", mode="w+", dtype=np.float32, shape=(rows, n))
+    index = np.zeros((rows, 2), dtype=np.int64)
+    row = 0
+    for source_index, spooled in members:
+        count = spooled.starts.size
+        data[row : row + count] = np.load(spooled.segments_file, mmap_mode="r")
+        index[row : row + count, 0] = source_index
+        index[row : row + count, 1] = spooled.starts
+        row += count
+    data.flush()
+    del data
+    np.save(folder / f"{split}_index.npy", index)
+    return {
+        "file": f"{split}.npy",
+        "index": f"{split}_index.npy",
+        "segments": rows,
+        "sources": len(members),
+    }
+
+
+def write_dataset(
+    out: Path,
+    sources: Iterable[SourceAudio | SkippedSource],
+    *,
+    sample_rate_hz: int,
+    n: int,
+    stride: int | None,
+    drop_silence_db: float | None,
+    holdout_fraction: float,
+    seed: int,
+    force: bool,
+    created_by: str,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Segment, split and write sources as a dataset folder, atomically.
+
+    `sources` is consumed once, one source at a time; each source's segments are
+    spooled to disk so memory holds one source, not the corpus.
+
+    Args:
+        out: dataset folder to create.
+        sources: decoded sources at `sample_rate_hz`, and inputs already skipped.
+        sample_rate_hz: rate of every source's audio, in Hz.
+        n: segment length in samples.
+        stride: hop between segments in samples; None means n.
+        drop_silence_db: drop segments whose RMS is below this many dBFS; None keeps all.
+        holdout_fraction: share of sources held out, in [0, 1).
+        seed: seed of the held-out split.
+        force: replace an existing dataset at `out`.
+        created_by: who wrote it, e.g. ``samplegan-lab 0.1.0 (data import)``.
+        extra: more top-level manifest entries (e.g. the corpus parameters).
+
+    Returns:
+        The manifest that was written.
+
+    Raises:
+        SampleGanError: bad arguments, `out` not replaceable, or no usable source
+            (nothing is written then).
+    """
+    stride = n if stride is None else stride
+    if n < 1 or stride < 1:
+        raise SampleGanError(f"n and stride must be positive (got n={n}, stride={stride})")
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise SampleGanError(f"holdout fraction must be in [0, 1) (got {holdout_fraction})")
+    out = Path(out).absolute()
+    _check_out(out, force)
+    created_parents = [parent for parent in out.parents if not parent.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    spool_dir = partial / "spool"
+    spool_dir.mkdir(parents=True)
+    try:
+        spooled: list[_Spooled] = []
+        skipped: list[dict[str, str]] = []
+        seen: dict[str, str] = {}
+        for source in sources:
+            if isinstance(source, SourceAudio):
+                if source.sha256 in seen:
+                    source = SkippedSource(source.path, f"same content as {seen[source.sha256]}")
+                else:
+                    source = _spool_source(
+                        source, spool_dir, len(spooled), n, stride, drop_silence_db
+                    )
+            if isinstance(source, SkippedSource):
+                _warn(f"skipping {source.path}: {source.reason}")
+                skipped.append({"path": source.path, "reason": source.reason})
+                continue
+            seen[source.entry["sha256"]] = source.entry["path"]
+            spooled.append(source)
+        if not spooled:
+            detail = f"; first: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+            raise SampleGanError(
+                f"no usable audio: {len(skipped)} input(s) skipped{detail}"
+            )
+        if holdout_fraction > 0 and len(spooled) == 1:
+            _warn("only one usable source, so nothing is held out (the split is by source)")
+        held_out = choose_holdout([s.entry["sha256"] for s in spooled], holdout_fraction, seed)
+        for item in spooled:
+            item.entry["split"] = "holdout" if item.entry["sha256"] in held_out else "train"
+        splits = {
+            split: _write_split(
+                partial, split,
+                [(i, s) for i, s in enumerate(spooled) if s.entry["split"] == split], n,
+            )
+            for split in SPLITS
+        }
+        shutil.rmtree(spool_dir)
+        manifest: dict[str, Any] = {
+            "format": DATASET_FORMAT,
+            "sample_rate": int(sample_rate_hz),
+            "n": int(n),
+            "stride": int(stride),
+            "segments": sum(split["segments"] for split in splits.values()),
+            "splits": splits,
+            "sources": [s.entry for s in spooled],
+            "skipped": skipped,
+            "drop_silence_db": drop_silence_db,
+            "holdout_fraction": holdout_fraction,
+            "seed": seed,
+            "created_by": created_by,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **(extra or {}),
+        }
+        (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        _publish(partial, out, force)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        for parent in created_parents:  # innermost first; a failed run leaves no trace
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
+    return manifest
+
+
+# ----------------------------------------------------------------------- importer
+def expand_sources(sources: Iterable[Path]) -> list[Path | SkippedSource]:
+    """Files to import, in order: files as given, folders searched recursively.
+
+    Args:
+        sources: files and folders.
+
+    Returns:
+        Absolute paths of candidate files (a folder contributes its
+        .mp3/.wav/.ogg/.flac files, sorted), and a `SkippedSource` for each path
+        that is missing, of an unsupported type, or a folder without audio files.
+    """
+    expanded: list[Path | SkippedSource] = []
+    for source in (Path(source).resolve() for source in sources):
+        if source.is_dir():
+            found = sorted(
+                path for path in source.rglob("*")
+                if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
+            )
+            expanded.extend(found)
+            if not found:
+                expanded.append(SkippedSource(str(source), "folder holds no .mp3/.wav/.ogg/.flac file"))
+        elif not source.exists():
+            expanded.append(SkippedSource(str(source), "file not found"))
+        elif source.suffix.lower() not in AUDIO_EXTENSIONS:
+            expanded.append(SkippedSource(
+                str(source), f"unsupported file type {source.suffix or '(none)'!r}; "
+                "expected .mp3, .wav, .ogg or .flac",
+            ))
+        else:
+            expanded.append(source)
+    return expanded
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _decode_sources(
+    candidates: Iterable[Path | SkippedSource], sample_rate_hz: int
+) -> Iterable[SourceAudio | SkippedSource]:
+    for candidate in candidates:
+        if isinstance(candidate, SkippedSource):
+            yield candidate
+            continue
+        try:
+            decoded = decode_audio(candidate)
+        except AudioDecodeError as exc:
+            yield SkippedSource(str(candidate), exc.reason)
+            continue
+        yield SourceAudio(
+            path=str(candidate),
+            sha256=_file_sha256(candidate),
+            audio=quantize_16bit(resample(decoded.audio, decoded.sample_rate_hz, sample_rate_hz)),
+            sample_rate_in=decoded.sample_rate_hz,
+            channels_in=decoded.channels,
+            duration_s=decoded.duration_s,
+        )
+
+
+def import_audio(
+    sources: list[Path],
+    out: Path,
+    *,
+    sample_rate_hz: int,
+    n: int,
+    stride: int | None,
+    drop_silence_db: float | None,
+    holdout_fraction: float,
+    seed: int,
+    force: bool,
+) -> dict[str, Any]:
+    """Decode audio files into a segmented dataset (``samplegan data import``).
+
+    Each file is decoded (mp3, wav, ogg, flac; any channel count and rate), mixed
+    to mono, resampled to `sample_rate_hz`, quantised to 16 bits and cut into
+    segments. Unusable inputs are skipped with a warning on stderr and listed
+    under ``skipped`` in the manifest.
+
+    Args:
+        sources: audio files and folders (searched recursively).
+        out: dataset folder to create.
+        sample_rate_hz: target rate in Hz.
+        n: segment length in samples.
+        stride: hop between segments in samples; None means n (the paper).
+        drop_silence_db: drop segments whose RMS is below this many dBFS; None keeps all.
+        holdout_fraction: share of source files held out, in [0, 1).
+        seed: seed of the held-out split.
+        force: replace an existing dataset at `out`.
+
+    Returns:
+        The manifest that was written.
+
+    Raises:
+        SampleGanError: no input is usable, or `out` exists and may not be replaced.
+    """
+    return write_dataset(
+        Path(out),
+        _decode_sources(expand_sources(sources), sample_rate_hz),
+        sample_rate_hz=sample_rate_hz, n=n, stride=stride, drop_silence_db=drop_silence_db,
+        holdout_fraction=holdout_fraction, seed=seed, force=force,
+        created_by=f"samplegan-lab {__version__} (data import)",
+    )
+
+
+def summarize_manifest(manifest: Mapping[str, Any], out: Path) -> str:
+    """A few human-readable lines about a written dataset.
+
+    Args:
+        manifest: as returned by `write_dataset`.
+        out: the dataset folder.
+
+    Returns:
+        Lines joined by newlines: size, segments per split, sources, skipped inputs.
+    """
+    rate_hz = manifest["sample_rate"]
+    lines = [
+        f"wrote {out}: {manifest['segments']} segments of n={manifest['n']} "
+        f"({1000 * manifest['n'] / rate_hz:.1f} ms) at {rate_hz} Hz, stride {manifest['stride']}"
+    ]
+    for split in SPLITS:
+        info = manifest["splits"][split]
+        lines.append(
+            f"  {split + ':':<9}{info['segments']:>8} segments from {info['sources']} source(s)"
+        )
+    total_s = sum(source["duration_s"] for source in manifest["sources"])
+    lines.append(f"  sources: {len(manifest['sources'])} ({total_s:.1f} s of audio)")
+    if "corpus" in manifest:
+        corpus = manifest["corpus"]
+        lines.append(f"  corpus:  built-in {corpus['generator']}, seed {corpus['seed']}")
+    if manifest["skipped"]:
+        lines.append(f"  skipped: {len(manifest['skipped'])}")
+        lines.extend(f"    {item['path']}: {item['reason']}" for item in manifest["skipped"])
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------- loader
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset folder, its arrays memory-mapped read-only.
+
+    Attributes:
+        path: the folder.
+        manifest: the parsed manifest.json.
+        train: float32 [segments, n].
+        holdout: float32 [segments, n] (may have 0 rows).
+        train_index: int64 [segments, 2] of (source, start sample).
+        holdout_index: int64 [segments, 2].
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    train: np.ndarray
+    holdout: np.ndarray
+    train_index: np.ndarray
+    holdout_index: np.ndarray
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate in Hz."""
+        return int(self.manifest["sample_rate"])
+
+    @property
+    def n(self) -> int:
+        """Segment length in samples."""
+        return int(self.manifest["n"])
+
+    @property
+    def stride(self) -> int:
+        """Hop between segment starts in samples."""
+        return int(self.manifest["stride"])
+
+    def contiguous_pairs(self, split: str = "train") -> np.ndarray:
+        """Row pairs (i, j) of `split` whose concatenation is 2n contiguous samples.
+
+        Args:
+            split: "train" or "holdout".
+
+        Returns:
+            int64 [pairs, 2]; see `find_contiguous_pairs`.
+        """
+        if split not in SPLITS:
+            raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        return find_contiguous_pairs(getattr(self, f"{split}_index"), self.n)
+
+
+def _load_array(path: Path, dtype: type, shape: tuple[int, int]) -> np.ndarray:
+    remedy = "re-create the dataset with `samplegan data import` or `samplegan data synth`"
+    if not path.is_file():
+        raise SampleGanError(f"{path.parent} is incomplete: {path.name} is missing; {remedy}")
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise SampleGanError(f"cannot read {path} ({exc}); {remedy}") from exc
+    if array.dtype != dtype or array.shape != shape:
+        raise SampleGanError(
+            f"{path} holds {array.dtype} {array.shape}, the manifest says "
+            f"{np.dtype(dtype)} {shape}; {remedy}"
+        )
+    return array
+
+
+def load_dataset(path: Path | str) -> Dataset:
+    """Open a dataset folder written by `write_dataset`.
+
+    Args:
+        path: the dataset folder.
+
+    Returns:
+        The dataset with its arrays memory-mapped read-only.
+
+    Raises:
+        SampleGanError: missing, not a dataset, incomplete or of an unknown format.
+    """
+    path = Path(path)
+    create = "create one with `samplegan data import` or `samplegan data synth`"
+    if not path.exists():
+        raise SampleGanError(f"no dataset at {path}: {create}")
+    if not (path / MANIFEST_NAME).is_file():
+        raise SampleGanError(f"{path} is not a samplegan dataset (no {MANIFEST_NAME}); {create}")
+    try:
+        manifest = json.loads((path / MANIFEST_NAME).read_text())
+    except (OSError, ValueError) as exc:
+        raise SampleGanError(f"cannot read {path / MANIFEST_NAME} ({exc}); {create}") from exc
+    found_format = manifest.get("format") if isinstance(manifest, dict) else None
+    if found_format != DATASET_FORMAT:
+        raise SampleGanError(
+            f"{path} has dataset format {found_format!r}; this version reads "
+            f"{DATASET_FORMAT!r}: re-create it ({create})"
+        )
+    try:
+        n = int(manifest["n"])
+        rows = {split: int(manifest["splits"][split]["segments"]) for split in SPLITS}
+        sizes = (int(manifest["sample_rate"]), int(manifest["stride"]), n)
+    except KeyError as exc:
+        raise SampleGanError(f"{path / MANIFEST_NAME} lacks {exc}; re-create the dataset") from exc
+    except (TypeError, ValueError) as exc:
+        raise SampleGanError(f"{path / MANIFEST_NAME} is malformed ({exc}); re-create it") from exc
+    if min(sizes) < 1 or min(rows.values()) < 0:
+        raise SampleGanError(f"{path / MANIFEST_NAME} has impossible sizes; re-create the dataset")
+    arrays = {}
+    for split in SPLITS:
+        arrays[split] = _load_array(path / f"{split}.npy", np.float32, (rows[split], n))
+        arrays[f"{split}_index"] = _load_array(
+            path / f"{split}_index.npy", np.int64, (rows[split], 2)
+        )
+    return Dataset(path=path, manifest=manifest, **arrays)
+
+
+def manifest_sha256(path: Path | str) -> str:
+    """SHA-256 of a dataset's manifest.json bytes, to record which dataset a run used.
+
+    Args:
+        path: the dataset folder.
+
+    Returns:
+        Hex digest.
+
+    Raises:
+        SampleGanError: the folder has no manifest.json.
+    """
+    manifest_path = Path(path) / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise SampleGanError(f"{path} is not a samplegan dataset (no {MANIFEST_NAME})")
+    return hashlib.sha256(manifest_path.read_bytes()).hexdigest()
