@@ -101,7 +101,7 @@ class SampleGANConfig:
             )
         return cls(**values)
 
-    def replace(self, **overrides: Any) -> SampleGanConfig:
+    def replace(self, **overrides: Any) -> SampleGANConfig:
         return SampleGANConfig.from_dict({**self.to_dict(), **overrides})
 
 
@@ -175,7 +175,8 @@ def _validate(config: SampleGANConfig) -> None:
     _check(config.n >= 2**config.ae_levels, "n must be at least 2**ae_levels")
     _check(config.ae_levels >= 1, "ae_levels must be at least 1")
     _check(config.prefilter_pool >= 1 and config.prefilter_kernel >= 1, "prefilter sizes must be >= 1")
-    _check(config.n >= config.prefilter_pool, "n must be at least prefilter_pool")
+    _check(config.n >= config.prefilter_kernel + config.prefilter_pool,
+           "n must be at least prefilter_kernel + prefilter_pool (the prefilter's reach)")
     _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
                  "eval_every", "eval_clips", "mulaw_channels"):

@@ -1,0 +1,232 @@
+"""The autoregressive generator: prefilter, two stacked LSTMs, a dense head (paper, fig. 3).
+
+It holds the last n samples, predicts the next one, shifts it in and the oldest out.
+Two LSTM modes share the layers and differ only in how a step is computed:
+
+* `StatelessGenerator` (the paper): every step re-runs both LSTMs over the whole
+  window from a zero state. O(n) LSTM steps per sample.
+* `StatefulGenerator`: the LSTM state is carried; after a warm-up over the seed
+  window each step consumes one sample. O(1) per sample.
+
+Generation is one compiled loop (`tf.while_loop` inside `tf.function`, XLA where it
+compiles) over a batch of streams; it never calls the model once per sample from
+Python.
+
+Generator gradient. Back-propagating through the whole autoregressive loop costs
+memory O(L * n * B * units) in stateless mode (about 25 GB for n = L = 500, B = 16,
+128 units), so training uses a straight-through replay instead:
+the sequence is generated without a tape, then the generator is re-applied to the
+windows it actually saw (`replay_relaxed`), with the fed-back samples held fixed.
+The discriminator's gradient reaches every generated sample (stateful) or a random
+`grad_positions` of them per sequence (stateless), and from each through one
+application of the generator; it is truncated where a sample is fed back into later
+windows. In stateful mode the replay is one LSTM pass over the sequence, so the
+gradient also flows through the carried state (full BPTT, truncated only at the
+sample feedback).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from models.heads import HEADS
+from models.prefilter import build_prefilter
+
+Carry = tuple
+
+
+def _step_seed(seed: tf.Tensor, step: tf.Tensor, stream: int) -> tf.Tensor:
+    """A distinct stateless-RNG seed (2,) per generation step and random stream."""
+    return tf.stack([seed[0] + tf.cast(step, seed.dtype) * 2 + stream, seed[1]])
+
+
+class Generator(keras.Model):
+    """Layers and the compiled generation loop shared by both LSTM modes."""
+
+    prefilter_stride: int = 1
+
+    def __init__(self, config, **kwargs):
+        super().__init__(name="generator", **kwargs)
+        self.n = config.n
+        self.units = config.lstm_units
+        self.grad_positions = config.grad_positions
+        self.head = HEADS[config.output_head](config)
+        self.prefilter = build_prefilter(config, stride=self._prefilter_stride(config))
+        self.lstm1 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
+                                       return_state=True, name="lstm1")
+        self.lstm2 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
+                                       return_state=True, name="lstm2")
+        self.head_layer = self.head.layer
+        # Plain attributes, kept out of Keras' variable tracking.
+        object.__setattr__(self, "_loops", {})
+        object.__setattr__(self, "use_xla", True)
+
+    def _prefilter_stride(self, config) -> int:
+        raise NotImplementedError
+
+    # --- per-mode pieces -------------------------------------------------------------
+    def start(self, seed_window: tf.Tensor) -> Carry:
+        """The loop carry after the seed window (B, n) fills the window."""
+        raise NotImplementedError
+
+    def advance(self, carry: Carry, fed: tf.Tensor) -> Carry:
+        """Shift the fed-back sample (B,) into the window; carry holds the next params."""
+        raise NotImplementedError
+
+    def replay_relaxed(self, seed_window: tf.Tensor, fed: tf.Tensor,
+                       seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Differentiable re-application to the windows seen while generating.
+
+        Args:
+            seed_window: (B, n) the window before the first step.
+            fed: (B, L) the samples that were fed back (with feedback noise).
+            seed: (2,) int stateless-RNG seed (chooses positions in stateless mode).
+
+        Returns:
+            positions (K,) int32 in [0, L) and relaxed samples (B, K) at those positions.
+        """
+        raise NotImplementedError
+
+    def teacher_loss(self, audio: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """Next-sample prediction loss on real audio (B, 2n) of contiguous samples."""
+        raise NotImplementedError
+
+    def call(self, windows: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Head parameters of the next sample after each window: (B, n) -> (B, P)."""
+        return self.window_params(windows)
+
+    def window_params(self, windows: tf.Tensor) -> tf.Tensor:
+        """Stateless view: run both LSTMs over each window from a zero state -> (B, P)."""
+        hidden, *_ = self.lstm1(self.prefilter(windows))
+        hidden, *_ = self.lstm2(hidden)
+        return self.head_layer(hidden[:, -1])
+
+    # --- the generation loop ---------------------------------------------------------
+    def _loop(self, carry: Carry, steps: int, seed: tf.Tensor, offset: tf.Tensor,
+              feedback_noise: tf.Tensor):
+        emitted = tf.TensorArray(tf.float32, size=steps)
+        fed_back = tf.TensorArray(tf.float32, size=steps)
+
+        def body(i, carry, emitted, fed_back):
+            step = offset + i
+            sample = self.head.sample(carry[-1], _step_seed(seed, step, 0))  # (B,)
+            noise = tf.random.stateless_normal(tf.shape(sample), _step_seed(seed, step, 1))
+            fed = sample + feedback_noise * noise
+            return i + 1, self.advance(carry, fed), emitted.write(i, sample), fed_back.write(i, fed)
+
+        _, carry, emitted, fed_back = tf.while_loop(
+            lambda i, *_: i < steps, body, (tf.constant(0), carry, emitted, fed_back)
+        )
+        return carry, tf.transpose(emitted.stack()), tf.transpose(fed_back.stack())
+
+    def _compiled_loop(self, xla: bool):
+        if xla not in self._loops:
+            self._loops[xla] = tf.function(self._loop, jit_compile=xla, reduce_retracing=True)
+        return self._loops[xla]
+
+    def run(self, carry: Carry, steps: int, seed, offset: int = 0,
+            feedback_noise: float = 0.0) -> tuple[Carry, tf.Tensor, tf.Tensor]:
+        """Generate `steps` samples from `carry`, compiled; XLA unless it cannot compile.
+
+        Returns:
+            (carry, emitted (B, steps), fed (B, steps)); `offset` numbers the steps so that
+            chunked generation draws the same random numbers as one long call.
+        """
+        args = (carry, steps, tf.cast(seed, tf.int32), tf.constant(offset, tf.int32),
+                tf.constant(feedback_noise, tf.float32))
+        if self.use_xla:
+            try:
+                return self._compiled_loop(True)(*args)
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                    tf.errors.InternalError):
+                # e.g. cuDNN LSTM kernels have no XLA lowering; the plain loop still works.
+                object.__setattr__(self, "use_xla", False)
+        return self._compiled_loop(False)(*args)
+
+    def generate(self, seed_window: tf.Tensor, steps: int, seed,
+                 feedback_noise: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """(B, n) seed window -> emitted samples (B, steps) and fed-back samples (B, steps)."""
+        _, emitted, fed = self.run(self.start(seed_window), steps, seed, 0, feedback_noise)
+        return emitted, fed
+
+
+class StatelessGenerator(Generator):
+    """The paper's mode: each sample re-runs the LSTMs over the whole n-sample window."""
+
+    def _prefilter_stride(self, config) -> int:
+        return config.prefilter_pool
+
+    def start(self, seed_window: tf.Tensor) -> Carry:
+        window = tf.convert_to_tensor(seed_window, tf.float32)
+        return (window, self.window_params(window))
+
+    def advance(self, carry: Carry, fed: tf.Tensor) -> Carry:
+        window = tf.concat([carry[0][:, 1:], fed[:, None]], axis=1)  # shift in, oldest out
+        return (window, self.window_params(window))
+
+    def _windows_at(self, seed_window: tf.Tensor, fed: tf.Tensor,
+                    positions: tf.Tensor) -> tf.Tensor:
+        """The window before step p for each p: (B, K, n)."""
+        history = tf.concat([seed_window, fed], axis=1)  # (B, n + L)
+        index = positions[:, None] + tf.range(self.n)[None, :]  # (K, n)
+        return tf.gather(history, index, axis=1)
+
+    def replay_relaxed(self, seed_window, fed, seed):
+        length = tf.shape(fed)[1]
+        count = tf.minimum(self.grad_positions, length) if self.grad_positions else length
+        positions = tf.random.experimental.stateless_shuffle(tf.range(length), seed)[:count]
+        windows = self._windows_at(seed_window, fed, positions)  # (B, K, n)
+        batch = tf.shape(windows)[0]
+        params = self.window_params(tf.reshape(windows, [-1, self.n]))  # (B*K, P)
+        return positions, tf.reshape(self.head.relaxed(params), [batch, -1])
+
+    def teacher_loss(self, audio, seed):
+        batch = tf.shape(audio)[0]
+        offsets = tf.random.stateless_uniform([batch], seed, 0, self.n, dtype=tf.int32)
+        index = offsets[:, None] + tf.range(self.n)[None, :]  # (B, n)
+        windows = tf.gather(audio, index, axis=1, batch_dims=1)
+        targets = tf.gather(audio, offsets + self.n, axis=1, batch_dims=1)  # (B,)
+        return self.head.teacher_loss(self.window_params(windows), targets)
+
+
+class StatefulGenerator(Generator):
+    """State carried from step to step: a warm-up over the seed, then one sample per step."""
+
+    def _prefilter_stride(self, config) -> int:
+        return 1
+
+    def sequence_params(self, audio: tf.Tensor) -> tf.Tensor:
+        """Teacher-forced view: params after each prefix of `audio` (B, T) -> (B, T, P)."""
+        hidden, *_ = self.lstm1(self.prefilter(audio))
+        hidden, *_ = self.lstm2(hidden)
+        return self.head_layer(hidden)
+
+    def start(self, seed_window: tf.Tensor) -> Carry:
+        window = tf.convert_to_tensor(seed_window, tf.float32)
+        hidden, h1, c1 = self.lstm1(self.prefilter(window))
+        hidden, h2, c2 = self.lstm2(hidden)
+        buffer = window[:, -self.prefilter.receptive_field:]  # (B, R) newest samples
+        return (buffer, h1, c1, h2, c2, self.head_layer(hidden[:, -1]))
+
+    def advance(self, carry: Carry, fed: tf.Tensor) -> Carry:
+        buffer, h1, c1, h2, c2, _ = carry
+        buffer = tf.concat([buffer[:, 1:], fed[:, None]], axis=1)
+        frame = self.prefilter(buffer)[:, -1]  # (B, C): the frame of the newest sample
+        out1, (h1, c1) = self.lstm1.cell(frame, [h1, c1])
+        out2, (h2, c2) = self.lstm2.cell(out1, [h2, c2])
+        return (buffer, h1, c1, h2, c2, self.head_layer(out2))
+
+    def replay_relaxed(self, seed_window, fed, seed):
+        del seed
+        history = tf.concat([seed_window, fed[:, :-1]], axis=1)  # (B, n + L - 1)
+        params = self.sequence_params(history)[:, self.n - 1:]  # (B, L, P) predicts fed's steps
+        return tf.range(tf.shape(fed)[1]), self.head.relaxed(params)
+
+    def teacher_loss(self, audio, seed):
+        del seed
+        params = self.sequence_params(audio[:, :-1])[:, self.n - 1:]  # after a full window
+        return self.head.teacher_loss(params, audio[:, self.n:])
+
+
+GENERATORS = {"stateless": StatelessGenerator, "stateful": StatefulGenerator}

@@ -1,0 +1,75 @@
+"""Assemble a Sample-GAN from a config: every part looked up by the name the config gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from models.autoencoder import build_decoder, build_encoder
+from models.config import SampleGANConfig
+from models.discriminator import Discriminator
+from models.generator import GENERATORS
+from models.losses import build_loss
+from models.seeds import SEED_SOURCES
+
+WEIGHT_FILES = ("encoder", "decoder", "generator", "discriminator")
+
+
+class SampleGAN:
+    """The autoencoder, generator, discriminator, seed source and GAN loss of one config."""
+
+    def __init__(self, config: SampleGANConfig):
+        self.config = config
+        self.encoder = build_encoder(config)
+        self.decoder = build_decoder(config)
+        self.generator = GENERATORS[config.lstm_mode](config)
+        self.discriminator = Discriminator(config)
+        self.seed_source = SEED_SOURCES[config.seed_source](config, self.encoder)
+        self.loss = build_loss(config)
+        self._build()
+
+    def _build(self) -> None:
+        """Create every variable now, in a fixed order, so weights save and load by name."""
+        n = self.config.n
+        probe = tf.zeros((1, n))
+        self.decoder(self.encoder(probe))
+        carry = self.generator.start(probe)
+        self.generator.advance(carry, tf.zeros((1,)))
+        self.generator(probe)  # through __call__, so Keras marks it built
+        self.discriminator(tf.zeros((1, self.config.gen_length)))
+
+    def autoencode(self, segments: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return self.decoder(self.encoder(segments, training=training), training=training)
+
+    def seed_windows(self, real_segments, seed) -> tf.Tensor:
+        """Seed windows (B, n) from real segments (B, n), as the variant's seed source does."""
+        return self.seed_source.window(tf.convert_to_tensor(real_segments, tf.float32),
+                                       tf.cast(seed, tf.int32))
+
+    # --- persistence -----------------------------------------------------------------
+    def save(self, directory: Path, seed_bank: np.ndarray) -> Path:
+        """Write config.json, the weights of every net and the real segments seeds come from."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").write_text(self.config.to_json())
+        for name in WEIGHT_FILES:
+            getattr(self, name).save_weights(str(directory / f"{name}.weights.h5"))
+        np.save(directory / "seed_bank.npy", np.asarray(seed_bank, np.float32))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> tuple[SampleGAN, np.ndarray]:
+        """Inverse of `save`: the model and its seed bank (segments, n)."""
+        config = SampleGANConfig.from_dict(json.loads((directory / "config.json").read_text()))
+        model = cls(config)
+        for name in WEIGHT_FILES:
+            getattr(model, name).load_weights(str(directory / f"{name}.weights.h5"))
+        return model, np.load(directory / "seed_bank.npy")
+
+
+def set_global_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (weight initialisers) for a reproducible build."""
+    keras.utils.set_random_seed(seed)
