@@ -7,6 +7,7 @@ Heavy imports (TensorFlow, MLflow, Optuna) happen inside the commands so that
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
           resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
           experiment: str) -> None:
     """Train the autoencoder, then the GAN; print the MLflow run id as the last line."""
-    from harness.train_command import train_command
+    from harness.tracked_training import train_command
 
     run_id = train_command(
         variant=variant, data_dir=data_dir, assignments=list(assignments), seed=seed,
@@ -154,7 +155,7 @@ def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
               help="MLflow tracking URI [default: SQLite store in ./mlruns].")
 def generate(run_id: str, seconds: float, out: Path, seed: int, tracking_uri: str | None) -> None:
     """Write SECONDS of 16-bit audio from a trained run."""
-    from harness.generate_command import generate_command
+    from harness.generation import generate_command
 
     generate_command(run_id=run_id, seconds=seconds, out=out, seed=seed, tracking_uri=tracking_uri)
     click.echo(str(out))
@@ -210,7 +211,8 @@ def study_run(spec: Path, workers: int | None, gpus: str | None, storage: str | 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def study_status(name: str, storage: str | None, as_json: bool) -> None:
     """Progress of study NAME: trials by state per grid point, best so far, time used."""
-    from harness.study.status import format_status, study_status as get_status
+    from harness.study.status import format_status
+    from harness.study.status import study_status as get_status
 
     status = get_status(name, storage=storage)
     if as_json:
@@ -271,6 +273,7 @@ def bench_generation(as_json: bool, quick: bool) -> None:
 
 def main() -> None:
     """Entry point: one-line errors and non-zero exits for bad input."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

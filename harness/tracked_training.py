@@ -1,0 +1,242 @@
+"""One tracked training run: variant + dataset in, a complete MLflow run out.
+
+Used by `samplegan train` and by every study trial. Bad input (unknown variant or
+key, unusable dataset) fails before a run is created, so nothing half-made appears
+in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.dataset import Dataset, load_dataset, manifest_sha256
+from harness.errors import SampleGanError
+from harness.tracking import TrackedRun, TrackingStore, install_termination_handler, store_dir
+from harness.training import (
+    Evaluation,
+    RunOptions,
+    StopTraining,
+    Trainer,
+    TrainingObserver,
+    TrainingResult,
+    check_dataset,
+)
+from models.config import SampleGANConfig
+from models.registry import resolve
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def provenance() -> dict[str, str]:
+    """Git commit and dirtiness of the harness source, and the versions that matter."""
+    info: dict[str, str] = {}
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True, timeout=10)
+        status = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10)
+        info["git_commit"] = commit.stdout.strip()
+        info["git_dirty"] = str(bool(status.stdout.strip())).lower()
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = "unknown"
+        info["git_dirty"] = "unknown"
+    for package in ("tensorflow", "keras", "mlflow", "optuna", "samplegan-lab"):
+        try:
+            info[f"version.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[f"version.{package}"] = "not installed"
+    return info
+
+
+def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGANConfig,
+                    dataset: Dataset, seed: int) -> dict[str, Any]:
+    """Everything needed to reproduce the run, as flat MLflow params."""
+    params: dict[str, Any] = {
+        "variant": variant,
+        "overrides": json.dumps(dict(overrides), sort_keys=True),
+        "seed": seed,
+        "dataset.path": str(dataset.path),
+        "dataset.manifest_sha256": manifest_sha256(dataset.path),
+        "dataset.train_segments": len(dataset.train),
+        "dataset.holdout_segments": len(dataset.holdout),
+    }
+    params.update({f"config.{key}": value for key, value in config.to_dict().items()})
+    params.update(provenance())
+    return params
+
+
+class MlflowObserver(TrainingObserver):
+    """Sends training metrics and evaluations to a `TrackedRun`; forwards to `extra`."""
+
+    def __init__(self, run: TrackedRun, extra: TrainingObserver | None = None):
+        self.run = run
+        self.extra = extra or TrainingObserver()
+        self.evaluation_rows: list[dict[str, Any]] = []
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        self.run.log_metrics(metrics, step)
+        self.extra.on_metrics(phase, step, metrics)
+
+    def on_checkpoint(self, phase: str, step: int) -> None:
+        self.run.flush()
+        self.extra.on_checkpoint(phase, step)
+
+    def on_evaluation(self, evaluation: Evaluation) -> None:
+        self.run.log_metrics(evaluation.metrics(), evaluation.step)
+        self.run.flush()
+        self.evaluation_rows.append(evaluation_row(evaluation))
+        log_evaluation_artifacts(self.run, evaluation, f"eval/step_{evaluation.step:06d}")
+        self.extra.on_evaluation(evaluation)
+
+
+def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
+    metrics = evaluation.diagnosis.metrics
+    return {
+        "step": evaluation.step,
+        "batch label": evaluation.diagnosis.label,
+        "collapsed share": metrics.get("collapsed_share"),
+        "share healthy": metrics.get("share_healthy"),
+        "mean onset / n": metrics.get("mean_collapse_onset_over_n"),
+        "Fréchet log-mel": evaluation.quality.get("frechet_logmel"),
+        "MR-LSD dB": evaluation.quality.get("mr_lsd_db"),
+    }
+
+
+def log_evaluation_artifacts(run: TrackedRun, evaluation: Evaluation, artifact_path: str,
+                             summary: Mapping[str, Any] | None = None,
+                             history_rows=(), curves_png: Path | None = None) -> None:
+    """Clips as .wav, a waveform + spectrogram PNG, diagnostics JSON and an HTML page."""
+    from harness.audio import write_wav
+    from harness.plots import plot_clips
+    from harness.run_page import evaluation_page
+
+    with tempfile.TemporaryDirectory(prefix="samplegan-eval-") as temp:
+        folder = Path(temp)
+        for index, clip in enumerate(evaluation.clips):
+            write_wav(folder / f"clip_{index:02d}.wav", clip, evaluation.sample_rate_hz)
+        png = plot_clips(list(evaluation.clips), evaluation.sample_rate_hz, evaluation.n,
+                         evaluation.diagnosis.clips, folder / "clips.png",
+                         title=f"GAN step {evaluation.step}")
+        (folder / "diagnostics.json").write_text(json.dumps({
+            "step": evaluation.step,
+            "batch": evaluation.diagnosis.to_dict(),
+            "quality": evaluation.quality,
+            "dynamics": evaluation.dynamics,
+        }, indent=2, default=str))
+        (folder / "index.html").write_text(evaluation_page(
+            f"{summary.get('run name', 'run') if summary else 'Evaluation'} — step {evaluation.step}",
+            evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png))
+        run.log_artifacts(folder, artifact_path)
+
+
+@dataclass
+class TrainingOutcome:
+    run_id: str
+    result: TrainingResult | None
+    pruned_reason: str | None = None
+
+
+def tracked_training(
+    *, store: TrackingStore, experiment: str, variant: str, overrides: Mapping[str, Any],
+    data_dir: Path, seed: int = 0, max_minutes: float | None = None,
+    resume_run_id: str | None = None, parent_run_id: str | None = None,
+    tags: Mapping[str, str] | None = None, run_name: str | None = None,
+    extra_observer: TrainingObserver | None = None, progress: bool = True,
+    on_run_started: Callable[[str], None] | None = None,
+) -> TrainingOutcome:
+    """Train variant + overrides on `data_dir` inside one MLflow run with a truthful status.
+
+    Raises:
+        SampleGanError: bad variant, override or dataset (before any run exists).
+        StopTraining: the extra observer stopped the run (it is still FINISHED, tagged pruned).
+    """
+    config = resolve(variant, overrides)
+    dataset = load_dataset(data_dir)
+    check_dataset(config, dataset)
+    install_termination_handler()
+    run = TrackedRun.start(store, experiment, run_name=run_name or variant,
+                           tags={"samplegan.variant": variant, **(tags or {})},
+                           parent_run_id=parent_run_id, resume_run_id=resume_run_id)
+    if on_run_started:
+        on_run_started(run.run_id)
+    pruned: StopTraining | None = None
+    result: TrainingResult | None = None
+    with run:
+        params = training_params(variant, overrides, config, dataset, seed)
+        run.log_params(params)
+        run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running"})
+        run.log_text(config.to_json(), "config.json")
+        observer = MlflowObserver(run, extra_observer)
+        trainer = Trainer(config, dataset, store_dir() / "work" / run.run_id, observer,
+                          RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
+        if trainer.resumed_from:
+            run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
+        try:
+            result = trainer.run()
+        except StopTraining as stop:
+            pruned = stop
+            run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
+        _log_final(run, trainer, observer, variant, pruned, result)
+    if pruned is not None:
+        raise pruned
+    return TrainingOutcome(run.run_id, result)
+
+
+def _log_final(run: TrackedRun, trainer: Trainer, observer: MlflowObserver, variant: str,
+               pruned: StopTraining | None, result: TrainingResult | None) -> None:
+    """The final model, training curves, dynamics and the run's HTML page."""
+    from harness.dynamics import diagnose_training
+    from harness.plots import plot_training_curves
+
+    with tempfile.TemporaryDirectory(prefix="samplegan-final-") as temp:
+        folder = Path(temp)
+        trainer.model.save(folder / "model", trainer.seed_bank())
+        run.log_artifacts(folder / "model", "model")
+        curves = plot_training_curves(trainer.history, folder / "training_curves.png")
+        run.log_artifact(curves)
+        gan_history = {key.split("/", 1)[1]: values for key, values in trainer.history.items()
+                       if key.startswith("gan/")}
+        run.log_json(diagnose_training(gan_history), "dynamics.json")
+        if trainer.evaluations:
+            last = trainer.evaluations[-1]
+            outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early
+                                               else "completed")
+            summary = {"run name": variant, "run id": run.run_id, "outcome": outcome,
+                       "final label": last.diagnosis.label,
+                       "collapsed share": last.diagnosis.metrics.get("collapsed_share"),
+                       "steps": json.dumps({k: int(v.numpy()) for k, v in trainer.steps.items()})}
+            log_evaluation_artifacts(run, last, "final", summary=summary,
+                                     history_rows=observer.evaluation_rows, curves_png=curves)
+            run.set_tags({
+                "samplegan.outcome": outcome,
+                "samplegan.final_label": last.diagnosis.label,
+                "samplegan.final_collapsed_share": last.diagnosis.metrics.get("collapsed_share"),
+            })
+            if result and result.stopped_early:
+                run.set_tags({"samplegan.stopped_early": result.stopped_early})
+
+
+def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed: int,
+                  resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
+                  experiment: str) -> str:
+    """`samplegan train`: returns the run id (printed as the last line of stdout)."""
+    from models.registry import parse_overrides
+
+    overrides = parse_overrides(assignments)
+    resolve(variant, overrides)  # fail on bad input before touching any store
+    if not Path(data_dir).is_dir():
+        raise SampleGanError(f"dataset folder {data_dir} does not exist; create it with "
+                             "`samplegan data synth` or `samplegan data import`")
+    store = TrackingStore.open(tracking_uri)
+    outcome = tracked_training(store=store, experiment=experiment, variant=variant,
+                               overrides=overrides, data_dir=data_dir, seed=seed,
+                               max_minutes=max_minutes, resume_run_id=resume_run)
+    return outcome.run_id

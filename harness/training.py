@@ -1,0 +1,411 @@
+"""The training loop: autoencoder, optional teacher forcing, then the GAN, with evaluations.
+
+Reads a dataset and a resolved config, writes checkpoints to a work folder and reports
+to a `TrainingObserver` (tracking, pruning); it knows nothing of MLflow or Optuna.
+Every step's randomness is derived from (seed, phase, step), so a run resumed from a
+checkpoint draws the same batches it would have drawn without the interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from harness.dataset import Dataset
+from harness.diagnostics import BatchDiagnosis, diagnose_batch
+from harness.dynamics import diagnose_training
+from harness.errors import SampleGanError
+from harness.quality import quality_metrics
+from models.config import SampleGANConfig
+from models.sample_gan import SampleGAN, set_global_seed
+
+PHASES = ("autoencoder", "pretrain", "gan")
+QUALITY_REFERENCE_SEGMENTS = 256  # held-out segments the quality metrics compare against
+SEED_BANK_SEGMENTS = 64  # real segments exported with the model for `samplegan generate`
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+class StopTraining(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by an observer to end training early (e.g. the study prunes the trial)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (not what to train): seed, time budget, checkpoints, progress display."""
+
+    seed: int = 0
+    max_minutes: float | None = None  # wall-clock budget of the whole run; None = no limit
+    checkpoint_every_s: float = 120.0  # also checkpointed at every evaluation and phase end
+    progress: bool = True  # tqdm bars on stderr
+
+
+@dataclass
+class Evaluation:
+    """A generated batch with its collapse diagnostics and quality metrics at one GAN step."""
+
+    step: int
+    sample_rate_hz: int
+    n: int
+    clips: np.ndarray  # (clips, samples) float32 in [-1, 1]
+    diagnosis: BatchDiagnosis
+    quality: dict[str, float | None]
+    dynamics: dict[str, Any]
+
+    def metrics(self) -> dict[str, float]:
+        """Flat numeric metrics for tracking; None values are left out."""
+        values: dict[str, float] = {}
+        for key, value in self.diagnosis.metrics.items():
+            values[f"eval/{key}"] = value
+        for key, value in self.quality.items():
+            values[f"quality/{key}"] = value
+        for key, value in self.dynamics.items():
+            values[f"dynamics/{key}"] = value
+        return {
+            key: float(value) for key, value in values.items()
+            if isinstance(value, int | float | bool | np.number) and value is not None
+            and math.isfinite(float(value))
+        }
+
+
+class TrainingObserver:
+    """Receives what training produces. The default does nothing; subclasses track or prune."""
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        """Per-step scalar metrics of `phase` at its own step counter."""
+
+    def on_evaluation(self, evaluation: Evaluation) -> None:
+        """A finished evaluation; may raise `StopTraining` to end the run early."""
+
+    def on_checkpoint(self, phase: str, step: int) -> None:
+        """A checkpoint was written."""
+
+
+@dataclass
+class TrainingResult:
+    model: SampleGAN
+    history: dict[str, list[float]]
+    evaluations: list[Evaluation]
+    stopped_early: str | None = None
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
+    """Fail with an actionable message when the dataset does not fit the variant."""
+    if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
+        raise SampleGanError(
+            f"dataset {dataset.path} has n={dataset.n} at {dataset.sample_rate} Hz but the variant "
+            f"needs n={config.n} at {config.sample_rate} Hz; import it again with "
+            f"--n {config.n} --sample-rate {config.sample_rate} (or --set n=... sample_rate=...)"
+        )
+    if len(dataset.train) < 2:
+        raise SampleGanError(f"dataset {dataset.path} has fewer than 2 training segments")
+    if config.pretrain_epochs and len(dataset.contiguous_pairs("train")) == 0:
+        raise SampleGanError(
+            f"teacher forcing (pretrain_epochs={config.pretrain_epochs}) needs consecutive "
+            f"segments, but {dataset.path} has none; import with stride = n and sources longer "
+            "than 2n, or set pretrain_epochs=0"
+        )
+
+
+def _finite(metrics: dict[str, float], phase: str, step: int) -> None:
+    for key, value in metrics.items():
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{key} became {value} at {phase} step {step}")
+
+
+class Trainer:
+    """Runs the three phases of one Sample-GAN training run, resumably."""
+
+    def __init__(self, config: SampleGANConfig, dataset: Dataset, work_dir: Path,
+                 observer: TrainingObserver | None = None, options: RunOptions | None = None):
+        check_dataset(config, dataset)
+        self.config = config
+        self.dataset = dataset
+        self.work_dir = Path(work_dir)
+        self.observer = observer or TrainingObserver()
+        self.options = options or RunOptions()
+        set_global_seed(self.options.seed)
+        self.model = SampleGAN(config)
+        self._build_optimizers()
+        self.steps = {phase: tf.Variable(0, dtype=tf.int64, name=f"{phase}_step")
+                      for phase in PHASES}
+        self.history: dict[str, list[float]] = {}
+        self.evaluations: list[Evaluation] = []
+        self.checkpoint = tf.train.Checkpoint(
+            encoder=self.model.encoder, decoder=self.model.decoder,
+            generator=self.model.generator, discriminator=self.model.discriminator,
+            opt_autoencoder=self.opt_autoencoder, opt_teacher=self.opt_teacher,
+            opt_generator=self.opt_generator, opt_discriminator=self.opt_discriminator,
+            **{f"step_{phase}": variable for phase, variable in self.steps.items()},
+        )
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.work_dir / "checkpoints",
+                                                  max_to_keep=2)
+        self.resumed_from: str | None = None
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            self.resumed_from = self.manager.latest_checkpoint
+            history_file = self.work_dir / "history.json"
+            if history_file.exists():
+                self.history = json.loads(history_file.read_text())
+        self._compile_steps()
+        self._eval_real = self._evaluation_segments()
+        self._started = time.monotonic()
+        self._last_checkpoint = time.monotonic()
+
+    # --- set-up ---------------------------------------------------------------------
+    def _build_optimizers(self) -> None:
+        import keras
+
+        c = self.config
+        adam = dict(beta_1=c.adam_beta1, beta_2=c.adam_beta2)
+        self.opt_autoencoder = keras.optimizers.Adam(c.lr_autoencoder)
+        self.opt_teacher = keras.optimizers.Adam(c.lr_generator, **adam)
+        self.opt_generator = keras.optimizers.Adam(c.lr_generator, **adam)
+        self.opt_discriminator = keras.optimizers.Adam(c.lr_discriminator, **adam)
+        autoencoder_vars = self.model.encoder.trainable_variables + self.model.decoder.trainable_variables
+        self.opt_autoencoder.build(autoencoder_vars)
+        self.opt_teacher.build(self.model.generator.trainable_variables)
+        self.opt_generator.build(self.model.generator.trainable_variables)
+        self.opt_discriminator.build(self.model.discriminator.trainable_variables)
+
+    def _compile_steps(self) -> None:
+        self._ae_step = tf.function(self._autoencoder_step, reduce_retracing=True)
+        self._teacher_step = tf.function(self._pretrain_step, reduce_retracing=True)
+        self._adversarial_step = tf.function(self._gan_step, reduce_retracing=True)
+
+    def _evaluation_segments(self) -> np.ndarray:
+        """Held-out segments (train if none are held out) for seeds and quality metrics."""
+        pool = self.dataset.holdout if len(self.dataset.holdout) else self.dataset.train
+        rng = np.random.default_rng([self.options.seed, 7])
+        count = min(len(pool), QUALITY_REFERENCE_SEGMENTS)
+        rows = np.sort(rng.choice(len(pool), size=count, replace=False))
+        return np.asarray(pool[rows], np.float32)
+
+    # --- compiled steps ---------------------------------------------------------------
+    def _autoencoder_step(self, segments):
+        variables = self.model.encoder.trainable_variables + self.model.decoder.trainable_variables
+        with tf.GradientTape() as tape:
+            reconstruction = self.model.autoencode(segments, training=True)
+            loss = tf.reduce_mean(tf.square(reconstruction - segments))
+        self.opt_autoencoder.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return {"reconstruction_mse": loss}
+
+    def _pretrain_step(self, audio, seed):
+        variables = self.model.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.model.generator.teacher_loss(audio, seed)
+        grads = tape.gradient(loss, variables)
+        self.opt_teacher.apply_gradients(zip(grads, variables, strict=True))
+        return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
+
+    def _gan_step(self, real, seed_segments, seed):
+        model, generator, discriminator = self.model, self.model.generator, self.model.discriminator
+        seeds = tf.random.experimental.stateless_split(seed, 4)
+        seed_window = model.seed_source.window(seed_segments, seeds[0])  # (B, n); encoder frozen
+        fake, fed = generator.run(generator.start(seed_window), self.config.gen_length, seeds[1],
+                                  0, self.config.feedback_noise)[1:]  # (B, L) each, no tape
+        fake = tf.stop_gradient(fake)
+
+        with tf.GradientTape() as tape:
+            real_scores = discriminator(real, training=True)
+            fake_scores = discriminator(fake, training=True)
+            penalty = model.loss.penalty(discriminator, real, fake, seeds[2])
+            d_loss = model.loss.discriminator(real_scores, fake_scores) + penalty
+        d_vars = discriminator.trainable_variables
+        d_grads = tape.gradient(d_loss, d_vars)
+        self.opt_discriminator.apply_gradients(zip(d_grads, d_vars, strict=True))
+
+        with tf.GradientTape() as tape:
+            positions, relaxed = generator.replay_relaxed(seed_window, fed, seeds[3])
+            # Straight-through: the value stays the generated sample, the gradient is the
+            # replayed one; positions not replayed carry no generator gradient.
+            scatter = tf.one_hot(positions, tf.shape(fake)[1])  # (K, L)
+            fake_st = fake + tf.matmul(relaxed - tf.stop_gradient(relaxed), scatter)
+            g_loss = model.loss.generator(discriminator(fake_st, training=True))
+        g_vars = generator.trainable_variables
+        g_grads = tape.gradient(g_loss, g_vars)
+        self.opt_generator.apply_gradients(zip(g_grads, g_vars, strict=True))
+
+        return {
+            "d_loss": d_loss, "g_loss": g_loss, "gradient_penalty": penalty,
+            "d_acc_real": tf.reduce_mean(tf.cast(real_scores > 0, tf.float32)),
+            "d_acc_fake": tf.reduce_mean(tf.cast(fake_scores < 0, tf.float32)),
+            "g_grad_norm": tf.linalg.global_norm(g_grads),
+            "d_grad_norm": tf.linalg.global_norm(d_grads),
+            "fake_rms": tf.sqrt(tf.reduce_mean(tf.square(fake))),
+        }
+
+    # --- batches ------------------------------------------------------------------------
+    def _rng(self, phase: str, step: int) -> np.random.Generator:
+        return np.random.default_rng([self.options.seed, PHASES.index(phase), step])
+
+    def _tf_seed(self, phase: str, step: int) -> tf.Tensor:
+        return tf.constant([self.options.seed * 3 + PHASES.index(phase), step], tf.int32)
+
+    def _segments(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        rows = np.sort(rng.integers(0, len(self.dataset.train), size=count))
+        return np.asarray(self.dataset.train[rows], np.float32)  # (count, n)
+
+    def _real_sequences(self, rng: np.random.Generator) -> np.ndarray:
+        """Real discriminator inputs (B, L): random crops of L <= n samples."""
+        segments = self._segments(rng, self.config.batch_size)
+        length = self.config.gen_length
+        offsets = rng.integers(0, self.config.n - length + 1, size=len(segments))
+        index = offsets[:, None] + np.arange(length)[None, :]
+        return np.take_along_axis(segments, index, axis=1)
+
+    def _pair_audio(self, rng: np.random.Generator, pairs: np.ndarray) -> np.ndarray:
+        chosen = pairs[rng.integers(0, len(pairs), size=self.config.batch_size)]  # (B, 2) rows
+        first = np.asarray(self.dataset.train[chosen[:, 0]], np.float32)
+        second = np.asarray(self.dataset.train[chosen[:, 1]], np.float32)
+        return np.concatenate([first, second], axis=1)  # (B, 2n) contiguous samples
+
+    # --- bookkeeping ----------------------------------------------------------------------
+    def _out_of_time(self) -> bool:
+        budget = self.options.max_minutes
+        return budget is not None and (time.monotonic() - self._started) > 60.0 * budget
+
+    def _record(self, phase: str, step: int, values: dict[str, tf.Tensor]) -> dict[str, float]:
+        metrics = {key: float(value) for key, value in values.items()}
+        _finite(metrics, phase, step)
+        for key, value in metrics.items():
+            self.history.setdefault(f"{phase}/{key}", []).append(value)
+        self.observer.on_metrics(phase, step, {f"{phase}/{k}": v for k, v in metrics.items()})
+        return metrics
+
+    def save_checkpoint(self, phase: str) -> None:
+        self.manager.save()
+        (self.work_dir / "history.json").write_text(json.dumps(self.history))
+        self._last_checkpoint = time.monotonic()
+        self.observer.on_checkpoint(phase, int(self.steps[phase].numpy()))
+
+    def _maybe_checkpoint(self, phase: str) -> None:
+        if time.monotonic() - self._last_checkpoint >= self.options.checkpoint_every_s:
+            self.save_checkpoint(phase)
+
+    def _phase(self, phase: str, total: int, step_fn: Callable[[int], dict[str, tf.Tensor]],
+               after_step: Callable[[int], None] | None = None) -> bool:
+        """Run `phase` up to `total` steps; False when the time budget ran out."""
+        counter = self.steps[phase]
+        done = int(counter.numpy())
+        if done >= total:
+            return True
+        bar = tqdm(total=total, initial=done, desc=phase, file=sys.stderr, unit="step",
+                   disable=not self.options.progress, dynamic_ncols=True, leave=True)
+        try:
+            for step in range(done, total):
+                if self._out_of_time():
+                    return False
+                metrics = self._record(phase, step, step_fn(step))
+                counter.assign(step + 1)
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(metrics.items())[:3]}, refresh=False)
+                if after_step:
+                    after_step(step + 1)
+                self._maybe_checkpoint(phase)
+        finally:
+            bar.close()
+        self.save_checkpoint(phase)
+        return True
+
+    # --- evaluation ---------------------------------------------------------------------
+    def evaluate(self) -> Evaluation:
+        """Generate `eval_clips` clips from fixed held-out seeds and diagnose them."""
+        c = self.config
+        step = int(self.steps["gan"].numpy())
+        seeds = self._eval_real[: c.eval_clips]
+        window = self.model.seed_windows(seeds, [self.options.seed, 1])
+        clips, _ = self.model.generator.generate(window, c.eval_length,
+                                                 tf.constant([self.options.seed, 2]))
+        clips = np.clip(clips.numpy(), -1.0, 1.0).astype(np.float32)
+        gan_history = {key.split("/", 1)[1]: values for key, values in self.history.items()
+                       if key.startswith("gan/")}
+        evaluation = Evaluation(
+            step=step, sample_rate_hz=c.sample_rate, n=c.n, clips=clips,
+            diagnosis=diagnose_batch(list(clips), c.sample_rate, c.n),
+            quality=quality_metrics(list(clips), self._eval_real, c.sample_rate,
+                                    seed=self.options.seed),
+            dynamics=diagnose_training(gan_history),
+        )
+        self.evaluations.append(evaluation)
+        self.observer.on_evaluation(evaluation)
+        return evaluation
+
+    # --- the run --------------------------------------------------------------------------
+    def run(self) -> TrainingResult:
+        c = self.config
+        stopped: str | None = None
+        try:
+            finished = self._phase(
+                "autoencoder", c.ae_steps,
+                lambda step: self._ae_step(self._segments(self._rng("autoencoder", step),
+                                                          c.batch_size)))
+            if finished and c.pretrain_epochs:
+                pairs = self.dataset.contiguous_pairs("train")
+                steps_per_epoch = max(1, len(pairs) // c.batch_size)
+                finished = self._phase(
+                    "pretrain", c.pretrain_epochs * steps_per_epoch,
+                    lambda step: self._teacher_step(
+                        self._pair_audio(self._rng("pretrain", step), pairs),
+                        self._tf_seed("pretrain", step)))
+            if finished:
+                finished = self._phase("gan", c.gan_steps, self._gan_batch_step,
+                                       after_step=self._evaluate_on_schedule)
+            if not finished:
+                stopped = f"time budget of {self.options.max_minutes} min reached"
+            if not self.evaluations or self.evaluations[-1].step != int(self.steps["gan"].numpy()):
+                self.evaluate()
+        except StopTraining:
+            self.save_checkpoint("gan")
+            raise
+        return self._result(stopped)
+
+    def _gan_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+        rng = self._rng("gan", step)
+        real = self._real_sequences(rng)
+        seed_segments = self._segments(rng, self.config.batch_size)
+        args = (real, seed_segments, self._tf_seed("gan", step))
+        generator = self.model.generator
+        try:
+            return self._adversarial_step(*args)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                tf.errors.InternalError):
+            if not generator.use_xla:
+                raise
+            # The XLA loop did not compile here (e.g. cuDNN LSTMs on a GPU): retrace without.
+            object.__setattr__(generator, "use_xla", False)
+            self._compile_steps()
+            return self._adversarial_step(*args)
+
+    def _evaluate_on_schedule(self, completed_steps: int) -> None:
+        if completed_steps % self.config.eval_every == 0:
+            self.evaluate()
+            self.save_checkpoint("gan")
+
+    def _result(self, stopped: str | None) -> TrainingResult:
+        return TrainingResult(
+            model=self.model, history=self.history, evaluations=self.evaluations,
+            stopped_early=stopped,
+            steps={phase: int(variable.numpy()) for phase, variable in self.steps.items()},
+        )
+
+    def seed_bank(self) -> np.ndarray:
+        """Real segments shipped with the exported model, for `samplegan generate`."""
+        return self._eval_real[:SEED_BANK_SEGMENTS]
