@@ -1,0 +1,1 @@
+"""Optuna studies of Sample-GAN variants: specs, storage, queue, workers, launcher, status."""

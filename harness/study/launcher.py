@@ -1,0 +1,197 @@
+"""`samplegan study run`: validate, prepare, queue, start workers, wait, summarise.
+
+Everything that could fail on bad input (spec, storage, tracking store, datasets)
+happens before the first worker starts. The MLflow database and the Optuna storage
+are created here, once, so workers never race to create them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness.errors import SampleGanError
+from harness.study.datasets import prepare_datasets
+from harness.study.queue import (
+    DONE_STATES,
+    cells_left,
+    create_or_resume,
+    fail_stale_trials,
+    queue_missing_cells,
+)
+from harness.study.spec import StudySpec, load_spec
+from harness.study.status import format_status, study_status
+from harness.study.storage import StudyStorage, open_storage
+from harness.study.worker import DEADLINE_ENV, PARENT_RUN_ATTR
+from harness.tracking import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    RUNNING,
+    Terminated,
+    TrackedRun,
+    TrackingStore,
+    install_termination_handler,
+    retrying,
+)
+
+STOP_GRACE_S = 60.0  # how long workers get to record an interrupted trial before SIGKILL
+
+
+def plan_workers(workers: int | None, gpus: str | None) -> list[dict[str, str]]:
+    """Environment overrides of each worker: one per GPU, or `workers` on what there is."""
+    if gpus is None:
+        return [{} for _ in range(workers or 1)]
+    if gpus.strip() == "all":
+        ids = _visible_gpu_ids()
+    else:
+        ids = [part.strip() for part in gpus.split(",") if part.strip()]
+        if not ids or not all(part.isdigit() for part in ids):
+            raise SampleGanError(f"--gpus expects ids like 0,1 or 'all', got {gpus!r}")
+        if len(set(ids)) != len(ids):
+            raise SampleGanError(f"--gpus lists a GPU twice: {gpus!r}")
+    if workers is not None and workers != len(ids):
+        raise SampleGanError(f"--workers {workers} contradicts --gpus {gpus} ({len(ids)} GPUs): "
+                             "there is one worker per GPU; drop --workers")
+    return [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in ids]
+
+
+def _visible_gpu_ids() -> list[str]:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        raise SampleGanError("--gpus all: nvidia-smi is not available, so no GPU can be found; "
+                             "pass ids (--gpus 0,1) or use --workers N")
+    listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30)
+    ids = [str(i) for i, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU ")]
+    if not ids:
+        raise SampleGanError("--gpus all: nvidia-smi lists no GPU; use --workers N")
+    return ids
+
+
+def _ensure_parent_run(spec: StudySpec, study, tracking: TrackingStore,
+                       storage: StudyStorage) -> str:
+    """The study's one parent MLflow run (found again on resume), marked RUNNING."""
+    parent_id = study.user_attrs.get(PARENT_RUN_ATTR)
+    if parent_id:
+        run = TrackedRun.start(tracking, spec.name, resume_run_id=parent_id)
+    else:
+        run = TrackedRun.start(tracking, spec.name, run_name=f"study {spec.name}",
+                               tags={"samplegan.study": spec.name, "samplegan.role": "study",
+                                     "optuna.study_name": spec.name,
+                                     "optuna.storage": storage.display_url})
+        study.set_user_attr(PARENT_RUN_ATTR, run.run_id)
+        run.log_params({"study.name": spec.name, "study.base_variant": spec.base_variant,
+                        "study.cells": len(spec.cells()), "study.grid": dict(spec.grid),
+                        "study.replicates": spec.replicates,
+                        "study.objective": f"{spec.objective.direction} {spec.objective.metric}",
+                        "study.spec_fingerprint": spec.fingerprint()})
+        run.log_json(spec.source, "study_spec.json")
+    return run.run_id
+
+
+def _start_workers(spec_path: Path, plans: list[dict[str, str]], storage: StudyStorage,
+                   tracking: TrackingStore, deadline: float | None) -> list[subprocess.Popen]:
+    processes = []
+    for index, extra in enumerate(plans):
+        env = {**os.environ, **extra, "SAMPLEGAN_STORAGE": storage.url,
+               "MLFLOW_TRACKING_URI": tracking.uri, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "PYTHONUNBUFFERED": "1"}
+        if deadline is not None:
+            env[DEADLINE_ENV] = str(deadline)
+        # Own session: a terminal's Ctrl-C reaches only the launcher, which then sends each
+        # worker exactly one SIGINT (a second one could cut its bookkeeping short).
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "harness.study.worker", "--spec", str(spec_path),
+             "--worker-index", str(index)], env=env, start_new_session=True))
+    return processes
+
+
+def _stop_workers(processes: list[subprocess.Popen], sig: int) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(sig)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _kill_runs_of_dead_workers(study, storage: StudyStorage, tracking: TrackingStore) -> None:
+    """Trials whose worker died unannounced: FAIL in Optuna (stale), KILLED in MLflow."""
+    with storage.exclusive(study.study_name):
+        failed = fail_stale_trials(study, storage)
+    trials = study.get_trials(deepcopy=False)
+    for number in failed:
+        run_id = trials[number].user_attrs.get("mlflow_run_id")
+        if run_id:
+            run = tracking.client().get_run(run_id)
+            if run.info.status == RUNNING:
+                retrying(tracking.client().set_terminated, run_id, status=KILLED)
+
+
+def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None = None,
+              storage: str | None = None, tracking_uri: str | None = None) -> int:
+    """Launch or resume the study in `spec_path`; returns the process exit code."""
+    spec = load_spec(spec_path)
+    plans = plan_workers(workers, gpus)
+    install_termination_handler()
+    tracking = TrackingStore.open(tracking_uri)
+    study_storage = open_storage(storage, spec.storage)
+    print(f"study {spec.name}: {len(spec.cells())} cells "
+          f"({' x '.join(f'{len(v)} {k}' for k, v in sorted(spec.grid.items())) or 'search'}"
+          f" x {spec.replicates} replicate(s)); storage {study_storage.display_url}; "
+          f"tracking {tracking.display_uri}", flush=True)
+    prepare_datasets(spec, log=lambda message: print(message, flush=True))
+    with study_storage.exclusive(spec.name):
+        study, created = create_or_resume(spec, study_storage)
+        parent_run_id = _ensure_parent_run(spec, study, tracking, study_storage)
+        fail_stale_trials(study, study_storage)
+        queued = queue_missing_cells(study, spec)
+    done = sum(t.state in DONE_STATES for t in study.get_trials(deepcopy=False))
+    print(f"{'created' if created else 'resuming'} study {spec.name}: {done} trial(s) done, "
+          f"{len(queued)} cell(s) queued now; MLflow parent run {parent_run_id}", flush=True)
+
+    deadline = None
+    if spec.budget.timeout_minutes is not None:
+        deadline = time.time() + 60.0 * spec.budget.timeout_minutes
+    processes = _start_workers(Path(spec_path).resolve(), plans, study_storage, tracking, deadline)
+    print(f"started {len(processes)} worker(s): pids {', '.join(str(p.pid) for p in processes)}",
+          flush=True)
+    parent = TrackedRun(tracking, parent_run_id)
+    interrupted = False
+    try:
+        while any(process.poll() is None for process in processes):
+            time.sleep(0.5)
+    except (KeyboardInterrupt, Terminated):
+        interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping workers (trials in flight are recorded as interrupted) ...", flush=True)
+        _stop_workers(processes, signal.SIGINT)
+    finally:
+        if any(process.returncode not in (0, 130, 2) for process in processes):
+            _kill_runs_of_dead_workers(study, study_storage, tracking)
+        status = study_status(spec.name, storage=study_storage.url)
+        print(format_status(status), flush=True)
+        left, _ = cells_left(study, spec)
+        parent.log_json(status, "study_status.json")
+        timed_out = deadline is not None and time.time() >= deadline
+        parent.end(FINISHED if left == 0 and not interrupted
+                   else KILLED if interrupted or timed_out else FAILED)
+    if interrupted:
+        return 130
+    if any(process.returncode == 2 for process in processes):
+        return 2
+    if left:
+        print(f"{left} cell(s) not done (failed for good or out of time); run the same command "
+              "again to retry them", flush=True)
+        return 1
+    return 0

@@ -1,0 +1,177 @@
+"""The study's cells as Optuna trials: create or resume the study, queue cells, claim them.
+
+Every cell (grid point x replicate) is an enqueued Optuna trial (`enqueue_trial`), and
+workers claim WAITING trials with the storage's atomic WAITING -> RUNNING transition,
+the same way `Study.ask` pops its queue. Queueing happens under the storage's
+exclusive lock and only for cells with no finished, running or waiting trial, so
+every cell runs exactly once however many workers and launchers there are.
+A cell's trial is re-queued when its worker died (stale) or was interrupted, or when
+it raised (up to `budget.max_retries` times).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections import Counter
+from datetime import UTC, datetime
+
+import optuna
+from optuna.trial import TrialState
+
+from harness.errors import SampleGanError
+from harness.study.spec import StudySpec
+from harness.study.storage import StudyStorage
+
+CELL_ATTR = "cell"
+REPLICATE_ATTR = "replicate"
+DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+LIVE_STATES = (TrialState.RUNNING, TrialState.WAITING)
+
+
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    if "median" in spec.pruner.kind:
+        return optuna.pruners.MedianPruner(n_startup_trials=2,
+                                           n_warmup_steps=0, n_min_trials=2)
+    return optuna.pruners.NopPruner()
+
+
+def load_study(spec: StudySpec, storage: StudyStorage) -> optuna.Study:
+    """Load the existing study of `spec` (it must exist)."""
+    _quiet_optuna()
+    return optuna.load_study(study_name=spec.name, storage=storage.optuna,
+                             sampler=optuna.samplers.TPESampler(seed=spec.seed),
+                             pruner=make_pruner(spec))
+
+
+def create_or_resume(spec: StudySpec, storage: StudyStorage) -> tuple[optuna.Study, bool]:
+    """The study of `spec`, created if new; refuses to resume a study made from another spec.
+
+    Returns:
+        (study, created). Call under `storage.exclusive(spec.name)`.
+    """
+    _quiet_optuna()
+    existing = optuna.get_all_study_names(storage.optuna)
+    if spec.name not in existing:
+        study = optuna.create_study(study_name=spec.name, storage=storage.optuna,
+                                    direction=spec.objective.direction,
+                                    sampler=optuna.samplers.TPESampler(seed=spec.seed),
+                                    pruner=make_pruner(spec))
+        study.set_user_attr("spec_fingerprint", spec.fingerprint())
+        study.set_user_attr("spec", json.dumps(spec.source, default=str))
+        study.set_user_attr("cells", len(spec.cells()))
+        study.set_user_attr("grid_axes", sorted(spec.grid))
+        study.set_user_attr("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+        return study, True
+    study = load_study(spec, storage)
+    fingerprint = study.user_attrs.get("spec_fingerprint")
+    if fingerprint != spec.fingerprint():
+        raise SampleGanError(
+            f"study {spec.name!r} already exists in {storage.display_url} with a different spec "
+            f"(fingerprint {fingerprint} vs {spec.fingerprint()}); rename the study in the spec "
+            "to start a new one — resuming would mix incomparable trials"
+        )
+    return study, False
+
+
+# ------------------------------------------------------------------------ liveness
+def process_start_ticks(pid: int) -> str | None:
+    """The kernel's start time of `pid` (field 22 of /proc/PID/stat), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def worker_identity() -> dict[str, str]:
+    pid = os.getpid()
+    return {"worker.host": socket.gethostname(), "worker.pid": str(pid),
+            "worker.start_ticks": process_start_ticks(pid) or "",
+            "worker.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+
+
+def _is_dead_local_worker(trial: optuna.trial.FrozenTrial) -> bool:
+    """True when the trial's worker ran on this machine and that process is gone."""
+    attrs = trial.user_attrs
+    if attrs.get("worker.host") != socket.gethostname() or "worker.pid" not in attrs:
+        return False
+    ticks = process_start_ticks(int(attrs["worker.pid"]))
+    return ticks is None or ticks != attrs.get("worker.start_ticks")
+
+
+def fail_stale_trials(study: optuna.Study, storage: StudyStorage) -> list[int]:
+    """Fail RUNNING trials whose worker is gone (dead local process, or no heartbeat)."""
+    failed = []
+    if storage.heartbeat:
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        optuna.storages.fail_stale_trials(study)
+        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        failed.extend(sorted(before - after))
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if _is_dead_local_worker(trial):
+            try:
+                # Say why before finishing it: a finished trial takes no more attributes.
+                storage.optuna.set_trial_user_attr(trial._trial_id, "stale", "worker process died")
+                if storage.optuna.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                    failed.append(trial.number)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+    return failed
+
+
+# --------------------------------------------------------------------------- queueing
+def cell_failures(trials: list[optuna.trial.FrozenTrial]) -> Counter:
+    """Failures that count against a cell's retries: raised errors, not interruptions."""
+    return Counter(t.user_attrs.get(CELL_ATTR) for t in trials
+                   if t.state == TrialState.FAIL and "error" in t.user_attrs)
+
+
+def queue_missing_cells(study: optuna.Study, spec: StudySpec) -> list[str]:
+    """Enqueue every cell with no done, running or waiting trial; return their keys.
+
+    Call under `storage.exclusive(spec.name)` after `fail_stale_trials`.
+    """
+    trials = study.get_trials(deepcopy=False)
+    covered = {t.user_attrs.get(CELL_ATTR) for t in trials if t.state in DONE_STATES + LIVE_STATES}
+    failures = cell_failures(trials)
+    queued = []
+    for cell in spec.cells():
+        if cell.key in covered or failures[cell.key] > spec.budget.max_retries:
+            continue
+        study.enqueue_trial(params=cell.params,
+                            user_attrs={CELL_ATTR: cell.key, REPLICATE_ATTR: cell.replicate},
+                            skip_if_exists=False)
+        queued.append(cell.key)
+    return queued
+
+
+def reconcile(study: optuna.Study, spec: StudySpec, storage: StudyStorage) -> list[str]:
+    """Fail stale trials and queue the cells that need a (new) trial, under the lock."""
+    with storage.exclusive(spec.name):
+        fail_stale_trials(study, storage)
+        return queue_missing_cells(study, spec)
+
+
+def claim_waiting_trial(study: optuna.Study, storage: StudyStorage) -> int | None:
+    """Atomically take one WAITING trial (WAITING -> RUNNING); its trial id, or None."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if storage.optuna.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                return trial._trial_id
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
+
+
+def cells_left(study: optuna.Study, spec: StudySpec) -> tuple[int, int]:
+    """(cells not done yet, trials running or waiting)."""
+    trials = study.get_trials(deepcopy=False)
+    done = {t.user_attrs.get(CELL_ATTR) for t in trials if t.state in DONE_STATES}
+    live = sum(t.state in LIVE_STATES for t in trials)
+    return sum(cell.key not in done for cell in spec.cells()), live

@@ -1,0 +1,398 @@
+"""Study specifications: the plain-TOML ablation designs in `studies/`, validated up front.
+
+A spec names a dataset, a base variant, overrides for every trial, a design (a full
+factorial grid over config axes and/or a search over distributions, times replicate
+seeds), an objective, a budget and a pruner. Every grid point x replicate is a
+*cell* and runs exactly once. Anything wrong (unknown key, axis or value, empty
+grid, wrong type, a combination the config rejects) fails before anything starts,
+with the offending key named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SampleGanError
+from models.config import coerce_value, field_names, field_type
+from models.registry import VARIANTS, get_variant
+
+OBJECTIVE_METRICS = (
+    "quality/frechet_logmel",
+    "quality/mr_lsd_db",
+    "eval/collapsed_share",
+    "eval/share_healthy",
+    "eval/diversity_lsd_db",
+)
+PRUNER_KINDS = ("collapse", "median", "collapse+median", "none")
+DATA_AXES = ("sample_rate", "n")  # axes that change the dataset a trial needs
+
+
+class SpecError(SampleGanError):
+    """A bad study spec; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    builtin: bool = False  # the built-in corpus, synthesised per (sample rate, n)
+    path: str | None = None  # a prepared dataset folder (fixed rate and n)
+    audio: tuple[str, ...] = ()  # audio files/folders/globs, imported per (sample rate, n)
+    seconds: float = 60.0  # built-in corpus length
+    pieces: int = 8  # built-in corpus pieces (the held-out split is by piece)
+    holdout_fraction: float = 0.25
+    stride: int | None = None  # imports only; default n
+    drop_silence_db: float | None = None  # imports only
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    name: str
+    kind: str  # "float" | "int" | "categorical"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str = "quality/frechet_logmel"
+    direction: str = "minimize"
+    collapse_penalty: float = 100.0  # added (minimize) or subtracted (maximize) x collapsed share
+
+
+@dataclass(frozen=True)
+class Budget:
+    trials: int | None = None  # search-only designs: number of trials
+    gan_steps: int | None = None  # per trial; overrides config gan_steps
+    minutes_per_trial: float | None = None  # per-trial wall-clock budget
+    timeout_minutes: float | None = None  # workers take no new trial after this
+    max_retries: int = 1  # re-runs of a cell whose trial raised
+
+
+@dataclass(frozen=True)
+class Pruner:
+    kind: str = "collapse"
+    patience: int = 2  # consecutive collapsed evaluations before pruning
+    collapsed_share: float = 0.75  # share of collapsed clips that counts as collapsed
+    warmup_evaluations: int = 1  # evaluations before any pruning
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    heartbeat_interval_s: int = 30  # RDB storages: trial heartbeat
+    grace_period_s: int = 120  # RDB storages: a trial without heartbeat this long is stale
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid point x replicate: the unit that runs exactly once."""
+
+    point: tuple[tuple[str, Any], ...]  # sorted (axis, value) pairs; () without a grid
+    replicate: int
+
+    @property
+    def key(self) -> str:
+        axes = ",".join(f"{axis}={json.dumps(value)}" for axis, value in self.point)
+        return f"{axes or 'search'}|rep={self.replicate}"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.point)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    base_variant: str
+    dataset: DatasetSpec
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    search: tuple[SearchParam, ...] = ()
+    replicates: int = 1
+    seed: int = 0
+    objective: Objective = Objective()
+    budget: Budget = Budget()
+    pruner: Pruner = Pruner()
+    storage: StorageSettings = StorageSettings()
+    description: str = ""
+    source: dict[str, Any] = field(default_factory=dict)  # the TOML as read
+
+    def cells(self) -> list[Cell]:
+        """Every grid point x replicate (search-only: `budget.trials` cells)."""
+        if not self.grid:
+            return [Cell((), index) for index in range(self.budget.trials or 0)]
+        axes = sorted(self.grid)
+        points = itertools.product(*(self.grid[axis] for axis in axes))
+        return [Cell(tuple(zip(axes, point, strict=True)), replicate)
+                for point in points for replicate in range(self.replicates)]
+
+    def trial_overrides(self, cell: Cell, searched: Mapping[str, Any]) -> dict[str, Any]:
+        """Config overrides of one trial: spec overrides, budget, grid point, searched values."""
+        overrides = dict(self.overrides)
+        if self.budget.gan_steps is not None:
+            overrides["gan_steps"] = self.budget.gan_steps
+        overrides.update(cell.params)
+        overrides.update(searched)
+        return overrides
+
+    def trial_seed(self, cell: Cell) -> int:
+        """Replicate r uses seed + r at every grid point, so comparisons are paired."""
+        return self.seed + cell.replicate
+
+    def fingerprint(self) -> str:
+        """Hash of what defines the cells and their training; a changed spec is detected."""
+        defining = {key: self.source.get(key) for key in
+                    ("base_variant", "dataset", "overrides", "design", "budget", "seed")}
+        return hashlib.sha256(json.dumps(defining, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- parsing
+_TOP_KEYS = {"name", "description", "base_variant", "seed", "dataset", "overrides", "design",
+             "objective", "budget", "pruner", "storage"}
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}{key} must be a table")
+    return value
+
+
+def _no_unknown(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise SpecError(
+            f"unknown key {where}{unknown[0]}; valid keys here: {', '.join(sorted(allowed))}"
+        )
+
+
+def _typed(table: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str,
+           default: Any = None) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if bool not in kinds and isinstance(value, bool):
+        raise SpecError(f"{where}{key} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+    if not isinstance(value, kinds):
+        raise SpecError(f"{where}{key} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+    return value
+
+
+def _positive(value: Any, key: str) -> Any:
+    if value is not None and value <= 0:
+        raise SpecError(f"{key} must be > 0, got {value!r}")
+    return value
+
+
+def _config_value(key: str, value: Any, where: str) -> Any:
+    try:
+        return coerce_value(key, value)
+    except SampleGanError as exc:
+        raise SpecError(f"{where}{key}: {exc}") from None
+
+
+def _parse_dataset(data: Mapping[str, Any]) -> DatasetSpec:
+    table = _table(data, "dataset", "")
+    where = "dataset."
+    _no_unknown(table, {"builtin", "path", "audio", "seconds", "pieces", "holdout_fraction",
+                        "stride", "drop_silence_db"}, where)
+    builtin = _typed(table, "builtin", (bool,), where, False)
+    path = _typed(table, "path", (str,), where)
+    audio = _typed(table, "audio", (list,), where, [])
+    if sum([bool(builtin), path is not None, bool(audio)]) != 1:
+        raise SpecError("dataset needs exactly one of builtin = true, path = \"...\" or audio = [...]")
+    if not all(isinstance(item, str) for item in audio):
+        raise SpecError("dataset.audio must be a list of paths or globs")
+    holdout = _typed(table, "holdout_fraction", (float, int), where, 0.25)
+    if not 0.0 <= holdout < 1.0:
+        raise SpecError(f"dataset.holdout_fraction must be in [0, 1), got {holdout}")
+    return DatasetSpec(
+        builtin=builtin, path=path, audio=tuple(audio),
+        seconds=float(_positive(_typed(table, "seconds", (float, int), where, 60.0), "dataset.seconds")),
+        pieces=_positive(_typed(table, "pieces", (int,), where, 8), "dataset.pieces"),
+        holdout_fraction=float(holdout),
+        stride=_positive(_typed(table, "stride", (int,), where), "dataset.stride"),
+        drop_silence_db=_typed(table, "drop_silence_db", (float, int), where),
+    )
+
+
+def _parse_search(table: Mapping[str, Any], grid: Mapping[str, Any]) -> tuple[SearchParam, ...]:
+    params = []
+    for name, raw in table.items():
+        where = f"design.search.{name}"
+        if name not in field_names():
+            raise SpecError(f"unknown axis {where}; config keys: {', '.join(field_names())}")
+        if name in grid:
+            raise SpecError(f"{where} is also a grid axis; use one or the other")
+        if not isinstance(raw, dict):
+            raise SpecError(f"{where} must be a table like {{ low = 1e-5, high = 1e-3, log = true }}")
+        _no_unknown(raw, {"low", "high", "log", "step", "choices"}, f"{where}.")
+        if "choices" in raw:
+            choices = raw["choices"]
+            if not isinstance(choices, list) or not choices:
+                raise SpecError(f"{where}.choices must be a non-empty list")
+            params.append(SearchParam(name, "categorical", choices=tuple(
+                _config_value(name, c, f"{where}.choices: ") for c in choices)))
+            continue
+        if "low" not in raw or "high" not in raw:
+            raise SpecError(f"{where} needs low and high (or choices)")
+        kind = field_type(name).__name__
+        if kind not in ("int", "float"):
+            raise SpecError(f"{where} is a {kind}: search it with choices = [...]")
+        low = _config_value(name, raw["low"], f"{where}.low: ")
+        high = _config_value(name, raw["high"], f"{where}.high: ")
+        if high <= low:
+            raise SpecError(f"{where}.high must be above low")
+        log = _typed(raw, "log", (bool,), f"{where}.", False)
+        if log and low <= 0:
+            raise SpecError(f"{where}.low must be > 0 with log = true")
+        params.append(SearchParam(name, kind, low=low, high=high, log=log,
+                                  step=_typed(raw, "step", (int, float), f"{where}.")))
+    return tuple(params)
+
+
+def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
+    """Validate a spec's TOML table; raises `SpecError` naming the offending key."""
+    _no_unknown(data, _TOP_KEYS, "")
+    name = _typed(data, "name", (str,), "")
+    if not name or not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise SpecError(f"{origin}: name must be a non-empty string of letters, digits, - _ .")
+    base = _typed(data, "base_variant", (str,), "", "paper")
+    if base not in VARIANTS:
+        raise SpecError(f"base_variant {base!r} is unknown; variants: {', '.join(VARIANTS)}")
+    overrides_table = _table(data, "overrides", "")
+    overrides = {}
+    for key, value in overrides_table.items():
+        if key not in field_names():
+            raise SpecError(f"unknown key overrides.{key}; config keys: {', '.join(field_names())}")
+        overrides[key] = _config_value(key, value, "overrides.")
+
+    design = _table(data, "design", "")
+    _no_unknown(design, {"grid", "search", "replicates"}, "design.")
+    grid_table = _table(design, "grid", "design.")
+    grid: dict[str, tuple[Any, ...]] = {}
+    for axis, values in grid_table.items():
+        if axis not in field_names():
+            raise SpecError(f"unknown axis design.grid.{axis}; config keys: {', '.join(field_names())}")
+        if not isinstance(values, list):
+            raise SpecError(f"design.grid.{axis} must be a list of values")
+        if not values:
+            raise SpecError(f"design.grid.{axis} is empty: the grid would have no points")
+        checked = tuple(_config_value(axis, value, f"design.grid.{axis}: ") for value in values)
+        if len(set(map(json.dumps, checked))) != len(checked):
+            raise SpecError(f"design.grid.{axis} repeats a value")
+        grid[axis] = checked
+    search = _parse_search(_table(design, "search", "design."), grid)
+    replicates = _positive(_typed(design, "replicates", (int,), "design.", 1), "design.replicates")
+
+    objective_table = _table(data, "objective", "")
+    _no_unknown(objective_table, {"metric", "direction", "collapse_penalty"}, "objective.")
+    objective = Objective(
+        metric=_typed(objective_table, "metric", (str,), "objective.", Objective.metric),
+        direction=_typed(objective_table, "direction", (str,), "objective.", Objective.direction),
+        collapse_penalty=float(_typed(objective_table, "collapse_penalty", (int, float),
+                                      "objective.", Objective.collapse_penalty)),
+    )
+    if objective.metric not in OBJECTIVE_METRICS:
+        raise SpecError(f"objective.metric {objective.metric!r} is unknown; "
+                        f"choose from {', '.join(OBJECTIVE_METRICS)}")
+    if objective.direction not in ("minimize", "maximize"):
+        raise SpecError("objective.direction must be minimize or maximize")
+
+    budget_table = _table(data, "budget", "")
+    _no_unknown(budget_table, {"trials", "gan_steps", "minutes_per_trial", "timeout_minutes",
+                               "max_retries"}, "budget.")
+    budget = Budget(
+        trials=_positive(_typed(budget_table, "trials", (int,), "budget."), "budget.trials"),
+        gan_steps=_typed(budget_table, "gan_steps", (int,), "budget."),
+        minutes_per_trial=_positive(_typed(budget_table, "minutes_per_trial", (int, float),
+                                           "budget."), "budget.minutes_per_trial"),
+        timeout_minutes=_positive(_typed(budget_table, "timeout_minutes", (int, float), "budget."),
+                                  "budget.timeout_minutes"),
+        max_retries=_typed(budget_table, "max_retries", (int,), "budget.", 1),
+    )
+    if budget.gan_steps is not None and budget.gan_steps < 0:
+        raise SpecError("budget.gan_steps must be >= 0")
+    if budget.max_retries < 0:
+        raise SpecError("budget.max_retries must be >= 0")
+    if grid and budget.trials is not None:
+        raise SpecError("budget.trials is only for search-only designs: the grid fixes the trial "
+                        "count (points x design.replicates)")
+    if not grid and budget.trials is None:
+        raise SpecError("design.grid is missing: give a grid, or a search with budget.trials")
+    if not grid and not search:
+        raise SpecError("design needs a grid, a search, or both")
+
+    pruner_table = _table(data, "pruner", "")
+    _no_unknown(pruner_table, {"kind", "patience", "collapsed_share", "warmup_evaluations"}, "pruner.")
+    pruner = Pruner(
+        kind=_typed(pruner_table, "kind", (str,), "pruner.", Pruner.kind),
+        patience=_positive(_typed(pruner_table, "patience", (int,), "pruner.", Pruner.patience),
+                           "pruner.patience"),
+        collapsed_share=float(_typed(pruner_table, "collapsed_share", (int, float), "pruner.",
+                                     Pruner.collapsed_share)),
+        warmup_evaluations=_typed(pruner_table, "warmup_evaluations", (int,), "pruner.",
+                                  Pruner.warmup_evaluations),
+    )
+    if pruner.kind not in PRUNER_KINDS:
+        raise SpecError(f"pruner.kind must be one of {', '.join(PRUNER_KINDS)}")
+    if not 0.0 < pruner.collapsed_share <= 1.0:
+        raise SpecError("pruner.collapsed_share must be in (0, 1]")
+
+    storage_table = _table(data, "storage", "")
+    _no_unknown(storage_table, {"heartbeat_interval_s", "grace_period_s"}, "storage.")
+    storage = StorageSettings(
+        heartbeat_interval_s=_positive(_typed(storage_table, "heartbeat_interval_s", (int,),
+                                              "storage.", 30), "storage.heartbeat_interval_s"),
+        grace_period_s=_positive(_typed(storage_table, "grace_period_s", (int,), "storage.", 120),
+                                 "storage.grace_period_s"),
+    )
+    if storage.grace_period_s <= storage.heartbeat_interval_s:
+        raise SpecError("storage.grace_period_s must exceed storage.heartbeat_interval_s")
+
+    spec = StudySpec(
+        name=name, base_variant=base, dataset=_parse_dataset(data), overrides=overrides,
+        grid=grid, search=search, replicates=replicates,
+        seed=_typed(data, "seed", (int,), "", 0), objective=objective, budget=budget,
+        pruner=pruner, storage=storage,
+        description=_typed(data, "description", (str,), "", ""), source=dict(data),
+    )
+    _check_cells_resolve(spec)
+    return spec
+
+
+def _check_cells_resolve(spec: StudySpec) -> None:
+    """Every grid point (with search lows) must give a valid config; name the first that fails."""
+    variant = get_variant(spec.base_variant)
+    searched = {param.name: (param.choices[0] if param.kind == "categorical" else
+                             (int(param.low) if param.kind == "int" else float(param.low)))
+                for param in spec.search}
+    seen = set()
+    for cell in spec.cells():
+        if cell.point in seen:
+            continue
+        seen.add(cell.point)
+        try:
+            variant.config(spec.trial_overrides(cell, searched))
+        except SampleGanError as exc:
+            where = ", ".join(f"{axis}={value}" for axis, value in cell.point) or "the overrides"
+            raise SpecError(f"grid point {where}: {exc}") from None
+
+
+def load_spec(path: Path) -> StudySpec:
+    """Read and validate a spec file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SpecError(f"study spec {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"study spec {path} is not valid TOML: {exc}") from None
+    return parse_spec(data, origin=str(path))
