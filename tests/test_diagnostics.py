@@ -1,0 +1,376 @@
+"""Known-answer tests of the collapse diagnostics, on real recordings and on the paper's failures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.audio import read_audio, resample
+from harness.diagnostics import (
+    COLLAPSED_LABELS,
+    DB_FLOOR,
+    DEFAULT_THRESHOLDS,
+    LABELS,
+    Thresholds,
+    collapse_onset_sample,
+    diagnose_batch,
+    diagnose_clip,
+    frame_rms_db,
+)
+
+N = 500
+RATE_16K = 16000
+RECORDINGS = (
+    "brahms_hungarian_dance_5.ogg",
+    "brahms_hungarian_dance_5.hq.ogg",
+    "trumpet_loop.ogg",
+    "trumpet_loop.hq.ogg",
+    "vibe_ace.hq.ogg",
+)
+TEN_MS = 0.010
+
+
+@pytest.fixture(scope="module")
+def recordings(music_dir: Path) -> dict[str, tuple[np.ndarray, int]]:
+    """Every shipped recording decoded at its native rate (22.05 or 44.1 kHz)."""
+    found = {name: read_audio(music_dir / name) for name in RECORDINGS if (music_dir / name).is_file()}
+    if not found:
+        pytest.skip(f"none of {RECORDINGS} in {music_dir}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def recordings_16k(recordings: dict[str, tuple[np.ndarray, int]]) -> dict[str, np.ndarray]:
+    """The same recordings resampled to 16 kHz, the project's low rate."""
+    return {name: resample(audio, rate, RATE_16K) for name, (audio, rate) in recordings.items()}
+
+
+@pytest.fixture(scope="module")
+def brahms_16k(recordings_16k: dict[str, np.ndarray]) -> np.ndarray:
+    """Four loud seconds of the Brahms recording at 16 kHz (running music, no rests)."""
+    audio = recordings_16k.get("brahms_hungarian_dance_5.ogg")
+    if audio is None:
+        pytest.skip("brahms_hungarian_dance_5.ogg is missing")
+    return audio[10 * RATE_16K : 14 * RATE_16K]
+
+
+def _recording(recordings: dict, name: str) -> tuple[np.ndarray, int]:
+    if name not in recordings:
+        pytest.skip(f"{name} is missing")
+    return recordings[name]
+
+
+# ------------------------------------------------------------------ the paper's failures
+def test_zeros_are_silent() -> None:
+    diagnosis = diagnose_clip(np.zeros(RATE_16K, dtype=np.float32), RATE_16K, N)
+    assert diagnosis.label == "silent"
+    assert diagnosis.metrics["collapse_onset_sample"] == 0
+    assert diagnosis.metrics["rms_db"] == DB_FLOOR
+    assert diagnosis.metrics["silent_frame_ratio"] == 1.0
+    assert diagnosis.metrics["spectral_flatness"] is None
+
+
+def test_constant_from_the_first_sample_is_silent_even_off_zero() -> None:
+    diagnosis = diagnose_clip(np.full(RATE_16K, 0.3, dtype=np.float32), RATE_16K, N)
+    assert diagnosis.label == "silent"
+    assert diagnosis.metrics["collapse_onset_sample"] == 0
+    assert diagnosis.metrics["dc_offset"] == pytest.approx(0.3)
+
+
+def test_faint_noise_below_the_silence_level_is_silent() -> None:
+    faint = np.random.default_rng(0).standard_normal(RATE_16K).astype(np.float32) * 10 ** (-70 / 20)
+    diagnosis = diagnose_clip(faint, RATE_16K, N)
+    assert diagnosis.label == "silent"
+    assert diagnosis.metrics["ac_rms_db"] == pytest.approx(-70.0, abs=0.5)
+
+
+@pytest.mark.parametrize("value", [0.3, -0.45])
+def test_click_then_constant_is_flat_collapse_with_a_small_onset(value: float) -> None:
+    # The paper's second failure: a short transient, then the output freezes.
+    click = 0.8 * np.exp(-np.arange(48) / 8.0) * np.sign(value) + value * (1 - np.exp(-np.arange(48) / 8.0))
+    clip = np.concatenate([click, np.full(RATE_16K - 48, value)]).astype(np.float32)
+    diagnosis = diagnose_clip(clip, RATE_16K, N)
+    metrics = diagnosis.metrics
+    assert diagnosis.label == "flat_collapse"
+    assert 0 < metrics["collapse_onset_sample"] <= 48
+    assert metrics["collapse_onset_over_n"] < 0.1
+    assert metrics["collapsed_value"] == pytest.approx(value, abs=1e-3)
+    assert metrics["start_transient_db"] > 40.0
+
+
+@pytest.mark.parametrize("value", [0.0, 0.3])
+@pytest.mark.parametrize("onset_s", [500 / RATE_16K, 1000 / RATE_16K, 4410 / 44100, 0.5, 1.5])
+@pytest.mark.parametrize("rate_hz", [RATE_16K, 44100])
+def test_real_music_frozen_at_a_chosen_sample_is_flat_collapse(
+    brahms_16k: np.ndarray, rate_hz: int, onset_s: float, value: float
+) -> None:
+    clip = resample(brahms_16k, RATE_16K, rate_hz)
+    true_onset = round(onset_s * rate_hz)
+    clip[true_onset:] = value
+    diagnosis = diagnose_clip(clip, rate_hz, N)
+    metrics = diagnosis.metrics
+    assert diagnosis.label == "flat_collapse"
+    assert abs(metrics["collapse_onset_sample"] - true_onset) <= TEN_MS * rate_hz
+    assert metrics["collapse_onset_over_n"] == pytest.approx(true_onset / N, abs=TEN_MS * rate_hz / N)
+    assert metrics["collapsed_tail_s"] == pytest.approx(clip.size / rate_hz - onset_s, abs=TEN_MS)
+    assert metrics["collapsed_value"] == pytest.approx(value, abs=1e-3)
+
+
+def test_dithered_16_bit_constant_still_counts_as_constant(brahms_16k: np.ndarray) -> None:
+    clip = brahms_16k.copy()
+    dither = np.random.default_rng(1).integers(-3, 4, clip.size - 8000) / 32768
+    clip[8000:] = np.round((0.3 + dither) * 32768) / 32768  # 16-bit steps, +-3 LSB of dither
+    diagnosis = diagnose_clip(clip, RATE_16K, N)
+    assert diagnosis.label == "flat_collapse"
+    assert abs(diagnosis.metrics["collapse_onset_sample"] - 8000) <= TEN_MS * RATE_16K
+
+
+def test_a_quiet_tail_that_still_moves_is_not_constant(brahms_16k: np.ndarray) -> None:
+    clip = brahms_16k.copy()
+    clip[8000:] *= 10 ** (-30 / 20)  # -30 dB is quiet, but its peaks exceed the 1e-3 band
+    diagnosis = diagnose_clip(clip, RATE_16K, N)
+    onset = diagnosis.metrics["collapse_onset_sample"]
+    assert onset is None or onset > 8000 + RATE_16K  # a rest near the end may still be flat
+    assert diagnosis.label == "healthy"
+
+
+def test_a_constant_tail_shorter_than_the_minimum_has_no_onset(brahms_16k: np.ndarray) -> None:
+    clip = brahms_16k.copy()
+    clip[-80:] = 0.0  # 5 ms, below the 10 ms minimum
+    assert collapse_onset_sample(clip, RATE_16K) is None
+
+
+@pytest.mark.parametrize("tail", [1, 4095, 4096, 4097, 20480, 20481, 90000])
+def test_onset_scan_matches_brute_force_across_chunk_borders(tail: int) -> None:
+    rng = np.random.default_rng(tail)
+    clip = np.concatenate([rng.uniform(-0.5, 0.5, 3000), 0.2 + rng.uniform(-9e-4, 9e-4, tail)]).astype(np.float32)
+    band = 2 * DEFAULT_THRESHOLDS.constant_tolerance
+    suffix_range = np.maximum.accumulate(clip[::-1])[::-1] - np.minimum.accumulate(clip[::-1])[::-1]
+    expected = int(np.argmax(suffix_range <= band))
+    thresholds = Thresholds(min_constant_tail_s=0.0)
+    assert expected == 3000
+    assert collapse_onset_sample(clip, RATE_16K, thresholds) == expected
+
+
+# ----------------------------------------------------------------------- other failures
+def test_white_noise_is_noise() -> None:
+    noise = np.random.default_rng(2).standard_normal(2 * RATE_16K).astype(np.float32) * 0.2
+    diagnosis = diagnose_clip(noise, RATE_16K, N)
+    assert diagnosis.label == "noise"
+    assert diagnosis.metrics["spectral_flatness"] == pytest.approx(np.exp(-np.euler_gamma), abs=0.05)
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_heavily_clipped_recording_is_saturated(recordings: dict, name: str) -> None:
+    audio, rate = _recording(recordings, name)
+    diagnosis = diagnose_clip(np.clip(audio * 20, -1, 1), rate, N)
+    assert diagnosis.label == "saturated"
+    assert diagnosis.metrics["clipping_ratio"] >= DEFAULT_THRESHOLDS.saturated_ratio
+
+
+def test_generator_stuck_at_a_rail_after_moving_is_collapsed(brahms_16k: np.ndarray) -> None:
+    clip = brahms_16k.copy()
+    clip[4000:] = 1.0
+    diagnosis = diagnose_clip(clip, RATE_16K, N)
+    assert diagnosis.label == "flat_collapse"
+    assert diagnosis.metrics["clipping_ratio"] > 0.7
+    assert diagnosis.label in COLLAPSED_LABELS
+
+
+# ------------------------------------------------------------------ real music is healthy
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_unmodified_recordings_are_healthy_at_native_rate(recordings: dict, name: str) -> None:
+    audio, rate = _recording(recordings, name)
+    diagnosis = diagnose_clip(audio, rate, N)
+    assert diagnosis.label == "healthy", diagnosis.metrics
+    assert diagnosis.metrics["duration_s"] == pytest.approx(audio.size / rate)
+    assert diagnosis.metrics["spectral_flatness"] < 0.1 * DEFAULT_THRESHOLDS.noise_flatness
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_unmodified_recordings_are_healthy_at_16k(recordings_16k: dict, name: str) -> None:
+    if name not in recordings_16k:
+        pytest.skip(f"{name} is missing")
+    audio = recordings_16k[name]
+    diagnosis = diagnose_clip(audio, RATE_16K, N)
+    assert diagnosis.label == "healthy", diagnosis.metrics
+    assert diagnosis.metrics["clipping_ratio"] == 0.0
+
+
+def _trailing_silence(audio: np.ndarray, rate: int) -> np.ndarray:
+    return np.concatenate([audio, np.zeros(2 * rate, np.float32)])
+
+
+def _leading_and_trailing_silence(audio: np.ndarray, rate: int) -> np.ndarray:
+    return np.concatenate([np.zeros(rate, np.float32), audio, np.zeros(rate, np.float32)])
+
+
+def _fade_out_then_silence(audio: np.ndarray, rate: int) -> np.ndarray:
+    faded = audio.copy()
+    length = min(audio.size // 3, 3 * rate)
+    faded[-length:] *= np.linspace(1.0, 0.0, length, dtype=np.float32) ** 2
+    return np.concatenate([faded, np.zeros(rate, np.float32)])
+
+
+def _quiet_passage(audio: np.ndarray, rate: int) -> np.ndarray:
+    quiet = audio.copy()
+    quiet[audio.size // 4 : audio.size // 2] *= 10 ** (-40 / 20)
+    return quiet
+
+
+def _mildly_clipped_loud_master(audio: np.ndarray, rate: int) -> np.ndarray:
+    return np.clip(audio / np.abs(audio).max() * 2.0, -1.0, 1.0)  # peaks 6 dB over full scale
+
+
+VARIANTS = {
+    "trailing 2 s silence": _trailing_silence,
+    "1 s silence both ends": _leading_and_trailing_silence,
+    "fade-out then 1 s silence": _fade_out_then_silence,
+    "quiet passage -40 dB": _quiet_passage,
+    "mildly clipped loud master": _mildly_clipped_loud_master,
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name", RECORDINGS)
+@pytest.mark.parametrize("at_16k", [False, True], ids=["native", "16k"])
+def test_real_music_variants_are_healthy(
+    recordings: dict, recordings_16k: dict, name: str, variant: str, at_16k: bool
+) -> None:
+    audio, rate = _recording(recordings, name)
+    if at_16k:
+        audio, rate = recordings_16k[name], RATE_16K
+    diagnosis = diagnose_clip(VARIANTS[variant](audio, rate), rate, N)
+    assert diagnosis.label == "healthy", diagnosis.metrics
+
+
+def test_trailing_silence_is_reported_as_an_onset_but_not_as_collapse(recordings: dict) -> None:
+    audio, rate = _recording(recordings, "trumpet_loop.ogg")
+    padded = np.concatenate([audio, np.zeros(3 * rate, np.float32)])  # then over half is silence
+    diagnosis = diagnose_clip(padded, rate, N)
+    assert diagnosis.label == "healthy"
+    assert diagnosis.metrics["collapsed_tail_fraction"] > DEFAULT_THRESHOLDS.min_collapsed_tail_fraction
+    assert diagnosis.metrics["pre_onset_drop_db"] > DEFAULT_THRESHOLDS.abrupt_stop_db
+
+
+@pytest.mark.parametrize("position", [0.0, 0.25, 0.5, 0.75])
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_two_second_excerpts_are_healthy(recordings_16k: dict, name: str, position: float) -> None:
+    if name not in recordings_16k:
+        pytest.skip(f"{name} is missing")
+    audio = recordings_16k[name]
+    start = int(position * (audio.size - 2 * RATE_16K))
+    diagnosis = diagnose_clip(audio[start : start + 2 * RATE_16K], RATE_16K, N)
+    assert diagnosis.label == "healthy", diagnosis.metrics
+
+
+def test_thresholds_can_be_overridden(recordings: dict) -> None:
+    audio, rate = _recording(recordings, "vibe_ace.hq.ogg")
+    loud = _mildly_clipped_loud_master(audio, rate)
+    strict = Thresholds(saturated_ratio=0.001)
+    assert diagnose_clip(loud, rate, N).label == "healthy"
+    assert diagnose_clip(loud, rate, N, strict).label == "saturated"
+
+
+# ------------------------------------------------------------------------------ metrics
+def test_frame_rms_db_of_a_sine_and_of_silence() -> None:
+    time_s = np.arange(RATE_16K + 100) / RATE_16K
+    sine = (0.5 * np.sin(2 * np.pi * 1000 * time_s)).astype(np.float32)
+    levels = frame_rms_db(sine, RATE_16K, frame_s=0.02)
+    assert levels.shape == (51,)  # 50 full 20 ms frames and a 100-sample remainder
+    np.testing.assert_allclose(levels[:50], 20 * np.log10(0.5 / np.sqrt(2)), atol=0.01)
+    assert np.all(frame_rms_db(np.zeros(1000), RATE_16K) == DB_FLOOR)
+
+
+def test_level_dc_crossings_and_centroid_of_a_known_signal() -> None:
+    time_s = np.arange(RATE_16K) / RATE_16K
+    clip = (0.1 + 0.25 * np.sin(2 * np.pi * 1000 * time_s)).astype(np.float32)
+    metrics = diagnose_clip(clip, RATE_16K, N).metrics
+    assert metrics["dc_offset"] == pytest.approx(0.1, abs=1e-4)
+    assert metrics["ac_rms_db"] == pytest.approx(20 * np.log10(0.25 / np.sqrt(2)), abs=0.05)
+    assert metrics["rms_db"] == pytest.approx(10 * np.log10(0.1**2 + 0.25**2 / 2), abs=0.05)
+    # Offset by 0.1, the sine crosses zero twice per period: 2000 sign changes per second.
+    assert metrics["zero_crossing_rate_per_s"] == pytest.approx(2000, abs=2)
+    assert metrics["spectral_centroid_hz"] == pytest.approx(1000, abs=20)
+    assert metrics["peak_db"] == pytest.approx(20 * np.log10(0.35), abs=0.01)
+
+
+def test_metrics_are_plain_python_values_and_labels_are_known(brahms_16k: np.ndarray) -> None:
+    diagnosis = diagnose_clip(brahms_16k, RATE_16K, N)
+    as_dict = diagnosis.to_dict()
+    assert as_dict["label"] in LABELS
+    assert all(value is None or type(value) in (int, float) for value in as_dict["metrics"].values())
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [(np.zeros(0), "empty"), (np.zeros((2, 100)), "one-dimensional"), (np.array([0.0, np.nan] * 100), "NaN")],
+)
+def test_invalid_audio_is_rejected(bad: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        diagnose_clip(bad, RATE_16K, N)
+
+
+@pytest.mark.parametrize("size", [1, 100, 319, 321])
+def test_clips_shorter_than_a_frame_are_diagnosed(size: int) -> None:
+    rng = np.random.default_rng(size)
+    diagnosis = diagnose_clip(rng.uniform(-0.5, 0.5, size).astype(np.float32), RATE_16K, N)
+    assert diagnosis.label in LABELS
+    assert diagnosis.metrics["duration_s"] == size / RATE_16K
+
+
+# -------------------------------------------------------------------------------- batch
+def test_identical_clips_are_mode_collapse(brahms_16k: np.ndarray) -> None:
+    batch = diagnose_batch([brahms_16k[:RATE_16K]] * 4, RATE_16K, N)
+    assert batch.label == "mode_collapse"
+    assert batch.metrics["diversity_lsd_db"] == pytest.approx(0.0, abs=1e-3)
+    assert batch.metrics["share_healthy"] == 1.0
+
+
+def test_different_recordings_are_diverse(recordings_16k: dict) -> None:
+    clips = [audio[5 * RATE_16K : 6 * RATE_16K] for audio in recordings_16k.values()]
+    if len(clips) < 2:
+        pytest.skip("needs two recordings")
+    batch = diagnose_batch(clips, RATE_16K, N)
+    assert batch.label == "diverse"
+    assert batch.metrics["diversity_lsd_db"] > 5 * DEFAULT_THRESHOLDS.mode_collapse_lsd_db
+
+
+def test_batch_shares_and_mean_onset(brahms_16k: np.ndarray) -> None:
+    frozen = brahms_16k[:RATE_16K].copy()
+    frozen[N:] = 0.3
+    clips = [brahms_16k[:RATE_16K], frozen, np.zeros(RATE_16K, np.float32), brahms_16k[RATE_16K : 2 * RATE_16K]]
+    batch = diagnose_batch(clips, RATE_16K, N)
+    metrics = batch.metrics
+    assert [clip.label for clip in batch.clips] == ["healthy", "flat_collapse", "silent", "healthy"]
+    assert metrics["share_healthy"] == 0.5
+    assert metrics["share_flat_collapse"] == metrics["share_silent"] == 0.25
+    assert metrics["collapsed_share"] == 0.5
+    assert sum(metrics[f"share_{label}"] for label in LABELS) == pytest.approx(1.0)
+    # Onsets 500 (= n) and 0: the healthy clips have none.
+    assert metrics["mean_collapse_onset_over_n"] == pytest.approx(0.5, abs=TEN_MS * RATE_16K / N / 2)
+    assert len(batch.to_dict()["clips"]) == 4
+
+
+def test_single_clip_batch_has_no_diversity(brahms_16k: np.ndarray) -> None:
+    batch = diagnose_batch([brahms_16k], RATE_16K, N)
+    assert batch.label == "diverse"
+    assert batch.metrics["diversity_lsd_db"] is None
+    assert batch.metrics["mean_collapse_onset_over_n"] is None
+
+
+def test_empty_batch_is_rejected() -> None:
+    with pytest.raises(ValueError, match="at least one clip"):
+        diagnose_batch([], RATE_16K, N)
+
+
+def test_ten_minutes_diagnose_in_well_under_a_second_per_minute(brahms_16k: np.ndarray) -> None:
+    # The benchmark runs the full hour; this guards against a per-sample Python loop sneaking in.
+    long_clip = np.tile(brahms_16k, 150)  # 10 minutes at 16 kHz
+    started = time.process_time()
+    diagnosis = diagnose_clip(long_clip, RATE_16K, N)
+    assert time.process_time() - started < 3.0
+    assert diagnosis.label == "healthy"
