@@ -1,0 +1,1402 @@
+"""`samplegan report`: the ablation report of one study, answering which choice matters.
+
+The Optuna study holds the design and how every trial ended; MLflow holds each run's
+final diagnosis and quality metrics. `trials_frame` joins them into one row per cell
+(the cell's latest finished trial). The analysis is a set of pure functions on that
+frame: main effects of each grid axis against seed noise, the interaction of the two
+strongest axes, label shares per grid point, the best cells and, for searched
+hyperparameters, rank correlations. `write_report` renders them as Markdown, a
+self-contained HTML page (images as data URIs, so it also renders inside the MLflow
+UI), PNG plots and a CSV, built in a temporary folder and renamed into place, and logs
+the folder to the study's parent MLflow run as `report/`.
+
+Two conventions shape every number: a trial pruned as collapsed counts as fully
+collapsed (`collapsed_outcome` = 1), and a pruned trial enters the objective analysis
+with the last value it reported (from an earlier step than the completed trials).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from harness.diagnostics import LABELS
+from harness.errors import SampleGanError
+from harness.run_page import png_data_uri
+from harness.tracking import (
+    TrackedRun,
+    TrackingStore,
+    file_lock,
+    redact_url,
+    retrying,
+    store_dir,
+)
+
+logger = logging.getLogger(__name__)
+
+# Frame columns filled from each run's latest metric values; NaN when the run or metric is missing.
+METRIC_COLUMNS = {
+    "collapsed_share": "eval/collapsed_share",
+    **{f"share_{label}": f"eval/share_{label}" for label in LABELS},
+    "mean_onset_over_n": "eval/mean_collapse_onset_over_n",
+    "diversity_lsd_db": "eval/diversity_lsd_db",
+    "frechet_logmel": "quality/frechet_logmel",
+    "frechet_logmel_real_vs_real": "quality/frechet_logmel_real_vs_real",
+    "mr_lsd_db": "quality/mr_lsd_db",
+    "mr_lsd_db_real_vs_real": "quality/mr_lsd_db_real_vs_real",
+}
+TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label"}
+FINISHED_STATES = ("COMPLETE", "PRUNED")
+TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+OBJECTIVE = "objective"
+COLLAPSE = "collapsed_outcome"
+# `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
+COLLAPSE_PRUNE_PREFIX = "collapsed"
+# Two-sided confidence with which an effect must exceed seed noise (see `effect_verdict`).
+NOISE_CONFIDENCE = 0.95
+# Config keys whose study values, when below the `paper` variant's, make a result a toy one.
+SIZE_KEYS = ("sample_rate", "n", "lstm_units", "ae_levels", "ae_filters", "ae_steps", "batch_size",
+             "gan_steps")
+BEST_CELLS = 5
+REPORT_MARKER = "report.json"  # names the study a report folder belongs to; only those are replaced
+_DPI = 100
+_LABEL_COLOURS = {"healthy": "#2e8b57", "noise": "#8c6bb1", "silent": "#9e9e9e",
+                  "flat_collapse": "#c62828", "saturated": "#ef8a17"}
+_STATE_MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
+
+
+# ======================================================================= reading the stores
+def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
+    """The grid point and replicate of a cell key.
+
+    ``lstm_mode="stateful",prefilter=false|rep=1`` -> ({"lstm_mode": "stateful",
+    "prefilter": False}, 1).
+
+    Args:
+        key: A `harness.study.spec.Cell.key`; axis values are JSON, so a string may hold a comma.
+
+    Returns:
+        ({axis: value}, replicate); ({}, replicate) for a search-only cell ("search|rep=3");
+        ({}, None) for text that is not a cell key.
+    """
+    point_text, separator, replicate_text = key.rpartition("|rep=")
+    if not separator or not replicate_text.isdigit():
+        return {}, None
+    point: dict[str, Any] = {}
+    if point_text == "search":
+        return point, int(replicate_text)
+    decoder = json.JSONDecoder()
+    position = 0
+    while position < len(point_text):
+        equals = point_text.find("=", position)
+        if equals <= position:
+            return {}, None
+        axis = point_text[position:equals]
+        try:
+            value, position = decoder.raw_decode(point_text, equals + 1)
+        except json.JSONDecodeError:
+            return {}, None
+        point[axis] = value
+        if position < len(point_text):
+            if point_text[position] != ",":
+                return {}, None
+            position += 1
+    return point, int(replicate_text)
+
+
+def level_text(value: Any) -> str:
+    """A level as the spec writes it: ``true``/``false`` for booleans, strings unquoted."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    return str(value)
+
+
+def collapsed_outcome(state: str, prune_reason: str | None, collapsed_share: float,
+                      prune_kind: str | None = None) -> float:
+    """The value a trial contributes to the collapse analysis.
+
+    Args:
+        state: Optuna trial state name.
+        prune_reason: The trial's `prune_reason` user attribute, if any.
+        collapsed_share: Share of collapsed clips at the run's last evaluation (NaN if unknown).
+        prune_kind: The trial's `prune_kind` user attribute ("collapse", "median"); trials
+            recorded before it existed fall back to reading `prune_reason`.
+
+    Returns:
+        1.0 for a trial pruned as collapsed (a missing reason counts as collapse, the default
+        pruner); the measured share for other finished trials, including median-pruned ones;
+        NaN for trials that did not finish.
+    """
+    if state == "PRUNED":
+        if prune_kind is not None:
+            if prune_kind == "collapse":
+                return 1.0
+        elif not prune_reason or prune_reason.startswith(COLLAPSE_PRUNE_PREFIX):
+            return 1.0
+    if state in FINISHED_STATES:
+        return float(collapsed_share)
+    return math.nan
+
+
+@dataclass
+class _StudyData:
+    """Everything the report needs from the two stores, read once."""
+
+    name: str
+    frame: pd.DataFrame
+    spec: dict[str, Any]
+    direction: str  # "minimize" | "maximize"
+    axes: list[str]
+    searched: list[str]
+    trial_states: dict[str, int]  # every trial, retries included
+    reasons: list[dict[str, Any]]  # one per FAIL or PRUNED trial: trial, cell, state, reason
+    trial_seconds: float
+    storage_display: str
+    tracking: TrackingStore | None  # None: the local MLflow store does not exist
+    tracking_display: str
+    experiment_id: str | None
+    artifact_location: str | None  # the experiment's artifact root
+    parent_run_id: str | None
+    design_cells: int | None  # cells the spec defines (None for studies made elsewhere)
+    artifact_uris: dict[str, str] = field(default_factory=dict)  # run id -> artifact URI
+
+
+def _open_study(study_name: str, storage: str | None):
+    import optuna
+
+    from harness.study.storage import default_storage_url, open_storage
+
+    url = storage or os.environ.get("SAMPLEGAN_STORAGE") or default_storage_url()
+    # Opening a journal creates it; a report must not leave an empty store behind.
+    if "://" not in url and not Path(url).expanduser().exists():
+        raise SampleGanError(f"no study storage at {url}: no study has run here; run the report "
+                             "where `samplegan study run` ran, or pass --storage")
+    opened = open_storage(url)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = optuna.get_all_study_names(opened.optuna)
+    if study_name not in names:
+        raise SampleGanError(f"no study {study_name!r} in {opened.display_url} (studies there: "
+                             f"{', '.join(names) or 'none'}); check the name or --storage")
+    return opened, optuna.load_study(study_name=study_name, storage=opened.optuna)
+
+
+def _open_tracking(tracking_uri: str | None) -> tuple[str, TrackingStore | None]:
+    """(display URI, store); no store when the local SQLite file is missing (opening creates it)."""
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (
+        f"sqlite:///{store_dir() / 'mlflow.db'}")
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+        return redact_url(uri) or uri, None
+    store = TrackingStore.open(uri)
+    return store.display_uri, store
+
+
+def _read_runs(store: TrackingStore, study_name: str):
+    """The study's MLflow experiment and its runs by id; (None, {}) without the experiment."""
+    client = store.client()
+    experiment = retrying(client.get_experiment_by_name, study_name)
+    if experiment is None:
+        return None, {}
+    runs: dict[str, Any] = {}
+    token = None
+    while True:
+        page = retrying(client.search_runs, [experiment.experiment_id],
+                        filter_string=f"tags.`samplegan.study` = '{study_name}'",
+                        max_results=1000, page_token=token)
+        runs.update({run.info.run_id: run for run in page})
+        token = page.token
+        if not token:
+            return experiment, runs
+
+
+def _failure_reason(attrs: Mapping[str, Any]) -> str | None:
+    """Why a trial failed, from the attribute its worker or the launcher left (see queue.py)."""
+    return attrs.get("error") or attrs.get("interrupted") or attrs.get("stale")
+
+
+def _trial_row(trial, cell: str, attempts: int, axes: Sequence[str],
+               searched: Sequence[str]) -> dict[str, Any]:
+    point, replicate = parse_cell_key(cell)
+    if replicate is None:
+        replicate = trial.user_attrs.get("replicate")
+    state = trial.state.name
+    steps = trial.intermediate_values
+    last_step = max(steps) if steps else None
+    objective = math.nan
+    if state == "COMPLETE" and trial.value is not None:
+        objective = trial.value
+    elif state == "PRUNED" and last_step is not None:
+        objective = steps[last_step]
+    attrs = trial.user_attrs
+    return {
+        "trial_number": trial.number,
+        "cell": cell,
+        "point": ", ".join(f"{axis}={level_text(point[axis])}" for axis in axes if axis in point)
+        or "search",
+        **{axis: point.get(axis, math.nan) for axis in axes},
+        "replicate": replicate if replicate is not None else math.nan,
+        **{name: trial.params.get(name, math.nan) for name in searched},
+        "state": state,
+        OBJECTIVE: float(objective),
+        "objective_step": last_step if last_step is not None and state in FINISHED_STATES
+        else math.nan,
+        "prune_reason": attrs.get("prune_reason"),
+        "prune_kind": attrs.get("prune_kind"),
+        "error": _failure_reason(attrs),
+        "attempts": attempts,
+        "duration_s": trial.duration.total_seconds() if trial.duration else math.nan,
+        "mlflow_run_id": attrs.get("mlflow_run_id"),
+    }
+
+
+def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) -> _StudyData:
+    opened, study = _open_study(study_name, storage)
+    spec = json.loads(study.user_attrs.get("spec", "{}"))
+    axes = list(study.user_attrs.get("grid_axes", sorted(spec.get("design", {}).get("grid", {}))))
+    searched = sorted(spec.get("design", {}).get("search", {}))
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number)
+    by_cell: dict[str, list] = {}
+    for trial in trials:
+        by_cell.setdefault(trial.user_attrs.get("cell", f"trial {trial.number}"), []).append(trial)
+    rows = []
+    for cell, attempts in by_cell.items():
+        finished = [t for t in attempts if t.state.name in FINISHED_STATES]
+        rows.append(_trial_row((finished or attempts)[-1], cell, len(attempts), axes, searched))
+
+    tracking_display, tracking = _open_tracking(tracking_uri)
+    experiment, runs = _read_runs(tracking, study_name) if tracking else (None, {})
+    for row in rows:
+        run = runs.get(row["mlflow_run_id"] or "")
+        metrics = run.data.metrics if run else {}
+        tags = run.data.tags if run else {}
+        row.update({column: float(metrics.get(key, math.nan))
+                    for column, key in METRIC_COLUMNS.items()})
+        row.update({column: tags.get(key) for column, key in TAG_COLUMNS.items()})
+        row["mlflow_status"] = run.info.status if run else None
+        row[COLLAPSE] = collapsed_outcome(row["state"], row["prune_reason"], row["collapsed_share"],
+                                          row.pop("prune_kind", None))
+    frame = pd.DataFrame(rows, columns=_frame_columns(axes, searched))
+    return _StudyData(
+        name=study_name, frame=frame, spec=spec, direction=study.direction.name.lower(),
+        axes=axes, searched=searched,
+        trial_states={state: sum(t.state.name == state for t in trials) for state in TRIAL_STATES},
+        reasons=[{"trial": t.number, "cell": t.user_attrs.get("cell"), "state": t.state.name,
+                  "reason": t.user_attrs.get("prune_reason") or _failure_reason(t.user_attrs)
+                  or "unknown"} for t in trials if t.state.name in ("FAIL", "PRUNED")],
+        trial_seconds=sum(t.duration.total_seconds() for t in trials if t.duration),
+        storage_display=opened.display_url, tracking=tracking, tracking_display=tracking_display,
+        experiment_id=experiment.experiment_id if experiment else None,
+        artifact_location=experiment.artifact_location if experiment else None,
+        parent_run_id=study.user_attrs.get("mlflow_parent_run_id"),
+        design_cells=study.user_attrs.get("cells"),
+        artifact_uris={run_id: run.info.artifact_uri for run_id, run in runs.items()},
+    )
+
+
+def _frame_columns(axes: Sequence[str], searched: Sequence[str]) -> list[str]:
+    return ["trial_number", "cell", "point", *axes, "replicate", *searched, "state", OBJECTIVE,
+            "objective_step", COLLAPSE, *METRIC_COLUMNS, *TAG_COLUMNS, "prune_reason", "error",
+            "attempts", "duration_s", "mlflow_run_id", "mlflow_status"]
+
+
+def trials_frame(study_name: str, storage: str | None = None,
+                 tracking_uri: str | None = None) -> pd.DataFrame:
+    """One row per cell of study `study_name`: its latest finished trial (or latest trial).
+
+    Args:
+        study_name: The study's name (the spec's `name`).
+        storage: Optuna storage URL [default: $SAMPLEGAN_STORAGE or the journal in the store dir].
+        tracking_uri: MLflow tracking URI [default: $MLFLOW_TRACKING_URI or the local SQLite store].
+
+    Returns:
+        Columns: ``trial_number``, ``cell``, ``point`` (readable grid point), one column per grid
+        axis, ``replicate``, one per searched parameter, ``state``, ``objective`` (the value of a
+        COMPLETE trial, the last reported value of a PRUNED one, else NaN), ``objective_step``,
+        ``collapsed_outcome`` (see `collapsed_outcome`), the final metrics of the MLflow run
+        (``collapsed_share``, ``share_<label>``, ``mean_onset_over_n``, ``diversity_lsd_db``,
+        ``frechet_logmel``, ``mr_lsd_db`` and their ``_real_vs_real`` references), ``outcome``
+        and ``final_label`` tags (the last evaluation's batch label: diverse or mode_collapse),
+        ``prune_reason``, ``error``, ``attempts`` (trials of the cell),
+        ``duration_s``, ``mlflow_run_id``, ``mlflow_status``. Metrics of a missing run are NaN.
+
+    Raises:
+        SampleGanError: no such study or storage, or an unusable tracking store.
+    """
+    return _read_study(study_name, storage, tracking_uri).frame
+
+
+# ============================================================================== analysis
+def pooled_within_sd(frame: pd.DataFrame, group_column: str, value: str) -> tuple[float, int]:
+    """Unpaired seed noise: the pooled standard deviation of `value` among replicates of a group.
+
+    Args:
+        frame: One row per trial.
+        group_column: Column naming the grid point (replicates share it).
+        value: Column to measure; NaN rows are left out.
+
+    Returns:
+        (sqrt(sum((k_i - 1) s_i^2) / sum(k_i - 1)), sum(k_i - 1)) over groups with k_i >= 2
+        values; (NaN, 0) when no group has two values (one replicate: noise unknown).
+    """
+    valid = frame[[group_column, value]].dropna()
+    grouped = valid.groupby(group_column, sort=False)[value]
+    counts = grouped.count()
+    variances = grouped.var(ddof=1)
+    usable = counts >= 2
+    degrees = int((counts[usable] - 1).sum())
+    if degrees == 0:
+        return math.nan, 0
+    return math.sqrt(float(((counts[usable] - 1) * variances[usable]).sum()) / degrees), degrees
+
+
+def paired_noise_sd(frame: pd.DataFrame, group_column: str, block_column: str,
+                    value: str) -> tuple[float, int]:
+    """Paired seed noise: the residual SD once grid-point and replicate effects are taken out.
+
+    Replicate r trains with the same seed at every grid point, so whatever that seed does to
+    all grid points alike cancels from every comparison of level means. The residual of the
+    additive model (grid point + replicate), over the grid points where every replicate has a
+    value, is the noise that does not cancel.
+
+    Returns:
+        (residual SD, (P - 1)(R - 1) degrees of freedom) over P such grid points and R
+        replicates; (NaN, 0) when P < 2 or R < 2.
+    """
+    table = frame.groupby([group_column, block_column])[value].mean().unstack(block_column)
+    values = table.dropna(axis=1, how="all").dropna(axis=0).to_numpy(dtype=float)
+    if values.shape[0] < 2 or values.shape[1] < 2:
+        return math.nan, 0
+    residual = (values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True)
+                + values.mean())
+    degrees = (values.shape[0] - 1) * (values.shape[1] - 1)
+    return math.sqrt(float((residual ** 2).sum()) / degrees), degrees
+
+
+def main_effects(frame: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:
+    """Mean, SD and count of `value` per level of `axis`, pooled over other axes and replicates.
+
+    Returns:
+        Indexed by level in order of first appearance, columns ``mean``, ``std``, ``count``; a
+        level whose trials all lack the value keeps a row with count 0.
+    """
+    grouped = frame.groupby(axis, sort=False)[value]
+    return pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
+                         "count": grouped.count()})
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    if math.isnan(numerator) or math.isnan(denominator):
+        return math.nan
+    if denominator == 0:
+        return math.inf if numerator > 0 else math.nan
+    return numerator / denominator
+
+
+def effect_verdict(effect: float, noise_sd: float, effect_over_se: float,
+                   noise_degrees: int) -> str:
+    """Whether an effect stands out from seed noise, in words.
+
+    An effect exceeds seed noise when it is more standard errors than the two-sided
+    `NOISE_CONFIDENCE` quantile of Student's t with the noise estimate's degrees of freedom
+    (12.7 for one, 4.3 for two, 2.0 for sixty): few replicates demand a large effect.
+
+    Returns:
+        "no data", "no effect", "noise unknown", "exceeds seed noise" or "within seed noise".
+    """
+    if math.isnan(effect):
+        return "no data"
+    if effect == 0:
+        return "no effect"
+    if math.isnan(noise_sd) or noise_degrees < 1:
+        return "noise unknown"
+    critical = float(scipy.stats.t.ppf(0.5 + NOISE_CONFIDENCE / 2, noise_degrees))
+    return "exceeds seed noise" if effect_over_se >= critical else "within seed noise"
+
+
+def rank_axes(frame: pd.DataFrame, axes: Sequence[str], value: str,
+              group_column: str = "point", block_column: str | None = "replicate") -> pd.DataFrame:
+    """Rank axes by their main effect on `value` relative to seed noise.
+
+    The effect of an axis is the spread (max - min) of its level means. Seed noise is
+    `paired_noise_sd` when replicates are paired by seed (`block_column`) and it can be
+    estimated, else `pooled_within_sd`. The standard error of the difference of the two
+    extreme levels is noise * sqrt(1/n_low + 1/n_high); `effect_verdict` judges it.
+
+    Args:
+        frame: One row per trial.
+        axes: Columns whose levels are compared.
+        value: Column analysed; NaN rows are left out.
+        group_column: Column naming the grid point; give a column unique per row (e.g. ``cell``)
+            when trials have no replicates.
+        block_column: Column naming the replicate seed, or None for unpaired replicates.
+
+    Returns:
+        One row per axis, strongest first (by effect/noise, then effect; NaN last), columns
+        ``axis``, ``levels``, ``effect``, ``low_level``, ``low_mean``, ``high_level``,
+        ``high_mean``, ``noise_sd``, ``noise_degrees``, ``noise_kind`` ("paired", "unpaired"
+        or None), ``unpaired_noise_sd``, ``effect_over_noise``, ``effect_over_se``, ``verdict``.
+    """
+    unpaired, unpaired_degrees = pooled_within_sd(frame, group_column, value)
+    paired, paired_degrees = (paired_noise_sd(frame, group_column, block_column, value)
+                              if block_column else (math.nan, 0))
+    if not math.isnan(paired):
+        noise, degrees, kind = paired, paired_degrees, "paired"
+    else:
+        noise, degrees = unpaired, unpaired_degrees
+        kind = None if math.isnan(unpaired) else "unpaired"
+    rows = []
+    for axis in axes:
+        effects = main_effects(frame, axis, value).dropna(subset=["mean"])
+        row: dict[str, Any] = {"axis": axis, "levels": int(frame[axis].nunique()),
+                               "effect": math.nan, "low_level": None, "low_mean": math.nan,
+                               "high_level": None, "high_mean": math.nan, "noise_sd": noise,
+                               "noise_degrees": degrees, "noise_kind": kind,
+                               "unpaired_noise_sd": unpaired, "effect_over_noise": math.nan,
+                               "effect_over_se": math.nan}
+        if not effects.empty:
+            low, high = effects["mean"].idxmin(), effects["mean"].idxmax()
+            effect = float(effects.at[high, "mean"] - effects.at[low, "mean"])
+            standard_error = noise * math.sqrt(1.0 / effects.at[low, "count"]
+                                               + 1.0 / effects.at[high, "count"])
+            row.update(effect=effect, low_level=low, low_mean=float(effects.at[low, "mean"]),
+                       high_level=high, high_mean=float(effects.at[high, "mean"]),
+                       effect_over_noise=_ratio(effect, noise),
+                       effect_over_se=_ratio(effect, standard_error))
+        row["verdict"] = effect_verdict(row["effect"], noise, row["effect_over_se"], degrees)
+        rows.append(row)
+    columns = ["axis", "levels", "effect", "low_level", "low_mean", "high_level", "high_mean",
+               "noise_sd", "noise_degrees", "noise_kind", "unpaired_noise_sd",
+               "effect_over_noise", "effect_over_se", "verdict"]
+    ranking = pd.DataFrame(rows, columns=columns)
+    return ranking.sort_values(["effect_over_noise", "effect"], ascending=False,
+                               na_position="last", kind="stable").reset_index(drop=True)
+
+
+def interaction_table(frame: pd.DataFrame, row_axis: str, column_axis: str,
+                      value: str) -> pd.DataFrame:
+    """Mean `value` at each combination of two axes (levels in order of first appearance)."""
+    means = frame.groupby([row_axis, column_axis], sort=False)[value].mean().unstack(column_axis)
+    return means.reindex(index=frame[row_axis].dropna().unique(),
+                         columns=frame[column_axis].dropna().unique())
+
+
+def interaction_size(table: pd.DataFrame) -> float:
+    """How far a two-way table of means is from additive: max |m_ij - m_i. - m_.j + m_..|.
+
+    Zero when the effect of one axis is the same at every level of the other; NaN when the
+    table has a missing combination or fewer than two levels on a side.
+    """
+    values = table.to_numpy(dtype=float)
+    if values.shape[0] < 2 or values.shape[1] < 2 or np.isnan(values).any():
+        return math.nan
+    residual = (values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True)
+                + values.mean())
+    return float(np.abs(residual).max())
+
+
+def label_shares(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Mean share of each clip label at the final evaluation, per value of column `by`.
+
+    Returns:
+        Indexed by `by` (order of first appearance), one ``share_<label>`` column per label in
+        `harness.diagnostics.LABELS` and ``runs`` (trials with measured shares).
+    """
+    columns = [f"share_{label}" for label in LABELS]
+    measured = frame.dropna(subset=columns, how="all")
+    grouped = measured.groupby(by, sort=False)
+    shares = grouped[columns].mean()
+    shares["runs"] = grouped.size()
+    return shares
+
+
+def best_cells(frame: pd.DataFrame, direction: str, count: int = BEST_CELLS) -> pd.DataFrame:
+    """The `count` best cells by objective: completed trials first, pruned ones after.
+
+    A pruned trial's value comes from an earlier step, so it only ranks among pruned trials.
+    """
+    scored = frame[frame[OBJECTIVE].notna() & frame["state"].isin(FINISHED_STATES)].copy()
+    scored["_pruned"] = scored["state"] != "COMPLETE"
+    ranked = scored.sort_values(["_pruned", OBJECTIVE], ascending=[True, direction == "minimize"],
+                                kind="stable")
+    return ranked.drop(columns="_pruned").head(count)
+
+
+def param_correlations(frame: pd.DataFrame, params: Sequence[str], value: str) -> pd.DataFrame:
+    """Spearman rank correlation of each numeric searched parameter with `value`.
+
+    Returns:
+        One row per parameter, strongest |rho| first, columns ``param``, ``spearman``,
+        ``trials``; rho is NaN with fewer than three trials or a constant column.
+    """
+    rows = []
+    for param in params:
+        pair = frame[[param, value]].apply(pd.to_numeric, errors="coerce").dropna()
+        rho = math.nan
+        if len(pair) >= 3 and pair[param].nunique() > 1 and pair[value].nunique() > 1:
+            ranks = pair.rank()
+            rho = float(np.corrcoef(ranks[param], ranks[value])[0, 1])
+        rows.append({"param": param, "spearman": rho, "trials": len(pair)})
+    table = pd.DataFrame(rows, columns=["param", "spearman", "trials"])
+    order = table["spearman"].abs().sort_values(ascending=False, na_position="last").index
+    return table.loc[order].reset_index(drop=True)
+
+
+# ============================================================================ plain words
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return str(value)
+    return f"{float(value):.{digits}g}"
+
+
+def _num_at_scale(value: float, scale: float) -> str:
+    """`value` with two significant digits of `scale`, so a difference shows in its two ends."""
+    if not math.isfinite(scale) or scale <= 0:
+        return _num(value)
+    return f"{value:.{max(0, 1 - math.floor(math.log10(scale)))}f}"
+
+
+def _noise_phrase(row: Mapping[str, Any]) -> str:
+    noise = row["noise_sd"]
+    if math.isnan(noise):
+        return "seed noise unknown: no grid point has two finished replicates"
+    if noise == 0:
+        return "replicates of every grid point agreed exactly (seed noise 0)"
+    verdict = ("larger than seed noise" if row["verdict"] == "exceeds seed noise"
+               else "within seed noise, so not a finding yet")
+    kind = (f" paired by replicate seed (unpaired {_num(row['unpaired_noise_sd'])})"
+            if row["noise_kind"] == "paired" else "")
+    return (f"seed noise SD {_num(noise)}{kind}, so {_num(row['effect_over_noise'], 2)}× noise "
+            f"or {_num(row['effect_over_se'], 2)} standard errors: {verdict}")
+
+
+def _effect_sentence(title: str, ranking: pd.DataFrame, lower_is_better: bool) -> str:
+    top = ranking.iloc[0]
+    best, worst = ("low", "high") if lower_is_better else ("high", "low")
+    axis = top["axis"]
+    effect = top["effect"]
+    claim = "matters most" if top["verdict"] == "exceeds seed noise" else "has the largest effect"
+    sentence = (f"**{title}:** `{axis}` {claim}: {_num_at_scale(top[f'{best}_mean'], effect)}"
+                f" at {axis}={level_text(top[f'{best}_level'])} vs "
+                f"{_num_at_scale(top[f'{worst}_mean'], effect)} at "
+                f"{axis}={level_text(top[f'{worst}_level'])} (difference {_num(top['effect'])}; "
+                f"{_noise_phrase(top)}).")
+    if len(ranking) > 1 and not math.isnan(ranking.iloc[1]["effect"]):
+        runner_up = ranking.iloc[1]
+        sentence += (f" Next: `{runner_up['axis']}` (difference {_num(runner_up['effect'])}, "
+                     f"{_num(runner_up['effect_over_noise'], 2)}× noise).")
+    return sentence
+
+
+def collapse_answer(frame: pd.DataFrame, ranking: pd.DataFrame) -> str:
+    """One sentence: which axis matters most for collapse, or that none does."""
+    values = frame[COLLAPSE].dropna()
+    if values.empty:
+        return "**Collapse:** no finished trial has a collapse measurement yet."
+    pruned = int((frame.loc[values.index, "state"] == "PRUNED").sum())
+    if (values == 1.0).all():
+        pruned_note = f", {pruned} of them pruned for it" if pruned else ""
+        return (f"**Collapse:** every finished trial collapsed ({len(values)} of {len(values)}"
+                f"{pruned_note}), whatever its settings: nothing in this design prevents the "
+                "collapse at these sizes.")
+    if (values == 0.0).all():
+        return f"**Collapse:** no finished trial collapsed ({len(values)} trials)."
+    if ranking.empty:
+        return (f"**Collapse:** mean collapsed outcome {_num(values.mean())} over {len(values)} "
+                "finished trials; no grid axis to compare.")
+    if not ranking.iloc[0]["effect"] > 0:
+        return (f"**Collapse:** no axis changes the collapsed outcome (mean "
+                f"{_num(values.mean())} over {len(values)} trials at every level).")
+    return _effect_sentence("Collapse (collapsed outcome, lower is better)", ranking, True)
+
+
+def objective_answer(frame: pd.DataFrame, ranking: pd.DataFrame, direction: str,
+                     objective_name: str) -> str:
+    """One sentence: which axis matters most for the objective, or that none does."""
+    values = frame[OBJECTIVE].dropna()
+    title = f"Objective ({objective_name}, {direction})"
+    if values.empty:
+        return f"**{title}:** no finished trial has an objective value yet."
+    if ranking.empty:
+        best = values.min() if direction == "minimize" else values.max()
+        return (f"**{title}:** best {_num(best, 4)} over {len(values)} trials; no grid axis to "
+                "compare.")
+    if not ranking.iloc[0]["effect"] > 0:
+        return f"**{title}:** no axis changes it (mean {_num(values.mean())} at every level)."
+    return _effect_sentence(title, ranking, direction == "minimize")
+
+
+def correlation_answer(title: str, correlations: pd.DataFrame) -> str:
+    """One sentence naming the searched parameter most rank-correlated with a value."""
+    usable = correlations.dropna(subset=["spearman"])
+    if usable.empty:
+        return f"**{title}:** too few finished trials to correlate the searched parameters."
+    top = usable.iloc[0]
+    return (f"**{title}:** `{top['param']}` correlates most (Spearman ρ = "
+            f"{_num(top['spearman'], 2)} over {top['trials']} trials; no replicates, so no "
+            "noise reference).")
+
+
+def toy_sizes(spec: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Size settings where the study is smaller than the `paper` variant: {key: (study, paper)}.
+
+    Grid axes vary per cell and are left out; an unresolvable spec gives {}.
+    """
+    from models.registry import get_variant
+
+    overrides = dict(spec.get("overrides", {}))
+    if spec.get("budget", {}).get("gan_steps") is not None:
+        overrides["gan_steps"] = spec["budget"]["gan_steps"]
+    grid = spec.get("design", {}).get("grid", {})
+    try:
+        study = get_variant(spec.get("base_variant", "paper")).config(
+            {key: value for key, value in overrides.items() if key not in grid})
+    except SampleGanError:
+        return {}
+    paper = get_variant("paper").config()
+    return {key: (getattr(study, key), getattr(paper, key)) for key in SIZE_KEYS
+            if key not in grid and getattr(study, key) < getattr(paper, key)}
+
+
+def caveat_line(replicates: int, noise_sds: Mapping[str, float], paired: bool,
+                sizes: Mapping[str, tuple[Any, Any]], searched: bool, gridded: bool = True) -> str:
+    """The caveat under the answer: replicates and seed noise, and how toy the sizes are.
+
+    Args:
+        replicates: Replicates per grid point in the design.
+        noise_sds: Seed-noise SD per analysed quantity (NaN: unknown).
+        paired: Whether the noise is the paired (replicate-seed blocked) estimate.
+        sizes: `toy_sizes` of the study.
+        searched: Whether the design searches hyperparameters.
+        gridded: Whether the design has a grid (without one, no trial has a replicate).
+    """
+    noise = ", ".join(f"{name} {_num(sd)}" for name, sd in noise_sds.items() if not math.isnan(sd))
+    if not gridded:
+        text = ("**Caveat:** no grid, so no trial repeats another's settings and seed noise is "
+                "unknown: any correlation above may be seed luck. ")
+    elif replicates < 2:
+        text = ("**Caveat:** one replicate per grid point, so seed noise is unknown: any "
+                "difference above may be seed luck. ")
+    elif not noise:
+        text = ("**Caveat:** no grid point has two finished replicates yet, so seed noise is "
+                "unknown: any difference above may be seed luck. ")
+    else:
+        how = ("residual SD once the seed shared by a replicate across grid points is taken out"
+               if paired else "pooled SD of the replicates of a grid point")
+        text = (f"**Caveat:** {replicates} replicates per grid point; seed noise ({how}): "
+                f"{noise}; a rough estimate from so few seeds. ")
+    if searched and gridded and noise:
+        text += ("Replicates of a grid point also differ in the searched parameters, so this "
+                 "noise is an upper bound. ")
+    if sizes:
+        listed = ", ".join(f"{key}={study} (paper variant {paper})"
+                           for key, (study, paper) in sizes.items())
+        text += (f"Toy sizes: {listed}; this points where to look and is not the paper's "
+                 "result until rerun at full size.")
+    else:
+        text += ("No size is below the `paper` variant's (the paper itself gives only n and "
+                 "the rate).")
+    return text
+
+
+# ================================================================================= plots
+def _save(figure: Figure, path: Path) -> Path:
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=_DPI, pil_kwargs={"compress_level": 1})
+    return path
+
+
+def plot_effects(frame: pd.DataFrame, factors: Sequence[str], objective_name: str, path: Path,
+                 block_column: str | None = "replicate") -> Path:
+    """Per factor, each trial's value (dots) and the level means ± SD (black squares).
+
+    Objective on the left, collapsed outcome on the right. Grey lines join trials that differ
+    only in this factor (same levels of the other factors, same replicate seed), so a
+    consistent slope is visible even when the seed moves every grid point alike.
+
+    Args:
+        frame: One row per trial, with `OBJECTIVE` and `COLLAPSE` columns.
+        factors: Columns to plot, one row of panels each.
+        objective_name: Axis label of the objective.
+        path: PNG file to write.
+        block_column: Column of the replicate seed that pairs trials, or None for no lines.
+    """
+    figure = Figure(figsize=(10, 0.6 + 2.6 * len(factors)), layout="constrained")
+    grid = figure.subplots(len(factors), 2, squeeze=False)
+    for row, factor in enumerate(factors):
+        levels = list(main_effects(frame, factor, OBJECTIVE).index)  # a trial may lack the factor
+        positions = {level_text(level): index for index, level in enumerate(levels)}
+        pairing = ([other for other in factors if other != factor] + [block_column]
+                   if block_column else [])
+        for column, (value, name) in enumerate(((OBJECTIVE, objective_name),
+                                                (COLLAPSE, "collapsed outcome"))):
+            axes = grid[row][column]
+            points = frame[[factor, value, *pairing]].dropna(subset=[factor, value])
+            x = pd.Series([float(positions[level_text(level)]) for level in points[factor]],
+                          index=points.index)
+            if pairing:
+                for _, pair in points.assign(_x=x).groupby(pairing, sort=False, dropna=False):
+                    if len(pair) > 1:
+                        ordered = pair.sort_values("_x")
+                        axes.plot(ordered["_x"], ordered[value], color="grey", alpha=0.4,
+                                  linewidth=1)
+            axes.scatter(x, points[value], s=20, alpha=0.7, color="#4c72b0", zorder=3,
+                         label="trials (lines: same seed and other levels)")
+            effects = main_effects(frame, factor, value)
+            axes.errorbar(np.arange(len(levels)) + 0.12, effects["mean"],
+                          yerr=effects["std"].fillna(0.0), fmt="s", color="black", capsize=5,
+                          zorder=4, label="level mean ± SD")
+            axes.set_xticks(range(len(levels)), [level_text(level) for level in levels])
+            axes.set_xlim(-0.5, len(levels) - 0.5)
+            axes.set_xlabel(factor)
+            axes.set_title(f"{factor}: {name}", fontsize=10)
+            if value == COLLAPSE:
+                axes.set_ylim(-0.05, 1.05)
+            axes.grid(alpha=0.3)
+    figure.legend(*grid[0][0].get_legend_handles_labels(), loc="outside upper center", ncols=2,
+                  fontsize=8)
+    return _save(figure, path)
+
+
+def plot_label_shares(shares: pd.DataFrame, path: Path) -> Path:
+    """Stacked horizontal bars: mean share of each clip label per grid point."""
+    figure = Figure(figsize=(10, 1.4 + 0.45 * len(shares)), layout="constrained")
+    axes = figure.subplots()
+    left = np.zeros(len(shares))
+    names = [str(name) for name in shares.index]
+    for label in LABELS:
+        values = shares[f"share_{label}"].fillna(0.0).to_numpy()
+        axes.barh(names, values, left=left, color=_LABEL_COLOURS[label], label=label)
+        left += values
+    for index, runs in enumerate(shares["runs"]):
+        axes.text(1.01, index, f"{runs} run(s)", va="center", fontsize=8)
+    axes.set_xlim(0, 1.12)
+    axes.invert_yaxis()
+    axes.set_xlabel("share of clips at the final evaluation")
+    axes.legend(ncols=len(LABELS), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8)
+    return _save(figure, path)
+
+
+def plot_objective_per_trial(frame: pd.DataFrame, direction: str, objective_name: str,
+                             path: Path) -> Path:
+    """Objective of each finished trial by trial number, coloured by grid point, best so far."""
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    axes = figure.subplots()
+    scored = frame[frame[OBJECTIVE].notna()].sort_values("trial_number")
+    points = scored["point"].unique()
+    # Beyond ten grid points colours repeat and the legend outgrows the plot: mark states only.
+    by_point = 1 < len(points) <= 10
+    for (point, state), group in scored.groupby(["point", "state"], sort=False):
+        axes.scatter(group["trial_number"], group[OBJECTIVE],
+                     color=f"C{list(points).index(point)}" if by_point else "C0",
+                     marker=_STATE_MARKERS.get(state, "o"), s=40,
+                     label=f"{point} ({state.lower()})" if by_point else state.lower())
+    completed = scored[scored["state"] == "COMPLETE"]
+    if not completed.empty:
+        best = (completed[OBJECTIVE].cummin() if direction == "minimize"
+                else completed[OBJECTIVE].cummax())
+        axes.step(completed["trial_number"], best, where="post", color="black", alpha=0.6,
+                  label="best completed so far")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("trial number")
+    axes.set_ylabel(objective_name)
+    axes.grid(alpha=0.3)
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    axes.legend(unique.values(), unique.keys(), fontsize=7, loc="center left",
+                bbox_to_anchor=(1.01, 0.5))
+    return _save(figure, path)
+
+
+def plot_param_scatter(frame: pd.DataFrame, params: Sequence[str], objective_name: str,
+                       path: Path) -> Path:
+    """Objective against each numeric searched parameter (log axis when it spans 2+ decades)."""
+    figure = Figure(figsize=(4 * len(params), 3.6), layout="constrained")
+    grid = figure.subplots(1, len(params), squeeze=False)[0]
+    for axes, param in zip(grid, params, strict=True):
+        for state, marker in _STATE_MARKERS.items():
+            rows = frame[frame["state"] == state]
+            axes.scatter(pd.to_numeric(rows[param], errors="coerce"), rows[OBJECTIVE],
+                         marker=marker, s=30, label=state.lower())
+        values = pd.to_numeric(frame[param], errors="coerce").dropna()
+        if not values.empty and values.min() > 0 and values.max() / values.min() >= 100:
+            axes.set_xscale("log")
+        axes.set_xlabel(param)
+        axes.set_ylabel(objective_name)
+        axes.grid(alpha=0.3)
+    grid[0].legend(fontsize=8)
+    return _save(figure, path)
+
+
+# =============================================================== Markdown and HTML output
+_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)")
+
+
+def inline_html(text: str) -> str:
+    """The Markdown subset the report uses (**bold**, `code`, [text](url)) as escaped HTML."""
+    parts = []
+    position = 0
+    for match in _INLINE.finditer(text):
+        parts.append(html.escape(text[position:match.start()]))
+        bold, code, link_text, url = match.groups()
+        if bold is not None:
+            parts.append(f"<b>{inline_html(bold)}</b>")
+        elif code is not None:
+            parts.append(f"<code>{html.escape(code)}</code>")
+        else:
+            parts.append(f"<a href=\"{html.escape(url)}\">{html.escape(link_text)}</a>")
+        position = match.end()
+    parts.append(html.escape(text[position:]))
+    return "".join(parts)
+
+
+class Document:
+    """The report as blocks, rendered once as Markdown and once as self-contained HTML."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.blocks: list[tuple[str, Any]] = []
+
+    def heading(self, text: str) -> None:
+        self.blocks.append(("h2", text))
+
+    def paragraph(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def bullets(self, items: Sequence[str]) -> None:
+        self.blocks.append(("ul", list(items)))
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.blocks.append(("table", (list(header), [list(row) for row in rows])))
+
+    def image(self, file_name: str, alt: str) -> None:
+        self.blocks.append(("img", (file_name, alt)))
+
+    def markdown(self) -> str:
+        lines = [f"# {self.title}", ""]
+        for kind, content in self.blocks:
+            if kind == "h2":
+                lines += [f"## {content}", ""]
+            elif kind == "p":
+                lines += [content, ""]
+            elif kind == "ul":
+                lines += [f"- {item}" for item in content] + [""]
+            elif kind == "table":
+                header, rows = content
+                lines.append("| " + " | ".join(_md_cell(cell) for cell in header) + " |")
+                lines.append("|" + "---|" * len(header))
+                lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+                lines.append("")
+            else:
+                file_name, alt = content
+                lines += [f"![{alt}]({file_name})", ""]
+        return "\n".join(lines)
+
+    def html(self, folder: Path) -> str:
+        """HTML with every image from `folder` embedded as a data URI."""
+        parts = ["<!doctype html><html><head><meta charset='utf-8'>",
+                 f"<title>{html.escape(self.title.replace('`', ''))}</title>"
+                 f"<style>{_STYLE}</style></head><body>",
+                 f"<h1>{inline_html(self.title)}</h1>"]
+        for kind, content in self.blocks:
+            if kind == "h2":
+                parts.append(f"<h2>{inline_html(content)}</h2>")
+            elif kind == "p":
+                parts.append(f"<p>{inline_html(content)}</p>")
+            elif kind == "ul":
+                parts.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in content)
+                             + "</ul>")
+            elif kind == "table":
+                header, rows = content
+                parts.append("<table><tr>" + "".join(f"<th>{inline_html(c)}</th>" for c in header)
+                             + "</tr>" + "".join(
+                                 "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row)
+                                 + "</tr>" for row in rows) + "</table>")
+            else:
+                file_name, alt = content
+                parts.append(f"<img alt='{html.escape(alt)}' "
+                             f"src='{png_data_uri(folder / file_name)}'>")
+        parts.append("</body></html>")
+        return "".join(parts)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; color: #222;
+       line-height: 1.45; padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+code { background: #f5f5f5; padding: 0 0.2em; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
+"""
+
+
+# ========================================================================= the report
+def _objective_name(spec: Mapping[str, Any]) -> str:
+    objective = spec.get("objective", {})
+    metric = objective.get("metric", "quality/frechet_logmel")
+    penalty = float(objective.get("collapse_penalty", 100.0))
+    sign = "-" if objective.get("direction", "minimize") == "maximize" else "+"
+    return f"{metric} {sign} {penalty:g} × collapsed share" if penalty else metric
+
+
+def _factors(data: _StudyData) -> list[str]:
+    """Grid axes plus searched parameters with choices: everything with discrete levels."""
+    search = data.spec.get("design", {}).get("search", {})
+    return data.axes + [name for name in data.searched if "choices" in search.get(name, {})]
+
+
+def _numeric_searched(data: _StudyData) -> list[str]:
+    search = data.spec.get("design", {}).get("search", {})
+    return [name for name in data.searched if "choices" not in search.get(name, {})]
+
+
+def run_link(tracking_uri: str, experiment_id: str | None, run_id: str) -> str | None:
+    """The MLflow UI page of a run when the tracking store is a server (http[s]), else None.
+
+    Args:
+        tracking_uri: The store's URI with any password already redacted.
+        experiment_id: The run's experiment id.
+        run_id: The run id.
+    """
+    if urlsplit(tracking_uri).scheme not in ("http", "https") or not experiment_id:
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def _run_reference(data: _StudyData, run_id: str | None, page: str = "") -> str:
+    """A Markdown reference to a run: its MLflow UI page, or its id and local artifacts."""
+    if _text(run_id) == "–":
+        return "–"
+    link = run_link(data.tracking_display, data.experiment_id, run_id)
+    if link:
+        return f"[{run_id}]({link})"
+    artifacts = data.artifact_uris.get(run_id)
+    if artifacts is None:
+        return f"`{run_id}` (not in MLflow)"
+    target = f"{artifacts.rstrip('/')}/{page}" if page else artifacts
+    return f"`{run_id}` ([{page or 'artifacts'}]({target}))"
+
+
+def _local_path(uri: str) -> str:
+    parts = urlsplit(uri)
+    return unquote(parts.path) if parts.scheme == "file" else uri
+
+
+def _level_rows(frame: pd.DataFrame, factors: Sequence[str]) -> list[list[str]]:
+    rows = []
+    for factor in factors:
+        objective = main_effects(frame, factor, OBJECTIVE)
+        collapse = main_effects(frame, factor, COLLAPSE)
+        for level in objective.index:
+            rows.append([f"`{factor}`", level_text(level),
+                         *(f"{_num(table.at[level, 'mean'])} ± {_num(table.at[level, 'std'])} "
+                           f"({int(table.at[level, 'count'])})"
+                           for table in (objective, collapse))])
+    return rows
+
+
+def _ranking_rows(ranking: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for index, row in ranking.iterrows():
+        levels = (f"{level_text(row['low_level'])} → {level_text(row['high_level'])}"
+                  if row["effect"] > 0 else "–")
+        noise = _num(row["noise_sd"]) + (f" ({row['noise_kind']}, {row['noise_degrees']} df)"
+                                          if row["noise_kind"] else "")
+        rows.append([str(index + 1), f"`{row['axis']}`", _num(row["effect"]), levels,
+                     noise, _num(row["effect_over_noise"], 2),
+                     _num(row["effect_over_se"], 2), row["verdict"]])
+    return rows
+
+
+def _interaction_section(document: Document, frame: pd.DataFrame, ranking: pd.DataFrame,
+                         value: str, name: str) -> None:
+    row_axis, column_axis = ranking["axis"].iloc[0], ranking["axis"].iloc[1]
+    table = interaction_table(frame, row_axis, column_axis, value)
+    spread_of_columns = table.max(axis=1) - table.min(axis=1)
+    header = [f"{row_axis} \\ {column_axis}", *map(level_text, table.columns),
+              f"effect of `{column_axis}`"]
+    rows = [[level_text(level), *(_num(v) for v in table.loc[level]),
+             _num(spread_of_columns[level])] for level in table.index]
+    rows.append([f"effect of `{row_axis}`",
+                 *(_num(v) for v in table.max(axis=0) - table.min(axis=0)), ""])
+    document.paragraph(f"Mean {name} for `{row_axis}` × `{column_axis}` (the two strongest axes "
+                       f"for it). Non-additivity (largest departure of a cell from row effect + "
+                       f"column effect): {_num(interaction_size(table))}; 0 means the effect of "
+                       "one axis does not depend on the other.")
+    document.table(header, rows)
+
+
+def _spec_bullets(data: _StudyData) -> list[str]:
+    spec = data.spec
+    design = spec.get("design", {})
+
+    def pairs(mapping: Mapping[str, Any]) -> str:
+        return ", ".join(f"{key}={json.dumps(value)}" for key, value in mapping.items()) or "none"
+
+    pruner = spec.get("pruner", {})
+    return [
+        f"Description: {spec.get('description') or '–'}",
+        f"Base variant: `{spec.get('base_variant', 'paper')}`; seed {spec.get('seed', 0)}",
+        f"Fixed overrides: {pairs(spec.get('overrides', {}))}",
+        f"Grid: {pairs(design.get('grid', {}))}",
+        f"Search: {pairs(design.get('search', {}))}",
+        f"Replicates: {design.get('replicates', 1)}",
+        f"Objective: {data.direction} {_objective_name(spec)}",
+        f"Budget: {pairs(spec.get('budget', {}))}",
+        f"Pruner: {pairs(pruner) if pruner else 'default (collapse)'}",
+        f"Dataset: {pairs(spec.get('dataset', {}))}",
+    ]
+
+
+def _reason_rows(reasons: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for entry in reasons:
+        grouped.setdefault((entry["state"], entry["reason"]), []).append(entry["trial"])
+    return [[state, reason, str(len(trials)), ", ".join(map(str, trials))]
+            for (state, reason), trials in grouped.items()]
+
+
+@dataclass
+class _Analysis:
+    """What every section of the report draws on, computed once."""
+
+    frame: pd.DataFrame
+    factors: list[str]  # grid axes and searched parameters with choices
+    numeric_searched: list[str]
+    objective_name: str
+    objective_ranking: pd.DataFrame
+    collapse_ranking: pd.DataFrame
+
+    @classmethod
+    def of(cls, data: _StudyData) -> _Analysis:
+        factors = _factors(data)
+        # Without a grid every trial is its own point: no replicates, so no noise estimate.
+        group = "point" if data.axes else "cell"
+        return cls(frame=data.frame, factors=factors, numeric_searched=_numeric_searched(data),
+                   objective_name=_objective_name(data.spec),
+                   objective_ranking=rank_axes(data.frame, factors, OBJECTIVE, group),
+                   collapse_ranking=rank_axes(data.frame, factors, COLLAPSE, group))
+
+
+def _text(value: Any) -> str:
+    """A cell's text; a missing value (None or NaN, as pandas stores it) is a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return str(value)
+
+
+def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
+    frame = analysis.frame
+    if not analysis.factors and not analysis.numeric_searched:
+        answers = ["**No grid and no search:** nothing to compare."]
+    else:
+        answers = [collapse_answer(frame, analysis.collapse_ranking),
+                   objective_answer(frame, analysis.objective_ranking, data.direction,
+                                    analysis.objective_name)]
+    if analysis.numeric_searched:
+        answers.append(correlation_answer(
+            "Searched parameters vs objective",
+            param_correlations(frame, analysis.numeric_searched, OBJECTIVE)))
+    rankings = {"objective": analysis.objective_ranking,
+                "collapsed outcome": analysis.collapse_ranking}
+    noise_sds = {name: ranking["noise_sd"].iloc[0] if analysis.factors else math.nan
+                 for name, ranking in rankings.items()}
+    paired = bool(analysis.factors) and analysis.objective_ranking["noise_kind"].iloc[0] == "paired"
+    answers.append(caveat_line(int(data.spec.get("design", {}).get("replicates", 1)), noise_sds,
+                               paired, toy_sizes(data.spec), bool(data.searched), bool(data.axes)))
+    unfinished = int((~frame["state"].isin(FINISHED_STATES)).sum())
+    if unfinished:
+        answers.append(f"**Provisional:** {unfinished} cell(s) have not finished (failed, running "
+                       "or waiting) and are left out of every number.")
+    return answers
+
+
+_HOW_TO_READ = (
+    "How to read: a trial pruned as collapsed counts as fully collapsed (collapsed outcome 1); "
+    "other finished trials contribute the share of collapsed clips (silent, flat collapse, "
+    "saturated) at their final evaluation. A pruned trial enters the objective with the last "
+    "value it reported, from an earlier GAN step than completed trials. The effect of an axis is "
+    "the spread of its level means over all other axes and replicates. Replicate r trains with "
+    "the same seed at every grid point, so seed noise is the residual SD once grid-point and "
+    "replicate effects are taken out ('paired'); where that cannot be estimated, the pooled SD of "
+    "the replicates of a grid point ('unpaired'). An effect 'exceeds seed noise' when the "
+    "difference between its extreme level means is beyond the two-sided "
+    f"{NOISE_CONFIDENCE:.0%} Student-t limit for the noise estimate's degrees of freedom (df): "
+    "12.7 standard errors with 1 df, 4.3 with 2, 3.2 with 3.")
+
+
+def _effects_section(document: Document, data: _StudyData, analysis: _Analysis,
+                     folder: Path) -> None:
+    frame = analysis.frame
+    document.heading("Effect of each axis")
+    plot_effects(frame, analysis.factors, analysis.objective_name, folder / "effects.png",
+                 "replicate" if data.axes else None)
+    document.image("effects.png", "level means per axis: objective and collapsed outcome")
+    header = ["rank", "axis", "effect", "lowest → highest level", "seed noise SD",
+              "effect / noise", "effect / SE", "verdict"]
+    document.paragraph(f"Objective ({analysis.objective_name}, {data.direction}):")
+    document.table(header, _ranking_rows(analysis.objective_ranking))
+    document.paragraph("Collapsed outcome (0 = no clip collapsed, 1 = all, or pruned):")
+    document.table(header, _ranking_rows(analysis.collapse_ranking))
+    document.paragraph("Level means ± SD (trials):")
+    document.table(["axis", "level", "objective", "collapsed outcome"],
+                   _level_rows(frame, analysis.factors))
+    if len(analysis.factors) < 2:
+        document.paragraph("One axis: there is no interaction to show.")
+        return
+    document.heading("Interaction of the two strongest axes")
+    _interaction_section(document, frame, analysis.objective_ranking, OBJECTIVE, "objective")
+    _interaction_section(document, frame, analysis.collapse_ranking, COLLAPSE,
+                         "collapsed outcome")
+
+
+def _search_section(document: Document, analysis: _Analysis, folder: Path) -> None:
+    document.heading("Searched parameters")
+    plot_param_scatter(analysis.frame, analysis.numeric_searched, analysis.objective_name,
+                       folder / "params.png")
+    document.image("params.png", "objective against each searched parameter")
+    rows = []
+    for value, name in ((OBJECTIVE, "objective"), (COLLAPSE, "collapsed outcome")):
+        correlations = param_correlations(analysis.frame, analysis.numeric_searched, value)
+        rows += [[f"`{row['param']}`", name, _num(row["spearman"], 2), str(row["trials"])]
+                 for _, row in correlations.iterrows()]
+    document.table(["parameter", "against", "Spearman ρ", "trials"], rows)
+
+
+def _label_section(document: Document, data: _StudyData, folder: Path) -> None:
+    document.heading("Label shares per grid point" if data.axes else "Label shares per trial")
+    shares = label_shares(data.frame, "point" if data.axes else "cell")
+    if shares.empty:
+        document.paragraph("No run has a final evaluation in MLflow yet.")
+        return
+    plot_label_shares(shares, folder / "label_shares.png")
+    document.image("label_shares.png", "clip label shares per grid point")
+    document.paragraph("Mean share of clips with each label at the final evaluation (a pruned "
+                       "run's last evaluation), over the runs of each row.")
+    document.table(["grid point" if data.axes else "cell", "runs", *LABELS],
+                   [[str(point), str(int(row["runs"])),
+                     *(f"{row[f'share_{label}']:.2f}" for label in LABELS)]
+                    for point, row in shares.iterrows()])
+
+
+def _trials_section(document: Document, data: _StudyData, analysis: _Analysis,
+                    folder: Path) -> None:
+    frame = analysis.frame
+    document.heading("Objective per trial")
+    if frame[OBJECTIVE].notna().any():
+        plot_objective_per_trial(frame, data.direction, analysis.objective_name,
+                                 folder / "objective_per_trial.png")
+        document.image("objective_per_trial.png", "objective of each trial")
+    else:
+        document.paragraph("No trial has an objective value yet.")
+    document.heading("Best cells")
+    rows = [[str(row["trial_number"]), str(row["point"]), _num(row["replicate"]), row["state"],
+             _num(row[OBJECTIVE], 4), _num(row["collapsed_share"]), _text(row["final_label"]),
+             _run_reference(data, row["mlflow_run_id"], "final/index.html")]
+            for _, row in best_cells(frame, data.direction).iterrows()]
+    document.table(["trial", "grid point", "replicate", "state", "objective", "collapsed share",
+                    "batch label", "MLflow run"], rows or [["–"] * 8])
+
+
+def _study_section(document: Document, data: _StudyData) -> None:
+    document.heading("Study")
+    document.bullets(_spec_bullets(data))
+    document.paragraph(
+        "Trials by state (retries included): "
+        + ", ".join(f"{count} {state.lower()}" for state, count in data.trial_states.items()
+                    if count) + f"; {data.trial_seconds:.0f} s of trial time.")
+    if data.reasons:
+        document.paragraph("Why trials were pruned or failed:")
+        document.table(["state", "reason", "trials", "trial numbers"], _reason_rows(data.reasons))
+    else:
+        document.paragraph("No trial was pruned or failed.")
+
+
+def _mlflow_section(document: Document, data: _StudyData) -> None:
+    document.heading("MLflow runs")
+    if data.tracking is None:
+        document.paragraph(f"There is no MLflow store at `{data.tracking_display}`: every metric "
+                           "above from MLflow is missing (NaN); pass --tracking-uri.")
+    elif data.experiment_id is None:
+        document.paragraph(f"MLflow `{data.tracking_display}` has no experiment "
+                           f"`{data.name}`: every metric above from MLflow is missing (NaN).")
+    else:
+        local = data.artifact_location and urlsplit(data.artifact_location).scheme == "file"
+        document.paragraph(
+            f"Experiment `{data.name}` (id {data.experiment_id}) in `{data.tracking_display}`"
+            + (f"; parent run {_run_reference(data, data.parent_run_id)}, where this report is "
+               "logged as artifacts `report/`" if data.parent_run_id else "")
+            + ". Each cell's run holds `final/index.html` (clips to listen to), "
+            "`training_curves.png` and per-evaluation folders `eval/step_NNNNNN/`"
+            + (f", locally under `{_local_path(data.artifact_location)}/<run id>/artifacts/`."
+               if local else "."))
+    document.table(
+        ["trial", "cell", "state", "objective", "collapsed outcome", "outcome", "MLflow run"],
+        [[str(row["trial_number"]), str(row["cell"]), row["state"], _num(row[OBJECTIVE], 4),
+          _num(row[COLLAPSE]), _text(row["outcome"]), _run_reference(data, row["mlflow_run_id"])]
+         for _, row in data.frame.iterrows()])
+
+
+def _build_report(data: _StudyData, folder: Path) -> dict[str, Any]:
+    """Write report.md, report.html, the PNGs, trials.csv and report.json into `folder`.
+
+    Returns:
+        The summary written to report.json.
+    """
+    analysis = _Analysis.of(data)
+    frame = analysis.frame
+    frame.to_csv(folder / "trials.csv", index=False)
+    finished = int(frame["state"].isin(FINISHED_STATES).sum())
+    document = Document(f"Ablation report: study `{data.name}`")
+    document.paragraph(
+        f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from Optuna storage "
+        f"`{data.storage_display}` and MLflow `{data.tracking_display}`; {finished} of "
+        f"{len(frame)} cells with a trial finished"
+        + (f" ({data.design_cells} in the design)." if data.design_cells else "."))
+    document.heading("Answer")
+    answers = _answers(data, analysis)
+    document.bullets(answers)
+    document.paragraph(_HOW_TO_READ)
+    if analysis.factors:
+        _effects_section(document, data, analysis, folder)
+    if analysis.numeric_searched:
+        _search_section(document, analysis, folder)
+    _label_section(document, data, folder)
+    _trials_section(document, data, analysis, folder)
+    _study_section(document, data)
+    _mlflow_section(document, data)
+    document.paragraph("Files: `trials.csv` (one row per cell, the numbers above), "
+                       "`report.md`, `report.html` (self-contained), the PNG plots, "
+                       "`report.json` (this summary for programs).")
+
+    (folder / "report.md").write_text(document.markdown())
+    (folder / "report.html").write_text(document.html(folder))
+    summary = {
+        "study": data.name,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cells": len(frame),
+        "cells_finished": finished,
+        "trial_states": data.trial_states,
+        "answers": answers,
+        "collapse_ranking": _json_ready(analysis.collapse_ranking),
+        "objective_ranking": _json_ready(analysis.objective_ranking),
+        "mlflow_parent_run_id": data.parent_run_id,
+    }
+    (folder / REPORT_MARKER).write_text(json.dumps(summary, indent=2, default=_json_default))
+    return summary
+
+
+def _json_default(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def _json_ready(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+             for key, value in row.items()} for row in table.to_dict(orient="records")]
+
+
+def _check_replaceable(folder: Path, study_name: str) -> None:
+    """Refuse to replace anything but an empty folder or an earlier report of this study."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise SampleGanError(f"{folder} exists and is not a folder; choose another --out")
+    if not any(folder.iterdir()):
+        return
+    try:
+        owner = json.loads((folder / REPORT_MARKER).read_text()).get("study")
+    except (OSError, ValueError, AttributeError):
+        owner = None
+    if owner != study_name:
+        raise SampleGanError(f"{folder} exists and is not a report of study {study_name!r}; "
+                             "choose another --out or remove that folder")
+
+
+def _move_into_place(building: Path, folder: Path) -> None:
+    """Rename `building` to `folder`, retiring an earlier report only once the new one is whole."""
+    if not folder.exists():
+        building.rename(folder)
+        return
+    retired = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.time_ns()}")
+    folder.rename(retired)
+    try:
+        building.rename(folder)
+    except BaseException:
+        retired.rename(folder)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_report(study_name: str, out: Path | None = None, storage: str | None = None,
+                 tracking_uri: str | None = None) -> Path:
+    """Write the ablation report of a study and log it to the study's parent MLflow run.
+
+    The folder is built under a hidden temporary name beside `out` and renamed into place,
+    so an interrupted report never looks complete; an existing `out` is replaced only if it
+    is empty or an earlier report of the same study.
+
+    Args:
+        study_name: The study's name.
+        out: Report folder [default: ``reports/<study>`` in the current directory].
+        storage: Optuna storage URL (see `trials_frame`).
+        tracking_uri: MLflow tracking URI (see `trials_frame`).
+
+    Returns:
+        The absolute path of ``report.html`` (self-contained: opens anywhere). Beside it:
+        ``report.md``, ``trials.csv``, ``report.json`` (summary) and the PNG plots.
+
+    Raises:
+        SampleGanError: unknown study or storage, or `out` holds something else.
+    """
+    data = _read_study(study_name, storage, tracking_uri)
+    folder = (Path(out) if out is not None else Path("reports") / study_name).absolute()
+    _check_replaceable(folder, study_name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        _build_report(data, building)
+        building.chmod(0o755)  # mkdtemp's 0700 would hide the report from other users
+        with file_lock(folder.parent / f".{folder.name}.lock"):
+            _check_replaceable(folder, study_name)
+            _move_into_place(building, folder)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    if data.tracking and data.parent_run_id:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            TrackedRun(data.tracking, data.parent_run_id).log_artifacts(folder, "report")
+        except (MlflowException, OSError) as error:
+            logger.warning("report written to %s but not logged to MLflow run %s: %s", folder,
+                           data.parent_run_id, str(error).splitlines()[0] if str(error) else error)
+    return folder / "report.html"

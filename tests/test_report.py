@@ -1,0 +1,575 @@
+"""The ablation report: analysis on hand-built frames with known answers, then a real tiny study."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.errors import SampleGanError
+from harness.report import (
+    Document,
+    best_cells,
+    caveat_line,
+    collapse_answer,
+    collapsed_outcome,
+    effect_verdict,
+    inline_html,
+    interaction_size,
+    interaction_table,
+    label_shares,
+    main_effects,
+    objective_answer,
+    paired_noise_sd,
+    param_correlations,
+    parse_cell_key,
+    plot_effects,
+    plot_label_shares,
+    plot_objective_per_trial,
+    plot_param_scatter,
+    pooled_within_sd,
+    rank_axes,
+    run_link,
+    toy_sizes,
+    trials_frame,
+    write_report,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SEED_SHIFT = 10.0  # what replicate 1's seed adds at every grid point (cancels when paired)
+A_EFFECT = 4.0
+B_EFFECT = 0.2
+WOBBLE = (0.1, -0.1, 0.1, -0.1)  # per grid point, +/- by replicate: the only unpaired noise
+
+
+def _grid(replicates: int = 2) -> pd.DataFrame:
+    """Axes A (lo/hi) x B (false/true) x replicates with exactly known effects and noise.
+
+    objective = 10 + 4 [A=hi] + 0.2 [B] + 10 replicate + wobble(point) * (+1, -1)[replicate].
+    The wobble sums to zero over points and cancels between replicates, so it changes no level
+    mean and is exactly the residual of the additive model point + replicate.
+    """
+    rows = []
+    points = [("lo", False), ("lo", True), ("hi", False), ("hi", True)]
+    for index, (a, b) in enumerate(points):
+        for replicate in range(replicates):
+            sign = 1.0 if replicate == 0 else -1.0
+            rows.append({
+                "trial_number": len(rows), "cell": f"A={a},B={b}|rep={replicate}",
+                "point": f"A={a}, B={b}", "A": a, "B": b, "replicate": replicate,
+                "state": "COMPLETE",
+                "objective": 10.0 + A_EFFECT * (a == "hi") + B_EFFECT * b
+                + SEED_SHIFT * replicate + WOBBLE[index] * sign,
+                "collapsed_outcome": 1.0 if a == "lo" else 0.25,
+            })
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- reading
+def test_cell_keys_parse_back_into_grid_points_and_replicates() -> None:
+    assert parse_cell_key('lstm_mode="stateful",prefilter=false|rep=1') == (
+        {"lstm_mode": "stateful", "prefilter": False}, 1)
+    assert parse_cell_key('n=500,tag="a,b",feedback_noise=0.01|rep=0') == (
+        {"n": 500, "tag": "a,b", "feedback_noise": 0.01}, 0)
+    assert parse_cell_key("search|rep=7") == ({}, 7)
+    assert parse_cell_key("trial 3") == ({}, None)
+    assert parse_cell_key("n=oops|rep=0") == ({}, None)
+
+
+def test_pruned_for_collapse_counts_as_collapsed_and_unfinished_counts_as_nothing() -> None:
+    reason = "collapsed: 100% of clips collapsed (mostly silent) for 2 evaluations in a row"
+    assert collapsed_outcome("PRUNED", reason, 0.75) == 1.0
+    assert collapsed_outcome("PRUNED", None, math.nan) == 1.0
+    assert collapsed_outcome("PRUNED", "median pruner: objective 3 at GAN step 10", 0.25) == 0.25
+    assert collapsed_outcome("COMPLETE", None, 0.5) == 0.5
+    assert collapsed_outcome("PRUNED", "anything", 0.25, prune_kind="collapse") == 1.0
+    assert collapsed_outcome("PRUNED", "collapsed-looking text", 0.25, prune_kind="median") == 0.25
+    assert math.isnan(collapsed_outcome("FAIL", None, 1.0))
+    assert math.isnan(collapsed_outcome("RUNNING", None, 1.0))
+
+
+# ---------------------------------------------------------------------------- analysis
+def test_pooled_within_sd_pools_the_variance_of_each_group() -> None:
+    frame = pd.DataFrame({"point": ["p", "p", "q", "q", "r"], "v": [1.0, 3.0, 2.0, 6.0, 9.0]})
+    sd, degrees = pooled_within_sd(frame, "point", "v")
+    assert sd == pytest.approx(math.sqrt((2.0 + 8.0) / 2))  # variances 2 and 8; r has one value
+    assert degrees == 2
+    sd, degrees = pooled_within_sd(frame.drop_duplicates("point"), "point", "v")
+    assert math.isnan(sd) and degrees == 0
+
+
+def test_paired_noise_removes_what_a_replicate_seed_does_everywhere() -> None:
+    additive = pd.DataFrame({"point": ["p", "p", "q", "q"], "rep": [0, 1, 0, 1],
+                             "v": [0.0, 10.0, 1.0, 11.0]})
+    assert paired_noise_sd(additive, "point", "rep", "v") == (pytest.approx(0.0), 1)
+    bent = additive.assign(v=[0.0, 10.0, 1.0, 13.0])  # residuals +-0.5: SS 1 on 1 df
+    assert paired_noise_sd(bent, "point", "rep", "v") == (pytest.approx(1.0), 1)
+    incomplete = pd.concat([bent, pd.DataFrame({"point": ["x"], "rep": [0], "v": [99.0]})])
+    assert paired_noise_sd(incomplete, "point", "rep", "v") == (pytest.approx(1.0), 1)
+    sd, degrees = paired_noise_sd(bent[bent["rep"] == 0], "point", "rep", "v")
+    assert math.isnan(sd) and degrees == 0
+
+
+def test_main_effects_average_each_level_over_the_other_axis_and_replicates() -> None:
+    effects = main_effects(_grid(), "A", "objective")
+    assert list(effects.index) == ["lo", "hi"]
+    assert effects.at["hi", "mean"] - effects.at["lo", "mean"] == pytest.approx(A_EFFECT)
+    assert list(effects["count"]) == [4, 4]
+    failed = _grid()
+    failed.loc[0, ["state", "objective"]] = ["FAIL", math.nan]
+    assert list(main_effects(failed, "A", "objective")["count"]) == [3, 4]
+
+
+def test_the_axis_with_the_known_effect_ranks_first_and_beats_paired_seed_noise() -> None:
+    ranking = rank_axes(_grid(), ["B", "A"], "objective")
+    assert list(ranking["axis"]) == ["A", "B"]
+    top, runner_up = ranking.iloc[0], ranking.iloc[1]
+    assert top["effect"] == pytest.approx(A_EFFECT)
+    assert (top["low_level"], top["high_level"]) == ("lo", "hi")
+    assert runner_up["effect"] == pytest.approx(B_EFFECT)
+    assert top["noise_kind"] == "paired" and top["noise_degrees"] == 3
+    assert top["noise_sd"] == pytest.approx(math.sqrt(8 * 0.1**2 / 3))
+    assert top["effect_over_se"] == pytest.approx(A_EFFECT / (top["noise_sd"] * math.sqrt(0.5)))
+    assert top["verdict"] == "exceeds seed noise"
+    assert runner_up["verdict"] == "within seed noise"  # 1.7 SE, below t(3 df) = 3.18
+
+
+def test_unpaired_noise_includes_the_seed_shift_and_hides_the_effect() -> None:
+    ranking = rank_axes(_grid(), ["A", "B"], "objective", block_column=None)
+    top = ranking.iloc[0]
+    spread = [SEED_SHIFT - 2 * wobble for wobble in WOBBLE]  # replicate difference per point
+    expected = math.sqrt(np.mean([difference**2 / 2 for difference in spread]))
+    assert top["noise_kind"] == "unpaired" and top["noise_degrees"] == 4
+    assert top["noise_sd"] == pytest.approx(expected)
+    assert top["verdict"] == "within seed noise"
+
+
+def test_one_replicate_leaves_noise_unknown_and_ranks_by_effect() -> None:
+    ranking = rank_axes(_grid(replicates=1), ["B", "A"], "objective")
+    assert ranking.iloc[0]["axis"] == "A"
+    assert math.isnan(ranking.iloc[0]["noise_sd"]) and ranking.iloc[0]["noise_kind"] is None
+    assert ranking.iloc[0]["verdict"] == "noise unknown"
+
+
+def test_all_collapsed_means_no_axis_has_an_effect_on_collapse() -> None:
+    frame = _grid().assign(collapsed_outcome=1.0, state="PRUNED")
+    ranking = rank_axes(frame, ["A", "B"], "collapsed_outcome")
+    assert list(ranking["effect"]) == [0.0, 0.0]
+    assert list(ranking["verdict"]) == ["no effect", "no effect"]
+    answer = collapse_answer(frame, ranking)
+    assert "every finished trial collapsed (8 of 8, 8 of them pruned" in answer
+
+
+def test_effect_verdict_demands_more_standard_errors_from_fewer_degrees_of_freedom() -> None:
+    assert effect_verdict(1.0, 0.1, 12.0, 1) == "within seed noise"  # t(1 df) = 12.7
+    assert effect_verdict(1.0, 0.1, 13.0, 1) == "exceeds seed noise"
+    assert effect_verdict(1.0, 0.1, 2.1, 60) == "exceeds seed noise"  # t(60 df) = 2.0
+    assert effect_verdict(1.0, 0.0, math.inf, 3) == "exceeds seed noise"
+    assert effect_verdict(1.0, math.nan, math.nan, 0) == "noise unknown"
+    assert effect_verdict(math.nan, 0.1, math.nan, 3) == "no data"
+
+
+def test_interaction_is_zero_when_additive_and_a_quarter_of_a_lone_bump_in_two_by_two() -> None:
+    table = interaction_table(_grid(), "A", "B", "objective")
+    assert list(table.index) == ["lo", "hi"] and list(table.columns) == [False, True]
+    assert table.at["hi", True] - table.at["lo", True] == pytest.approx(A_EFFECT)
+    assert interaction_size(table) == pytest.approx(0.0, abs=1e-9)
+    bumped = _grid()
+    bumped.loc[(bumped["A"] == "hi") & bumped["B"], "objective"] += 0.8
+    assert interaction_size(interaction_table(bumped, "A", "B", "objective")) == pytest.approx(0.2)
+    assert math.isnan(interaction_size(table.iloc[:1]))
+
+
+def test_label_shares_average_runs_with_measurements_per_point() -> None:
+    frame = pd.DataFrame({
+        "point": ["x", "x", "y", "y"],
+        "share_healthy": [0.0, 0.5, 1.0, math.nan], "share_silent": [1.0, 0.5, 0.0, math.nan],
+        "share_flat_collapse": [0.0, 0.0, 0.0, math.nan],
+        "share_saturated": [0.0, 0.0, 0.0, math.nan], "share_noise": [0.0, 0.0, 0.0, math.nan],
+    })
+    shares = label_shares(frame, "point")
+    assert shares.at["x", "share_silent"] == pytest.approx(0.75)
+    assert shares.at["x", "share_healthy"] == pytest.approx(0.25)
+    assert list(shares["runs"]) == [2, 1]  # the failed run of y has no shares
+
+
+def test_best_cells_rank_completed_trials_before_pruned_ones_in_the_study_direction() -> None:
+    frame = pd.DataFrame({"trial_number": [0, 1, 2, 3],
+                          "state": ["COMPLETE", "COMPLETE", "PRUNED", "FAIL"],
+                          "objective": [5.0, 3.0, 1.0, math.nan]})
+    assert list(best_cells(frame, "minimize")["trial_number"]) == [1, 0, 2]
+    assert list(best_cells(frame, "maximize")["trial_number"]) == [0, 1, 2]
+    assert list(best_cells(frame, "minimize", count=1)["trial_number"]) == [1]
+
+
+def test_searched_parameters_rank_by_spearman_correlation() -> None:
+    frame = pd.DataFrame({"lr": [1e-4, 1e-3, 1e-2, 1e-1], "units": [64, 32, 16, 8],
+                          "fixed": [1.0, 1.0, 1.0, 1.0], "objective": [1.0, 1.1, 5.0, 50.0]})
+    table = param_correlations(frame, ["fixed", "units", "lr"], "objective")
+    assert list(table["param"])[2] == "fixed" and math.isnan(table.iloc[2]["spearman"])
+    rho = dict(zip(table["param"], table["spearman"], strict=True))
+    assert rho["lr"] == pytest.approx(1.0) and rho["units"] == pytest.approx(-1.0)
+
+
+def test_search_only_trials_have_no_noise_estimate() -> None:
+    frame = pd.DataFrame({"cell": [f"search|rep={i}" for i in range(4)], "replicate": range(4),
+                          "gan_loss": ["bce", "hinge", "bce", "hinge"],
+                          "objective": [1.0, 3.0, 1.2, 3.2]})
+    ranking = rank_axes(frame, ["gan_loss"], "objective", group_column="cell")
+    assert ranking.iloc[0]["effect"] == pytest.approx(2.0)
+    assert ranking.iloc[0]["verdict"] == "noise unknown"
+
+
+# ------------------------------------------------------------------------------- words
+def test_answers_name_the_axis_its_best_level_and_the_numbers() -> None:
+    frame = _grid()
+    collapse = collapse_answer(frame, rank_axes(frame, ["A", "B"], "collapsed_outcome"))
+    assert "`A` matters most: 0.25 at A=hi vs 1.00 at A=lo (difference 0.75" in collapse
+    ranking = rank_axes(frame, ["A", "B"], "objective")
+    minimise = objective_answer(frame, ranking, "minimize", "mr_lsd_db")
+    assert "`A` matters most: 15.1 at A=lo vs 19.1 at A=hi" in minimise
+    assert "larger than seed noise" in minimise and "Next: `B`" in minimise
+    maximise = objective_answer(frame, ranking, "maximize", "mr_lsd_db")
+    assert "19.1 at A=hi vs 15.1 at A=lo" in maximise
+    no_axes = rank_axes(frame, [], "collapsed_outcome")
+    assert "no grid axis to compare" in collapse_answer(frame, no_axes)
+    assert "best 10.1 over 8 trials" in objective_answer(frame, no_axes, "minimize", "x")
+    nothing = frame.assign(collapsed_outcome=math.nan, objective=math.nan, state="FAIL")
+    assert "no finished trial" in collapse_answer(nothing, rank_axes(nothing, ["A"],
+                                                                      "collapsed_outcome"))
+
+
+def test_caveat_says_when_noise_is_unknown_and_lists_toy_sizes() -> None:
+    sizes = {"n": (32, 500)}
+    unknown = caveat_line(1, {"objective": math.nan}, False, sizes, searched=False)
+    assert "seed noise is unknown" in unknown and "n=32 (paper variant 500)" in unknown
+    known = caveat_line(2, {"objective": 0.3}, True, {}, searched=True)
+    assert "objective 0.3" in known and "upper bound" in known and "Toy" not in known
+    search_only = caveat_line(1, {"objective": math.nan}, False, {}, searched=True, gridded=False)
+    assert "no grid" in search_only and "upper bound" not in search_only
+
+
+def test_toy_sizes_compare_fixed_overrides_and_budget_with_the_paper_variant() -> None:
+    spec = {"base_variant": "paper", "overrides": {"n": 32, "sample_rate": 16000, "batch_size": 64},
+            "design": {"grid": {"lstm_units": [4, 8]}}, "budget": {"gan_steps": 2}}
+    assert toy_sizes(spec) == {"sample_rate": (16000, 44100), "n": (32, 500),
+                               "gan_steps": (2, 2000)}
+
+
+def test_inline_markdown_becomes_escaped_html() -> None:
+    text = "**bold** `a<b` [run](http://h/?a=1&b=2) <script>"
+    assert inline_html(text) == ('<b>bold</b> <code>a&lt;b</code> '
+                                 '<a href="http://h/?a=1&amp;b=2">run</a> &lt;script&gt;')
+
+
+def test_document_renders_markdown_tables_and_embeds_images_in_html(tmp_path: Path) -> None:
+    (tmp_path / "plot.png").write_bytes(PNG_SIGNATURE + b"pixels")
+    document = Document("Report")
+    document.table(["cell", "value"], [["p=1|rep=0", "2"]])
+    document.image("plot.png", "a plot")
+    assert "| p=1\\|rep=0 | 2 |" in document.markdown()
+    assert "![a plot](plot.png)" in document.markdown()
+    page = document.html(tmp_path)
+    assert "src='data:image/png;base64,iVBORw0KGgpwaXhlbHM='" in page
+    assert "plot.png" not in page
+
+
+def test_run_links_point_to_the_mlflow_ui_only_for_servers() -> None:
+    assert (run_link("http://mlflow.lab:5000/", "3", "abc")
+            == "http://mlflow.lab:5000/#/experiments/3/runs/abc")
+    assert run_link("sqlite:////tmp/mlflow.db", "3", "abc") is None
+    assert run_link("https://mlflow.lab", None, "abc") is None
+
+
+def test_plots_are_written_for_failed_cells_and_single_axes(tmp_path: Path) -> None:
+    frame = _grid()
+    frame.loc[0, ["state", "objective", "collapsed_outcome"]] = ["FAIL", math.nan, math.nan]
+    frame["lr"] = np.geomspace(1e-5, 1e-2, len(frame))
+    frame["gan_loss"] = ["bce", "hinge"] * 3 + [math.nan] * 2  # searched; last trials lack it
+    for label in ("healthy", "silent", "flat_collapse", "saturated", "noise"):
+        frame[f"share_{label}"] = 0.2
+    paths = [plot_effects(frame, ["A"], "objective", tmp_path / "effects.png"),
+             plot_effects(frame, ["A", "gan_loss"], "objective", tmp_path / "both.png"),
+             plot_label_shares(label_shares(frame, "point"), tmp_path / "shares.png"),
+             plot_objective_per_trial(frame, "minimize", "objective", tmp_path / "trials.png"),
+             plot_param_scatter(frame, ["lr"], "objective", tmp_path / "params.png")]
+    for path in paths:
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+# ------------------------------------------- stores built by hand: retries, failures, search
+def _hand_made_study(store: Path, name: str, spec: dict, trials: list) -> None:
+    """An Optuna journal study with the attributes the launcher sets, and no MLflow runs."""
+    import optuna
+
+    from harness.study.storage import open_storage
+
+    study = optuna.create_study(study_name=name, direction="minimize",
+                                storage=open_storage(str(store / "optuna.journal")).optuna)
+    study.set_user_attr("spec", json.dumps(spec))
+    study.set_user_attr("grid_axes", sorted(spec["design"].get("grid", {})))
+    for trial in trials:
+        study.add_trial(trial)
+
+
+def _trial(state: str, cell: str, params: dict, value: float | None = None,
+           steps: dict | None = None, **attrs: str):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    distributions = {key: FloatDistribution(1e-5, 1e-2, log=True) if key == "lr_generator"
+                     else CategoricalDistribution([False, True] if isinstance(value_, bool)
+                                                  else ["bce", "hinge"])
+                     for key, value_ in params.items()}
+    return create_trial(state=TrialState[state], value=value, params=params,
+                        distributions=distributions, intermediate_values=steps or {},
+                        user_attrs={"cell": cell, **attrs})
+
+
+def test_retried_failed_and_waiting_cells_each_give_one_row_and_a_provisional_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {"base_variant": "paper", "overrides": {"n": 64},
+            "design": {"grid": {"prefilter": [False, True]}, "replicates": 3},
+            "objective": {"metric": "quality/mr_lsd_db", "collapse_penalty": 50.0}}
+    _hand_made_study(tmp_path / "mlruns", "hand", spec, [
+        _trial("FAIL", "prefilter=false|rep=0", {"prefilter": False}, error="OSError: disk full"),
+        _trial("PRUNED", "prefilter=false|rep=1", {"prefilter": False}, steps={2: 5.0, 4: 7.0},
+               prune_reason="collapsed: 100% of clips collapsed (mostly silent)"),
+        _trial("FAIL", "prefilter=true|rep=0", {"prefilter": True}, error="ValueError: bad"),
+        _trial("COMPLETE", "prefilter=true|rep=1", {"prefilter": True}, value=9.0),
+        _trial("WAITING", "prefilter=true|rep=2", {}),
+        _trial("COMPLETE", "prefilter=false|rep=0", {"prefilter": False}, value=3.0),
+        _trial("FAIL", "prefilter=true|rep=1", {"prefilter": True}, stale="worker process died"),
+    ])
+    frame = trials_frame("hand")
+    rows = frame.set_index("cell")
+    assert list(frame["cell"]) == ["prefilter=false|rep=0", "prefilter=false|rep=1",
+                                   "prefilter=true|rep=0", "prefilter=true|rep=1",
+                                   "prefilter=true|rep=2"]
+    assert rows.at["prefilter=false|rep=0", "state"] == "COMPLETE"  # the retry, not the failure
+    assert rows.at["prefilter=false|rep=0", "attempts"] == 2
+    assert rows.at["prefilter=true|rep=1", "objective"] == 9.0  # finished beats a later failure
+    assert rows.at["prefilter=false|rep=1", "objective"] == 7.0  # last reported value
+    assert rows.at["prefilter=false|rep=1", "objective_step"] == 4
+    assert rows.at["prefilter=false|rep=1", "collapsed_outcome"] == 1.0
+    assert rows.at["prefilter=true|rep=0", "error"] == "ValueError: bad"
+    assert rows.at["prefilter=true|rep=2", "state"] == "WAITING"
+    assert bool(rows.at["prefilter=true|rep=2", "prefilter"]) is True  # from the key, not params
+    assert frame["collapsed_share"].isna().all()  # no MLflow runs at all
+
+    markdown = write_report("hand", out=tmp_path / "report").with_name("report.md").read_text()
+    assert "**Provisional:** 2 cell(s) have not finished" in markdown
+    assert "ValueError: bad" in markdown and "OSError: disk full" in markdown
+    assert "worker process died" in markdown
+    assert "There is no MLflow store at" in markdown
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # a report creates no store
+
+
+def test_a_search_only_study_ranks_its_parameters_by_correlation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {"base_variant": "paper", "design": {"search": {
+        "lr_generator": {"low": 1e-5, "high": 1e-2, "log": True},
+        "gan_loss": {"choices": ["bce", "hinge"]}}}, "budget": {"trials": 4}}
+    _hand_made_study(tmp_path / "mlruns", "search", spec, [
+        _trial("COMPLETE", f"search|rep={index}", {"lr_generator": lr, "gan_loss": loss},
+               value=value)
+        for index, (lr, loss, value) in enumerate([(1e-5, "bce", 9.0), (1e-4, "hinge", 7.0),
+                                                   (1e-3, "bce", 4.0), (1e-2, "hinge", 1.0)])])
+    report = write_report("search", out=tmp_path / "report")
+    files = {path.name for path in report.parent.iterdir()}
+    assert {"params.png", "effects.png"} <= files
+    markdown = (report.parent / "report.md").read_text()
+    assert "`lr_generator` correlates most (Spearman ρ = -1" in markdown
+    assert "no grid, so no trial repeats another's settings" in markdown
+
+
+# ------------------------------------------------------------------------ a real study
+STUDY = "report-tiny"
+TINY_SPEC = f"""
+name = "{STUDY}"
+description = "two prefilter settings x two paired seeds at microscopic sizes"
+base_variant = "paper"
+
+[dataset]
+builtin = true
+seconds = 6
+pieces = 3
+
+[overrides]
+sample_rate = 16000
+n = 32
+lstm_mode = "stateful"  # cheaper to trace than stateless, which keeps this study in budget
+lstm_units = 4
+ae_levels = 1
+ae_filters = 4
+ae_steps = 2
+batch_size = 4
+prefilter_kernel = 3
+prefilter_pool = 2
+eval_every = 2
+eval_clips = 2
+eval_samples = 256
+
+[design]
+replicates = 2
+
+[design.grid]
+prefilter = [false, true]
+
+[objective]
+metric = "quality/mr_lsd_db"
+collapse_penalty = 50.0
+
+[budget]
+gan_steps = 2
+
+[pruner]
+kind = "none"
+"""
+REPORT_FILES = {"report.md", "report.html", "report.json", "trials.csv", "effects.png",
+                "label_shares.png", "objective_per_trial.png"}
+
+
+def _samplegan() -> list[str]:
+    script = Path(sys.executable).with_name("samplegan")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "from harness.cli import main; main()"]
+
+
+def _store_env(folder: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SAMPLEGAN_STORAGE", "MLFLOW_TRACKING_URI")}
+    return {**env, "SAMPLEGAN_STORE_DIR": str(folder / "mlruns"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 2-point x 2-replicate study (4 trials, 1 worker, about 1.5 min)."""
+    folder = tmp_path_factory.mktemp("report-study")
+    spec = folder / "tiny.toml"
+    spec.write_text(TINY_SPEC)
+    completed = subprocess.run(
+        [*_samplegan(), "study", "run", str(spec), "--workers", "1"], cwd=folder,
+        env=_store_env(folder), capture_output=True, text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    return folder
+
+
+@pytest.fixture
+def in_study_dir(study_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key, value in _store_env(study_dir).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(study_dir)
+    return study_dir
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".partial-" in p.name or ".old-" in p.name)
+
+
+@pytest.mark.slow
+def test_report_of_a_real_study_answers_with_the_axis_and_embeds_its_plots(
+        in_study_dir: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    html_path = write_report(STUDY)
+    folder = in_study_dir / "reports" / STUDY
+    assert html_path == folder / "report.html"
+    assert {path.name for path in folder.iterdir()} == REPORT_FILES
+    assert _leftovers(folder.parent) == []
+
+    trials = pd.read_csv(folder / "trials.csv")
+    assert len(trials) == 4
+    assert sorted(trials["cell"]) == sorted(f"prefilter={p}|rep={r}" for p in ("false", "true")
+                                            for r in (0, 1))
+    assert {"prefilter", "replicate", "objective", "collapsed_outcome", "collapsed_share",
+            "share_silent", "mean_onset_over_n", "frechet_logmel_real_vs_real",
+            "mr_lsd_db", "mr_lsd_db_real_vs_real", "duration_s", "mlflow_run_id"} <= set(trials)
+    assert set(trials["state"]) == {"COMPLETE"}
+    assert trials[["objective", "collapsed_share", "mr_lsd_db"]].notna().all().all()
+    assert trials["mlflow_run_id"].str.fullmatch("[0-9a-f]{32}").all()
+
+    page = html_path.read_text()
+    images = page.count("<img ")
+    assert images == 3 and page.count("src='data:image/png;base64,") == images
+    markdown = (folder / "report.md").read_text()
+    answer = markdown.split("## Answer", 1)[1].split("##", 1)[0]
+    assert "`prefilter`" in answer and "Caveat" in answer and "n=32 (paper variant 500)" in answer
+
+    summary = json.loads((folder / "report.json").read_text())
+    parent = summary["mlflow_parent_run_id"]
+    logged = {item.path for item in MlflowClient(
+        f"sqlite:///{in_study_dir / 'mlruns' / 'mlflow.db'}").list_artifacts(parent, "report")}
+    assert "report/report.html" in logged and "report/trials.csv" in logged
+
+
+@pytest.mark.slow
+def test_a_second_report_replaces_the_first_and_nothing_else(in_study_dir: Path,
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_report(STUDY, out=out)
+    (out / "stale.txt").write_text("from an older report")
+    first = json.loads((out / "report.json").read_text())["generated_at"]
+    write_report(STUDY, out=out)
+    assert not (out / "stale.txt").exists()
+    assert {path.name for path in out.iterdir()} == REPORT_FILES
+    assert json.loads((out / "report.json").read_text())["generated_at"] >= first
+    assert _leftovers(tmp_path) == []
+
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep me")
+    with pytest.raises(SampleGanError, match="not a report of study"):
+        write_report(STUDY, out=foreign)
+    assert (foreign / "mine.txt").read_text() == "keep me"
+    assert sorted(p.name for p in foreign.iterdir()) == ["mine.txt"]
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_missing_mlflow_runs_leave_nan_metrics_not_a_crash(in_study_dir: Path,
+                                                           tmp_path: Path) -> None:
+    from harness.tracking import TrackingStore
+
+    empty = TrackingStore.open(f"sqlite:///{tmp_path / 'empty.db'}").uri  # no experiment in it
+    frame = trials_frame(STUDY, tracking_uri=empty)
+    assert len(frame) == 4 and set(frame["state"]) == {"COMPLETE"}
+    assert frame["objective"].notna().all()
+    assert frame[["collapsed_share", "frechet_logmel", "collapsed_outcome"]].isna().all().all()
+
+
+@pytest.mark.slow
+def test_an_unknown_study_is_a_one_line_error_naming_the_known_ones(in_study_dir: Path) -> None:
+    with pytest.raises(SampleGanError) as raised:
+        write_report("nope")
+    message = str(raised.value)
+    assert "no study 'nope'" in message and STUDY in message and "\n" not in message
+    assert not (in_study_dir / "reports" / "nope").exists()
+
+
+@pytest.mark.slow
+def test_cli_report_of_an_unknown_study_exits_2_with_one_error_line(tmp_path: Path) -> None:
+    completed = subprocess.run([*_samplegan(), "report", "NOPE"], cwd=tmp_path,
+                               env=_store_env(tmp_path), capture_output=True, text=True,
+                               timeout=120, check=False)
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), completed.stderr
+    assert completed.stdout == ""
+    assert not (tmp_path / "mlruns").exists()  # a report never creates an empty store
