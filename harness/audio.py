@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 from harness.errors import SampleGanError
 
@@ -280,6 +279,7 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     Returns:
         float32 [ceil(samples * to_hz / from_hz)] at `to_hz`.
     """
+    from scipy.signal import resample_poly  # imported here: scipy.signal loads slowly
     audio = np.asarray(audio, dtype=np.float32)
     if from_hz == to_hz:
         return audio.copy()

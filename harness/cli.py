@@ -7,6 +7,7 @@ Heavy imports (TensorFlow, MLflow, Optuna) happen inside the commands so that
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import click
 from harness.errors import SampleGanError
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
+TENSORFLOW_COMMANDS = ("train", "generate", "bench")
 
 
 def _emit_json(payload: object) -> None:
@@ -274,10 +276,16 @@ def bench_generation(as_json: bool, quick: bool) -> None:
 def main() -> None:
     """Entry point: one-line errors and non-zero exits for bad input."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no per-migration INFO lines
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if len(sys.argv) > 1 and sys.argv[1] in TENSORFLOW_COMMANDS and "--help" not in sys.argv:
+        from harness.quiet_tf import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+    except click.exceptions.Abort:  # click's wrapper around Ctrl-C
+        click.echo("error: interrupted", err=True)
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -290,3 +298,10 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
+    except BaseException as exc:
+        from harness.tracking import Terminated
+
+        if isinstance(exc, Terminated):
+            click.echo("error: terminated", err=True)
+            sys.exit(143)
+        raise

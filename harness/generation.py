@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 from harness.errors import SampleGanError
-from models.sample_gan import SampleGAN
+
+if TYPE_CHECKING:
+    from models.sample_gan import SampleGAN
 
 CHUNK_SAMPLES = 4096
 
@@ -32,6 +34,8 @@ def generate_audio(model: SampleGAN, seed_segments: np.ndarray, samples: int, se
     Returns:
         (streams, samples) float32 in [-1, 1].
     """
+    import tensorflow as tf
+
     generator = model.generator
     window = model.seed_windows(seed_segments, [seed, 1])
     carry = generator.start(window)
@@ -60,7 +64,10 @@ def generate_command(*, run_id: str, seconds: float, out: Path, seed: int,
         raise SampleGanError(f"folder {out.parent} does not exist")
     store = TrackingStore.open(tracking_uri)
     get_run(store, run_id)
-    model, seed_bank = SampleGAN.load(download_artifacts(store, run_id, "model"))
+    model_dir = download_artifacts(store, run_id, "model")
+    from models.sample_gan import SampleGAN  # TensorFlow loads only once the inputs are good
+
+    model, seed_bank = SampleGAN.load(model_dir)
     if len(seed_bank) == 0:
         raise SampleGanError(f"run {run_id} exported no seed segments")
     row = np.random.default_rng(seed).integers(len(seed_bank))

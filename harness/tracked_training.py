@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,12 +19,17 @@ from typing import Any
 
 from harness.dataset import Dataset, load_dataset, manifest_sha256
 from harness.errors import SampleGanError
-from harness.tracking import TrackedRun, TrackingStore, install_termination_handler, store_dir
-from harness.training import (
+from harness.tracking import (
+    Terminated,
+    TrackedRun,
+    TrackingStore,
+    install_termination_handler,
+    store_dir,
+)
+from harness.training_api import (
     Evaluation,
     RunOptions,
     StopTraining,
-    Trainer,
     TrainingObserver,
     TrainingResult,
     check_dataset,
@@ -161,6 +167,8 @@ def tracked_training(
     config = resolve(variant, overrides)
     dataset = load_dataset(data_dir)
     check_dataset(config, dataset)
+    from harness.training import Trainer  # TensorFlow loads only once the inputs are good
+
     install_termination_handler()
     run = TrackedRun.start(store, experiment, run_name=run_name or variant,
                            tags={"samplegan.variant": variant, **(tags or {})},
@@ -190,7 +198,7 @@ def tracked_training(
     return TrainingOutcome(run.run_id, result)
 
 
-def _log_final(run: TrackedRun, trainer: Trainer, observer: MlflowObserver, variant: str,
+def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
                pruned: StopTraining | None, result: TrainingResult | None) -> None:
     """The final model, training curves, dynamics and the run's HTML page."""
     from harness.dynamics import diagnose_training
@@ -236,7 +244,19 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         raise SampleGanError(f"dataset folder {data_dir} does not exist; create it with "
                              "`samplegan data synth` or `samplegan data import`")
     store = TrackingStore.open(tracking_uri)
-    outcome = tracked_training(store=store, experiment=experiment, variant=variant,
-                               overrides=overrides, data_dir=data_dir, seed=seed,
-                               max_minutes=max_minutes, resume_run_id=resume_run)
+    started: list[str] = []
+    try:
+        outcome = tracked_training(store=store, experiment=experiment, variant=variant,
+                                   overrides=overrides, data_dir=data_dir, seed=seed,
+                                   max_minutes=max_minutes, resume_run_id=resume_run,
+                                   on_run_started=started.append)
+    except SampleGanError as error:
+        if not started:
+            raise
+        raise SampleGanError(f"{error} (MLflow run {started[0]} marked FAILED)") from None
+    except (KeyboardInterrupt, Terminated):
+        if started:
+            print(f"interrupted: MLflow run {started[0]} marked KILLED; resume it with "
+                  f"--resume {started[0]}", file=sys.stderr)
+        raise
     return outcome.run_id

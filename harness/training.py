@@ -13,115 +13,30 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
 from harness.dataset import Dataset
-from harness.diagnostics import BatchDiagnosis, diagnose_batch
+from harness.diagnostics import diagnose_batch
 from harness.dynamics import diagnose_training
-from harness.errors import SampleGanError
 from harness.quality import quality_metrics
+from harness.training_api import (  # noqa: F401 - re-exported for callers of the loop
+    PHASES,
+    QUALITY_REFERENCE_SEGMENTS,
+    SEED_BANK_SEGMENTS,
+    Evaluation,
+    RunOptions,
+    StopTraining,
+    TrainingDiverged,
+    TrainingObserver,
+    TrainingResult,
+    check_dataset,
+)
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
-
-PHASES = ("autoencoder", "pretrain", "gan")
-QUALITY_REFERENCE_SEGMENTS = 256  # held-out segments the quality metrics compare against
-SEED_BANK_SEGMENTS = 64  # real segments exported with the model for `samplegan generate`
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
-
-
-class StopTraining(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """Raised by an observer to end training early (e.g. the study prunes the trial)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run (not what to train): seed, time budget, checkpoints, progress display."""
-
-    seed: int = 0
-    max_minutes: float | None = None  # wall-clock budget of the whole run; None = no limit
-    checkpoint_every_s: float = 120.0  # also checkpointed at every evaluation and phase end
-    progress: bool = True  # tqdm bars on stderr
-
-
-@dataclass
-class Evaluation:
-    """A generated batch with its collapse diagnostics and quality metrics at one GAN step."""
-
-    step: int
-    sample_rate_hz: int
-    n: int
-    clips: np.ndarray  # (clips, samples) float32 in [-1, 1]
-    diagnosis: BatchDiagnosis
-    quality: dict[str, float | None]
-    dynamics: dict[str, Any]
-
-    def metrics(self) -> dict[str, float]:
-        """Flat numeric metrics for tracking; None values are left out."""
-        values: dict[str, float] = {}
-        for key, value in self.diagnosis.metrics.items():
-            values[f"eval/{key}"] = value
-        for key, value in self.quality.items():
-            values[f"quality/{key}"] = value
-        for key, value in self.dynamics.items():
-            values[f"dynamics/{key}"] = value
-        return {
-            key: float(value) for key, value in values.items()
-            if isinstance(value, int | float | bool | np.number) and value is not None
-            and math.isfinite(float(value))
-        }
-
-
-class TrainingObserver:
-    """Receives what training produces. The default does nothing; subclasses track or prune."""
-
-    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
-        """Per-step scalar metrics of `phase` at its own step counter."""
-
-    def on_evaluation(self, evaluation: Evaluation) -> None:
-        """A finished evaluation; may raise `StopTraining` to end the run early."""
-
-    def on_checkpoint(self, phase: str, step: int) -> None:
-        """A checkpoint was written."""
-
-
-@dataclass
-class TrainingResult:
-    model: SampleGAN
-    history: dict[str, list[float]]
-    evaluations: list[Evaluation]
-    stopped_early: str | None = None
-    steps: dict[str, int] = field(default_factory=dict)
-
-
-def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
-    """Fail with an actionable message when the dataset does not fit the variant."""
-    if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
-        raise SampleGanError(
-            f"dataset {dataset.path} has n={dataset.n} at {dataset.sample_rate} Hz but the variant "
-            f"needs n={config.n} at {config.sample_rate} Hz; import it again with "
-            f"--n {config.n} --sample-rate {config.sample_rate} (or --set n=... sample_rate=...)"
-        )
-    if len(dataset.train) < 2:
-        raise SampleGanError(f"dataset {dataset.path} has fewer than 2 training segments")
-    if config.pretrain_epochs and len(dataset.contiguous_pairs("train")) == 0:
-        raise SampleGanError(
-            f"teacher forcing (pretrain_epochs={config.pretrain_epochs}) needs consecutive "
-            f"segments, but {dataset.path} has none; import with stride = n and sources longer "
-            "than 2n, or set pretrain_epochs=0"
-        )
 
 
 def _finite(metrics: dict[str, float], phase: str, step: int) -> None:
@@ -219,8 +134,8 @@ class Trainer:
         model, generator, discriminator = self.model, self.model.generator, self.model.discriminator
         seeds = tf.random.experimental.stateless_split(seed, 4)
         seed_window = model.seed_source.window(seed_segments, seeds[0])  # (B, n); encoder frozen
-        fake, fed = generator.run(generator.start(seed_window), self.config.gen_length, seeds[1],
-                                  0, self.config.feedback_noise)[1:]  # (B, L) each, no tape
+        fake, fed = generator.generate(seed_window, self.config.gen_length, seeds[1],
+                                       self.config.feedback_noise)  # (B, L) each, no tape
         fake = tf.stop_gradient(fake)
 
         with tf.GradientTape() as tape:

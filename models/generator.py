@@ -120,10 +120,24 @@ class Generator(keras.Model):
         )
         return carry, tf.transpose(emitted.stack()), tf.transpose(fed_back.stack())
 
-    def _compiled_loop(self, xla: bool):
-        if xla not in self._loops:
-            self._loops[xla] = tf.function(self._loop, jit_compile=xla, reduce_retracing=True)
-        return self._loops[xla]
+    def _compiled_function(self, function, xla: bool):
+        key = (function.__name__, xla)
+        if key not in self._loops:
+            self._loops[key] = tf.function(function, jit_compile=xla, reduce_retracing=True)
+        return self._loops[key]
+
+    def _compiled(self, function, first, steps: int, seed, offset: int, feedback_noise: float):
+        """Call `function` compiled with XLA, or without when XLA cannot compile it here."""
+        args = (first, steps, tf.cast(seed, tf.int32), tf.constant(offset, tf.int32),
+                tf.constant(feedback_noise, tf.float32))
+        if self.use_xla:
+            try:
+                return self._compiled_function(function, True)(*args)
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                    tf.errors.InternalError):
+                # e.g. cuDNN LSTM kernels have no XLA lowering; the plain loop still works.
+                object.__setattr__(self, "use_xla", False)
+        return self._compiled_function(function, False)(*args)
 
     def run(self, carry: Carry, steps: int, seed, offset: int = 0,
             feedback_noise: float = 0.0) -> tuple[Carry, tf.Tensor, tf.Tensor]:
@@ -133,21 +147,20 @@ class Generator(keras.Model):
             (carry, emitted (B, steps), fed (B, steps)); `offset` numbers the steps so that
             chunked generation draws the same random numbers as one long call.
         """
-        args = (carry, steps, tf.cast(seed, tf.int32), tf.constant(offset, tf.int32),
-                tf.constant(feedback_noise, tf.float32))
-        if self.use_xla:
-            try:
-                return self._compiled_loop(True)(*args)
-            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
-                    tf.errors.InternalError):
-                # e.g. cuDNN LSTM kernels have no XLA lowering; the plain loop still works.
-                object.__setattr__(self, "use_xla", False)
-        return self._compiled_loop(False)(*args)
+        return self._compiled(self._loop, carry, steps, seed, offset, feedback_noise)
+
+    def _start_and_loop(self, seed_window: tf.Tensor, steps: int, seed: tf.Tensor,
+                        offset: tf.Tensor, feedback_noise: tf.Tensor):
+        return self._loop(self.start(seed_window), steps, seed, offset, feedback_noise)
 
     def generate(self, seed_window: tf.Tensor, steps: int, seed,
                  feedback_noise: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
-        """(B, n) seed window -> emitted samples (B, steps) and fed-back samples (B, steps)."""
-        _, emitted, fed = self.run(self.start(seed_window), steps, seed, 0, feedback_noise)
+        """(B, n) seed window -> emitted samples (B, steps) and fed-back samples (B, steps).
+
+        The warm-up over the seed window is compiled together with the loop.
+        """
+        _, emitted, fed = self._compiled(self._start_and_loop, tf.convert_to_tensor(
+            seed_window, tf.float32), steps, seed, 0, feedback_noise)
         return emitted, fed
 
 

@@ -113,3 +113,104 @@ def audio_formats(tmp_path_factory: pytest.TempPathFactory, excerpt_wav: Path, s
     if mono_ogg.is_file():
         fixtures["ogg_mono_22k"] = AudioFixture(mono_ogg, 1, 22050, None, False)
     return fixtures
+
+
+# --------------------------------------------------------------------------- training
+# The smallest config that still exercises every phase: tests train dozens of these.
+TINY_TRAINING = {
+    "sample_rate": 16000, "n": 32, "lstm_units": 4, "ae_levels": 1, "ae_filters": 4,
+    "ae_kernel": 3, "ae_steps": 2, "gan_steps": 2, "batch_size": 4, "prefilter_filters": 2,
+    "prefilter_kernel": 3, "prefilter_pool": 2, "grad_positions": 4, "eval_every": 2,
+    "eval_clips": 2, "eval_samples": 256,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_training() -> dict:
+    """Config overrides of a tiny training run (seconds on a 2-core CPU)."""
+    return dict(TINY_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def tiny_set_args() -> list[str]:
+    """The same overrides as `samplegan train --set` arguments."""
+    return [arg for key, value in TINY_TRAINING.items() for arg in ("--set", f"{key}={value}")]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small built-in-corpus dataset matching TINY_TRAINING (16 kHz, n = 32)."""
+    from harness.corpus import synthesize_dataset
+
+    folder = tmp_path_factory.mktemp("corpus") / "tiny"
+    synthesize_dataset(folder, seconds=6.0, sample_rate_hz=16000, n=32, pieces=3,
+                       holdout_fraction=0.34, seed=0, force=False)
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty local store (MLflow SQLite + Optuna journal) as ./mlruns in a temp folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    return tmp_path / "mlruns"
+
+
+SAMPLEGAN = str(Path(__import__("sys").executable).with_name("samplegan"))
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real console script (so `main()` turns errors into one line and an exit code)."""
+    completed = subprocess.run([SAMPLEGAN, *args], capture_output=True, text=True, timeout=timeout,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+    if check and completed.returncode != 0:
+        raise AssertionError(f"samplegan {' '.join(args)} failed ({completed.returncode}):\n"
+                             f"{completed.stdout}\n{completed.stderr}")
+    return completed
+
+
+@pytest.fixture(scope="session")
+def cli():
+    return run_cli
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+PG_SERVER = os.environ.get("SAMPLEGAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+
+
+def _pg_admin():
+    import psycopg
+
+    return psycopg.connect(f"{PG_SERVER}/test", connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh, empty PostgreSQL database on the local server (dropped afterwards).
+
+    Returns a factory: `pg_database("mlflow")` -> URL of a new database.
+    """
+    try:
+        admin = _pg_admin()
+    except Exception as exc:  # psycopg.OperationalError and friends
+        pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}/test ({str(exc).strip()[:120]}); "
+                    "set SAMPLEGAN_TEST_PG to a server with trust or password auth")
+    import uuid
+
+    created = []
+
+    def make(purpose: str) -> str:
+        name = f"samplegan_{purpose}_{uuid.uuid4().hex[:10]}"
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"{PG_SERVER}/{name}"
+
+    yield make
+    with admin.cursor() as cursor:
+        for name in created:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()

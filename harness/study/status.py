@@ -25,7 +25,7 @@ def _seconds(trial: optuna.trial.FrozenTrial, now: datetime) -> float:
 
 def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     """Progress of study `name` as one JSON-ready object."""
-    opened = open_storage(storage)
+    opened = open_storage(storage, create=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     names = optuna.get_all_study_names(opened.optuna)
     if name not in names:

@@ -82,8 +82,12 @@ def _journal(path: Path):
     return optuna.storages.JournalStorage(backend)
 
 
-def open_storage(url: str | None = None, settings: StorageSettings | None = None) -> StudyStorage:
-    """Open (creating if needed) the study storage at `url`; one-line errors when unusable."""
+def open_storage(url: str | None = None, settings: StorageSettings | None = None,
+                 create: bool = True) -> StudyStorage:
+    """Open the study storage at `url`; one-line errors when unusable.
+
+    With `create=False` (status, reports) a missing journal file is an error, not a new file.
+    """
     url = url or os.environ.get("SAMPLEGAN_STORAGE") or default_storage_url()
     settings = settings or StorageSettings()
     scheme = urlsplit(url).scheme if "://" in url else ""
@@ -95,6 +99,9 @@ def open_storage(url: str | None = None, settings: StorageSettings | None = None
                     f"storage {url} is neither a database URL nor a journal file (*.journal); "
                     "use e.g. postgresql://host/db or mlruns/optuna.journal"
                 )
+            if not create and not path.exists():
+                raise SampleGanError(f"no study storage at {path}: run `samplegan study run SPEC` "
+                                     "first, or pass --storage")
             return StudyStorage(str(path), _journal(path), path, heartbeat=False)
         if scheme.startswith(("postgresql", "sqlite", "mysql")):
             import optuna

@@ -8,6 +8,7 @@ where a password would show in `ps`) and the GPU in $CUDA_VISIBLE_DEVICES.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from harness.errors import SampleGanError
+from harness.quiet_tf import import_tensorflow_quietly
 from harness.study.datasets import dataset_dir
 from harness.study.queue import (
     CELL_ATTR,
@@ -33,7 +35,7 @@ from harness.study.queue import (
 from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.study.storage import StudyStorage, open_storage
 from harness.tracking import Terminated, TrackingStore, install_termination_handler, redact_text
-from harness.training import Evaluation, StopTraining, TrainingObserver
+from harness.training_api import Evaluation, StopTraining, TrainingObserver
 from models.registry import get_variant
 
 POLL_S = 2.0  # idle workers look for stale or re-queued trials this often
@@ -80,10 +82,11 @@ class OptunaObserver(TrainingObserver):
             worst = max(shares, key=lambda label: shares[label] or 0.0)
             raise StopTraining(
                 f"collapsed: {share:.0%} of clips collapsed (mostly {worst}) for "
-                f"{self.collapsed_streak} evaluations in a row, at GAN step {evaluation.step}")
+                f"{self.collapsed_streak} evaluations in a row, at GAN step {evaluation.step}",
+                kind="collapse")
         if "median" in pruner.kind and self.trial.should_prune():
             raise StopTraining(f"median pruner: objective {value} at GAN step {evaluation.step} "
-                               "is worse than the median of earlier trials")
+                               "is worse than the median of earlier trials", kind="median")
 
 
 class Heartbeat:
@@ -182,6 +185,7 @@ def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
             return TrialState.COMPLETE
         except StopTraining as stop:
             trial.set_user_attr("prune_reason", stop.reason)
+            trial.set_user_attr("prune_kind", stop.kind)
             study.tell(trial, state=TrialState.PRUNED)
             log(f"trial {trial.number} PRUNED: {stop.reason}")
             return TrialState.PRUNED
@@ -235,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prefix} {message}", flush=True)
 
     install_termination_handler()
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    import_tensorflow_quietly()
     try:
         spec = load_spec(args.spec)
         storage = open_storage(os.environ.get("SAMPLEGAN_STORAGE"), spec.storage)

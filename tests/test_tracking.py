@@ -1,0 +1,323 @@
+"""MLflow tracking against real stores: what a run records, and a status that tells the truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from scipy.io import wavfile
+
+from harness.errors import SampleGanError
+from harness.tracking import TrackedRun, TrackingStore, redact_text, redact_url
+
+
+def client_for(store_dir: Path):
+    # Through TrackingStore: it waits on the lock a concurrently starting `samplegan train`
+    # holds while it creates the database.
+    return TrackingStore.open(f"sqlite:///{store_dir / 'mlflow.db'}").client()
+
+
+def artifact_paths(client, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for entry in client.list_artifacts(run_id, path):
+        if entry.is_dir:
+            found |= artifact_paths(client, run_id, entry.path)
+        else:
+            found.add(entry.path)
+    return found
+
+
+# ------------------------------------------------------------------------- redaction
+def test_redact_url_hides_only_the_password():
+    assert redact_url("postgresql://alice:s3cret@db:5432/optuna") == "postgresql://alice:***@db:5432/optuna"
+    assert redact_url("postgresql://alice@db/optuna") == "postgresql://alice@db/optuna"
+    assert redact_url("http://u:p@host:5000") == "http://u:***@host:5000"
+    assert redact_url("mlruns/optuna.journal") == "mlruns/optuna.journal"
+    assert redact_text("failed for s3cret@db", "postgresql://alice:s3cret@db/x") == "failed for ***@db"
+
+
+# ------------------------------------------------------------------ a finished run
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_corpus, tiny_set_args, cli):
+    """`samplegan train` of the paper variant, in its own store: (store dir, run id, result)."""
+    home = tmp_path_factory.mktemp("tracked")
+    env = {"SAMPLEGAN_STORE_DIR": str(home / "mlruns")}
+    completed = cli("train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
+                    "--seed", "4", env=env, check=True)
+    run_id = completed.stdout.strip().splitlines()[-1]
+    return home / "mlruns", run_id, completed
+
+
+@pytest.mark.slow
+def test_train_prints_the_run_id_last_and_shows_progress(finished_run):
+    store_dir, run_id, completed = finished_run
+    assert len(run_id) == 32 and all(ch in "0123456789abcdef" for ch in run_id)
+    assert "gan" in completed.stderr and "autoencoder" in completed.stderr  # progress bars
+
+
+@pytest.mark.slow
+def test_a_run_records_params_for_reproduction(finished_run, tiny_corpus):
+    store_dir, run_id, _ = finished_run
+    run = client_for(store_dir).get_run(run_id)
+    params = run.data.params
+    assert run.info.status == "FINISHED"
+    assert params["variant"] == "paper"
+    assert json.loads(params["overrides"])["n"] == 32
+    assert params["config.n"] == "32" and params["config.lstm_mode"] == "stateless"
+    assert params["config.seed_source"] == "encoded" and params["config.output_head"] == "tanh"
+    assert params["seed"] == "4"
+    assert params["dataset.path"] == str(tiny_corpus)
+    assert len(params["dataset.manifest_sha256"]) == 64
+    assert len(params["git_commit"]) in (40, len("unknown"))
+    assert params["git_dirty"] in ("true", "false", "unknown")
+    for package in ("tensorflow", "keras", "mlflow", "optuna"):
+        assert params[f"version.{package}"][0].isdigit()
+    assert run.data.tags["samplegan.outcome"] == "completed"
+
+
+@pytest.mark.slow
+def test_a_run_records_metrics_with_steps(finished_run):
+    store_dir, run_id, _ = finished_run
+    client = client_for(store_dir)
+    d_loss = client.get_metric_history(run_id, "gan/d_loss")
+    assert [m.step for m in d_loss] == [0, 1]
+    assert [m.step for m in client.get_metric_history(run_id, "autoencoder/reconstruction_mse")] == [0, 1]
+    metrics = client.get_run(run_id).data.metrics
+    for key in ("gan/g_loss", "gan/d_acc_real", "gan/d_acc_fake", "gan/g_grad_norm",
+                "gan/d_grad_norm", "eval/collapsed_share", "eval/share_silent",
+                "quality/mr_lsd_db", "quality/mr_lsd_db_real_vs_real", "dynamics/steps"):
+        assert key in metrics, key
+    assert [m.step for m in client.get_metric_history(run_id, "eval/collapsed_share")] == [2]
+
+
+@pytest.mark.slow
+def test_a_run_records_audio_plots_diagnostics_page_config_and_model(finished_run):
+    store_dir, run_id, _ = finished_run
+    client = client_for(store_dir)
+    paths = artifact_paths(client, run_id)
+    expected = {"config.json", "dynamics.json", "training_curves.png", "final/clip_00.wav",
+                "final/clip_01.wav", "final/clips.png", "final/diagnostics.json",
+                "final/index.html", "eval/step_000002/clip_00.wav", "eval/step_000002/clips.png",
+                "model/config.json", "model/generator.weights.h5", "model/encoder.weights.h5",
+                "model/seed_bank.npy"}
+    assert expected <= paths
+    local = Path(client.download_artifacts(run_id, "final"))
+    rate, audio = wavfile.read(local / "clip_00.wav")
+    assert rate == 16000 and audio.dtype.name == "int16" and len(audio) == 256
+    page = (local / "index.html").read_text()
+    assert page.count("<audio") == 2 and "data:audio/wav;base64," in page
+    assert "data:image/png;base64," in page
+    diagnostics = json.loads((local / "diagnostics.json").read_text())
+    assert diagnostics["batch"]["clips"][0]["label"] in ("healthy", "silent", "flat_collapse",
+                                                         "saturated", "noise")
+
+
+@pytest.mark.slow
+def test_generate_writes_playable_16bit_audio_at_the_variant_rate(finished_run, tmp_path, cli):
+    store_dir, run_id, _ = finished_run
+    out = tmp_path / "one.wav"
+    completed = cli("generate", "--run", run_id, "--seconds", "0.05", "--out", str(out),
+                    env={"SAMPLEGAN_STORE_DIR": str(store_dir)}, check=True)
+    assert completed.stdout.strip().splitlines()[-1] == str(out)
+    rate, audio = wavfile.read(out)
+    assert rate == 16000 and audio.dtype.name == "int16" and len(audio) == 800
+
+
+@pytest.mark.slow
+def test_generate_from_an_unknown_run_is_one_line(finished_run, tmp_path, cli):
+    store_dir, _, _ = finished_run
+    completed = cli("generate", "--run", "0" * 32, "--seconds", "1", "--out", str(tmp_path / "x.wav"),
+                    env={"SAMPLEGAN_STORE_DIR": str(store_dir)})
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1].startswith("error: no MLflow run")
+    assert not (tmp_path / "x.wav").exists()
+
+
+# ------------------------------------------------------------------ failure paths
+@pytest.mark.slow
+def test_a_diverging_run_is_failed_with_its_error(store, tiny_corpus, tiny_set_args, cli):
+    completed = cli("train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
+                    "--set", "lr_discriminator=1e38")
+    assert completed.returncode == 2
+    last = completed.stderr.strip().splitlines()[-1]
+    assert re.match(r"error: [dg]_loss became inf at gan step \d+ \(MLflow run \w+ marked FAILED\)$",
+                    last), last
+    client = client_for(store)
+    (run,) = client.search_runs([client.get_experiment_by_name("samplegan").experiment_id])
+    assert run.info.status == "FAILED"
+    assert re.match(r"TrainingDiverged: [dg]_loss became inf", run.data.tags["samplegan.error"])
+    error_text = Path(client.download_artifacts(run.info.run_id, "error.txt")).read_text()
+    assert "Traceback" in error_text and "TrainingDiverged" in error_text
+
+
+def test_bad_input_fails_before_any_run_exists(store, tiny_corpus, cli):
+    unknown = cli("train", "--variant", "nope", "--data", str(tiny_corpus))
+    assert unknown.returncode == 2 and "known variants: paper" in unknown.stderr
+    bad_key = cli("train", "--variant", "paper", "--data", str(tiny_corpus), "--set", "units=3")
+    assert bad_key.returncode == 2 and "valid keys:" in bad_key.stderr
+    mismatch = cli("train", "--variant", "paper", "--data", str(tiny_corpus))
+    assert mismatch.returncode == 2
+    assert mismatch.stderr.strip().splitlines()[-1].startswith("error: dataset")
+    assert "--n 500 --sample-rate 44100" in mismatch.stderr
+    for completed in (unknown, bad_key, mismatch):
+        assert "Traceback" not in completed.stderr
+    if (store / "mlflow.db").exists():
+        client = client_for(store)
+        experiment = client.get_experiment_by_name("samplegan")
+        assert experiment is None or not client.search_runs([experiment.experiment_id])
+
+
+def _wait_for_running_run(store: Path, process: subprocess.Popen, timeout: float = 120) -> str:
+    """The run id once `samplegan train` has started its run and logged its params."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if (store / "mlflow.db").exists():
+            client = client_for(store)
+            experiment = client.get_experiment_by_name("samplegan")
+            runs = client.search_runs([experiment.experiment_id]) if experiment else []
+            if runs and "config.n" in runs[0].data.params:
+                assert runs[0].info.status == "RUNNING"
+                return runs[0].info.run_id
+        time.sleep(0.3)
+    raise AssertionError("training never started its run")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signalled_run_is_killed_never_left_running(sig, store, tiny_corpus, tiny_set_args):
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("samplegan")), "train", "--variant", "paper",
+         "--data", str(tiny_corpus), *tiny_set_args, "--set", "ae_steps=1000000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        run_id = _wait_for_running_run(store, process)
+        time.sleep(1.0)
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    expected = "error: terminated" if sig == signal.SIGTERM else "error: interrupted"
+    assert expected in stderr.splitlines(), stderr[-3000:]
+    run = client_for(store).get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["samplegan.killed_by"] in ("Terminated", "KeyboardInterrupt")
+    assert f"--resume {run_id}" in stderr
+
+
+# ---------------------------------------------------------------------- the stores
+_WRITER = """
+import sys, time
+from harness.tracking import TrackedRun, TrackingStore
+store = TrackingStore.open()
+run = TrackedRun.start(store, "concurrency", run_name=f"writer {sys.argv[1]}")
+with run:
+    run.log_params({f"p{i}": i for i in range(120)})
+    for step in range(40):
+        run.log_metrics({f"m{k}": step * k for k in range(30)}, step)
+        run.flush()
+        run.set_tags({"last_step": step})
+print(run.run_id)
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_writers_on_a_new_sqlite_store_never_fail(store):
+    """Six processes create the same new database at once and then write batches together."""
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(i)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for i in range(6)]
+    outputs = [writer.communicate(timeout=240) for writer in writers]
+    for writer, (_, stderr) in zip(writers, outputs, strict=True):
+        assert writer.returncode == 0, stderr[-2000:]
+        assert "database is locked" not in stderr
+    client = client_for(store)
+    runs = client.search_runs([client.get_experiment_by_name("concurrency").experiment_id])
+    assert len(runs) == 6 and {r.info.status for r in runs} == {"FINISHED"}
+    for run in runs:
+        assert len(client.get_metric_history(run.info.run_id, "m29")) == 40
+        assert len(run.data.params) == 120
+
+
+def test_an_unreachable_tracking_server_is_one_line_without_the_password():
+    with pytest.raises(SampleGanError) as raised:
+        TrackingStore.open("http://alice:hunter2@127.0.0.1:9/")
+    message = str(raised.value)
+    assert "cannot reach the MLflow server at http://alice:***@127.0.0.1:9/" in message
+    assert "hunter2" not in message and "\n" not in message
+
+
+def test_a_plain_file_store_is_refused_with_what_to_use_instead(tmp_path):
+    with pytest.raises(SampleGanError, match="sqlite:///"):
+        TrackingStore.open(f"file://{tmp_path}/mlruns")
+
+
+@pytest.mark.postgres
+def test_a_postgresql_backend_store_records_runs_and_redacts_its_password(pg_database, store):
+    url = pg_database("mlflow").replace("postgresql://postgres@", "postgresql://postgres:pa55word@")
+    tracking = TrackingStore.open(url)
+    run = TrackedRun.start(tracking, "pg-experiment", run_name="pg")
+    with run:
+        run.log_params({"a": 1})
+        run.log_metrics({"x": 1.5}, step=3)
+    stored = tracking.client().get_run(run.run_id)
+    assert stored.info.status == "FINISHED" and stored.data.metrics["x"] == 1.5
+    assert stored.data.tags["samplegan.tracking_uri"].startswith("postgresql://postgres:***@")
+    everything = json.dumps([stored.data.params, stored.data.tags])
+    assert "pa55word" not in everything
+    bad = url.replace(":5432/", ":1/")
+    with pytest.raises(SampleGanError) as raised:
+        TrackingStore.open(bad)
+    assert "pa55word" not in str(raised.value) and "\n" not in str(raised.value)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_multi_machine_setup_an_mlflow_server_on_postgresql(
+        pg_database, tmp_path, tiny_corpus, tiny_set_args, cli):
+    """Training and generation through `mlflow server` with a PostgreSQL backend store."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server",
+         "--backend-store-uri", pg_database("server"),
+         "--artifacts-destination", str(tmp_path / "shared-artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                TrackingStore.open(uri)
+                break
+            except SampleGanError:
+                assert time.monotonic() < deadline and server.poll() is None, "mlflow server died"
+                time.sleep(1)
+        env = {"MLFLOW_TRACKING_URI": uri, "SAMPLEGAN_STORE_DIR": str(tmp_path / "local")}
+        completed = cli("train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
+                        env=env, check=True)
+        run_id = completed.stdout.strip().splitlines()[-1]
+        run = TrackingStore.open(uri).client().get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert list((tmp_path / "shared-artifacts").rglob("clip_00.wav"))  # via the server
+        cli("generate", "--run", run_id, "--seconds", "0.01", "--out", str(tmp_path / "g.wav"),
+            env=env, check=True)
+        assert wavfile.read(tmp_path / "g.wav")[0] == 16000
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
