@@ -277,6 +277,7 @@ def main() -> None:
     """Entry point: one-line errors and non-zero exits for bad input."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no per-migration INFO lines
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # opt in by setting it to false
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if len(sys.argv) > 1 and sys.argv[1] in TENSORFLOW_COMMANDS and "--help" not in sys.argv:
         from harness.quiet_tf import import_tensorflow_quietly

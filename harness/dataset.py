@@ -186,6 +186,25 @@ def find_contiguous_pairs(index: np.ndarray, n: int) -> np.ndarray:
     return np.stack([first, order[position[found]]], axis=1).astype(np.int64)
 
 
+def contiguous_chains(index: np.ndarray, n: int) -> list[np.ndarray]:
+    """Maximal runs of rows whose segments follow each other without gap or overlap.
+
+    Args:
+        index: int64 [segments, 2] of (source, start sample); rows of one source are
+            consecutive and in time order, as the writer stores them.
+        n: segment length in samples.
+
+    Returns:
+        Row-index arrays, one per run, in order.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    if index.shape[0] == 0:
+        return []
+    follows = (index[1:, 0] == index[:-1, 0]) & (index[1:, 1] == index[:-1, 1] + n)
+    breaks = np.flatnonzero(~follows) + 1
+    return np.split(np.arange(index.shape[0]), breaks)
+
+
 # ------------------------------------------------------------------------- writer
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
@@ -597,6 +616,39 @@ class Dataset:
         if split not in SPLITS:
             raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         return find_contiguous_pairs(getattr(self, f"{split}_index"), self.n)
+
+    def contiguous_clips(self, split: str, length: int, max_clips: int) -> np.ndarray:
+        """Clips of `length` contiguous samples rebuilt from chains of adjacent segments.
+
+        Quality metrics compare generated clips with real audio of the same length; a
+        lone n-sample segment can be shorter than one analysis frame.
+
+        Args:
+            split: "train" or "holdout".
+            length: samples per clip.
+            max_clips: at most this many clips, spread evenly over the available ones.
+
+        Returns:
+            float32 [clips, length]; 0 clips when no chain of segments is long enough.
+        """
+        if split not in SPLITS:
+            raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        n = self.n
+        segments, index = getattr(self, split), getattr(self, f"{split}_index")
+        candidates = [(chain, clip) for chain in contiguous_chains(index, n)
+                      for clip in range(len(chain) * n // length)]
+        if not candidates:
+            return np.zeros((0, length), np.float32)
+        keep = np.unique(np.linspace(0, len(candidates) - 1,
+                                     min(max_clips, len(candidates))).astype(int))
+        clips = np.empty((len(keep), length), np.float32)
+        for row, pick in enumerate(keep):
+            chain, clip = candidates[pick]
+            start = clip * length  # sample offset in the chain; only its rows are read
+            rows = chain[start // n: -(-(start + length) // n)]
+            audio = np.asarray(segments[rows], np.float32).reshape(-1)
+            clips[row] = audio[start - (start // n) * n:][:length]
+        return clips
 
 
 def _load_array(path: Path, dtype: type, shape: tuple[int, int]) -> np.ndarray:

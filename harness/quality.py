@@ -69,6 +69,13 @@ def _frames(clip: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
     return sliding_window_view(clip, frame_length)[::hop]
 
 
+def logmel_frame_count(samples: int, sample_rate_hz: int) -> int:
+    """How many log-mel frames `log_mel_frames` makes of one clip of `samples` samples."""
+    frame_length = round(MEL_FRAME_S * sample_rate_hz)
+    hop = round(MEL_HOP_S * sample_rate_hz)
+    return 1 if samples < frame_length else (samples - frame_length) // hop + 1
+
+
 def log_mel_frames(clips: Sequence[np.ndarray], sample_rate_hz: int) -> np.ndarray:
     """64-band log-mel features of every 25 ms frame (10 ms hop) of every clip.
 

@@ -179,7 +179,7 @@ def tracked_training(
     result: TrainingResult | None = None
     with run:
         params = training_params(variant, overrides, config, dataset, seed)
-        run.log_params(params)
+        run.log_params(params, soft_keys=frozenset(provenance()))
         run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running"})
         run.log_text(config.to_json(), "config.json")
         observer = MlflowObserver(run, extra_observer)

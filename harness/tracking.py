@@ -106,11 +106,20 @@ def _initialise_sqlite(uri: str, artifact_root: str) -> None:
 
 
 def _check_http(uri: str) -> None:
+    """GET /health of an MLflow server; user:password in the URL become a Basic auth header."""
+    import base64
+
+    parts = urlsplit(uri)
+    request = urllib.request.Request(
+        urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])).rstrip("/") + "/health")
+    if parts.username:
+        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        reason = redact_text(str(getattr(exc, "reason", exc)), uri)
         raise SampleGanError(
             f"cannot reach the MLflow server at {redact_url(uri)} ({reason}); start it with "
             "`mlflow server ...` or pass another --tracking-uri"
@@ -269,8 +278,12 @@ class TrackedRun:
         return cls(store, created.info.run_id)
 
     # --- logging --------------------------------------------------------------------
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Log params in batches; params already logged with the same value are skipped."""
+    def log_params(self, params: Mapping[str, Any], soft_keys: frozenset[str] = frozenset()) -> None:
+        """Log params in batches; params already logged with the same value are skipped.
+
+        A resumed run must have the same params, except `soft_keys` (provenance such as
+        the git commit), whose new value is kept as a `samplegan.resumed_with.KEY` tag.
+        """
         from mlflow.entities import Param
 
         existing = retrying(self.client.get_run, self.run_id).data.params
@@ -278,7 +291,9 @@ class TrackedRun:
         for key, value in params.items():
             text = _param_text(value)
             if key in existing:
-                if existing[key] != text:
+                if existing[key] != text and key in soft_keys:
+                    self.set_tags({f"samplegan.resumed_with.{key}": text})
+                elif existing[key] != text:
                     raise SampleGanError(
                         f"run {self.run_id} already has {key}={existing[key]!r}, not {text!r}; "
                         "resume with the same variant, overrides, data and seed"

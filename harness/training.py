@@ -81,6 +81,7 @@ class Trainer:
                 self.history = json.loads(history_file.read_text())
         self._compile_steps()
         self._eval_real = self._evaluation_segments()
+        self._quality_reference = self._reference_clips()
         self._started = time.monotonic()
         self._last_checkpoint = time.monotonic()
 
@@ -106,12 +107,23 @@ class Trainer:
         self._adversarial_step = tf.function(self._gan_step, reduce_retracing=True)
 
     def _evaluation_segments(self) -> np.ndarray:
-        """Held-out segments (train if none are held out) for seeds and quality metrics."""
+        """Held-out segments (train if none are held out) the evaluation seeds come from."""
         pool = self.dataset.holdout if len(self.dataset.holdout) else self.dataset.train
         rng = np.random.default_rng([self.options.seed, 7])
         count = min(len(pool), QUALITY_REFERENCE_SEGMENTS)
         rows = np.sort(rng.choice(len(pool), size=count, replace=False))
         return np.asarray(pool[rows], np.float32)
+
+    def _reference_clips(self) -> np.ndarray:
+        """Real audio as long as the evaluation clips, for the quality metrics.
+
+        Rebuilt from adjacent held-out segments (train if none are held out); falls back
+        to single segments when no source is long enough.
+        """
+        split = "holdout" if len(self.dataset.holdout) else "train"
+        clips = self.dataset.contiguous_clips(split, self.config.eval_length,
+                                              QUALITY_REFERENCE_SEGMENTS)
+        return clips if len(clips) >= 2 else self._eval_real
 
     # --- compiled steps ---------------------------------------------------------------
     def _autoencoder_step(self, segments):
@@ -255,7 +267,7 @@ class Trainer:
         evaluation = Evaluation(
             step=step, sample_rate_hz=c.sample_rate, n=c.n, clips=clips,
             diagnosis=diagnose_batch(list(clips), c.sample_rate, c.n),
-            quality=quality_metrics(list(clips), self._eval_real, c.sample_rate,
+            quality=quality_metrics(list(clips), self._quality_reference, c.sample_rate,
                                     seed=self.options.seed),
             dynamics=diagnose_training(gan_history),
         )

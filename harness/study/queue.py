@@ -111,8 +111,8 @@ def fail_stale_trials(study: optuna.Study, storage: StudyStorage) -> list[int]:
     if storage.heartbeat:
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         optuna.storages.fail_stale_trials(study)
-        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        failed.extend(sorted(before - after))
+        now_failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        failed.extend(sorted(before & now_failed))
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if _is_dead_local_worker(trial):
             try:

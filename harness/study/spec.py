@@ -369,6 +369,22 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
     return spec
 
 
+def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
+    """A Fréchet objective needs more log-mel frames than dimensions in every evaluation."""
+    if not spec.objective.metric.startswith("quality/frechet"):
+        return
+    from harness.quality import MEL_BANDS, logmel_frame_count
+
+    frames = config.eval_clips * logmel_frame_count(config.eval_length, config.sample_rate)
+    if frames <= MEL_BANDS:
+        raise SpecError(
+            f"objective.metric {spec.objective.metric} needs more audio per evaluation than "
+            f"{where} generates ({config.eval_clips} clips x {config.eval_length} samples = "
+            f"{frames} log-mel frames, need > {MEL_BANDS}); raise overrides.eval_samples or "
+            "eval_clips, or use quality/mr_lsd_db"
+        )
+
+
 def _check_cells_resolve(spec: StudySpec) -> None:
     """Every grid point (with search lows) must give a valid config; name the first that fails."""
     variant = get_variant(spec.base_variant)
@@ -380,11 +396,12 @@ def _check_cells_resolve(spec: StudySpec) -> None:
         if cell.point in seen:
             continue
         seen.add(cell.point)
+        where = ", ".join(f"{axis}={value}" for axis, value in cell.point) or "the overrides"
         try:
-            variant.config(spec.trial_overrides(cell, searched))
+            config = variant.config(spec.trial_overrides(cell, searched))
         except SampleGanError as exc:
-            where = ", ".join(f"{axis}={value}" for axis, value in cell.point) or "the overrides"
             raise SpecError(f"grid point {where}: {exc}") from None
+        _check_objective_computable(spec, config, f"grid point {where}")
 
 
 def load_spec(path: Path) -> StudySpec:

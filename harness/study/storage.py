@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -106,6 +107,8 @@ def open_storage(url: str | None = None, settings: StorageSettings | None = None
         if scheme.startswith(("postgresql", "sqlite", "mysql")):
             import optuna
 
+            # Heartbeats are "experimental" in Optuna's terms, stable in ours: no warning.
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
                 url,
                 engine_kwargs={"pool_pre_ping": True} if not scheme.startswith("sqlite") else {},

@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
     install_termination_handler()
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     import_tensorflow_quietly()
     try:

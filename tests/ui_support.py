@@ -1,0 +1,119 @@
+"""Helpers shared by the `samplegan ui` tests: free ports, the command as a child, its servers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SAMPLEGAN = str(Path(sys.executable).with_name("samplegan"))
+READY_LINE = "Press Ctrl-C to stop."
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def store_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a command using a fresh local store in `tmp_path/mlruns`."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MLFLOW_TRACKING_URI", "SAMPLEGAN_STORAGE")}
+    env["SAMPLEGAN_STORE_DIR"] = str(tmp_path / "mlruns")
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return env
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (children in other sessions included), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found.update(children)
+        frontier.extend(children)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclass
+class UiProcess:
+    """`samplegan ui` running as a child, its stdout collected line by line."""
+
+    process: subprocess.Popen
+    lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, tmp_path: Path, port: int, dashboard_port: int) -> UiProcess:
+        process = subprocess.Popen(
+            [SAMPLEGAN, "ui", "--port", str(port), "--dashboard-port", str(dashboard_port)],
+            cwd=tmp_path, env=store_env(tmp_path), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        ui = cls(process)
+        threading.Thread(target=ui._collect, daemon=True).start()
+        return ui
+
+    def _collect(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        """Block until the command says its servers answer; fail with its output if not."""
+        deadline = time.monotonic() + timeout_s
+        while READY_LINE not in self.lines:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"`samplegan ui` did not become ready:\n{self.output}")
+            time.sleep(0.2)
+
+    def interrupt(self, timeout_s: float = 30.0) -> int:
+        """Send SIGINT as Ctrl-C would and return the exit status."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout_s)
+
+    def kill(self) -> None:
+        """Last-resort clean-up after a failed test: the command and every server below it."""
+        if self.process.poll() is None:
+            servers = descendants(self.process.pid)
+            self.process.kill()
+            for pid in servers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.process.wait()
