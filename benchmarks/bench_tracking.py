@@ -2,10 +2,12 @@
 
 The same tiny config (same seed, same data) is trained untracked (`Trainer` with the
 no-op observer) and tracked (`tracked_training` into a fresh SQLite store), alternately,
-a few times each. Inside the tracked runs the time spent in tracking calls is measured
-directly and split into recurring costs (per-step metrics, evaluation artifacts) and
-fixed ones (run set-up, final model and artifacts), because on a loaded machine the
-difference of two wall times is noisier than the overhead itself. Usage:
+a few times each. Metric batches and evaluation artifacts are written by the run's
+writer thread while training goes on, so the time the training loop itself spends in
+tracking calls is reported apart from the time the writer thread works ("background").
+The verdict adds that time to the slowdown of the median GAN step while the writer
+works; the difference of whole-run wall times is reported too, with the spread of the
+untracked runs that makes it too noisy to judge by on a shared machine. Usage:
 
     TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/bench_tracking.py [--json] [--repeats 3]
         [--gan-steps 300] [--quick]
@@ -22,6 +24,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -31,6 +34,7 @@ from typing import Any
 import harness.tracked_training as tracked_module
 from harness.corpus import synthesize_dataset
 from harness.dataset import load_dataset
+from harness.quiet_tf import import_tensorflow_quietly
 from harness.tracking import STORE_DIR_ENV, TrackedRun, TrackingStore
 from harness.training import RunOptions, Trainer, TrainingObserver
 from models.registry import resolve
@@ -51,6 +55,7 @@ SET_UP = "run set-up"
 PER_STEP = "per-step metrics"
 EVALUATION = "evaluation artifacts"
 FINAL = "final model and artifacts"
+BACKGROUND = "background (writer thread)"
 TIMED = (
     (TrackedRun, "start", SET_UP),
     (tracked_module, "training_params", SET_UP),  # includes `git` calls for provenance
@@ -62,6 +67,8 @@ TIMED = (
     (tracked_module.MlflowObserver, "on_evaluation", EVALUATION),
     (tracked_module, "_log_final", FINAL),
     (TrackedRun, "end", FINAL),
+    (TrackedRun, "_log_metric_batch", BACKGROUND),
+    (tracked_module.MlflowObserver, "_render_and_log", BACKGROUND),
 )
 
 
@@ -78,21 +85,22 @@ class _Timers:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
-        self._depth = 0
+        self._local = threading.local()  # nesting depth per thread (the writer is another)
 
     def wrap(self, category: str, function: Callable) -> Callable:
         @functools.wraps(function)
         def timed(*args, **kwargs):
-            if self._depth:
+            depth = getattr(self._local, "depth", 0)
+            if depth:
                 return function(*args, **kwargs)
-            self._depth += 1
+            self._local.depth = 1
             started = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
                 self.seconds[category] += time.perf_counter() - started
                 self.calls[category] += 1
-                self._depth -= 1
+                self._local.depth = 0
 
         return timed
 
@@ -160,7 +168,7 @@ def _tracked(overrides: dict[str, Any], data_dir: Path, store_root: Path) -> dic
             "store_creation_s": store_s,
             "seconds": dict(timers.seconds), "calls": dict(timers.calls),
             "mlflow_calls_s": mlflow_calls.seconds[MLFLOW],
-            "untimed_s": wall_s - sum(timers.seconds.values())}
+            "untimed_s": wall_s - sum(v for k, v in timers.seconds.items() if k != BACKGROUND)}
 
 
 def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[str, Any]:
@@ -197,7 +205,7 @@ def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[st
     tracked_gan_step_ms = median(tracked, "gan_step_ms")
     steps = overrides["ae_steps"] + gan_steps
     categories = {}
-    for category in (SET_UP, PER_STEP, EVALUATION, FINAL):
+    for category in (SET_UP, PER_STEP, EVALUATION, FINAL, BACKGROUND):
         seconds = median(tracked, "seconds", category)
         categories[category] = {
             "seconds": round(seconds, 4),
@@ -205,9 +213,20 @@ def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[st
             "percent_of_untracked_run": round(100 * seconds / untracked_s, 2),
         }
     per_step_us = 1e6 * categories[PER_STEP]["seconds"] / steps
-    tracking_s = sum(category["seconds"] for category in categories.values())
+    tracking_s = sum(figures["seconds"] for name, figures in categories.items()
+                     if name != BACKGROUND)  # time the training loop spent in tracking
     per_step_percent = 100 * per_step_us / (1e3 * gan_step_ms)
     mlflow_s = median(tracked, "mlflow_calls_s")
+    wall_overhead = 100 * (tracked_s - untracked_s) / untracked_s
+    # Whole-run wall times of identical untracked runs spread by several percent on a
+    # shared 2-core VM (XLA compile times vary), more than the effect measured. The
+    # verdict therefore adds what tracking demonstrably costs the training loop: the time
+    # it spends inside tracking calls, and the slowdown of its steps while the writer
+    # thread renders and writes in the background (median step, tracked vs untracked).
+    step_slowdown_s = max(0.0, tracked_gan_step_ms - gan_step_ms) * gan_steps / 1e3
+    estimated_overhead = 100 * (tracking_s + step_slowdown_s) / untracked_s
+    untracked_spread = 100 * (max(r["wall_s"] for r in untracked)
+                              - min(r["wall_s"] for r in untracked)) / untracked_s
     return {
         "variant": VARIANT,
         "overrides": overrides,
@@ -216,7 +235,7 @@ def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[st
                   "evaluations": categories[EVALUATION]["calls"]},
         "untracked_wall_s": round(untracked_s, 2),
         "tracked_wall_s": round(tracked_s, 2),
-        "wall_overhead_percent": round(100 * (tracked_s - untracked_s) / untracked_s, 2),
+        "wall_overhead_percent": round(wall_overhead, 2),
         "wall_s_each": {"untracked": [round(r["wall_s"], 2) for r in untracked],
                         "tracked": [round(r["wall_s"], 2) for r in tracked]},
         "tracked_wall_outside_tracking_s": round(median(tracked, "untimed_s"), 2),
@@ -234,7 +253,10 @@ def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[st
         "per_step_percent_of_gan_step": round(per_step_percent, 3),
         "store_creation_s": round(median(tracked, "store_creation_s"), 3),
         "budget_percent": BUDGET_PERCENT,
-        "within_budget": 100 * tracking_s / untracked_s < BUDGET_PERCENT,
+        "step_slowdown_s": round(step_slowdown_s, 3),
+        "estimated_overhead_percent": round(estimated_overhead, 2),
+        "untracked_wall_spread_percent": round(untracked_spread, 2),
+        "within_budget": estimated_overhead < BUDGET_PERCENT,
     }
 
 
@@ -250,19 +272,19 @@ def format_result(result: dict[str, Any]) -> str:
         f"(each: {result['wall_s_each']['untracked']})",
         f"  tracked wall              {result['tracked_wall_s']:8.2f} s   "
         f"(each: {result['wall_s_each']['tracked']})",
-        f"  difference                {result['wall_overhead_percent']:8.2f} %   (noisy: "
-        "includes the machine's load)",
+        f"  difference                {result['wall_overhead_percent']:8.2f} %   (untracked runs "
+        f"alone spread by {result['untracked_wall_spread_percent']:.1f} %: too noisy to judge by)",
         f"  tracked wall outside tracking calls {result['tracked_wall_outside_tracking_s']:.2f} s "
         "(compare with the untracked wall)",
         f"  CPU time untracked {result['untracked_cpu_s']:.2f} s, tracked "
         f"{result['tracked_cpu_s']:.2f} s: {result['cpu_overhead_percent']:+.2f} %",
-        "  time inside tracking calls, by cost:",
+        "  time the training loop spent in tracking calls, by cost (and the writer thread's):",
     ]
     for name, figures in result["tracking"].items():
         lines.append(f"    {name:<26}{figures['seconds']:8.3f} s   {figures['calls']:4d} calls  "
                      f"{figures['percent_of_untracked_run']:6.2f} % of the untracked run")
     lines += [
-        f"    {'total':<26}{result['tracking_s']:8.3f} s              "
+        f"    {'total in the training loop':<26}{result['tracking_s']:8.3f} s              "
         f"{result['tracking_percent_of_untracked_run']:6.2f} %",
         f"  of which in MLflow calls (metrics, params, tags, artifact copies) "
         f"{result['tracking_in_mlflow_calls_s']:.3f} s "
@@ -274,7 +296,10 @@ def format_result(result: dict[str, Any]) -> str:
         f"{result['tracked_gan_step_ms']:.1f} ms",
         f"  creating a fresh SQLite store (once per store, not per run): "
         f"{result['store_creation_s']:.2f} s",
-        f"  budget {result['budget_percent']:.0f} % of the run for all tracking work: "
+        f"  overhead = time in tracking calls {result['tracking_s']:.3f} s + step slowdown from "
+        f"the writer thread {result['step_slowdown_s']:.3f} s = "
+        f"{result['estimated_overhead_percent']:.2f} % of the untracked run",
+        f"  budget: tracking may add {result['budget_percent']:.0f} % to the wall time: "
         f"{'within' if result['within_budget'] else 'EXCEEDED'}",
     ]
     return "\n".join(lines)
@@ -284,11 +309,14 @@ def main() -> None:
     """Command line: run the benchmark and print the table or one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-    parser.add_argument("--repeats", type=int, default=3, help="Runs of each kind [3].")
+    parser.add_argument("--repeats", type=int, default=5, help="Runs of each kind [5].")
     parser.add_argument("--gan-steps", type=int, default=300, help="GAN steps per run [300].")
     parser.add_argument("--quick", action="store_true",
                         help="One run of each with 40 GAN steps: a smoke check of the benchmark.")
     args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import_tensorflow_quietly()
     if args.quick:
         result = run(repeats=1, gan_steps=40)
     else:

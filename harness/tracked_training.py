@@ -8,6 +8,7 @@ in the store.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,9 @@ from harness.tracking import (
     Terminated,
     TrackedRun,
     TrackingStore,
+    get_run,
     install_termination_handler,
+    param_text,
     store_dir,
 )
 from harness.training_api import (
@@ -79,19 +82,46 @@ def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGA
     return params
 
 
-class MlflowObserver(TrainingObserver):
-    """Sends training metrics and evaluations to a `TrackedRun`; forwards to `extra`."""
+METRICS_EVERY_STEPS = 10  # per-step metrics reach MLflow as means over this many steps
 
-    def __init__(self, run: TrackedRun, extra: TrainingObserver | None = None):
+
+class MlflowObserver(TrainingObserver):
+    """Sends training metrics and evaluations to a `TrackedRun`; forwards to `extra`.
+
+    Per-step metrics are logged as the mean of each window of `metrics_every` steps, at
+    the window's last step (partial windows at every checkpoint), like Lightning's
+    `log_every_n_steps`: a point per step costs a database row per metric and makes the
+    curves no clearer. The in-memory history (dynamics, training curves) keeps every step.
+    Keeps the files of the latest evaluation so the run's `final/` page reuses them
+    instead of drawing the same figure again.
+    """
+
+    def __init__(self, run: TrackedRun, extra: TrainingObserver | None = None,
+                 metrics_every: int = METRICS_EVERY_STEPS):
         self.run = run
         self.extra = extra or TrainingObserver()
+        self.metrics_every = metrics_every
         self.evaluation_rows: list[dict[str, Any]] = []
+        self.latest: tuple[int, tempfile.TemporaryDirectory] | None = None
+        self._window: dict[str, list[float]] = {}
+        self._window_step = 0
 
     def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
-        self.run.log_metrics(metrics, step)
+        for key, value in metrics.items():
+            self._window.setdefault(key, []).append(value)
+        self._window_step = step
+        if (step + 1) % self.metrics_every == 0:
+            self._log_window()
         self.extra.on_metrics(phase, step, metrics)
 
+    def _log_window(self) -> None:
+        if self._window:
+            means = {key: sum(values) / len(values) for key, values in self._window.items()}
+            self.run.log_metrics(means, self._window_step)
+            self._window = {}
+
     def on_checkpoint(self, phase: str, step: int) -> None:
+        self._log_window()
         self.run.flush()
         self.extra.on_checkpoint(phase, step)
 
@@ -99,8 +129,26 @@ class MlflowObserver(TrainingObserver):
         self.run.log_metrics(evaluation.metrics(), evaluation.step)
         self.run.flush()
         self.evaluation_rows.append(evaluation_row(evaluation))
-        log_evaluation_artifacts(self.run, evaluation, f"eval/step_{evaluation.step:06d}")
+        self.run.in_background(self._render_and_log, evaluation)  # training goes on meanwhile
         self.extra.on_evaluation(evaluation)
+
+    def _render_and_log(self, evaluation: Evaluation) -> None:
+        rendered = tempfile.TemporaryDirectory(prefix="samplegan-eval-")
+        render_evaluation(evaluation, Path(rendered.name))
+        self.run.log_artifacts(Path(rendered.name), f"eval/step_{evaluation.step:06d}")
+        self.close()
+        self.latest = (evaluation.step, rendered)
+
+    def rendered(self, step: int) -> Path | None:
+        """The folder of the evaluation at `step`, if it is the latest one."""
+        if self.latest is not None and self.latest[0] == step:
+            return Path(self.latest[1].name)
+        return None
+
+    def close(self) -> None:
+        if self.latest is not None:
+            self.latest[1].cleanup()
+            self.latest = None
 
 
 def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
@@ -116,31 +164,52 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def log_evaluation_artifacts(run: TrackedRun, evaluation: Evaluation, artifact_path: str,
-                             summary: Mapping[str, Any] | None = None,
-                             history_rows=(), curves_png: Path | None = None) -> None:
-    """Clips as .wav, a waveform + spectrogram PNG, diagnostics JSON and an HTML page."""
+def render_evaluation(evaluation: Evaluation, folder: Path,
+                      summary: Mapping[str, Any] | None = None, history_rows=(),
+                      curves_png: Path | None = None, reuse: Path | None = None) -> Path:
+    """Write clips as .wav, a waveform + spectrogram PNG, diagnostics JSON and an HTML page.
+
+    With `reuse` (a folder this function wrote for the same evaluation) the clips and the
+    figure are copied instead of written and drawn again; only the page is new.
+    """
     from harness.audio import write_wav
     from harness.plots import plot_clips
     from harness.run_page import evaluation_page
 
-    with tempfile.TemporaryDirectory(prefix="samplegan-eval-") as temp:
-        folder = Path(temp)
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / "clips.png"
+    if reuse is not None:
+        for item in reuse.iterdir():
+            if item.name != "index.html":
+                shutil.copy2(item, folder / item.name)
+    else:
         for index, clip in enumerate(evaluation.clips):
             write_wav(folder / f"clip_{index:02d}.wav", clip, evaluation.sample_rate_hz)
-        png = plot_clips(list(evaluation.clips), evaluation.sample_rate_hz, evaluation.n,
-                         evaluation.diagnosis.clips, folder / "clips.png",
-                         title=f"GAN step {evaluation.step}")
+        plot_clips(list(evaluation.clips), evaluation.sample_rate_hz, evaluation.n,
+                   evaluation.diagnosis.clips, png, title=f"GAN step {evaluation.step}")
         (folder / "diagnostics.json").write_text(json.dumps({
             "step": evaluation.step,
             "batch": evaluation.diagnosis.to_dict(),
             "quality": evaluation.quality,
             "dynamics": evaluation.dynamics,
         }, indent=2, default=str))
-        (folder / "index.html").write_text(evaluation_page(
-            f"{summary.get('run name', 'run') if summary else 'Evaluation'} — step {evaluation.step}",
-            evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png))
-        run.log_artifacts(folder, artifact_path)
+    (folder / "index.html").write_text(evaluation_page(
+        f"{summary.get('run name', 'run') if summary else 'Evaluation'} — step {evaluation.step}",
+        evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png))
+    return folder
+
+
+def _check_resumable(store: TrackingStore, run_id: str, params: Mapping[str, Any]) -> None:
+    """Refuse, before the run is touched, to resume it with other settings than it had."""
+    logged = get_run(store, run_id).data.params
+    soft = set(provenance())
+    for key, value in params.items():
+        text = param_text(value)
+        if key in logged and key not in soft and logged[key] != text:
+            raise SampleGanError(
+                f"run {run_id} has {key}={logged[key]!r}, not {text!r}; resume with the same "
+                "variant, --set values, data and seed"
+            )
 
 
 @dataclass
@@ -167,6 +236,9 @@ def tracked_training(
     config = resolve(variant, overrides)
     dataset = load_dataset(data_dir)
     check_dataset(config, dataset)
+    params = training_params(variant, overrides, config, dataset, seed)
+    if resume_run_id:
+        _check_resumable(store, resume_run_id, params)
     from harness.training import Trainer  # TensorFlow loads only once the inputs are good
 
     install_termination_handler()
@@ -178,7 +250,6 @@ def tracked_training(
     pruned: StopTraining | None = None
     result: TrainingResult | None = None
     with run:
-        params = training_params(variant, overrides, config, dataset, seed)
         run.log_params(params, soft_keys=frozenset(provenance()))
         run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running"})
         run.log_text(config.to_json(), "config.json")
@@ -188,11 +259,14 @@ def tracked_training(
         if trainer.resumed_from:
             run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
         try:
-            result = trainer.run()
-        except StopTraining as stop:
-            pruned = stop
-            run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
-        _log_final(run, trainer, observer, variant, pruned, result)
+            try:
+                result = trainer.run()
+            except StopTraining as stop:
+                pruned = stop
+                run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
+            _log_final(run, trainer, observer, variant, pruned, result)
+        finally:
+            observer.close()
     if pruned is not None:
         raise pruned
     return TrainingOutcome(run.run_id, result)
@@ -203,6 +277,8 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
     """The final model, training curves, dynamics and the run's HTML page."""
     from harness.dynamics import diagnose_training
     from harness.plots import plot_training_curves
+
+    run.sync()  # the last evaluation's files, which `final/` reuses
 
     with tempfile.TemporaryDirectory(prefix="samplegan-final-") as temp:
         folder = Path(temp)
@@ -221,8 +297,10 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
                        "final label": last.diagnosis.label,
                        "collapsed share": last.diagnosis.metrics.get("collapsed_share"),
                        "steps": json.dumps({k: int(v.numpy()) for k, v in trainer.steps.items()})}
-            log_evaluation_artifacts(run, last, "final", summary=summary,
-                                     history_rows=observer.evaluation_rows, curves_png=curves)
+            render_evaluation(last, folder / "final", summary=summary,
+                              history_rows=observer.evaluation_rows, curves_png=curves,
+                              reuse=observer.rendered(last.step))
+            run.log_artifacts(folder / "final", "final")
             run.set_tags({
                 "samplegan.outcome": outcome,
                 "samplegan.final_label": last.diagnosis.label,
@@ -244,6 +322,8 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         raise SampleGanError(f"dataset folder {data_dir} does not exist; create it with "
                              "`samplegan data synth` or `samplegan data import`")
     store = TrackingStore.open(tracking_uri)
+    if resume_run and get_run(store, resume_run).info.status == "FINISHED":
+        raise SampleGanError(f"run {resume_run} already FINISHED; there is nothing to resume")
     started: list[str] = []
     try:
         outcome = tracked_training(store=store, experiment=experiment, variant=variant,

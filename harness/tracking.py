@@ -13,9 +13,11 @@ import contextlib
 import fcntl
 import json
 import os
+import queue
 import signal
 import sqlite3
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -247,6 +249,11 @@ class TrackedRun:
     Use as a context manager: leaving it normally marks the run FINISHED, through an
     exception FAILED (with the error as a tag and an `error.txt` artifact), through
     Ctrl-C or SIGTERM KILLED.
+
+    Metric batches and `in_background` jobs (rendering and uploading evaluation
+    artifacts) run in order on one writer thread, so training does not wait for the
+    store; `sync` waits for them and re-raises the first error, and ending the run
+    always syncs first.
     """
 
     def __init__(self, store: TrackingStore, run_id: str):
@@ -256,6 +263,40 @@ class TrackedRun:
         self._metrics: list = []
         self._last_flush = time.monotonic()
         self.final_status: str | None = None
+        self._jobs: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # --- the writer thread ------------------------------------------------------------
+    def in_background(self, job, *args) -> None:
+        """Run `job(*args)` on the writer thread, after everything queued before it."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write, daemon=True,
+                                            name=f"mlflow-writer-{self.run_id[:8]}")
+            self._writer.start()
+        self._jobs.put((job, args))
+
+    def _write(self) -> None:
+        # Lowest CPU priority for this thread alone (Linux schedules threads separately):
+        # on a busy machine rendering and writing wait for training, not the reverse.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        while True:
+            job, args = self._jobs.get()
+            try:
+                if self._error is None:  # after a failure, drop the rest: the run will fail
+                    job(*args)
+            except BaseException as error:  # noqa: BLE001 - re-raised by sync()
+                self._error = error
+            finally:
+                self._jobs.task_done()
+
+    def sync(self) -> None:
+        """Wait for queued writes; raise the first error one of them hit."""
+        self._jobs.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     # --- creation -----------------------------------------------------------------
     @classmethod
@@ -289,7 +330,7 @@ class TrackedRun:
         existing = retrying(self.client.get_run, self.run_id).data.params
         fresh = []
         for key, value in params.items():
-            text = _param_text(value)
+            text = param_text(value)
             if key in existing:
                 if existing[key] != text and key in soft_keys:
                     self.set_tags({f"samplegan.resumed_with.{key}": text})
@@ -322,10 +363,14 @@ class TrackedRun:
             self.flush()
 
     def flush(self) -> None:
+        """Hand the buffered metrics to the writer thread."""
         pending, self._metrics = self._metrics, []
         for start in range(0, len(pending), 1000):
-            retrying(self.client.log_batch, self.run_id, metrics=pending[start:start + 1000])
+            self.in_background(self._log_metric_batch, pending[start:start + 1000])
         self._last_flush = time.monotonic()
+
+    def _log_metric_batch(self, metrics: list) -> None:
+        retrying(self.client.log_batch, self.run_id, metrics=metrics)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         retrying(self.client.log_artifact, self.run_id, str(path), artifact_path)
@@ -341,27 +386,42 @@ class TrackedRun:
 
     # --- ending ---------------------------------------------------------------------
     def end(self, status: str) -> None:
+        """Write what is pending, then set the final status (FAILED if a write failed)."""
         try:
             self.flush()
+            self.sync()
+        except Exception as error:
+            if status != FINISHED:
+                raise
+            self.fail(error)
+            raise
         finally:
-            retrying(self.client.set_terminated, self.run_id, status=status)
-            self.final_status = status
+            if self.final_status is None:
+                retrying(self.client.set_terminated, self.run_id, status=status)
+                self.final_status = status
 
     def fail(self, error: BaseException) -> None:
         """Record `error` (one-line tag, full traceback artifact) and mark the run FAILED."""
         message = redact_text(f"{type(error).__name__}: {error}".strip(), self.store.uri)
         with contextlib.suppress(Exception):
+            self.sync()  # earlier writes first; their own error is secondary now
+        with contextlib.suppress(Exception):
             self.set_tags({"samplegan.error": message.splitlines()[0][:5000]})
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             self.log_text(redact_text(text, self.store.uri), "error.txt")
-        self.end(FAILED)
+        with contextlib.suppress(Exception):
+            self.flush()
+            self.sync()
+        if self.final_status is None:
+            retrying(self.client.set_terminated, self.run_id, status=FAILED)
+            self.final_status = FAILED
 
     def __enter__(self) -> TrackedRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is None:
-            self.end(FINISHED)
+            self.end(FINISHED)  # a failed background write turns this into FAILED + raise
         elif isinstance(exc, KeyboardInterrupt | Terminated):
             with contextlib.suppress(Exception):
                 self.set_tags({"samplegan.killed_by": type(exc).__name__})
@@ -398,7 +458,8 @@ def download_artifacts(store: TrackingStore, run_id: str, path: str) -> Path:
     return Path(local)
 
 
-def _param_text(value: Any) -> str:
+def param_text(value: Any) -> str:
+    """A param value as MLflow stores it (JSON for containers, at most 6000 characters)."""
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, sort_keys=True, default=_json_default)[:6000]
     return str(value)[:6000]

@@ -170,10 +170,11 @@ class Trainer:
         g_grads = tape.gradient(g_loss, g_vars)
         self.opt_generator.apply_gradients(zip(g_grads, g_vars, strict=True))
 
-        return {
-            "d_loss": d_loss, "g_loss": g_loss, "gradient_penalty": penalty,
-            "d_acc_real": tf.reduce_mean(tf.cast(real_scores > 0, tf.float32)),
+        return {  # the first three show on the progress bar
+            "d_loss": d_loss, "g_loss": g_loss,
             "d_acc_fake": tf.reduce_mean(tf.cast(fake_scores < 0, tf.float32)),
+            "d_acc_real": tf.reduce_mean(tf.cast(real_scores > 0, tf.float32)),
+            "gradient_penalty": penalty,
             "g_grad_norm": tf.linalg.global_norm(g_grads),
             "d_grad_norm": tf.linalg.global_norm(d_grads),
             "fake_rms": tf.sqrt(tf.reduce_mean(tf.square(fake))),

@@ -87,9 +87,10 @@ def test_a_run_records_params_for_reproduction(finished_run, tiny_corpus):
 def test_a_run_records_metrics_with_steps(finished_run):
     store_dir, run_id, _ = finished_run
     client = client_for(store_dir)
+    # two steps per phase: one partial window each, its mean logged at its last step
     d_loss = client.get_metric_history(run_id, "gan/d_loss")
-    assert [m.step for m in d_loss] == [0, 1]
-    assert [m.step for m in client.get_metric_history(run_id, "autoencoder/reconstruction_mse")] == [0, 1]
+    assert [m.step for m in d_loss] == [1]
+    assert [m.step for m in client.get_metric_history(run_id, "autoencoder/reconstruction_mse")] == [1]
     metrics = client.get_run(run_id).data.metrics
     for key in ("gan/g_loss", "gan/d_acc_real", "gan/d_acc_fake", "gan/g_grad_norm",
                 "gan/d_grad_norm", "eval/collapsed_share", "eval/share_silent",
@@ -213,6 +214,38 @@ def test_a_signalled_run_is_killed_never_left_running(sig, store, tiny_corpus, t
     assert run.info.status == "KILLED"
     assert run.data.tags["samplegan.killed_by"] in ("Terminated", "KeyboardInterrupt")
     assert f"--resume {run_id}" in stderr
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_is_continued_with_resume(store, tiny_corpus, tiny_set_args, cli):
+    args = ["train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
+            "--set", "gan_steps=30", "--set", "eval_every=30"]
+    process = subprocess.Popen([str(Path(sys.executable).with_name("samplegan")), *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        run_id = _wait_for_running_run(store, process)
+        deadline = time.monotonic() + 120
+        # the autoencoder phase ends with a checkpoint, and its metrics are then flushed
+        while not client_for(store).get_metric_history(run_id, "autoencoder/reconstruction_mse"):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert client_for(store).get_run(run_id).info.status == "KILLED"
+    resumed = cli(*args, "--resume", run_id, check=True)
+    assert resumed.stdout.strip().splitlines()[-1] == run_id
+    run = client_for(store).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["samplegan.resumed"] == "true"
+    assert run.data.tags["samplegan.resumed_from_checkpoint"]
+    client = client_for(store)
+    assert len(client.get_metric_history(run_id, "autoencoder/reconstruction_mse")) == 1  # not redone
+    steps = [m.step for m in client.get_metric_history(run_id, "gan/d_loss")]
+    assert {9, 19, 29} <= set(steps) <= set(range(30))  # windows of ten steps
+    finished = cli(*args, "--resume", run_id)
+    assert finished.returncode == 2 and "already FINISHED" in finished.stderr
 
 
 # ---------------------------------------------------------------------- the stores

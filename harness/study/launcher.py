@@ -182,10 +182,15 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
         status = study_status(spec.name, storage=study_storage.url)
         print(format_status(status), flush=True)
         left, _ = cells_left(study, spec)
+        running = status["trials"]["RUNNING"]
         parent.log_json(status, "study_status.json")
         timed_out = deadline is not None and time.time() >= deadline
-        parent.end(FINISHED if left == 0 and not interrupted
-                   else KILLED if interrupted or timed_out else FAILED)
+        if running:  # workers of another launcher (another machine) are still at it
+            print(f"{running} trial(s) still running elsewhere; the parent run stays RUNNING "
+                  "until the last launcher ends", flush=True)
+        else:
+            parent.end(FINISHED if left == 0 and not interrupted
+                       else KILLED if interrupted or timed_out else FAILED)
     if interrupted:
         return 130
     if any(process.returncode == 2 for process in processes):

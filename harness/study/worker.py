@@ -147,6 +147,18 @@ def _cell_of(spec: StudySpec, trial: optuna.Trial) -> Cell:
     raise SampleGanError(f"trial {trial.number} has cell {key!r}, which the spec does not define")
 
 
+def _tell(study: optuna.Study, trial: optuna.Trial, log, attrs: Mapping[str, Any] | None = None,
+          **outcome) -> None:
+    """Set `attrs` and `study.tell`, unless another process already failed the trial as stale."""
+    try:
+        for key, value in (attrs or {}).items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, **outcome)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        log(f"trial {trial.number} was marked stale by another process meanwhile "
+            "(missed heartbeats?); its cell will run again, its run stays in MLflow")
+
+
 def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
               tracking: TrackingStore, trial_id: int, log=print) -> TrialState:
     """Train one claimed trial and tell Optuna how it ended."""
@@ -179,26 +191,24 @@ def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
             value = objective_value(spec.objective, final)
             if value is None:
                 raise SampleGanError(f"objective metric {spec.objective.metric} was not computed")
-            study.tell(trial, value)
+            _tell(study, trial, log, values=value)
             log(f"trial {trial.number} COMPLETE: objective {value:.4g} "
                 f"({time.monotonic() - started:.0f} s)")
             return TrialState.COMPLETE
         except StopTraining as stop:
-            trial.set_user_attr("prune_reason", stop.reason)
-            trial.set_user_attr("prune_kind", stop.kind)
-            study.tell(trial, state=TrialState.PRUNED)
+            _tell(study, trial, log, {"prune_reason": stop.reason, "prune_kind": stop.kind},
+                  state=TrialState.PRUNED)
             log(f"trial {trial.number} PRUNED: {stop.reason}")
             return TrialState.PRUNED
         except (KeyboardInterrupt, Terminated) as stop:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish the bookkeeping first
-            trial.set_user_attr("interrupted", type(stop).__name__)
-            study.tell(trial, state=TrialState.FAIL)
+            _tell(study, trial, log, {"interrupted": type(stop).__name__}, state=TrialState.FAIL)
             log(f"trial {trial.number} interrupted ({type(stop).__name__})")
             raise
         except Exception as error:  # the study goes on; the error is on the trial and the run
             message = redact_text(f"{type(error).__name__}: {error}", storage.url, tracking.uri)
-            trial.set_user_attr("error", message.splitlines()[0][:1000] if message else "error")
-            study.tell(trial, state=TrialState.FAIL)
+            first_line = message.splitlines()[0][:1000] if message else "error"
+            _tell(study, trial, log, {"error": first_line}, state=TrialState.FAIL)
             log(f"trial {trial.number} FAIL: {message.splitlines()[0] if message else ''}")
             return TrialState.FAIL
 
