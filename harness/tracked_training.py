@@ -7,6 +7,7 @@ in the store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -136,7 +137,7 @@ class MlflowObserver(TrainingObserver):
         rendered = tempfile.TemporaryDirectory(prefix="samplegan-eval-")
         render_evaluation(evaluation, Path(rendered.name))
         self.run.log_artifacts(Path(rendered.name), f"eval/step_{evaluation.step:06d}")
-        self.close()
+        self._drop_latest()
         self.latest = (evaluation.step, rendered)
 
     def rendered(self, step: int) -> Path | None:
@@ -146,6 +147,13 @@ class MlflowObserver(TrainingObserver):
         return None
 
     def close(self) -> None:
+        """Log the last partial window of step metrics; drop the kept evaluation files."""
+        self._log_window()
+        with contextlib.suppress(Exception):  # a write error is raised when the run ends
+            self.run.sync()  # the writer thread may still be rendering into `latest`
+        self._drop_latest()
+
+    def _drop_latest(self) -> None:
         if self.latest is not None:
             self.latest[1].cleanup()
             self.latest = None

@@ -128,6 +128,20 @@ def _check_http(uri: str) -> None:
         ) from None
 
 
+def _check_database(uri: str) -> None:
+    """Connect once, quickly, so an unreachable database is an error in seconds."""
+    import sqlalchemy
+
+    connect_args = {"connect_timeout": 10} if uri.startswith("postgresql") else {}
+    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool,
+                                      connect_args=connect_args)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
 class TrackingStore:
     """A resolved, reachable MLflow tracking store."""
 
@@ -164,9 +178,10 @@ class TrackingStore:
                 _initialise_sqlite(self.uri, artifact_root)
             elif scheme in ("http", "https"):
                 _check_http(self.uri)
-            elif scheme in ("postgresql", "postgresql+psycopg2", "mysql", "mssql"):
+            elif scheme.startswith(("postgresql", "mysql", "mssql")):
                 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+                _check_database(self.uri)  # MLflow itself retries for minutes before failing
                 lock = store_dir() / ".mlflow-db.lock"
                 with file_lock(lock):
                     SqlAlchemyStore(self.uri, self.artifact_root or store_dir().joinpath(
@@ -295,8 +310,7 @@ class TrackedRun:
         """Wait for queued writes; raise the first error one of them hit."""
         self._jobs.join()
         if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+            raise self._error  # kept: ending the run must see it too
 
     # --- creation -----------------------------------------------------------------
     @classmethod

@@ -151,8 +151,9 @@ class Trainer:
         fake = tf.stop_gradient(fake)
 
         with tf.GradientTape() as tape:
-            real_scores = discriminator(real, training=True)
-            fake_scores = discriminator(fake, training=True)
+            # One pass over real and generated together: one LSTM graph to trace, not two.
+            scores = discriminator(tf.concat([real, fake], axis=0), training=True)
+            real_scores, fake_scores = tf.split(scores, 2)
             penalty = model.loss.penalty(discriminator, real, fake, seeds[2])
             d_loss = model.loss.discriminator(real_scores, fake_scores) + penalty
         d_vars = discriminator.trainable_variables
