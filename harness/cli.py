@@ -15,9 +15,11 @@ from pathlib import Path
 import click
 
 from harness.errors import SampleGanError
+from harness.stopping import install_stop_handlers
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
 TENSORFLOW_COMMANDS = ("train", "generate", "bench")
+STOPPABLE_COMMANDS = ("train", "generate")  # they stop between steps on Ctrl-C / SIGTERM
 
 
 def _emit_json(payload: object) -> None:
@@ -279,7 +281,11 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no per-migration INFO lines
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # opt in by setting it to false
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if len(sys.argv) > 1 and sys.argv[1] in TENSORFLOW_COMMANDS and "--help" not in sys.argv:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command in STOPPABLE_COMMANDS:
+        # From the first moment: a Ctrl-C during start-up must not be lost (see stopping.py).
+        install_stop_handlers()
+    if command in TENSORFLOW_COMMANDS and "--help" not in sys.argv:
         from harness.quiet_tf import import_tensorflow_quietly
 
         import_tensorflow_quietly()
@@ -300,7 +306,7 @@ def main() -> None:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
     except BaseException as exc:
-        from harness.tracking import Terminated
+        from harness.stopping import Terminated
 
         if isinstance(exc, Terminated):
             click.echo("error: terminated", err=True)

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from harness.errors import SampleGanError
+from harness.stopping import install_stop_handlers, raise_if_stop_requested
 
 if TYPE_CHECKING:
     from models.sample_gan import SampleGAN
@@ -44,6 +45,7 @@ def generate_audio(model: SampleGAN, seed_segments: np.ndarray, samples: int, se
               disable=not progress, dynamic_ncols=True) as bar:
         done = 0
         while done < samples:
+            raise_if_stop_requested()
             steps = min(CHUNK_SAMPLES, samples - done)
             carry, emitted, _ = generator.run(carry, steps, tf.constant([seed, 2]), done)
             chunks.append(emitted.numpy())
@@ -58,6 +60,7 @@ def generate_command(*, run_id: str, seconds: float, out: Path, seed: int,
     from harness.audio import write_wav
     from harness.tracking import TrackingStore, download_artifacts, get_run
 
+    install_stop_handlers()
     if out.suffix.lower() != ".wav":
         raise SampleGanError(f"--out must be a .wav file, got {out}")
     if not out.parent.exists():

@@ -21,12 +21,11 @@ from typing import Any
 
 from harness.dataset import Dataset, load_dataset, manifest_sha256
 from harness.errors import SampleGanError
+from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.tracking import (
-    Terminated,
     TrackedRun,
     TrackingStore,
     get_run,
-    install_termination_handler,
     param_text,
     store_dir,
 )
@@ -249,7 +248,8 @@ def tracked_training(
         _check_resumable(store, resume_run_id, params)
     from harness.training import Trainer  # TensorFlow loads only once the inputs are good
 
-    install_termination_handler()
+    install_stop_handlers()
+    raise_if_stop_requested()  # Ctrl-C during start-up: leave no run behind
     run = TrackedRun.start(store, experiment, run_name=run_name or variant,
                            tags={"samplegan.variant": variant, **(tags or {})},
                            parent_run_id=parent_run_id, resume_run_id=resume_run_id)

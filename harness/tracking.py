@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.errors import SampleGanError
+from harness.stopping import Terminated
 
 STORE_DIR_ENV = "SAMPLEGAN_STORE_DIR"
 FLUSH_EVERY_METRICS = 500  # buffered metric values before a log_batch call
@@ -35,12 +36,8 @@ FLUSH_EVERY_S = 15.0  # ... or seconds since the last flush, whichever comes fir
 _RETRY_S = 120.0  # how long a write is retried while SQLite reports "database is locked"
 
 
-class Terminated(BaseException):  # noqa: N818 - mirrors KeyboardInterrupt
-    """Raised in the main thread on SIGTERM so runs end as KILLED, never left RUNNING."""
-
-
 def install_termination_handler() -> None:
-    """Turn SIGTERM into `Terminated` (only possible from the main thread)."""
+    """Turn SIGTERM into `Terminated`, raised at once (for simple loops like the launcher's)."""
 
     def _raise(signum, frame):
         raise Terminated(f"received signal {signum}")

@@ -23,6 +23,7 @@ from harness.dataset import Dataset
 from harness.diagnostics import diagnose_batch
 from harness.dynamics import diagnose_training
 from harness.quality import quality_metrics
+from harness.stopping import raise_if_stop_requested
 from harness.training_api import (  # noqa: F401 - re-exported for callers of the loop
     PHASES,
     QUALITY_REFERENCE_SEGMENTS,
@@ -240,6 +241,7 @@ class Trainer:
                    disable=not self.options.progress, dynamic_ncols=True, leave=True)
         try:
             for step in range(done, total):
+                raise_if_stop_requested()  # Ctrl-C / SIGTERM take effect between steps
                 if self._out_of_time():
                     return False
                 metrics = self._record(phase, step, step_fn(step))
@@ -257,6 +259,7 @@ class Trainer:
     # --- evaluation ---------------------------------------------------------------------
     def evaluate(self) -> Evaluation:
         """Generate `eval_clips` clips from fixed held-out seeds and diagnose them."""
+        raise_if_stop_requested()
         c = self.config
         step = int(self.steps["gan"].numpy())
         seeds = self._eval_real[: c.eval_clips]

@@ -7,6 +7,7 @@ are created here, once, so workers never race to create them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -40,7 +41,7 @@ from harness.tracking import (
     retrying,
 )
 
-STOP_GRACE_S = 60.0  # how long workers get to record an interrupted trial before SIGKILL
+STOP_GRACE_S = 300.0  # workers finish their current step (a paper-size CPU step: ~1 min)
 
 
 def plan_workers(workers: int | None, gpus: str | None) -> list[dict[str, str]]:
@@ -112,14 +113,27 @@ def _start_workers(spec_path: Path, plans: list[dict[str, str]], storage: StudyS
 
 
 def _stop_workers(processes: list[subprocess.Popen], sig: int) -> None:
+    """Ask workers to stop after their current step; a second Ctrl-C makes it immediate."""
+    def signal_alive() -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(sig)
+
+    def wait_all(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+    signal_alive()
+    try:
+        wait_all(STOP_GRACE_S)
+    except KeyboardInterrupt:
+        print("second Ctrl-C: stopping the workers now", flush=True)
+        signal_alive()  # a worker's second signal raises wherever it is
+        wait_all(30.0)
     for process in processes:
         if process.poll() is None:
-            process.send_signal(sig)
-    deadline = time.monotonic() + STOP_GRACE_S
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
@@ -172,10 +186,11 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
             time.sleep(0.5)
     except (KeyboardInterrupt, Terminated):
         interrupted = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("stopping workers (trials in flight are recorded as interrupted) ...", flush=True)
+        print("stopping workers after their current step (trials in flight are recorded as "
+              "interrupted; Ctrl-C again to stop at once) ...", flush=True)
         _stop_workers(processes, signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     finally:
         if any(process.returncode not in (0, 130, 2) for process in processes):
             _kill_runs_of_dead_workers(study, study_storage, tracking)

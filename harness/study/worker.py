@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from harness.errors import SampleGanError
 from harness.quiet_tf import import_tensorflow_quietly
+from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.study.datasets import dataset_dir
 from harness.study.queue import (
     CELL_ATTR,
@@ -34,7 +35,7 @@ from harness.study.queue import (
 )
 from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.study.storage import StudyStorage, open_storage
-from harness.tracking import Terminated, TrackingStore, install_termination_handler, redact_text
+from harness.tracking import TrackingStore, redact_text
 from harness.training_api import Evaluation, StopTraining, TrainingObserver
 from models.registry import get_variant
 
@@ -218,6 +219,7 @@ def work(spec: StudySpec, storage: StudyStorage, tracking: TrackingStore, log=pr
     """Claim and run trials until every cell is done, failed for good, or the deadline passes."""
     study = load_study(spec, storage)
     while deadline is None or time.time() < deadline:
+        raise_if_stop_requested()  # Ctrl-C between trials: take no new one
         trial_id = claim_waiting_trial(study, storage)
         if trial_id is not None:
             run_trial(spec, study, storage, tracking, trial_id, log)
@@ -227,7 +229,9 @@ def work(spec: StudySpec, storage: StudyStorage, tracking: TrackingStore, log=pr
             return
         if not reconcile(study, spec, storage) and live == 0:
             return  # nothing running, nothing to queue: remaining cells failed for good
-        time.sleep(POLL_S)
+        for _ in range(int(POLL_S / 0.1)):
+            raise_if_stop_requested()
+            time.sleep(0.1)
     log("study timeout reached; no new trials are started")
 
 
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"{prefix} {message}", flush=True)
 
-    install_termination_handler()
+    install_stop_handlers()
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     logging.getLogger("alembic").setLevel(logging.WARNING)
