@@ -56,6 +56,9 @@ def run_generation_bench(quick: bool = False) -> dict[str, Any]:
     Returns:
         One JSON-ready object: the cases and the paper's reference figure.
     """
+    from harness.quiet_tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     n, units = (64, 16) if quick else (500, 128)
     cases = []
     for lstm_mode, samples in (("stateless", 50 if quick else 200),

@@ -18,7 +18,6 @@ from harness.errors import SampleGanError
 from harness.stopping import install_stop_handlers
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
-TENSORFLOW_COMMANDS = ("train", "generate", "bench")
 STOPPABLE_COMMANDS = ("train", "generate")  # they stop between steps on Ctrl-C / SIGTERM
 
 
@@ -285,10 +284,6 @@ def main() -> None:
     if command in STOPPABLE_COMMANDS:
         # From the first moment: a Ctrl-C during start-up must not be lost (see stopping.py).
         install_stop_handlers()
-    if command in TENSORFLOW_COMMANDS and "--help" not in sys.argv:
-        from harness.quiet_tf import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:  # click's wrapper around Ctrl-C

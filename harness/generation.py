@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from harness.errors import SampleGanError
+from harness.quiet_tf import import_tensorflow_quietly
 from harness.stopping import install_stop_handlers, raise_if_stop_requested
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def generate_command(*, run_id: str, seconds: float, out: Path, seed: int,
     store = TrackingStore.open(tracking_uri)
     get_run(store, run_id)
     model_dir = download_artifacts(store, run_id, "model")
-    from models.sample_gan import SampleGAN  # TensorFlow loads only once the inputs are good
+    import_tensorflow_quietly()  # only once the inputs are known to be good
+    from models.sample_gan import SampleGAN
 
     model, seed_bank = SampleGAN.load(model_dir)
     if len(seed_bank) == 0:

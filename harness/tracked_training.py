@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.dataset import Dataset, load_dataset, manifest_sha256
 from harness.errors import SampleGanError
+from harness.quiet_tf import import_tensorflow_quietly
 from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.tracking import (
     TrackedRun,
@@ -246,7 +247,8 @@ def tracked_training(
     params = training_params(variant, overrides, config, dataset, seed)
     if resume_run_id:
         _check_resumable(store, resume_run_id, params)
-    from harness.training import Trainer  # TensorFlow loads only once the inputs are good
+    import_tensorflow_quietly()  # only once the inputs are known to be good
+    from harness.training import Trainer
 
     install_stop_handlers()
     raise_if_stop_requested()  # Ctrl-C during start-up: leave no run behind
@@ -325,10 +327,11 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
     from models.registry import parse_overrides
 
     overrides = parse_overrides(assignments)
-    resolve(variant, overrides)  # fail on bad input before touching any store
+    config = resolve(variant, overrides)  # fail on bad input before touching any store
     if not Path(data_dir).is_dir():
         raise SampleGanError(f"dataset folder {data_dir} does not exist; create it with "
                              "`samplegan data synth` or `samplegan data import`")
+    check_dataset(config, load_dataset(data_dir))
     store = TrackingStore.open(tracking_uri)
     if resume_run and get_run(store, resume_run).info.status == "FINISHED":
         raise SampleGanError(f"run {resume_run} already FINISHED; there is nothing to resume")
