@@ -34,7 +34,7 @@ from typing import Any
 import harness.tracked_training as tracked_module
 from harness.corpus import synthesize_dataset
 from harness.dataset import load_dataset
-from harness.quiet_tf import import_tensorflow_quietly
+from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.tracking import STORE_DIR_ENV, TrackedRun, TrackingStore
 from harness.training import RunOptions, Trainer, TrainingObserver
 from models.registry import resolve
@@ -314,8 +314,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="One run of each with 40 GAN steps: a smoke check of the benchmark.")
     args = parser.parse_args()
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    quiet_library_logging()
     import_tensorflow_quietly()
     if args.quick:
         result = run(repeats=1, gan_steps=40)

@@ -28,7 +28,7 @@ def _time_generation(lstm_mode: str, n: int, units: int, streams: int, samples: 
     set_global_seed(0)
     model = SampleGAN(resolve("paper", {"lstm_mode": lstm_mode, "n": n, "lstm_units": units}))
     generator = model.generator
-    object.__setattr__(generator, "use_xla", xla)
+    generator.set_xla(xla)
     window = tf.constant(np.random.default_rng(0).uniform(-0.5, 0.5, (streams, n)), tf.float32)
     carry = generator.start(window)
     generator.run(carry, samples, tf.constant([0, 0]))  # trace + compile

@@ -7,14 +7,13 @@ Heavy imports (TensorFlow, MLflow, Optuna) happen inside the commands so that
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from harness.errors import SampleGanError
+from harness.quiet_tf import quiet_library_logging
 from harness.stopping import install_stop_handlers
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
@@ -276,10 +275,7 @@ def bench_generation(as_json: bool, quick: bool) -> None:
 
 def main() -> None:
     """Entry point: one-line errors and non-zero exits for bad input."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no per-migration INFO lines
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # opt in by setting it to false
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_library_logging()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command in STOPPABLE_COMMANDS:
         # From the first moment: a Ctrl-C during start-up must not be lost (see stopping.py).

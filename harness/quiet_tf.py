@@ -1,4 +1,4 @@
-"""Import TensorFlow without its C++ start-up chatter on stderr.
+"""Quiet third-party libraries: TensorFlow's C++ start-up chatter, MLflow's INFO lines.
 
 TensorFlow's native libraries log a few lines (CUDA probing, CPU features) through absl
 before `TF_CPP_MIN_LOG_LEVEL` takes effect. Commands that will use TensorFlow import it
@@ -29,3 +29,11 @@ def import_tensorflow_quietly() -> None:
         os.close(devnull)
         os.close(saved)
     tf.get_logger().setLevel(logging.ERROR)
+
+
+def quiet_library_logging() -> None:
+    """Defaults for our processes: no per-migration MLflow/alembic INFO lines, no telemetry."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # opt in by setting it to false
+    logging.getLogger("alembic").setLevel(logging.WARNING)

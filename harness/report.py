@@ -184,22 +184,9 @@ class _StudyData:
 
 
 def _open_study(study_name: str, storage: str | None):
-    import optuna
+    from harness.study.storage import open_existing_study
 
-    from harness.study.storage import default_storage_url, open_storage
-
-    url = storage or os.environ.get("SAMPLEGAN_STORAGE") or default_storage_url()
-    # Opening a journal creates it; a report must not leave an empty store behind.
-    if "://" not in url and not Path(url).expanduser().exists():
-        raise SampleGanError(f"no study storage at {url}: no study has run here; run the report "
-                             "where `samplegan study run` ran, or pass --storage")
-    opened = open_storage(url)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    names = optuna.get_all_study_names(opened.optuna)
-    if study_name not in names:
-        raise SampleGanError(f"no study {study_name!r} in {opened.display_url} (studies there: "
-                             f"{', '.join(names) or 'none'}); check the name or --storage")
-    return opened, optuna.load_study(study_name=study_name, storage=opened.optuna)
+    return open_existing_study(study_name, storage)
 
 
 def _open_tracking(tracking_uri: str | None) -> tuple[str, TrackingStore | None]:

@@ -40,6 +40,17 @@ def install_stop_handlers() -> None:
         signal.signal(signal.SIGTERM, _handle)
 
 
+def install_termination_handler() -> None:
+    """Raise `Terminated` at once on SIGTERM: for simple loops such as the study launcher's,
+    which have no TensorFlow tracing to lose it in."""
+
+    def _raise(signum, frame):
+        raise _stop_error(signum)
+
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def stop_requested() -> bool:
     return bool(_requested)
 

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import queue
-import signal
 import sqlite3
 import tempfile
 import threading
@@ -34,16 +33,6 @@ STORE_DIR_ENV = "SAMPLEGAN_STORE_DIR"
 FLUSH_EVERY_METRICS = 500  # buffered metric values before a log_batch call
 FLUSH_EVERY_S = 15.0  # ... or seconds since the last flush, whichever comes first
 _RETRY_S = 120.0  # how long a write is retried while SQLite reports "database is locked"
-
-
-def install_termination_handler() -> None:
-    """Turn SIGTERM into `Terminated`, raised at once (for simple loops like the launcher's)."""
-
-    def _raise(signum, frame):
-        raise Terminated(f"received signal {signum}")
-
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, _raise)
 
 
 # --------------------------------------------------------------------------- redaction

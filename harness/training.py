@@ -322,7 +322,7 @@ class Trainer:
             if not generator.use_xla:
                 raise
             # The XLA loop did not compile here (e.g. cuDNN LSTMs on a GPU): retrace without.
-            object.__setattr__(generator, "use_xla", False)
+            generator.set_xla(False)
             self._compile_steps()
             return self._adversarial_step(*args)
 

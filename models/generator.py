@@ -60,7 +60,7 @@ class Generator(keras.Model):
         self.head_layer = self.head.layer
         # Plain attributes, kept out of Keras' variable tracking.
         object.__setattr__(self, "_loops", {})
-        object.__setattr__(self, "use_xla", True)
+        self.set_xla(True)
 
     def _prefilter_stride(self, config) -> int:
         raise NotImplementedError
@@ -120,6 +120,10 @@ class Generator(keras.Model):
         )
         return carry, tf.transpose(emitted.stack()), tf.transpose(fed_back.stack())
 
+    def set_xla(self, enabled: bool) -> None:
+        """Compile the generation loop with XLA (default) or without; kept out of Keras tracking."""
+        object.__setattr__(self, "use_xla", enabled)
+
     def _compiled_function(self, function, xla: bool):
         key = (function.__name__, xla)
         if key not in self._loops:
@@ -136,7 +140,7 @@ class Generator(keras.Model):
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
                     tf.errors.InternalError):
                 # e.g. cuDNN LSTM kernels have no XLA lowering; the plain loop still works.
-                object.__setattr__(self, "use_xla", False)
+                self.set_xla(False)
         return self._compiled_function(function, False)(*args)
 
     def run(self, carry: Carry, steps: int, seed, offset: int = 0,

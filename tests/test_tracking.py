@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from scipy.io import wavfile
+from ui_support import free_port
 
 from harness.errors import SampleGanError
 from harness.tracking import TrackedRun, TrackingStore, redact_text, redact_url
@@ -327,18 +327,12 @@ def test_a_postgresql_backend_store_records_runs_and_redacts_its_password(pg_dat
     assert "pa55word" not in str(raised.value) and "\n" not in str(raised.value)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_the_multi_machine_setup_an_mlflow_server_on_postgresql(
         pg_database, tmp_path, tiny_corpus, tiny_set_args, cli):
     """Training and generation through `mlflow server` with a PostgreSQL backend store."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("mlflow")), "server",
          "--backend-store-uri", pg_database("server"),

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from harness.errors import SampleGanError
+from harness.stopping import Terminated, install_termination_handler
 from harness.study.datasets import prepare_datasets
 from harness.study.queue import (
     DONE_STATES,
@@ -34,10 +35,8 @@ from harness.tracking import (
     FINISHED,
     KILLED,
     RUNNING,
-    Terminated,
     TrackedRun,
     TrackingStore,
-    install_termination_handler,
     retrying,
 )
 

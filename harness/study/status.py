@@ -9,9 +9,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from harness.errors import SampleGanError
 from harness.study.queue import CELL_ATTR
-from harness.study.storage import open_storage
+from harness.study.storage import open_existing_study
 
 STATES = ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")
 
@@ -25,14 +24,7 @@ def _seconds(trial: optuna.trial.FrozenTrial, now: datetime) -> float:
 
 def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     """Progress of study `name` as one JSON-ready object."""
-    opened = open_storage(storage, create=False)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    names = optuna.get_all_study_names(opened.optuna)
-    if name not in names:
-        known = ", ".join(names) or "none"
-        raise SampleGanError(f"no study {name!r} in {opened.display_url} (studies there: {known}); "
-                             "check the name or --storage")
-    study = optuna.load_study(study_name=name, storage=opened.optuna)
+    opened, study = open_existing_study(name, storage)
     trials = study.get_trials(deepcopy=False)
     now = datetime.now()
     points: dict[str, Counter] = defaultdict(Counter)

@@ -130,3 +130,20 @@ def open_storage(url: str | None = None, settings: StorageSettings | None = None
         lines = str(exc).strip().splitlines()
         reason = redact_text(lines[0] if lines else type(exc).__name__, url)
         raise SampleGanError(f"cannot open study storage {redact_url(url)}: {reason}") from None
+
+
+def open_existing_study(name: str, url: str | None = None):
+    """(storage, study) of an existing study, read-only: nothing is created when absent.
+
+    Raises:
+        SampleGanError: no storage there, or no study of that name (the known ones listed).
+    """
+    import optuna
+
+    opened = open_storage(url, create=False)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = optuna.get_all_study_names(opened.optuna)
+    if name not in names:
+        raise SampleGanError(f"no study {name!r} in {opened.display_url} (studies there: "
+                             f"{', '.join(names) or 'none'}); check the name or --storage")
+    return opened, optuna.load_study(study_name=name, storage=opened.optuna)

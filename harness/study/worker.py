@@ -8,7 +8,6 @@ where a password would show in `ps`) and the GPU in $CUDA_VISIBLE_DEVICES.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -22,7 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from harness.errors import SampleGanError
-from harness.quiet_tf import import_tensorflow_quietly
+from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.study.datasets import dataset_dir
 from harness.study.queue import (
@@ -253,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prefix} {message}", flush=True)
 
     install_stop_handlers()
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_library_logging()
     import_tensorflow_quietly()
     try:
         spec = load_spec(args.spec)
