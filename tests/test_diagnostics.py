@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -367,10 +366,9 @@ def test_empty_batch_is_rejected() -> None:
         diagnose_batch([], RATE_16K, N)
 
 
-def test_ten_minutes_diagnose_in_well_under_a_second_per_minute(brahms_16k: np.ndarray) -> None:
-    # The benchmark runs the full hour; this guards against a per-sample Python loop sneaking in.
-    long_clip = np.tile(brahms_16k, 150)  # 10 minutes at 16 kHz
-    started = time.process_time()
+def test_a_long_recording_is_diagnosed_healthy(brahms_16k: np.ndarray) -> None:
+    # Speed is measured in benchmarks/bench_diagnostics.py (an hour of audio), not here.
+    long_clip = np.tile(brahms_16k, 15)  # a minute at 16 kHz
     diagnosis = diagnose_clip(long_clip, RATE_16K, N)
-    assert time.process_time() - started < 3.0
     assert diagnosis.label == "healthy"
+    assert diagnosis.metrics["collapse_onset_sample"] is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +42,15 @@ def test_plot_clips_writes_one_row_per_clip_up_to_the_cap(tmp_path: Path) -> Non
     assert MAX_CLIP_ROWS == 4
 
 
-def test_plot_clips_with_diagnoses_is_fast(tmp_path: Path) -> None:
+def test_plot_clips_draws_diagnoses_beside_the_clips(tmp_path: Path) -> None:
     clips = _clips(4)
     diagnoses = [diagnose_clip(clip, RATE_HZ, N) for clip in clips]
     assert any(d.metrics["collapse_onset_sample"] is not None for d in diagnoses)
-    plot_clips(clips, RATE_HZ, N, diagnoses, tmp_path / "warm.png")  # font cache, imports
-    started = time.process_time()  # CPU time: a busy machine must not fail the test
+    plain = plot_clips(clips, RATE_HZ, N, None, tmp_path / "plain.png")
     path = plot_clips(clips, RATE_HZ, N, diagnoses, tmp_path / "clips.png", title="step 100")
-    assert time.process_time() - started < 1.0
     assert path.stat().st_size > 10_000
+    assert _png_size(path) == _png_size(plain)
+    assert path.read_bytes() != plain.read_bytes()  # onset markers and labels are drawn
 
 
 def test_plot_clips_needs_a_clip(tmp_path: Path) -> None:
