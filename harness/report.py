@@ -1,14 +1,17 @@
 """`samplegan report`: the ablation report of one study, answering which choice matters.
 
 The Optuna study holds the design and how every trial ended; MLflow holds each run's
-final diagnosis and quality metrics. `trials_frame` joins them into one row per cell
-(the cell's latest finished trial). The analysis is a set of pure functions on that
-frame: main effects of each grid axis against seed noise, the interaction of the two
-strongest axes, label shares per grid point, the best cells and, for searched
-hyperparameters, rank correlations. `write_report` renders them as Markdown, a
-self-contained HTML page (images as data URIs, so it also renders inside the MLflow
-UI), PNG plots and a CSV, built in a temporary folder and renamed into place, and logs
-the folder to the study's parent MLflow run as `report/`.
+parameters (provenance, dataset), final diagnosis and quality metrics, and its final
+clips. `trials_frame` joins them into one row per cell (the cell's latest finished
+trial). The analysis is a set of pure functions on that frame: a per-variant table with
+95% intervals, main effects of each grid axis against seed noise, significance tests
+(`harness.report_stats`), interactions of every pair of axes, label shares and collapse
+timing per variant, the best cells and, for searched hyperparameters, Optuna's parameter
+importances and rank correlations. `write_report` renders them as Markdown with PNG plots
+and .wav clips beside it, a self-contained `index.html` (images and clips as data URIs,
+so it can be mailed and also renders inside the MLflow UI) and a CSV, built in a
+temporary folder and renamed into place, and logs the folder to the study's parent
+MLflow run as `report/`.
 
 Two conventions shape every number: a trial pruned as collapsed counts as fully
 collapsed (`collapsed_outcome` = 1), and a pruned trial enters the objective analysis
@@ -17,11 +20,13 @@ with the last value it reported (from an earlier step than the completed trials)
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
 import math
 import os
+import platform
 import re
 import shutil
 import tempfile
@@ -40,8 +45,23 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from harness.audio import write_wav
 from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
+from harness.plots import plot_clips
+from harness.report_media import (
+    COLLAPSED_SHARE,
+    LISTEN_CLIPS,
+    RunFinal,
+    fetch_final,
+    first_collapsed_step,
+    listening_length,
+    plot_interactions,
+    plot_onset_histogram,
+    real_clip,
+    wav_samples,
+)
+from harness.report_stats import mean_ci, significance_table
 from harness.run_page import png_data_uri
 from harness.tracking import (
     TrackedRun,
@@ -64,6 +84,7 @@ METRIC_COLUMNS = {
     "frechet_logmel_real_vs_real": "quality/frechet_logmel_real_vs_real",
     "mr_lsd_db": "quality/mr_lsd_db",
     "mr_lsd_db_real_vs_real": "quality/mr_lsd_db_real_vs_real",
+    "generation_samples_per_s": "speed/generation_samples_per_s",
 }
 TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label"}
 FINISHED_STATES = ("COMPLETE", "PRUNED")
@@ -181,6 +202,11 @@ class _StudyData:
     parent_run_id: str | None
     design_cells: int | None  # cells the spec defines (None for studies made elsewhere)
     artifact_uris: dict[str, str] = field(default_factory=dict)  # run id -> artifact URI
+    run_params: dict[str, dict[str, str]] = field(default_factory=dict)  # run id -> params
+    started: datetime | None = None  # the first trial's start
+    finished: datetime | None = None  # the last trial's completion
+    importances: dict[str, float] | None = None  # Optuna's, for searched parameters
+    importance_note: str = ""  # why there are none
 
 
 def _open_study(study_name: str, storage: str | None):
@@ -281,9 +307,12 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
                     for column, key in METRIC_COLUMNS.items()})
         row.update({column: tags.get(key) for column, key in TAG_COLUMNS.items()})
         row["mlflow_status"] = run.info.status if run else None
+        row["first_collapsed_step"] = (first_collapsed_step(tracking.client(), run.info.run_id)
+                                       if run and tracking else math.nan)
         row[COLLAPSE] = collapsed_outcome(row["state"], row["prune_reason"], row["collapsed_share"],
                                           row.pop("prune_kind", None))
     frame = pd.DataFrame(rows, columns=_frame_columns(axes, searched))
+    importances, importance_note = _importances(study, searched)
     return _StudyData(
         name=study_name, frame=frame, spec=spec, direction=study.direction.name.lower(),
         axes=axes, searched=searched,
@@ -298,13 +327,29 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
         parent_run_id=study.user_attrs.get("mlflow_parent_run_id"),
         design_cells=study.user_attrs.get("cells"),
         artifact_uris={run_id: run.info.artifact_uri for run_id, run in runs.items()},
+        run_params={run_id: dict(run.data.params) for run_id, run in runs.items()},
+        started=min((t.datetime_start for t in trials if t.datetime_start), default=None),
+        finished=max((t.datetime_complete for t in trials if t.datetime_complete), default=None),
+        importances=importances, importance_note=importance_note,
     )
+
+
+def _importances(study, searched: Sequence[str]) -> tuple[dict[str, float] | None, str]:
+    """Optuna's parameter importances (its default evaluator) for the searched parameters."""
+    if not searched:
+        return None, "the study searches no hyperparameter"
+    from optuna.importance import get_param_importances
+
+    try:
+        return get_param_importances(study, params=list(searched)), ""
+    except (ValueError, RuntimeError) as error:
+        return None, f"Optuna could not compute them: {error}"
 
 
 def _frame_columns(axes: Sequence[str], searched: Sequence[str]) -> list[str]:
     return ["trial_number", "cell", "point", *axes, "replicate", *searched, "state", OBJECTIVE,
             "objective_step", COLLAPSE, *METRIC_COLUMNS, *TAG_COLUMNS, "prune_reason", "error",
-            "attempts", "duration_s", "mlflow_run_id", "mlflow_status"]
+            "attempts", "duration_s", "first_collapsed_step", "mlflow_run_id", "mlflow_status"]
 
 
 def trials_frame(study_name: str, storage: str | None = None,
@@ -384,12 +429,62 @@ def main_effects(frame: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:
     """Mean, SD and count of `value` per level of `axis`, pooled over other axes and replicates.
 
     Returns:
-        Indexed by level in order of first appearance, columns ``mean``, ``std``, ``count``; a
-        level whose trials all lack the value keeps a row with count 0.
+        Indexed by level in order of first appearance, columns ``mean``, ``std``, ``count``
+        and the 95% Student-t interval of the mean ``ci_low``, ``ci_high`` (NaN below two
+        values); a level whose trials all lack the value keeps a row with count 0.
     """
     grouped = frame.groupby(axis, sort=False)[value]
-    return pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
-                         "count": grouped.count()})
+    table = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
+                          "count": grouped.count()})
+    intervals = grouped.apply(lambda values: mean_ci(values)[1:3])
+    table["ci_low"] = [interval[0] for interval in intervals.reindex(table.index)]
+    table["ci_high"] = [interval[1] for interval in intervals.reindex(table.index)]
+    return table
+
+
+def variant_table(frame: pd.DataFrame, group_column: str = "point",
+                  clip_onsets: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
+    """One row per variant (grid point): the report's per-variant table.
+
+    Args:
+        frame: One row per cell (see `trials_frame`).
+        group_column: Column naming the variant.
+        clip_onsets: Variant -> collapse onset / n of each collapsed clip of its runs' final
+            evaluations; without it the median is taken over the runs' mean onsets.
+
+    Returns:
+        Indexed by variant (order of first appearance): ``cells``, ``finished``, ``failed``,
+        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel`` and ``mr_lsd_db`` the mean over
+        finished replicates with its 95% interval (``<name>_low``, ``<name>_high``);
+        ``collapse_rate`` (mean collapsed outcome), the mean ``share_<label>`` of every label,
+        ``median_onset_over_n``, ``first_collapsed_step`` (median over collapsed runs),
+        ``duration_s`` and ``generation_samples_per_s`` (means) and ``run_ids``.
+    """
+    rows = {}
+    for variant, group in frame.groupby(group_column, sort=False):
+        finished = group[group["state"].isin(FINISHED_STATES)]
+        row: dict[str, Any] = {
+            "cells": len(group), "finished": len(finished),
+            "failed": int((group["state"] == "FAIL").sum()),
+            "unfinished": int((~group["state"].isin((*FINISHED_STATES, "FAIL"))).sum()),
+        }
+        for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db"):
+            mean, low, high, _ = mean_ci(finished[name])
+            row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
+        row["collapse_rate"] = float(finished[COLLAPSE].mean()) if len(finished) else math.nan
+        for label in LABELS:
+            row[f"share_{label}"] = float(finished[f"share_{label}"].mean())
+        if clip_onsets is not None:
+            onsets = [value for value in clip_onsets.get(variant, ()) if value is not None]
+            row["median_onset_over_n"] = float(np.median(onsets)) if onsets else math.nan
+        else:
+            row["median_onset_over_n"] = float(finished["mean_onset_over_n"].median())
+        row["first_collapsed_step"] = float(finished["first_collapsed_step"].median())
+        row["duration_s"] = float(finished["duration_s"].mean())
+        row["generation_samples_per_s"] = float(finished["generation_samples_per_s"].mean())
+        row["run_ids"] = [run for run in group["mlflow_run_id"] if isinstance(run, str)]
+        rows[variant] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -719,7 +814,7 @@ def _save(figure: Figure, path: Path) -> Path:
 
 def plot_effects(frame: pd.DataFrame, factors: Sequence[str], objective_name: str, path: Path,
                  block_column: str | None = "replicate") -> Path:
-    """Per factor, each trial's value (dots) and the level means ± SD (black squares).
+    """Per factor, each trial's value (dots) and the level means with 95% CIs (black squares).
 
     Objective on the left, collapsed outcome on the right. Grey lines join trials that differ
     only in this factor (same levels of the other factors, same replicate seed), so a
@@ -754,9 +849,10 @@ def plot_effects(frame: pd.DataFrame, factors: Sequence[str], objective_name: st
             axes.scatter(x, points[value], s=20, alpha=0.7, color="#4c72b0", zorder=3,
                          label="trials (lines: same seed and other levels)")
             effects = main_effects(frame, factor, value)
-            axes.errorbar(np.arange(len(levels)) + 0.12, effects["mean"],
-                          yerr=effects["std"].fillna(0.0), fmt="s", color="black", capsize=5,
-                          zorder=4, label="level mean ± SD")
+            spread = np.vstack([(effects["mean"] - effects["ci_low"]).fillna(0.0),
+                                (effects["ci_high"] - effects["mean"]).fillna(0.0)])
+            axes.errorbar(np.arange(len(levels)) + 0.12, effects["mean"], yerr=spread, fmt="s",
+                          color="black", capsize=5, zorder=4, label="level mean, 95% CI")
             axes.set_xticks(range(len(levels)), [level_text(level) for level in levels])
             axes.set_xlim(-0.5, len(levels) - 0.5)
             axes.set_xlabel(factor)
@@ -871,29 +967,43 @@ class Document:
     def heading(self, text: str) -> None:
         self.blocks.append(("h2", text))
 
+    def subheading(self, text: str) -> None:
+        self.blocks.append(("h3", text))
+
     def paragraph(self, text: str) -> None:
         self.blocks.append(("p", text))
 
     def bullets(self, items: Sequence[str]) -> None:
         self.blocks.append(("ul", list(items)))
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        self.blocks.append(("table", (list(header), [list(row) for row in rows])))
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]],
+              sortable: bool = False) -> None:
+        """A table; a `sortable` one sorts by a column when its header is clicked (HTML)."""
+        self.blocks.append(("table", (list(header), [list(row) for row in rows], sortable)))
 
     def image(self, file_name: str, alt: str) -> None:
         self.blocks.append(("img", (file_name, alt)))
+
+    def audio(self, file_name: str, caption: str) -> None:
+        """A .wav file in the folder: a link in Markdown, an embedded player in HTML."""
+        self.blocks.append(("audio", (file_name, caption)))
 
     def markdown(self) -> str:
         lines = [f"# {self.title}", ""]
         for kind, content in self.blocks:
             if kind == "h2":
                 lines += [f"## {content}", ""]
+            elif kind == "h3":
+                lines += [f"### {content}", ""]
+            elif kind == "audio":
+                file_name, caption = content
+                lines += [f"- [{caption}]({file_name})", ""]
             elif kind == "p":
                 lines += [content, ""]
             elif kind == "ul":
                 lines += [f"- {item}" for item in content] + [""]
             elif kind == "table":
-                header, rows = content
+                header, rows, _ = content
                 lines.append("| " + " | ".join(_md_cell(cell) for cell in header) + " |")
                 lines.append("|" + "---|" * len(header))
                 lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
@@ -904,31 +1014,80 @@ class Document:
         return "\n".join(lines)
 
     def html(self, folder: Path) -> str:
-        """HTML with every image from `folder` embedded as a data URI."""
+        """HTML with every image and clip from `folder` embedded as a data URI."""
         parts = ["<!doctype html><html><head><meta charset='utf-8'>",
                  f"<title>{html.escape(self.title.replace('`', ''))}</title>"
                  f"<style>{_STYLE}</style></head><body>",
                  f"<h1>{inline_html(self.title)}</h1>"]
         for kind, content in self.blocks:
             if kind == "h2":
-                parts.append(f"<h2>{inline_html(content)}</h2>")
+                parts.append(f"<h2 id='{_anchor(content)}'>{inline_html(content)}</h2>")
+            elif kind == "h3":
+                parts.append(f"<h3 id='{_anchor(content)}'>{inline_html(content)}</h3>")
+            elif kind == "audio":
+                file_name, caption = content
+                parts.append(f"<figure class='clip'><figcaption>{inline_html(caption)}"
+                             f"</figcaption><audio controls preload='auto' "
+                             f"src='{wav_file_data_uri(folder / file_name)}'></audio></figure>")
             elif kind == "p":
                 parts.append(f"<p>{inline_html(content)}</p>")
             elif kind == "ul":
                 parts.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in content)
                              + "</ul>")
             elif kind == "table":
-                header, rows = content
-                parts.append("<table><tr>" + "".join(f"<th>{inline_html(c)}</th>" for c in header)
-                             + "</tr>" + "".join(
-                                 "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row)
-                                 + "</tr>" for row in rows) + "</table>")
+                header, rows, sortable = content
+                parts.append(
+                    ("<table class='sortable'>" if sortable else "<table>")
+                    + "<thead><tr>" + "".join(f"<th>{inline_html(c)}</th>" for c in header)
+                    + "</tr></thead><tbody>" + "".join(
+                        "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>"
+                        for row in rows) + "</tbody></table>")
             else:
                 file_name, alt = content
                 parts.append(f"<img alt='{html.escape(alt)}' "
                              f"src='{png_data_uri(folder / file_name)}'>")
-        parts.append("</body></html>")
+        parts.append(f"<script>{_SORT_SCRIPT}</script></body></html>")
         return "".join(parts)
+
+
+def _anchor(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def wav_file_data_uri(path: Path) -> str:
+    return "data:audio/wav;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+# Click a header of a sortable table: rows sort by that column, numbers by value (a leading
+# number, so "3.2 [2.9, 3.5]" sorts as 3.2), text after numbers; a second click reverses.
+_SORT_SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (header, column) {
+    header.title = 'click to sort';
+    header.addEventListener('click', function () {
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      var ascending = header.dataset.order !== 'asc';
+      table.querySelectorAll('th').forEach(function (h) { delete h.dataset.order; });
+      header.dataset.order = ascending ? 'asc' : 'desc';
+      function key(row) {
+        var text = row.cells[column].textContent.trim();
+        var numeric = /^[+-]?([0-9]|[.][0-9])/.test(text);
+        return {text: text, number: numeric ? parseFloat(text) : NaN};
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b), order;
+        if (isNaN(x.number) || isNaN(y.number)) {
+          if (isNaN(x.number) && isNaN(y.number)) { order = x.text.localeCompare(y.text); }
+          else { return isNaN(x.number) ? 1 : -1; }
+        } else { order = x.number - y.number; }
+        return ascending ? order : -order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
 
 
 def _md_cell(text: str) -> str:
@@ -938,9 +1097,15 @@ def _md_cell(text: str) -> str:
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; color: #222;
        line-height: 1.45; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.9em; display: block;
+        overflow-x: auto; max-width: 100%; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
+table.sortable th { cursor: pointer; }
+table.sortable th[data-order='asc']::after { content: ' ▲'; }
+table.sortable th[data-order='desc']::after { content: ' ▼'; }
+figure.clip { display: inline-block; margin: 0.3em 1em 0.3em 0; }
+figure.clip figcaption { font-size: 0.85em; }
 code { background: #f5f5f5; padding: 0 0.2em; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 """
@@ -966,49 +1131,51 @@ def _numeric_searched(data: _StudyData) -> list[str]:
     return [name for name in data.searched if "choices" not in search.get(name, {})]
 
 
+LOCAL_UI = "http://127.0.0.1:5000"  # where `samplegan ui` serves a local store by default
+
+
 def run_link(tracking_uri: str, experiment_id: str | None, run_id: str) -> str | None:
-    """The MLflow UI page of a run when the tracking store is a server (http[s]), else None.
+    """The MLflow UI page of a run.
 
     Args:
         tracking_uri: The store's URI with any password already redacted.
         experiment_id: The run's experiment id.
         run_id: The run id.
+
+    Returns:
+        The page on the server for an http(s) store; for a local store, the page on
+        `LOCAL_UI`, where `samplegan ui` serves it; None without an experiment.
     """
-    if urlsplit(tracking_uri).scheme not in ("http", "https") or not experiment_id:
+    if not experiment_id:
         return None
-    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    base = tracking_uri if urlsplit(tracking_uri).scheme in ("http", "https") else LOCAL_UI
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def _run_reference(data: _StudyData, run_id: str | None, page: str = "") -> str:
-    """A Markdown reference to a run: its MLflow UI page, or its id and local artifacts."""
+    """A Markdown reference to a run: its id, its MLflow UI page and, locally, its artifacts."""
     if _text(run_id) == "–":
         return "–"
-    link = run_link(data.tracking_display, data.experiment_id, run_id)
-    if link:
-        return f"[{run_id}]({link})"
-    artifacts = data.artifact_uris.get(run_id)
-    if artifacts is None:
+    if run_id not in data.artifact_uris:
         return f"`{run_id}` (not in MLflow)"
-    target = f"{artifacts.rstrip('/')}/{page}" if page else artifacts
-    return f"`{run_id}` ([{page or 'artifacts'}]({target}))"
+    parts = [f"`{run_id}`", f"[UI]({run_link(data.tracking_display, data.experiment_id, run_id)})"]
+    artifacts = data.artifact_uris[run_id]
+    if urlsplit(artifacts).scheme == "file":
+        target = f"{artifacts.rstrip('/')}/{page}" if page else artifacts
+        parts.append(f"[{page or 'artifacts'}]({target})")
+    return " ".join(parts)
+
+
+def _short_run_reference(data: _StudyData, run_id: str) -> str:
+    """A run's first 8 hex digits, linked to its MLflow UI page."""
+    if run_id not in data.artifact_uris:
+        return f"`{run_id[:8]}` (not in MLflow)"
+    return f"[{run_id[:8]}]({run_link(data.tracking_display, data.experiment_id, run_id)})"
 
 
 def _local_path(uri: str) -> str:
     parts = urlsplit(uri)
     return unquote(parts.path) if parts.scheme == "file" else uri
-
-
-def _level_rows(frame: pd.DataFrame, factors: Sequence[str]) -> list[list[str]]:
-    rows = []
-    for factor in factors:
-        objective = main_effects(frame, factor, OBJECTIVE)
-        collapse = main_effects(frame, factor, COLLAPSE)
-        for level in objective.index:
-            rows.append([f"`{factor}`", level_text(level),
-                         *(f"{_num(table.at[level, 'mean'])} ± {_num(table.at[level, 'std'])} "
-                           f"({int(table.at[level, 'count'])})"
-                           for table in (objective, collapse))])
-    return rows
 
 
 def _ranking_rows(ranking: pd.DataFrame) -> list[list[str]]:
@@ -1082,16 +1249,28 @@ class _Analysis:
     objective_name: str
     objective_ranking: pd.DataFrame
     collapse_ranking: pd.DataFrame
+    objective_tests: pd.DataFrame  # `significance_table` of the objective over `factors`
+    collapse_tests: pd.DataFrame
+    group: str  # the column naming a variant: "point", or "cell" without a grid
+    variants: pd.DataFrame  # `variant_table`
 
     @classmethod
-    def of(cls, data: _StudyData) -> _Analysis:
+    def of(cls, data: _StudyData,
+           clip_onsets: Mapping[str, Sequence[float]] | None = None) -> _Analysis:
         factors = _factors(data)
         # Without a grid every trial is its own point: no replicates, so no noise estimate.
         group = "point" if data.axes else "cell"
         return cls(frame=data.frame, factors=factors, numeric_searched=_numeric_searched(data),
+                   group=group, variants=variant_table(data.frame, group, clip_onsets),
                    objective_name=_objective_name(data.spec),
                    objective_ranking=rank_axes(data.frame, factors, OBJECTIVE, group),
-                   collapse_ranking=rank_axes(data.frame, factors, COLLAPSE, group))
+                   collapse_ranking=rank_axes(data.frame, factors, COLLAPSE, group),
+                   objective_tests=significance_table(_finished(data.frame), factors, OBJECTIVE),
+                   collapse_tests=significance_table(_finished(data.frame), factors, COLLAPSE))
+
+
+def _finished(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["state"].isin(FINISHED_STATES)]
 
 
 def _text(value: Any) -> str:
@@ -1141,33 +1320,107 @@ _HOW_TO_READ = (
     "12.7 standard errors with 1 df, 4.3 with 2, 3.2 with 3.")
 
 
+def _interval(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """``mean [low, high]``; the mean alone when there is no interval."""
+    if math.isnan(low) or math.isnan(high):
+        return _num(mean, digits)
+    return f"{_num(mean, digits)} [{_num(low, digits)}, {_num(high, digits)}]"
+
+
+def _axis_level_rows(frame: pd.DataFrame, axis: str) -> list[list[str]]:
+    tables = [main_effects(frame, axis, value) for value in _LEVEL_VALUES]
+    rows = []
+    for level in tables[0].index:
+        rows.append([level_text(level), str(int(tables[0].at[level, "count"])),
+                     *(_interval(t.at[level, "mean"], t.at[level, "ci_low"], t.at[level, "ci_high"])
+                       for t in tables)])
+    return rows
+
+
+def _p_text(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _significance_rows(table: pd.DataFrame, axis: str, name: str) -> list[list[str]]:
+    return [[name, f"{level_text(row['level_a'])} → {level_text(row['level_b'])}",
+             f"{row['n_a']} / {row['n_b']}", _num(row["difference"]),
+             _num(row["welch_t"], 3), _p_text(row["welch_p"]), _p_text(row["welch_p_holm"]),
+             _num(row["hedges_g"], 2), _p_text(row["mannwhitney_p_holm"]),
+             _num(row["rank_biserial"], 2), "**yes**" if row["significant"] else "no"]
+            for _, row in table[table["axis"] == axis].iterrows()]
+
+
+_LEVEL_VALUES = (OBJECTIVE, COLLAPSE, "frechet_logmel", "mr_lsd_db")
+_SIGNIFICANCE_HEADER = ["metric", "levels a → b", "trials a / b", "mean b − a", "Welch t",
+                        "p", "p (Holm)", "Hedges' g", "Mann-Whitney p (Holm)",
+                        "rank-biserial r", "significant"]
+_HOW_TO_TEST = (
+    "Significance: every pair of levels of every axis is compared with Welch's t-test "
+    "(unequal variances) and the Mann-Whitney U test over the finished trials, treating "
+    "replicates as independent; the p-values of each metric are corrected together for "
+    "multiple comparisons (Holm), and a difference is **significant** when its Holm-adjusted "
+    "Welch p is below 0.05. Effect sizes: Hedges' g (mean difference in pooled SDs, small-"
+    "sample corrected; 0.2 small, 0.8 large) and the rank-biserial r (+1: every trial of b above "
+    "every trial of a). Intervals are 95% Student-t intervals of the mean over trials.")
+
+
 def _effects_section(document: Document, data: _StudyData, analysis: _Analysis,
                      folder: Path) -> None:
     frame = analysis.frame
     document.heading("Effect of each axis")
     plot_effects(frame, analysis.factors, analysis.objective_name, folder / "effects.png",
                  "replicate" if data.axes else None)
-    document.image("effects.png", "level means per axis: objective and collapsed outcome")
+    document.image("effects.png", "level means per axis with 95% intervals: objective and "
+                   "collapsed outcome")
     header = ["rank", "axis", "effect", "lowest → highest level", "seed noise SD",
               "effect / noise", "effect / SE", "verdict"]
-    document.paragraph(f"Objective ({analysis.objective_name}, {data.direction}):")
+    document.paragraph(f"Ranking against seed noise, objective ({analysis.objective_name}, "
+                       f"{data.direction}):")
     document.table(header, _ranking_rows(analysis.objective_ranking))
     document.paragraph("Collapsed outcome (0 = no clip collapsed, 1 = all, or pruned):")
     document.table(header, _ranking_rows(analysis.collapse_ranking))
-    document.paragraph("Level means ± SD (trials):")
-    document.table(["axis", "level", "objective", "collapsed outcome"],
-                   _level_rows(frame, analysis.factors))
+    document.paragraph(_HOW_TO_TEST)
+    for axis in analysis.factors:
+        document.subheading(f"Main effect of `{axis}`")
+        document.table(["level", "trials", "objective", "collapsed outcome",
+                        "Fréchet log-mel", "MR log-spectral distance (dB)"],
+                       _axis_level_rows(frame, axis), sortable=True)
+        rows = (_significance_rows(analysis.objective_tests, axis, "objective")
+                + _significance_rows(analysis.collapse_tests, axis, "collapsed outcome"))
+        if rows:
+            document.table(_SIGNIFICANCE_HEADER, rows, sortable=True)
+        else:
+            document.paragraph("One level only: nothing to test.")
     if len(analysis.factors) < 2:
         document.paragraph("One axis: there is no interaction to show.")
         return
-    document.heading("Interaction of the two strongest axes")
+    document.heading("Interactions of pairs of axes")
+    plot_interactions(frame, analysis.factors, OBJECTIVE, "objective",
+                      folder / "interactions_objective.png", level_text)
+    document.image("interactions_objective.png", "mean objective for each pair of axes")
+    plot_interactions(frame, analysis.factors, COLLAPSE, "collapsed outcome",
+                      folder / "interactions_collapse.png", level_text)
+    document.image("interactions_collapse.png", "mean collapsed outcome for each pair of axes")
     _interaction_section(document, frame, analysis.objective_ranking, OBJECTIVE, "objective")
     _interaction_section(document, frame, analysis.collapse_ranking, COLLAPSE,
                          "collapsed outcome")
 
 
-def _search_section(document: Document, analysis: _Analysis, folder: Path) -> None:
+def _search_section(document: Document, data: _StudyData, analysis: _Analysis,
+                    folder: Path) -> None:
     document.heading("Searched parameters")
+    if data.importances:
+        document.paragraph("Parameter importance from Optuna (its default evaluator, over the "
+                           "completed trials; importances sum to 1):")
+        document.table(["parameter", "importance"],
+                       [[f"`{name}`", f"{value:.3f}"] for name, value in data.importances.items()],
+                       sortable=True)
+    else:
+        document.paragraph(f"No parameter importance: {data.importance_note}.")
+    if not analysis.numeric_searched:
+        return
     plot_param_scatter(analysis.frame, analysis.numeric_searched, analysis.objective_name,
                        folder / "params.png")
     document.image("params.png", "objective against each searched parameter")
@@ -1177,22 +1430,6 @@ def _search_section(document: Document, analysis: _Analysis, folder: Path) -> No
         rows += [[f"`{row['param']}`", name, _num(row["spearman"], 2), str(row["trials"])]
                  for _, row in correlations.iterrows()]
     document.table(["parameter", "against", "Spearman ρ", "trials"], rows)
-
-
-def _label_section(document: Document, data: _StudyData, folder: Path) -> None:
-    document.heading("Label shares per grid point" if data.axes else "Label shares per trial")
-    shares = label_shares(data.frame, "point" if data.axes else "cell")
-    if shares.empty:
-        document.paragraph("No run has a final evaluation in MLflow yet.")
-        return
-    plot_label_shares(shares, folder / "label_shares.png")
-    document.image("label_shares.png", "clip label shares per grid point")
-    document.paragraph("Mean share of clips with each label at the final evaluation (a pruned "
-                       "run's last evaluation), over the runs of each row.")
-    document.table(["grid point" if data.axes else "cell", "runs", *LABELS],
-                   [[str(point), str(int(row["runs"])),
-                     *(f"{row[f'share_{label}']:.2f}" for label in LABELS)]
-                    for point, row in shares.iterrows()])
 
 
 def _trials_section(document: Document, data: _StudyData, analysis: _Analysis,
@@ -1212,20 +1449,6 @@ def _trials_section(document: Document, data: _StudyData, analysis: _Analysis,
             for _, row in best_cells(frame, data.direction).iterrows()]
     document.table(["trial", "grid point", "replicate", "state", "objective", "collapsed share",
                     "batch label", "MLflow run"], rows or [["–"] * 8])
-
-
-def _study_section(document: Document, data: _StudyData) -> None:
-    document.heading("Study")
-    document.bullets(_spec_bullets(data))
-    document.paragraph(
-        "Trials by state (retries included): "
-        + ", ".join(f"{count} {state.lower()}" for state, count in data.trial_states.items()
-                    if count) + f"; {data.trial_seconds:.0f} s of trial time.")
-    if data.reasons:
-        document.paragraph("Why trials were pruned or failed:")
-        document.table(["state", "reason", "trials", "trial numbers"], _reason_rows(data.reasons))
-    else:
-        document.paragraph("No trial was pruned or failed.")
 
 
 def _mlflow_section(document: Document, data: _StudyData) -> None:
@@ -1253,49 +1476,295 @@ def _mlflow_section(document: Document, data: _StudyData) -> None:
          for _, row in data.frame.iterrows()])
 
 
+@dataclass
+class _Media:
+    """Final evaluations of the study's runs, fetched from MLflow into a scratch folder."""
+
+    finals: dict[str, RunFinal]  # run id -> its final evaluation
+    clip_onsets: dict[str, list[float]]  # variant -> onset / n of its collapsed clips
+
+    @classmethod
+    def fetch(cls, data: _StudyData, scratch: Path, group: str) -> _Media:
+        finals: dict[str, RunFinal] = {}
+        onsets: dict[str, list[float]] = {}
+        if data.tracking is None:
+            return cls(finals, onsets)
+        client = data.tracking.client()
+        for _, row in data.frame.iterrows():
+            run_id = row["mlflow_run_id"]
+            if not isinstance(run_id, str) or run_id not in data.artifact_uris:
+                continue
+            final = fetch_final(client, run_id, scratch, with_audio=False)
+            finals[run_id] = final
+            onsets.setdefault(row[group], []).extend(
+                value for value in final.onsets_over_n if value is not None)
+        return cls(finals, onsets)
+
+
+def _collapse_section(document: Document, data: _StudyData, analysis: _Analysis,
+                      media: _Media, folder: Path) -> None:
+    document.heading("Collapse")
+    shares = label_shares(data.frame, analysis.group)
+    if shares.empty:
+        document.paragraph("No run has a final evaluation in MLflow yet.")
+        return
+    plot_label_shares(shares, folder / "label_shares.png")
+    document.image("label_shares.png", "clip label shares per variant")
+    document.paragraph("Mean share of clips with each label at the final evaluation (a pruned "
+                       "run's last evaluation), over the runs of each variant.")
+    onsets = {name: values for name, values in media.clip_onsets.items() if values}
+    if onsets:
+        plot_onset_histogram(onsets, folder / "onset_histogram.png")
+        document.image("onset_histogram.png", "collapse onset / n of every collapsed clip")
+        document.paragraph(
+            "Collapse onset / n of every clip that settles to a constant, at the final "
+            "evaluation: near 1 is the paper's failure (the seed has just left the window).")
+    else:
+        document.paragraph("No clip of any final evaluation settles to a constant: there is "
+                           "no collapse onset to show.")
+    variants = analysis.variants
+    collapsing = variants[variants["collapse_rate"] > 0].sort_values("collapse_rate",
+                                                                     ascending=False)
+    document.paragraph(
+        f"Which variants collapse and when ({len(collapsing)} of {len(variants)} variants have "
+        "collapsed clips). A run collapses at the first evaluation with at least "
+        f"{COLLAPSED_SHARE:.0%} of its clips collapsed; a trial pruned as collapsed is wholly "
+        "collapsed.")
+    rows = []
+    for variant, row in collapsing.iterrows():
+        members = analysis.frame[analysis.frame[analysis.group] == variant]
+        runs_collapsed = int((members[COLLAPSE] >= COLLAPSED_SHARE).sum())
+        rows.append([str(variant), _num(row["collapse_rate"], 2),
+                     f"{runs_collapsed} of {int(row['finished'])}",
+                     _num(row["first_collapsed_step"]), _num(row["median_onset_over_n"], 3),
+                     *(f"{row[f'share_{label}']:.2f}" for label in LABELS)])
+    document.table(["variant", "collapse rate", "runs collapsed", "first collapsed step "
+                    "(median)", "median onset / n", *LABELS], rows or [["none"] + ["–"] * 9],
+                   sortable=True)
+
+
+def _pick_run(frame: pd.DataFrame, media: _Media) -> pd.Series | None:
+    """The variant's typical run: finished, with final clips, objective nearest the median."""
+    candidates = frame[frame["state"].isin(FINISHED_STATES)
+                       & frame["mlflow_run_id"].isin(list(media.finals))].copy()
+    if candidates.empty:
+        return None
+    median = candidates[OBJECTIVE].median()
+    candidates["_distance"] = (candidates[OBJECTIVE] - median).abs()
+    return candidates.sort_values(["_distance", "trial_number"], na_position="last").iloc[0]
+
+
+def _listening_section(document: Document, data: _StudyData, analysis: _Analysis,
+                       media: _Media, folder: Path, scratch: Path) -> None:
+    document.heading("Listening")
+    ranked = analysis.variants.dropna(subset=[OBJECTIVE]).sort_values(
+        OBJECTIVE, ascending=data.direction == "minimize")
+    if ranked.empty or data.tracking is None:
+        document.paragraph("No finished run with clips in MLflow yet: nothing to listen to.")
+        return
+    picks = [("best", ranked.index[0])]
+    if len(ranked) > 1:
+        picks.append(("worst", ranked.index[-1]))
+    client = data.tracking.client()
+    clip_length = rate = window_n = None
+    for role, variant in picks:
+        run = _pick_run(analysis.frame[analysis.frame[analysis.group] == variant], media)
+        document.subheading(f"The {role} variant: {variant}")
+        if run is None:
+            document.paragraph("None of its runs has final clips in MLflow.")
+            continue
+        final = fetch_final(client, run["mlflow_run_id"], scratch / role, with_audio=True)
+        window_n = int(data.run_params.get(run["mlflow_run_id"], {}).get("config.n", 0)) or None
+        document.paragraph(
+            f"Mean objective {_num(analysis.variants.at[variant, OBJECTIVE])}; clips of its "
+            f"replicate {_num(run['replicate'])} (objective {_num(run[OBJECTIVE])}, nearest the "
+            f"variant's median), MLflow run {_run_reference(data, run['mlflow_run_id'])}.")
+        for index, wav in enumerate(final.wavs[:LISTEN_CLIPS]):
+            audio, rate = wav_samples(wav)
+            clip_length = listening_length(rate, len(audio))
+            name = f"listen_{role}_{index:02d}.wav"
+            write_wav(folder / name, audio[:clip_length], rate)
+            label = final.clip_labels[index] if index < len(final.clip_labels) else "?"
+            document.audio(name, f"{role} · clip {index} · {label}")
+        if final.clips_png is not None:
+            shutil.copy2(final.clips_png, folder / f"listen_{role}.png")
+            document.image(f"listen_{role}.png", f"waveforms and spectrograms, {role} variant")
+    document.subheading("Real held-out audio")
+    dataset_paths = {params.get("dataset.path") for params in data.run_params.values()}
+    dataset_path = sorted(path for path in dataset_paths if path)[:1]
+    if clip_length is None or rate is None:
+        document.paragraph("No generated clip to match in length.")
+        return
+    clip, source = real_clip(dataset_path[0] if dataset_path else None, clip_length)
+    if clip is None:
+        document.paragraph(f"No real clip: {source}.")
+        return
+    write_wav(folder / "listen_real.wav", clip, rate)
+    document.audio("listen_real.wav", f"real · {clip_length} samples from the {source}")
+    plot_clips([clip], rate, window_n or clip_length, None, folder / "listen_real.png",
+               title="real held-out clip")
+    document.image("listen_real.png", "waveform and spectrogram of the real clip")
+
+
+def _variants_section(document: Document, data: _StudyData, analysis: _Analysis) -> None:
+    document.heading("Variants")
+    variants = analysis.variants
+    document.paragraph(
+        "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
+        "Collapse rate: mean collapsed outcome. Label shares at the final evaluation. Training "
+        "time: mean trial wall time. Generation: samples per second (all clips of the batch "
+        "together) at the last evaluation. Click a header to sort.")
+    rows = []
+    for variant, row in variants.iterrows():
+        runs = " ".join(_short_run_reference(data, run) for run in row["run_ids"]) or "–"
+        rows.append([
+            str(variant), f"{row['finished']} / {row['cells']}",
+            _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"]),
+            _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"]),
+            _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"]),
+            _num(row["collapse_rate"], 2),
+            *(_num(row[f"share_{label}"], 2) for label in LABELS),
+            _num(row["median_onset_over_n"], 3), _num(row["duration_s"], 3),
+            _num(row["generation_samples_per_s"], 3), runs])
+    document.table(["variant", "finished / cells", "objective", "Fréchet log-mel",
+                    "MR log-spectral distance (dB)", "collapse rate",
+                    *(f"share {label}" for label in LABELS), "median onset / n",
+                    "training time (s)", "generation (samples/s)", "MLflow runs"],
+                   rows, sortable=True)
+
+
+def _unique(values: Sequence[str | None]) -> str:
+    found = sorted({value for value in values if value})
+    return ", ".join(f"`{value}`" for value in found) if found else "unknown (no MLflow run)"
+
+
+def _header_bullets(data: _StudyData) -> list[str]:
+    params = list(data.run_params.values())
+
+    def each(key: str) -> str:
+        return _unique([p.get(key) for p in params])
+
+    versions = sorted({key for p in params for key in p if key.startswith("version.")})
+    segments = [(p.get("dataset.train_segments"), p.get("dataset.holdout_segments"),
+                 p.get("config.n"), p.get("config.sample_rate")) for p in params]
+    sizes = []
+    for train, holdout, n, rate in sorted({s for s in segments if all(s)}):
+        seconds = (int(train) + int(holdout)) * int(n) / int(rate)
+        sizes.append(f"{train} train + {holdout} held-out segments of n={n} at {rate} Hz "
+                     f"({seconds:.0f} s of audio)")
+    dirty = {p.get("git_dirty") for p in params} - {None}
+    hosts = sorted({f"{p.get('host.cpus', '?')} CPUs, {p.get('host.processor', '?')}, GPUs: "
+                    f"{p.get('host.gpus', '?')} ({p.get('host.platform', '?')})"
+                    for p in params if "host.cpus" in p})
+    dates = "–"
+    if data.started:
+        dates = (f"{data.started:%Y-%m-%d %H:%M} to "
+                 + (f"{data.finished:%Y-%m-%d %H:%M}" if data.finished else "now"))
+    return [
+        f"Study `{data.name}`; trials from {dates}; {data.trial_seconds:.0f} s of trial time",
+        "Trials by state (retries included): " + (", ".join(
+            f"{count} {state.lower()}" for state, count in data.trial_states.items() if count)
+            or "none"),
+        f"Dataset: {each('dataset.path')}, manifest SHA-256 {each('dataset.manifest_sha256')}"
+        + (f"; {'; '.join(sizes)}" if sizes else ""),
+        f"Code commit: {each('git_commit')}"
+        + (" (uncommitted changes in some runs)" if "true" in dirty else ""),
+        "Versions: " + ("; ".join(f"{key.removeprefix('version.')} {each(key)}"
+                                   for key in versions) or "unknown (no MLflow run)"),
+        "Hardware of the runs: " + ("; ".join(hosts) or "not recorded") + "; this report: "
+        f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
+    ]
+
+
+def _missing_lines(data: _StudyData) -> list[str]:
+    """What a partial study lacks: cells never started, failed, running or waiting."""
+    frame = data.frame
+    lines = []
+    if data.design_cells and len(frame) < data.design_cells:
+        lines.append(f"{data.design_cells - len(frame)} of the design's {data.design_cells} cells "
+                     "have no trial yet (run `samplegan study run` again to add them)")
+    for state, words in (("FAIL", "failed (see the reasons below)"), ("RUNNING", "are running"),
+                         ("WAITING", "wait for a worker")):
+        cells = frame.loc[frame["state"] == state, "cell"].tolist()
+        if cells:
+            shown = ", ".join(f"`{cell}`" for cell in cells[:8])
+            lines.append(f"{len(cells)} cell(s) {words}: {shown}"
+                         + (f" and {len(cells) - 8} more" if len(cells) > 8 else ""))
+    without_run = frame[frame["state"].isin(FINISHED_STATES) & frame["collapsed_share"].isna()]
+    if len(without_run):
+        lines.append(f"{len(without_run)} finished cell(s) have no final metrics in MLflow")
+    return lines
+
+
+def _study_section(document: Document, data: _StudyData) -> None:
+    document.heading("Study")
+    document.bullets(_header_bullets(data) + _spec_bullets(data))
+    missing = _missing_lines(data)
+    if missing:
+        document.paragraph("**Missing from this report:**")
+        document.bullets(missing)
+    if data.reasons:
+        document.paragraph("Why trials were pruned or failed:")
+        document.table(["state", "reason", "trials", "trial numbers"], _reason_rows(data.reasons))
+    else:
+        document.paragraph("No trial was pruned or failed.")
+
+
 def _build_report(data: _StudyData, folder: Path) -> dict[str, Any]:
-    """Write report.md, report.html, the PNGs, trials.csv and report.json into `folder`.
+    """Write index.html, report.md, the PNGs and clips, trials.csv and report.json into `folder`.
 
     Returns:
         The summary written to report.json.
     """
-    analysis = _Analysis.of(data)
-    frame = analysis.frame
-    frame.to_csv(folder / "trials.csv", index=False)
-    finished = int(frame["state"].isin(FINISHED_STATES).sum())
-    document = Document(f"Ablation report: study `{data.name}`")
-    document.paragraph(
-        f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from Optuna storage "
-        f"`{data.storage_display}` and MLflow `{data.tracking_display}`; {finished} of "
-        f"{len(frame)} cells with a trial finished"
-        + (f" ({data.design_cells} in the design)." if data.design_cells else "."))
-    document.heading("Answer")
-    answers = _answers(data, analysis)
-    document.bullets(answers)
-    document.paragraph(_HOW_TO_READ)
-    if analysis.factors:
-        _effects_section(document, data, analysis, folder)
-    if analysis.numeric_searched:
-        _search_section(document, analysis, folder)
-    _label_section(document, data, folder)
-    _trials_section(document, data, analysis, folder)
-    _study_section(document, data)
-    _mlflow_section(document, data)
-    document.paragraph("Files: `trials.csv` (one row per cell, the numbers above), "
-                       "`report.md`, `report.html` (self-contained), the PNG plots, "
-                       "`report.json` (this summary for programs).")
+    group = "point" if data.axes else "cell"
+    with tempfile.TemporaryDirectory(prefix="samplegan-report-") as temp:
+        scratch = Path(temp)
+        media = _Media.fetch(data, scratch, group)
+        analysis = _Analysis.of(data, media.clip_onsets)
+        frame = analysis.frame
+        frame.to_csv(folder / "trials.csv", index=False)
+        finished = int(frame["state"].isin(FINISHED_STATES).sum())
+        document = Document(f"Ablation report: study `{data.name}`")
+        document.paragraph(
+            f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from Optuna storage "
+            f"`{data.storage_display}` and MLflow `{data.tracking_display}`; {finished} of "
+            f"{len(frame)} cells with a trial finished"
+            + (f" ({data.design_cells} in the design)." if data.design_cells else "."))
+        _study_section(document, data)
+        document.heading("Answer")
+        answers = _answers(data, analysis)
+        document.bullets(answers)
+        document.paragraph(_HOW_TO_READ)
+        _variants_section(document, data, analysis)
+        if analysis.factors:
+            _effects_section(document, data, analysis, folder)
+        if data.searched:
+            _search_section(document, data, analysis, folder)
+        _collapse_section(document, data, analysis, media, folder)
+        _listening_section(document, data, analysis, media, folder, scratch)
+        _trials_section(document, data, analysis, folder)
+        _mlflow_section(document, data)
+    document.paragraph("Files: `index.html` (self-contained: images and clips embedded), "
+                       "`report.md` with the PNG plots and .wav clips beside it, `trials.csv` "
+                       "(one row per cell, the numbers above), `report.json` (this summary for "
+                       "programs).")
 
     (folder / "report.md").write_text(document.markdown())
-    (folder / "report.html").write_text(document.html(folder))
+    (folder / "index.html").write_text(document.html(folder))
     summary = {
         "study": data.name,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cells": len(frame),
         "cells_finished": finished,
         "trial_states": data.trial_states,
+        "missing": _missing_lines(data),
         "answers": answers,
+        "variants": _json_ready(analysis.variants.reset_index(names="variant")),
         "collapse_ranking": _json_ready(analysis.collapse_ranking),
         "objective_ranking": _json_ready(analysis.objective_ranking),
+        "objective_tests": _json_ready(analysis.objective_tests),
+        "collapse_tests": _json_ready(analysis.collapse_tests),
+        "param_importances": data.importances,
         "mlflow_parent_run_id": data.parent_run_id,
     }
     (folder / REPORT_MARKER).write_text(json.dumps(summary, indent=2, default=_json_default))
@@ -1358,7 +1827,7 @@ def write_report(study_name: str, out: Path | None = None, storage: str | None =
         tracking_uri: MLflow tracking URI (see `trials_frame`).
 
     Returns:
-        The absolute path of ``report.html`` (self-contained: opens anywhere). Beside it:
+        The absolute path of ``index.html`` (self-contained: opens anywhere). Beside it:
         ``report.md``, ``trials.csv``, ``report.json`` (summary) and the PNG plots.
 
     Raises:
@@ -1386,4 +1855,4 @@ def write_report(study_name: str, out: Path | None = None, storage: str | None =
         except (MlflowException, OSError) as error:
             logger.warning("report written to %s but not logged to MLflow run %s: %s", folder,
                            data.parent_run_id, str(error).splitlines()[0] if str(error) else error)
-    return folder / "report.html"
+    return folder / "index.html"

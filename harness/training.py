@@ -144,43 +144,73 @@ class Trainer:
         return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
 
     def _gan_step(self, real, seed_segments, seed):
-        model, generator, discriminator = self.model, self.model.generator, self.model.discriminator
         seeds = tf.random.experimental.stateless_split(seed, 4)
-        seed_window = model.seed_source.window(seed_segments, seeds[0])  # (B, n); encoder frozen
-        fake, fed = generator.generate(seed_window, self.config.gen_length, seeds[1],
-                                       self.config.feedback_noise)  # (B, L) each, no tape
-        fake = tf.stop_gradient(fake)
+        seed_window, fake, fed = self.fake_sequences(seed_segments, seeds[0], seeds[1])
+        d_metrics = self.discriminator_update(real, fake, seeds[2])
+        g_metrics = self.generator_update(seed_window, fake, fed, seeds[3])
+        return {  # the first three show on the progress bar
+            "d_loss": d_metrics["d_loss"], "g_loss": g_metrics["g_loss"],
+            "d_acc_fake": d_metrics["d_acc_fake"], "d_acc_real": d_metrics["d_acc_real"],
+            "gradient_penalty": d_metrics["gradient_penalty"],
+            "g_grad_norm": g_metrics["g_grad_norm"], "d_grad_norm": d_metrics["d_grad_norm"],
+            "fake_rms": tf.sqrt(tf.reduce_mean(tf.square(fake))),
+        }
 
+    # The three parts of a GAN step, also timed one by one by `samplegan bench train`.
+    def fake_sequences(self, seed_segments, window_seed, generation_seed):
+        """Generate the step's fake batch without a tape.
+
+        Args:
+            seed_segments: (B, n) real segments the seed source starts from.
+            window_seed, generation_seed: (2,) int stateless-RNG seeds.
+
+        Returns:
+            seed windows (B, n), generated samples (B, L) and fed-back samples (B, L).
+        """
+        seed_window = self.model.seed_source.window(seed_segments, window_seed)  # encoder frozen
+        fake, fed = self.model.generator.generate(seed_window, self.config.gen_length,
+                                                  generation_seed, self.config.feedback_noise)
+        return seed_window, tf.stop_gradient(fake), fed
+
+    def discriminator_update(self, real, fake, penalty_seed) -> dict[str, tf.Tensor]:
+        """One optimiser step of the discriminator on real (B, L) and fake (B, L) sequences."""
+        model, discriminator = self.model, self.model.discriminator
         with tf.GradientTape() as tape:
             # One pass over real and generated together: one LSTM graph to trace, not two.
             scores = discriminator(tf.concat([real, fake], axis=0), training=True)
             real_scores, fake_scores = tf.split(scores, 2)
-            penalty = model.loss.penalty(discriminator, real, fake, seeds[2])
+            penalty = model.loss.penalty(discriminator, real, fake, penalty_seed)
             d_loss = model.loss.discriminator(real_scores, fake_scores) + penalty
         d_vars = discriminator.trainable_variables
         d_grads = tape.gradient(d_loss, d_vars)
         self.opt_discriminator.apply_gradients(zip(d_grads, d_vars, strict=True))
+        return {
+            "d_loss": d_loss, "gradient_penalty": penalty,
+            "d_acc_fake": tf.reduce_mean(tf.cast(fake_scores < 0, tf.float32)),
+            "d_acc_real": tf.reduce_mean(tf.cast(real_scores > 0, tf.float32)),
+            "d_grad_norm": tf.linalg.global_norm(d_grads),
+        }
 
+    def generator_update(self, seed_window, fake, fed, replay_seed) -> dict[str, tf.Tensor]:
+        """One optimiser step of the generator through the straight-through replay.
+
+        Args:
+            seed_window: (B, n) windows the fake sequences started from.
+            fake, fed: (B, L) generated and fed-back samples (`fake_sequences`).
+            replay_seed: (2,) int stateless-RNG seed of the replayed positions.
+        """
+        generator = self.model.generator
         with tf.GradientTape() as tape:
-            positions, relaxed = generator.replay_relaxed(seed_window, fed, seeds[3])
+            positions, relaxed = generator.replay_relaxed(seed_window, fed, replay_seed)
             # Straight-through: the value stays the generated sample, the gradient is the
             # replayed one; positions not replayed carry no generator gradient.
             scatter = tf.one_hot(positions, tf.shape(fake)[1])  # (K, L)
             fake_st = fake + tf.matmul(relaxed - tf.stop_gradient(relaxed), scatter)
-            g_loss = model.loss.generator(discriminator(fake_st, training=True))
+            g_loss = self.model.loss.generator(self.model.discriminator(fake_st, training=True))
         g_vars = generator.trainable_variables
         g_grads = tape.gradient(g_loss, g_vars)
         self.opt_generator.apply_gradients(zip(g_grads, g_vars, strict=True))
-
-        return {  # the first three show on the progress bar
-            "d_loss": d_loss, "g_loss": g_loss,
-            "d_acc_fake": tf.reduce_mean(tf.cast(fake_scores < 0, tf.float32)),
-            "d_acc_real": tf.reduce_mean(tf.cast(real_scores > 0, tf.float32)),
-            "gradient_penalty": penalty,
-            "g_grad_norm": tf.linalg.global_norm(g_grads),
-            "d_grad_norm": tf.linalg.global_norm(d_grads),
-            "fake_rms": tf.sqrt(tf.reduce_mean(tf.square(fake))),
-        }
+        return {"g_loss": g_loss, "g_grad_norm": tf.linalg.global_norm(g_grads)}
 
     # --- batches ------------------------------------------------------------------------
     def _rng(self, phase: str, step: int) -> np.random.Generator:
@@ -264,9 +294,12 @@ class Trainer:
         step = int(self.steps["gan"].numpy())
         seeds = self._eval_real[: c.eval_clips]
         window = self.model.seed_windows(seeds, [self.options.seed, 1])
+        started = time.perf_counter()
         clips, _ = self.model.generator.generate(window, c.eval_length,
                                                  tf.constant([self.options.seed, 2]))
-        clips = np.clip(clips.numpy(), -1.0, 1.0).astype(np.float32)
+        clips = clips.numpy()
+        generation_s = time.perf_counter() - started
+        clips = np.clip(clips, -1.0, 1.0).astype(np.float32)
         gan_history = {key.split("/", 1)[1]: values for key, values in self.history.items()
                        if key.startswith("gan/")}
         evaluation = Evaluation(
@@ -275,6 +308,7 @@ class Trainer:
             quality=quality_metrics(list(clips), self._quality_reference, c.sample_rate,
                                     seed=self.options.seed),
             dynamics=diagnose_training(gan_history),
+            generation_s=generation_s,
         )
         self.evaluations.append(evaluation)
         self.observer.on_evaluation(evaluation)
@@ -298,7 +332,7 @@ class Trainer:
                         self._pair_audio(self._rng("pretrain", step), pairs),
                         self._tf_seed("pretrain", step)))
             if finished:
-                finished = self._phase("gan", c.gan_steps, self._gan_batch_step,
+                finished = self._phase("gan", c.gan_steps, self.gan_batch_step,
                                        after_step=self._evaluate_on_schedule)
             if not finished:
                 stopped = f"time budget of {self.options.max_minutes} min reached"
@@ -309,11 +343,16 @@ class Trainer:
             raise
         return self._result(stopped)
 
-    def _gan_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+    def gan_batch(self, step: int) -> tuple[np.ndarray, np.ndarray, tf.Tensor]:
+        """The inputs of GAN step `step`: real sequences (B, L), seed segments (B, n), seed (2,)."""
         rng = self._rng("gan", step)
         real = self._real_sequences(rng)
         seed_segments = self._segments(rng, self.config.batch_size)
-        args = (real, seed_segments, self._tf_seed("gan", step))
+        return real, seed_segments, self._tf_seed("gan", step)
+
+    def gan_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+        """GAN step `step`: both updates, compiled (XLA generation loop unless it cannot compile)."""
+        args = self.gan_batch(step)
         generator = self.model.generator
         try:
             return self._adversarial_step(*args)

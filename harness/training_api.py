@@ -59,6 +59,7 @@ class Evaluation:
     diagnosis: BatchDiagnosis
     quality: dict[str, float | None]
     dynamics: dict[str, Any]
+    generation_s: float | None = None  # wall time of generating `clips` (the first includes tracing)
 
     def metrics(self) -> dict[str, float]:
         """Flat numeric metrics for tracking; None values are left out."""
@@ -69,6 +70,8 @@ class Evaluation:
             values[f"quality/{key}"] = value
         for key, value in self.dynamics.items():
             values[f"dynamics/{key}"] = value
+        if self.generation_s:
+            values["speed/generation_samples_per_s"] = self.clips.size / self.generation_s
         return {
             key: float(value) for key, value in values.items()
             if isinstance(value, int | float | bool | np.number) and value is not None

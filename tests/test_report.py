@@ -281,10 +281,11 @@ def test_document_renders_markdown_tables_and_embeds_images_in_html(tmp_path: Pa
     assert "plot.png" not in page
 
 
-def test_run_links_point_to_the_mlflow_ui_only_for_servers() -> None:
+def test_run_links_point_to_the_server_or_to_samplegan_ui_for_a_local_store() -> None:
     assert (run_link("http://mlflow.lab:5000/", "3", "abc")
             == "http://mlflow.lab:5000/#/experiments/3/runs/abc")
-    assert run_link("sqlite:////tmp/mlflow.db", "3", "abc") is None
+    assert (run_link("sqlite:////tmp/mlflow.db", "3", "abc")
+            == "http://127.0.0.1:5000/#/experiments/3/runs/abc")
     assert run_link("https://mlflow.lab", None, "abc") is None
 
 
@@ -369,6 +370,10 @@ def test_retried_failed_and_waiting_cells_each_give_one_row_and_a_provisional_re
 
     markdown = write_report("hand", out=tmp_path / "report").with_name("report.md").read_text()
     assert "**Provisional:** 2 cell(s) have not finished" in markdown
+    missing = markdown.split("**Missing from this report:**", 1)[1].split("\n\n", 2)[1]
+    assert "1 cell(s) failed (see the reasons below): `prefilter=true|rep=0`" in missing
+    assert "1 cell(s) wait for a worker: `prefilter=true|rep=2`" in missing
+    assert "3 finished cell(s) have no final metrics in MLflow" in missing
     assert "ValueError: bad" in markdown and "OSError: disk full" in markdown
     assert "worker process died" in markdown
     assert "There is no MLflow store at" in markdown
@@ -400,7 +405,7 @@ def test_a_search_only_study_ranks_its_parameters_by_correlation(
 STUDY = "report-tiny"
 TINY_SPEC = f"""
 name = "{STUDY}"
-description = "two prefilter settings x two paired seeds at microscopic sizes"
+description = "prefilter x feedback noise, two searched learning rates, microscopic sizes"
 base_variant = "paper"
 
 [dataset]
@@ -428,6 +433,11 @@ replicates = 1  # replicates and seed noise are covered by the pure-function tes
 
 [design.grid]
 prefilter = [false, true]
+feedback_noise = [0.0, 0.05]
+
+[design.search]
+lr_generator = {{ low = 1e-4, high = 1e-3, log = true }}
+lr_discriminator = {{ low = 1e-4, high = 1e-3, log = true }}
 
 [objective]
 metric = "quality/mr_lsd_db"
@@ -439,8 +449,13 @@ gan_steps = 2
 [pruner]
 kind = "none"
 """
-REPORT_FILES = {"report.md", "report.html", "report.json", "trials.csv", "effects.png",
-                "label_shares.png", "objective_per_trial.png"}
+AXES = ("feedback_noise", "prefilter")  # sorted, as the study stores them
+REPORT_FILES = {"index.html", "report.md", "report.json", "trials.csv", "effects.png",
+                "interactions_objective.png", "interactions_collapse.png", "params.png",
+                "label_shares.png", "objective_per_trial.png", "listen_best.png",
+                "listen_worst.png", "listen_real.png", "listen_real.wav", "listen_best_00.wav",
+                "listen_best_01.wav", "listen_worst_00.wav", "listen_worst_01.wav"}
+OPTIONAL_FILES = {"onset_histogram.png"}  # drawn only when some clip settles to a constant
 
 
 def _samplegan() -> list[str]:
@@ -458,7 +473,7 @@ def _store_env(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished 2-point x 1-replicate study (2 trials, 1 worker, under a minute)."""
+    """A finished 2 x 2-point x 1-replicate study (4 trials, 1 worker, about a minute)."""
     folder = tmp_path_factory.mktemp("report-study")
     spec = folder / "tiny.toml"
     spec.write_text(TINY_SPEC)
@@ -483,39 +498,122 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".partial-" in p.name or ".old-" in p.name)
 
 
+def _report_files(folder: Path) -> set[str]:
+    files = {path.name for path in folder.iterdir()}
+    assert files >= REPORT_FILES and files - REPORT_FILES <= OPTIONAL_FILES, files ^ REPORT_FILES
+    return files
+
+
 @pytest.mark.slow
-def test_report_of_a_real_study_answers_with_the_axis_and_embeds_its_plots(
-        in_study_dir: Path) -> None:
+def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: Path) -> None:
+    import optuna
     from mlflow.tracking import MlflowClient
+
+    from harness.study.storage import open_existing_study
 
     html_path = write_report(STUDY)
     folder = in_study_dir / "reports" / STUDY
-    assert html_path == folder / "report.html"
-    assert {path.name for path in folder.iterdir()} == REPORT_FILES
+    assert html_path == folder / "index.html"
+    files = _report_files(folder)
     assert _leftovers(folder.parent) == []
 
     trials = pd.read_csv(folder / "trials.csv")
-    assert len(trials) == 2
-    assert sorted(trials["cell"]) == ["prefilter=false|rep=0", "prefilter=true|rep=0"]
-    assert {"prefilter", "replicate", "objective", "collapsed_outcome", "collapsed_share",
-            "share_silent", "mean_onset_over_n", "frechet_logmel_real_vs_real",
-            "mr_lsd_db", "mr_lsd_db_real_vs_real", "duration_s", "mlflow_run_id"} <= set(trials)
-    assert set(trials["state"]) == {"COMPLETE"}
-    assert trials[["objective", "collapsed_share", "mr_lsd_db"]].notna().all().all()
+    assert len(trials) == 4 and set(trials["state"]) == {"COMPLETE"}
+    assert {"prefilter", "feedback_noise", "replicate", "objective", "collapsed_outcome",
+            "collapsed_share", "share_silent", "mean_onset_over_n", "mr_lsd_db",
+            "mr_lsd_db_real_vs_real", "generation_samples_per_s", "first_collapsed_step",
+            "duration_s", "mlflow_run_id"} <= set(trials)
     assert trials["mlflow_run_id"].str.fullmatch("[0-9a-f]{32}").all()
 
-    page = html_path.read_text()
-    images = page.count("<img ")
-    assert images == 3 and page.count("src='data:image/png;base64,") == images
-    markdown = (folder / "report.md").read_text()
-    answer = markdown.split("## Answer", 1)[1].split("##", 1)[0]
-    assert "`prefilter`" in answer and "Caveat" in answer and "n=32 (paper variant 500)" in answer
+    # Every number of a row is the one its Optuna trial and its MLflow run hold.
+    client = MlflowClient(f"sqlite:///{in_study_dir / 'mlruns' / 'mlflow.db'}")
+    _, study = open_existing_study(STUDY, None)
+    by_number = {trial.number: trial for trial in study.get_trials(deepcopy=False)}
+    for _, row in trials.iterrows():
+        trial = by_number[row["trial_number"]]
+        assert trial.user_attrs["cell"] == row["cell"]
+        assert row["objective"] == pytest.approx(trial.value)
+        run = client.get_run(row["mlflow_run_id"])
+        metrics = run.data.metrics
+        assert row["mr_lsd_db"] == pytest.approx(metrics["quality/mr_lsd_db"])
+        assert row["collapsed_share"] == pytest.approx(metrics["eval/collapsed_share"])
+        assert row["generation_samples_per_s"] == pytest.approx(
+            metrics["speed/generation_samples_per_s"])
+        assert row["generation_samples_per_s"] > 0
+        assert str(row["prefilter"]).lower() == run.data.params["config.prefilter"].lower()
+        assert row["feedback_noise"] == pytest.approx(float(run.data.params["config.feedback_noise"]))
+        assert run.data.params["host.cpus"] == str(os.cpu_count())
 
     summary = json.loads((folder / "report.json").read_text())
-    parent = summary["mlflow_parent_run_id"]
-    logged = {item.path for item in MlflowClient(
-        f"sqlite:///{in_study_dir / 'mlruns' / 'mlflow.db'}").list_artifacts(parent, "report")}
-    assert "report/report.html" in logged and "report/trials.csv" in logged
+    variants = {row["variant"]: row for row in summary["variants"]}
+    assert len(variants) == 4
+    for variant, row in variants.items():
+        members = trials[trials["point"] == variant]
+        assert row["objective"] == pytest.approx(members["objective"].mean())
+        assert row["mr_lsd_db"] == pytest.approx(members["mr_lsd_db"].mean())
+        assert sorted(row["run_ids"]) == sorted(members["mlflow_run_id"])
+
+    # Optuna's importances for the searched parameters, by its default evaluator.
+    expected = optuna.importance.get_param_importances(
+        study, params=["lr_discriminator", "lr_generator"])
+    assert summary["param_importances"] == pytest.approx(expected)
+
+    markdown = (folder / "report.md").read_text()
+    for axis in AXES:  # every axis has its main-effect section
+        section = markdown.split(f"### Main effect of `{axis}`", 1)[1].split("###", 1)[0]
+        assert "Welch t" in section and "[" in section  # tests and intervals
+    assert "## Interactions of pairs of axes" in markdown and "## Listening" in markdown
+    experiment = client.get_experiment_by_name(STUDY).experiment_id
+    for run_id in trials["mlflow_run_id"]:  # every row links to its run in the MLflow UI
+        assert f"(http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id})" in markdown
+    assert "Code commit: `" in markdown and "manifest SHA-256 `" in markdown
+    assert f"{os.cpu_count()} CPUs" in markdown and "tensorflow `" in markdown
+
+    page = html_path.read_text()
+    images = sorted(name for name in files if name.endswith(".png"))
+    assert page.count("<img ") == len(images) == page.count("src='data:image/png;base64,")
+    clips = [name for name in files if name.endswith(".wav")]
+    assert page.count("<audio ") == len(clips) == page.count("src='data:audio/wav;base64,")
+    assert "table class='sortable'" in page and "<script>" in page
+
+    logged = {item.path for item in client.list_artifacts(summary["mlflow_parent_run_id"],
+                                                          "report")}
+    assert {"report/index.html", "report/report.md", "report/trials.csv"} <= logged
+
+
+@pytest.mark.slow
+def test_report_statistics_agree_with_a_direct_scipy_computation(in_study_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    import scipy.stats
+
+    write_report(STUDY, out=tmp_path / "report")
+    trials = pd.read_csv(tmp_path / "report" / "trials.csv")
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())
+    tests = summary["objective_tests"]
+    assert [row["axis"] for row in tests] == list(AXES)  # two levels each: one comparison
+    raw = []
+    for row in tests:
+        column = trials[row["axis"]]
+        a = trials.loc[column.astype(str) == str(row["level_a"]), "objective"].to_numpy()
+        b = trials.loc[column.astype(str) == str(row["level_b"]), "objective"].to_numpy()
+        assert len(a) == len(b) == 2
+        welch = scipy.stats.ttest_ind(b, a, equal_var=False)
+        assert row["welch_t"] == pytest.approx(welch.statistic)
+        assert row["welch_p"] == pytest.approx(welch.pvalue)
+        assert row["mannwhitney_p"] == pytest.approx(
+            scipy.stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
+        raw.append(welch.pvalue)
+    smaller, larger = sorted(raw)  # Holm over the two comparisons, by hand
+    holm = {smaller: min(1.0, 2 * smaller), larger: max(min(1.0, 2 * smaller), larger)}
+    assert [row["welch_p_holm"] for row in tests] == pytest.approx([holm[p] for p in raw])
+    for row in summary["variants"]:  # one replicate per point: no interval
+        assert row["objective_low"] is None and row["objective_high"] is None
+    level = trials.loc[trials["prefilter"].astype(str) == "True", "objective"]
+    low, high = scipy.stats.t.interval(0.95, len(level) - 1, loc=level.mean(),
+                                       scale=scipy.stats.sem(level))
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    section = markdown.split("### Main effect of `prefilter`", 1)[1]
+    assert f"[{low:.3g}, {high:.3g}]" in section
 
 
 @pytest.mark.slow
@@ -527,7 +625,7 @@ def test_a_second_report_replaces_the_first_and_nothing_else(in_study_dir: Path,
     first = json.loads((out / "report.json").read_text())["generated_at"]
     write_report(STUDY, out=out)
     assert not (out / "stale.txt").exists()
-    assert {path.name for path in out.iterdir()} == REPORT_FILES
+    _report_files(out)
     assert json.loads((out / "report.json").read_text())["generated_at"] >= first
     assert _leftovers(tmp_path) == []
 
@@ -548,7 +646,7 @@ def test_missing_mlflow_runs_leave_nan_metrics_not_a_crash(in_study_dir: Path,
 
     empty = TrackingStore.open(f"sqlite:///{tmp_path / 'empty.db'}").uri  # no experiment in it
     frame = trials_frame(STUDY, tracking_uri=empty)
-    assert len(frame) == 2 and set(frame["state"]) == {"COMPLETE"}
+    assert len(frame) == 4 and set(frame["state"]) == {"COMPLETE"}
     assert frame["objective"].notna().all()
     assert frame[["collapsed_share", "frechet_logmel", "collapsed_outcome"]].isna().all().all()
 
@@ -572,3 +670,59 @@ def test_cli_report_of_an_unknown_study_exits_2_with_one_error_line(tmp_path: Pa
     assert len(lines) == 1 and lines[0].startswith("error: "), completed.stderr
     assert completed.stdout == ""
     assert not (tmp_path / "mlruns").exists()  # a report never creates an empty store
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_report_page_renders_in_chromium_with_images_and_playable_audio(
+        in_study_dir: Path, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from ui_support import chromium_driver
+
+    page = write_report(STUDY, out=tmp_path / "report")
+    clips = sorted(path for path in page.parent.iterdir() if path.suffix == ".wav")
+    with chromium_driver() as driver:
+        driver.get(page.as_uri())
+        images = driver.find_elements(By.TAG_NAME, "img")
+        assert len(images) == len(list(page.parent.glob("*.png")))
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "return Array.from(document.images).every(i => i.complete)"))
+        widths = driver.execute_script(
+            "return Array.from(document.images).map(i => i.naturalWidth)")
+        assert all(width > 100 for width in widths), widths  # every image decoded
+
+        assert len(driver.find_elements(By.TAG_NAME, "audio")) == len(clips) == 5
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('audio'))"
+            ".every(a => a.readyState >= 2 || a.error)"))
+        states = driver.execute_script(
+            "return Array.from(document.querySelectorAll('audio'))"
+            ".map(a => [a.error && a.error.code, a.duration])")
+        rate = 16000
+        for (error, duration), clip in zip(states, clips, strict=True):
+            assert error is None, f"{clip.name} does not decode (MediaError {error})"
+            samples = (clip.stat().st_size - 44) // 2  # 16-bit mono PCM after a 44-byte header
+            assert duration == pytest.approx(samples / rate, abs=0.01)
+        played = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "const audio = document.querySelector('audio');"
+            "audio.play().then(() => setTimeout(() => done(audio.currentTime), 300),"
+            "                  (error) => done(String(error)));")
+        assert isinstance(played, float) and played > 0, played
+
+        table = driver.find_element(By.CSS_SELECTOR, "table.sortable")
+        header = table.find_elements(By.TAG_NAME, "th")[2]  # the objective column
+        header.click()
+        first = [row.find_elements(By.TAG_NAME, "td")[2].text
+                 for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        assert [float(text.split()[0]) for text in first] == sorted(
+            float(text.split()[0]) for text in first)
+        header.click()
+        second = [row.find_elements(By.TAG_NAME, "td")[2].text
+                  for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        assert second == first[::-1]
+
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []

@@ -7,15 +7,22 @@ $CHROMEDRIVER_BIN); skipped without them. Run with `pytest -m browser`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import pytest
-from ui_support import SAMPLEGAN, UiProcess, alive, descendants, free_port, port_open, store_env
+from ui_support import (
+    SAMPLEGAN,
+    UiProcess,
+    alive,
+    browser_binaries,
+    chromium_driver,
+    descendants,
+    free_port,
+    port_open,
+    store_env,
+)
 
 from harness.corpus import synthesize_dataset
 
@@ -28,24 +35,7 @@ TINY_TRAINING = [
     "gan_steps=2", "batch_size=4", "prefilter_kernel=3", "prefilter_pool=2", "eval_every=2",
     "eval_clips=2", "eval_samples=256",
 ]
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-]
 WAV_ARTIFACT = "final/clip_00.wav"
-
-
-def _browser_binaries() -> tuple[str, str]:
-    """Chromium and chromedriver executables, or skip the test."""
-    chromium = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-    chromedriver = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
-    missing = [path for path in (chromium, chromedriver) if not shutil.which(path)]
-    if missing:
-        pytest.skip(f"chromium/chromedriver not installed ({', '.join(missing)} missing): "
-                    "apt-get install chromium chromium-driver, or set CHROMIUM_BIN and "
-                    "CHROMEDRIVER_BIN")
-    return chromium, chromedriver
 
 
 def _get(url: str) -> bytes:
@@ -70,23 +60,14 @@ def _visible(driver, text: str) -> list:
     return [element for element in elements if element.is_displayed()]
 
 
-def _show_artifact(chromium: str, chromedriver: str, url: str, screenshot: Path) -> str:
+def _show_artifact(url: str, screenshot: Path) -> str:
     """Open `url`, expand the artifact's folder and return the listed name's visible text."""
-    from selenium import webdriver
     from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     folder, name = WAV_ARTIFACT.split("/")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    with chromium_driver() as driver:
         try:
-            driver.set_page_load_timeout(60)
             driver.get(url)
             # React re-renders the tree while it loads: retry on stale elements.
             wait = WebDriverWait(driver, 45, ignored_exceptions=(StaleElementReferenceException,))
@@ -98,12 +79,10 @@ def _show_artifact(chromium: str, chromedriver: str, url: str, screenshot: Path)
         except (WebDriverException, AssertionError):
             driver.save_screenshot(str(screenshot))
             raise
-        finally:
-            driver.quit()
 
 
 def test_wav_artifact_of_a_trained_run_is_listed_and_served(tmp_path: Path) -> None:
-    chromium, chromedriver = _browser_binaries()
+    browser_binaries()  # skip early, before training, without Chromium
     training = _start_training(tmp_path)
     # The UI starts while the model trains (both open the new store; a file lock
     # serialises creating it), which keeps the test near a minute on 2 cores.
@@ -122,7 +101,7 @@ def test_wav_artifact_of_a_trained_run_is_listed_and_served(tmp_path: Path) -> N
         assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"  # downloadable, not just listed
 
         page = f"{base}/#/experiments/{run['info']['experiment_id']}/runs/{run_id}/artifacts"
-        shown = _show_artifact(chromium, chromedriver, page, tmp_path / "mlflow-artifacts.png")
+        shown = _show_artifact(page, tmp_path / "mlflow-artifacts.png")
         assert shown == WAV_ARTIFACT.split("/")[1]
 
         servers = descendants(ui.process.pid)

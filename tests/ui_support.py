@@ -1,20 +1,65 @@
-"""Helpers shared by the `samplegan ui` tests: free ports, the command as a child, its servers."""
+"""Helpers shared by the UI and browser tests: free ports, `samplegan ui` as a child, Chromium."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMPLEGAN = str(Path(sys.executable).with_name("samplegan"))
 READY_LINE = "Press Ctrl-C to stop."
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def browser_binaries() -> tuple[str, str]:
+    """Chromium and chromedriver executables, or skip the test."""
+    import pytest
+
+    chromium = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+    chromedriver = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
+    missing = [path for path in (chromium, chromedriver) if not shutil.which(path)]
+    if missing:
+        pytest.skip(f"chromium/chromedriver not installed ({', '.join(missing)} missing): "
+                    "apt-get install chromium chromium-driver, or set CHROMIUM_BIN and "
+                    "CHROMEDRIVER_BIN")
+    return chromium, chromedriver
+
+
+@contextlib.contextmanager
+def chromium_driver() -> Iterator:
+    """A headless Chromium WebDriver that records the page's console; skips without Chromium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = browser_binaries()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+        try:
+            driver.set_page_load_timeout(60)
+            yield driver
+        finally:
+            driver.quit()
 
 
 def free_port() -> int:

@@ -1,0 +1,214 @@
+"""What the ablation report reads beyond final metrics: clips, per-clip diagnoses, timing.
+
+Every training run logs its last evaluation under `final/` (clips as .wav, `clips.png`
+with waveform and spectrogram, `diagnostics.json` with each clip's label and collapse
+onset) and the metric `eval/collapsed_share` at every evaluation step. This module
+fetches those from MLflow (a local store or a server alike), finds a real held-out clip
+to listen to beside the generated ones, and draws the report's collapse and interaction
+figures.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from harness.tracking import retrying
+
+logger = logging.getLogger(__name__)
+
+# A run counts as collapsed from the first evaluation at which at least this share of its
+# clips is collapsed (silent, flat collapse or saturated): the pruner's default threshold.
+COLLAPSED_SHARE = 0.5
+LISTEN_CLIPS = 2  # generated clips per listened run
+LISTEN_SECONDS = 4.0  # longer clips are cut for embedding, so the page stays mailable
+
+
+@dataclass
+class RunFinal:
+    """A run's final evaluation as logged under `final/`."""
+
+    run_id: str
+    folder: Path | None = None  # local copy of final/, None when the run has none
+    clip_labels: list[str] = field(default_factory=list)
+    onsets_over_n: list[float | None] = field(default_factory=list)  # per clip; None: no onset
+
+    @property
+    def wavs(self) -> list[Path]:
+        return sorted(self.folder.glob("clip_*.wav")) if self.folder else []
+
+    @property
+    def clips_png(self) -> Path | None:
+        path = self.folder / "clips.png" if self.folder else None
+        return path if path is not None and path.is_file() else None
+
+
+def _download(client, run_id: str, path: str, destination: Path) -> Path | None:
+    from mlflow.exceptions import MlflowException
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per file
+
+    try:
+        return Path(retrying(client.download_artifacts, run_id, path, str(destination)))
+    except (MlflowException, OSError) as error:
+        logger.debug("run %s has no artifact %s: %s", run_id, path, error)
+        return None
+
+
+def fetch_final(client, run_id: str, scratch: Path, with_audio: bool) -> RunFinal:
+    """Read a run's `final/diagnostics.json`; with `with_audio`, fetch the whole `final/`.
+
+    Args:
+        client: An `MlflowClient` of the study's store.
+        run_id: The run.
+        scratch: A folder to download into (a subfolder per run is made).
+        with_audio: Also fetch the clips and `clips.png` (for the listening section).
+
+    Returns:
+        The run's final evaluation; empty lists when the run logged none.
+    """
+    destination = scratch / run_id
+    destination.mkdir(parents=True, exist_ok=True)
+    if with_audio:
+        folder = _download(client, run_id, "final", destination)
+        diagnostics = folder / "diagnostics.json" if folder else None
+    else:
+        folder = None
+        diagnostics = _download(client, run_id, "final/diagnostics.json", destination)
+    final = RunFinal(run_id, folder)
+    if diagnostics is None or not diagnostics.is_file():
+        return final
+    try:
+        clips = json.loads(diagnostics.read_text())["batch"]["clips"]
+    except (ValueError, KeyError, TypeError):
+        logger.warning("run %s: unreadable final/diagnostics.json", run_id)
+        return final
+    final.clip_labels = [clip.get("label", "?") for clip in clips]
+    final.onsets_over_n = [clip.get("metrics", {}).get("collapse_onset_over_n") for clip in clips]
+    return final
+
+
+def first_collapsed_step(client, run_id: str) -> float:
+    """The first evaluation step with at least `COLLAPSED_SHARE` of clips collapsed, else NaN."""
+    history = retrying(client.get_metric_history, run_id, "eval/collapsed_share")
+    for metric in sorted(history, key=lambda item: item.step):
+        if metric.value >= COLLAPSED_SHARE:
+            return float(metric.step)
+    return math.nan
+
+
+def real_clip(dataset_path: str | None, length: int) -> tuple[np.ndarray | None, str]:
+    """A real held-out clip of `length` samples from a run's dataset, and where it came from.
+
+    Falls back to the training split when the held-out one has no chain long enough.
+
+    Returns:
+        (clip or None, a phrase naming the source, or why there is none).
+    """
+    from harness.dataset import load_dataset
+    from harness.errors import SampleGanError
+
+    if not dataset_path:
+        return None, "the runs do not name their dataset"
+    try:
+        dataset = load_dataset(dataset_path)
+    except SampleGanError as error:
+        return None, f"its dataset is not readable here ({error})"
+    for split in ("holdout", "train"):
+        clips = dataset.contiguous_clips(split, length, 1)
+        if len(clips):
+            return np.asarray(clips[0], dtype=np.float32), f"{split} split of `{dataset_path}`"
+    return None, f"no {length}-sample stretch of contiguous audio in `{dataset_path}`"
+
+
+def listening_length(sample_rate_hz: int, clip_samples: int) -> int:
+    """Samples of a clip to embed: the whole clip, at most `LISTEN_SECONDS`."""
+    return int(min(clip_samples, LISTEN_SECONDS * sample_rate_hz))
+
+
+# ================================================================================= plots
+def _save(figure: Figure, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
+    return path
+
+
+def plot_onset_histogram(onsets: Mapping[str, Sequence[float]], path: Path) -> Path:
+    """Histogram of per-clip collapse onset / n, stacked by variant (grid point).
+
+    Args:
+        onsets: Variant name -> onset/n of its collapsed clips (clips without onset left out).
+        path: PNG file to write.
+    """
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    axes = figure.subplots()
+    names = [name for name, values in onsets.items() if len(values)]
+    values = [np.asarray(onsets[name], dtype=float) for name in names]
+    top = max((float(v.max()) for v in values), default=1.0)
+    bins = np.linspace(0.0, max(2.0, math.ceil(top * 4) / 4), 25)
+    if values:
+        axes.hist(values, bins=bins, stacked=True, label=names if len(names) <= 10 else None)
+        if len(names) <= 10:
+            axes.legend(fontsize=7, loc="upper right")
+    axes.axvline(1.0, color="black", linestyle="--", linewidth=1)
+    axes.text(1.0, 1.0, " seed leaves the window (onset = n)", transform=axes.get_xaxis_transform(),
+              va="top", fontsize=8)
+    axes.set_xlabel("collapse onset / n (per clip, final evaluation)")
+    axes.set_ylabel("clips")
+    axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str, name: str,
+                      path: Path, level_text) -> Path:
+    """One heatmap of mean `value` per pair of axes, each cell annotated with its mean."""
+    pairs = list(itertools.combinations(axes_names, 2))
+    columns = min(3, len(pairs))
+    rows = math.ceil(len(pairs) / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.4 * rows), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    finite = pd.to_numeric(frame[value], errors="coerce").dropna()
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    image = None
+    for panel, (row_axis, column_axis) in itertools.zip_longest(grid.flat, pairs):
+        if row_axis is None:
+            panel.set_axis_off()
+            continue
+        table = (frame.groupby([row_axis, column_axis], sort=False)[value].mean()
+                 .unstack(column_axis)
+                 .reindex(index=frame[row_axis].dropna().unique(),
+                          columns=frame[column_axis].dropna().unique()))
+        data = table.to_numpy(dtype=float)
+        image = panel.imshow(data, cmap="viridis", vmin=low, vmax=high if high > low else low + 1,
+                             aspect="auto")
+        for (i, j), cell in np.ndenumerate(data):
+            panel.text(j, i, "–" if math.isnan(cell) else f"{cell:.3g}", ha="center",
+                       va="center", fontsize=8, color="white" if cell < (low + high) / 2 else "black")
+        panel.set_xticks(range(len(table.columns)), [level_text(v) for v in table.columns])
+        panel.set_yticks(range(len(table.index)), [level_text(v) for v in table.index])
+        panel.set_xlabel(column_axis)
+        panel.set_ylabel(row_axis)
+    if image is not None:
+        figure.colorbar(image, ax=grid, label=f"mean {name}", shrink=0.8)
+    return _save(figure, path)
+
+
+def wav_samples(path: Path) -> tuple[np.ndarray, int]:
+    """A 16-bit .wav as float32 in [-1, 1] and its rate (the harness writes 16-bit PCM)."""
+    from scipy.io import wavfile
+
+    rate, data = wavfile.read(path)
+    audio = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
+    return (audio if audio.ndim == 1 else audio.mean(axis=1)), int(rate)
