@@ -1,4 +1,4 @@
-"""Generation speed of both LSTM modes at the paper's sizes (same as `samplegan bench generation`).
+"""Generation speed at the paper's sizes (same as `samplegan bench generation`).
 
     python benchmarks/bench_generation.py [--json] [--quick]
 """

@@ -263,7 +263,8 @@ def bench() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quick", is_flag=True, help="Small sizes, for a smoke check of the benchmark itself.")
 def bench_generation(as_json: bool, quick: bool) -> None:
-    """Generation speed of both LSTM modes against the paper's 30 min per second."""
+    """Samples per second: the paper's predict-per-sample loop, then both LSTM modes at
+    batch 1 and 64 (paper sizes, untrained weights; progress on stderr)."""
     from harness.bench import format_generation_bench, run_generation_bench
 
     result = run_generation_bench(quick=quick)
@@ -271,6 +272,21 @@ def bench_generation(as_json: bool, quick: bool) -> None:
         _emit_json(result)
     else:
         click.echo(format_generation_bench(result))
+
+
+@bench.command("train")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quick", is_flag=True, help="Small sizes, for a smoke check of the benchmark itself.")
+def bench_train(as_json: bool, quick: bool) -> None:
+    """Seconds per generator and discriminator step, and peak memory, of both LSTM modes
+    (batch 16, n = 500; each mode in its own process; progress on stderr)."""
+    from harness.bench import format_train_bench, run_train_bench
+
+    result = run_train_bench(quick=quick)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(format_train_bench(result))
 
 
 def main() -> None:

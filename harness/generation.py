@@ -40,7 +40,7 @@ def generate_audio(model: SampleGAN, seed_segments: np.ndarray, samples: int, se
 
     generator = model.generator
     window = model.seed_windows(seed_segments, [seed, 1])
-    carry = generator.start(window)
+    carry = generator.compiled_start(window)
     chunks = []
     with tqdm(total=samples, desc="generate", unit="sample", unit_scale=True, file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:

@@ -1,4 +1,4 @@
-"""Models: shapes of every part and variant, equivalence of the two LSTM modes, mu-law."""
+"""Models: shapes of every part and variant, generation paths against step-by-step references, mu-law."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from harness.bench import paper_predict_loop
+from harness.generation import generate_audio
 from models.autoencoder import code_length
 from models.mulaw import mulaw_decode, mulaw_encode, mulaw_levels
 from models.registry import VARIANTS, resolve
@@ -100,17 +102,73 @@ def test_stateful_sampled_head_follows_the_full_sequence_logits():
     np.testing.assert_allclose(expected.numpy(), emitted.numpy(), atol=1e-6)
 
 
+REFERENCE_STEPS = 300  # samples per stream: long after the seed has left the n = 32 window
+
+
+def oscillating(variant: str, **overrides) -> SampleGAN:
+    """A tiny untrained model whose generator keeps moving after the seed has left the window.
+
+    Untrained weights settle on a constant within a few dozen samples, and two paths
+    that both emit a constant agree whatever their bugs; weights scaled by 1.5 oscillate.
+    """
+    model = tiny(variant, lstm_units=8, seed_source="real", **overrides)
+    for weight in model.generator.weights:
+        weight.assign(weight * 1.5)
+    return model
+
+
+def fast_paths(model: SampleGAN, seed_segments: np.ndarray) -> dict[str, np.ndarray]:
+    """(B, REFERENCE_STEPS) samples of the compiled paths of evaluations and `samplegan generate`."""
+    window = model.seed_windows(seed_segments, [0, 1])
+    evaluation, _ = model.generator.generate(window, REFERENCE_STEPS, tf.constant([0, 2]))
+    return {"evaluation": evaluation.numpy(),
+            "samplegan generate": generate_audio(model, seed_segments, REFERENCE_STEPS,
+                                                 progress=False)}
+
+
+def cells_step_by_step(generator, seed_window: np.ndarray, steps: int) -> np.ndarray:
+    """The stateful reference: both LSTM cells applied sample by sample from a zero state.
+
+    Each sample's frame is cut from the prefilter over the whole history so far, not from
+    the short buffer the compiled loop keeps. Returns the generated samples (B, steps).
+    """
+    @tf.function(reduce_retracing=True)  # a graph, not XLA: only to spare Python's overhead
+    def step(history, state1, state2):
+        frame = generator.prefilter(history)[:, -1]  # (B, C): the newest sample's frame
+        out1, state1 = generator.lstm1.cell(frame, state1)
+        out2, state2 = generator.lstm2.cell(out1, state2)
+        return generator.head_layer(out2), state1, state2
+
+    batch, n = seed_window.shape
+    history = tf.constant(seed_window)
+    state1 = state2 = [tf.zeros((batch, generator.units))] * 2
+    for t in range(n + steps - 1):
+        params, state1, state2 = step(history[:, :t + 1], state1, state2)
+        if t >= n - 1:  # the window is full: predict the next sample and feed it back
+            sample = generator.head.sample(params, tf.constant([0, t]))
+            history = tf.concat([history, sample[:, None]], axis=1)
+    return history[:, n:].numpy()
+
+
 @pytest.mark.parametrize("prefilter", [False, True])
-def test_stateless_generator_equals_the_model_on_each_shifted_window(prefilter):
-    model = tiny("paper", prefilter=prefilter)
-    generator = model.generator
-    seed_window = tf.random.uniform((2, 32), -0.8, 0.8, seed=4)
-    emitted, fed = generator.generate(seed_window, 25, tf.constant([0, 0]))
-    history = tf.concat([seed_window, fed], axis=1).numpy()
-    # the window before step t is the seed shifted t times: history[:, t : t + n]
-    windows = np.stack([history[:, step:step + 32] for step in range(25)], axis=1)  # (B, 25, n)
-    expected = np.tanh(generator(windows.reshape(-1, 32)).numpy()[:, 0]).reshape(2, 25)
-    np.testing.assert_allclose(expected, emitted.numpy(), atol=1e-5)
+def test_stateless_generation_equals_one_keras_call_per_shifted_window(prefilter):
+    model = oscillating("paper", prefilter=prefilter)
+    segments = np.random.default_rng(4).uniform(-0.8, 0.8, (3, 32)).astype(np.float32)
+    expected = paper_predict_loop(model.generator.predict_on_batch, model.generator.head,
+                                  segments, REFERENCE_STEPS)
+    assert np.ptp(expected[:, 32:], axis=1).min() > 0.05  # still moving once the seed is gone
+    for path, emitted in fast_paths(model, segments).items():
+        np.testing.assert_allclose(emitted, expected, atol=1e-4, rtol=0, err_msg=path)
+
+
+@pytest.mark.parametrize("prefilter", [False, True])
+def test_stateful_generation_equals_the_cells_applied_step_by_step(prefilter):
+    model = oscillating("stateful", prefilter=prefilter)
+    segments = np.random.default_rng(5).uniform(-0.8, 0.8, (3, 32)).astype(np.float32)
+    expected = cells_step_by_step(model.generator, segments, REFERENCE_STEPS)
+    assert np.ptp(expected[:, 32:], axis=1).min() > 0.05
+    for path, emitted in fast_paths(model, segments).items():
+        np.testing.assert_allclose(emitted, expected, atol=1e-4, rtol=0, err_msg=path)
 
 
 def test_feedback_noise_reaches_the_window_but_not_the_output():

@@ -1,0 +1,60 @@
+"""`samplegan bench`: each command prints one JSON object of the documented shape.
+
+Only the shape is checked: speed is measured by running the benchmarks, never in tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MACHINE_KEYS = {"cpus", "processor"}
+VERSION_KEYS = {"python", "tensorflow", "keras", "numpy"}
+
+
+def one_json_object(completed) -> dict:
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert len(lines) == 1, completed.stdout
+    return json.loads(lines[0])
+
+
+def check_config(config: dict) -> None:
+    assert config["quick"] is True
+    assert set(config["machine"]) >= MACHINE_KEYS and set(config["versions"]) >= VERSION_KEYS
+    assert datetime.datetime.fromisoformat(config["date"]).tzinfo is not None
+
+
+def test_bench_generation_prints_every_path_and_batch(cli):
+    completed = cli("bench", "generation", "--json", "--quick")
+    result = one_json_object(completed)
+    assert set(result) == {"config", "results"}
+    check_config(result["config"])
+    assert set(result["config"]) >= {"n", "lstm_units", "sample_rate_hz"}
+    rows = {(row["path"], row["batch"]): row for row in result["results"]}
+    assert set(rows) == {("paper_predict_loop", 1), ("stateless", 1), ("stateless", 64),
+                         ("stateful", 1), ("stateful", 64)}
+    for row in rows.values():
+        assert row["samples_per_s"] > 0 and isinstance(row["xla"], bool)
+        assert row["ratio_to_paper_predict_loop"] == pytest.approx(
+            row["samples_per_s"] / rows[("paper_predict_loop", 1)]["samples_per_s"], rel=0.01)
+        assert row["meets_target"] is None  # quick sizes are not the targets' sizes
+    assert completed.stderr.count("bench generation: ") == 1 + len(rows)  # a line per case
+
+
+def test_bench_train_prints_both_modes_with_peak_memory(cli):
+    completed = cli("bench", "train", "--json", "--quick")
+    result = one_json_object(completed)
+    assert set(result) == {"config", "results"}
+    check_config(result["config"])
+    assert [row["lstm_mode"] for row in result["results"]] == ["stateless", "stateful"]
+    for row in result["results"]:
+        assert (row["batch"], row["n"]) == (result["config"]["batch"], result["config"]["n"])
+        assert row["generator_step_s"] == pytest.approx(
+            row["generate_s"] + row["generator_update_s"], abs=2e-3)
+        assert row["discriminator_step_s"] > 0 and row["gan_step_s"] > 0
+        assert row["peak_rss_mib"] > 0
