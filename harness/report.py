@@ -1601,8 +1601,7 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
         return
     write_wav(folder / "listen_real.wav", clip, rate)
     document.audio("listen_real.wav", f"real · {clip_length} samples from the {source}")
-    plot_clips([clip], rate, window_n or clip_length, None, folder / "listen_real.png",
-               title="real held-out clip")
+    plot_clips([clip], rate, window_n or clip_length, None, folder / "listen_real.png")
     document.image("listen_real.png", "waveform and spectrogram of the real clip")
 
 

@@ -181,6 +181,7 @@ def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str
     grid = figure.subplots(rows, columns, squeeze=False)
     finite = pd.to_numeric(frame[value], errors="coerce").dropna()
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    high = high if high > low else low + 1.0  # one value everywhere: still a colour scale
     image = None
     for panel, (row_axis, column_axis) in itertools.zip_longest(grid.flat, pairs):
         if row_axis is None:
@@ -191,8 +192,7 @@ def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str
                  .reindex(index=frame[row_axis].dropna().unique(),
                           columns=frame[column_axis].dropna().unique()))
         data = table.to_numpy(dtype=float)
-        image = panel.imshow(data, cmap="viridis", vmin=low, vmax=high if high > low else low + 1,
-                             aspect="auto")
+        image = panel.imshow(data, cmap="viridis", vmin=low, vmax=high, aspect="auto")
         for (i, j), cell in np.ndenumerate(data):
             panel.text(j, i, "–" if math.isnan(cell) else f"{cell:.3g}", ha="center",
                        va="center", fontsize=8, color="white" if cell < (low + high) / 2 else "black")
