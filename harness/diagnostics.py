@@ -546,7 +546,9 @@ def diagnose_batch(
 
     Returns:
         The batch label (``mode_collapse`` when ``diversity_lsd_db`` is below
-        `thresholds.mode_collapse_lsd_db`, else ``diverse``; a single clip is
+        `thresholds.mode_collapse_lsd_db` or when every clip of two or more is
+        ``silent`` -- the spectra of near-silence differ by noise-floor detail, but
+        every seed gave the same silence -- else ``diverse``; a single clip is
         ``diverse``), the per-clip diagnoses and these metrics: ``clips``;
         ``share_<label>`` for each label in `LABELS`; ``collapsed_share``: share of
         clips whose label is in `COLLAPSED_LABELS`; ``diversity_lsd_db``: mean pairwise
@@ -575,7 +577,8 @@ def diagnose_batch(
     metrics["collapsed_share"] = sum(counts[label] for label in COLLAPSED_LABELS) / len(clips)
     metrics["diversity_lsd_db"] = diversity
     metrics["mean_collapse_onset_over_n"] = float(np.mean(onsets_over_n)) if onsets_over_n else None
-    collapsed = diversity is not None and diversity < thresholds.mode_collapse_lsd_db
+    all_silent = len(clips) > 1 and counts["silent"] == len(clips)
+    collapsed = all_silent or (diversity is not None and diversity < thresholds.mode_collapse_lsd_db)
     return BatchDiagnosis(
         label="mode_collapse" if collapsed else "diverse", metrics=metrics, clips=diagnoses
     )

@@ -329,6 +329,19 @@ def test_identical_clips_are_mode_collapse(brahms_16k: np.ndarray) -> None:
     assert batch.metrics["share_healthy"] == 1.0
 
 
+def test_a_batch_of_silent_clips_is_mode_collapse_whatever_their_noise_floors() -> None:
+    rng = np.random.default_rng(0)
+    # Each clip is faint noise of another colour and level: spectra far apart in dB, all silent.
+    clips = [(level * np.cumsum(rng.standard_normal(RATE_16K)) / 100).astype(np.float32)
+             for level in (1e-6, 1e-5)] + [np.full(RATE_16K, 1e-6, np.float32)]
+    clips.append((1e-5 * rng.standard_normal(RATE_16K)).astype(np.float32))
+    batch = diagnose_batch(clips, RATE_16K, N)
+    assert [clip.label for clip in batch.clips] == ["silent"] * 4
+    assert batch.metrics["diversity_lsd_db"] > DEFAULT_THRESHOLDS.mode_collapse_lsd_db
+    assert batch.label == "mode_collapse"
+    assert diagnose_batch(clips[:1], RATE_16K, N).label == "diverse"  # one clip: no batch
+
+
 def test_different_recordings_are_diverse(recordings_16k: dict) -> None:
     clips = [audio[5 * RATE_16K : 6 * RATE_16K] for audio in recordings_16k.values()]
     if len(clips) < 2:
