@@ -21,11 +21,13 @@ into a hidden sibling folder that is renamed at the end.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -236,6 +238,25 @@ def _check_out(out: Path, force: bool) -> None:
         )
 
 
+def _remove_dead_partials(out: Path) -> None:
+    """Delete the half-written folders of imports to `out` killed on this host (SIGKILL, power).
+
+    A partial folder is named after its host and process; one of this host whose process is
+    gone can never complete. Folders of other hosts (a shared filesystem) are left alone.
+    """
+    prefix = f".{out.name}.partial-{socket.gethostname()}-"
+    for candidate in out.parent.glob(f"{glob.escape(prefix)}*"):
+        pid_text = candidate.name[len(prefix):]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(candidate, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 def _publish(partial: Path, out: Path, force: bool) -> None:
     """Move the finished folder into place; the old one goes only after that."""
     if out.exists() and any(out.iterdir()):
@@ -364,7 +385,8 @@ def write_dataset(
     _check_out(out, force)
     created_parents = [parent for parent in out.parents if not parent.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    _remove_dead_partials(out)
+    partial = out.with_name(f".{out.name}.partial-{socket.gethostname()}-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     spool_dir = partial / "spool"
     spool_dir.mkdir(parents=True)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -331,7 +332,7 @@ def test_a_killed_import_leaves_nothing_that_looks_complete(tmp_path):
     )
     try:
         assert process.stdout.readline().strip() == "hanging"  # s0 spooled, s1 under way
-        partial = tmp_path / f".ds.partial-{process.pid}"
+        partial = tmp_path / f".ds.partial-{socket.gethostname()}-{process.pid}"
         assert (partial / "spool" / "0.npy").is_file()
     finally:
         process.send_signal(signal.SIGKILL)
@@ -340,6 +341,15 @@ def test_a_killed_import_leaves_nothing_that_looks_complete(tmp_path):
     assert not (partial / "manifest.json").exists()
     with pytest.raises(SampleGanError, match="no dataset at"):
         load_dataset(out)
+
+    # The next import to the same place removes what the killed one left, and only that.
+    elsewhere = tmp_path / ".ds.partial-another-host-1"
+    living = tmp_path / f".ds.partial-{socket.gethostname()}-{os.getppid()}"
+    for folder in (elsewhere, living):
+        folder.mkdir()
+    _import(sources, out)
+    assert not partial.exists()
+    assert elsewhere.is_dir() and living.is_dir()  # another host's, and a running process's
 
 
 def test_an_existing_dataset_is_kept_without_force_and_replaced_with_it(tmp_path):
