@@ -306,7 +306,8 @@ def test_plots_are_written_for_failed_cells_and_single_axes(tmp_path: Path) -> N
 
 
 # ------------------------------------------- stores built by hand: retries, failures, search
-def _hand_made_study(store: Path, name: str, spec: dict, trials: list) -> None:
+def _hand_made_study(store: Path, name: str, spec: dict, trials: list,
+                     cells: int | None = None) -> None:
     """An Optuna journal study with the attributes the launcher sets, and no MLflow runs."""
     import optuna
 
@@ -316,6 +317,8 @@ def _hand_made_study(store: Path, name: str, spec: dict, trials: list) -> None:
                                 storage=open_storage(str(store / "optuna.journal")).optuna)
     study.set_user_attr("spec", json.dumps(spec))
     study.set_user_attr("grid_axes", sorted(spec["design"].get("grid", {})))
+    if cells is not None:
+        study.set_user_attr("cells", cells)
     for trial in trials:
         study.add_trial(trial)
 
@@ -351,7 +354,7 @@ def test_retried_failed_and_waiting_cells_each_give_one_row_and_a_provisional_re
         _trial("WAITING", "prefilter=true|rep=2", {}),
         _trial("COMPLETE", "prefilter=false|rep=0", {"prefilter": False}, value=3.0),
         _trial("FAIL", "prefilter=true|rep=1", {"prefilter": True}, stale="worker process died"),
-    ])
+    ], cells=6)
     frame = trials_frame("hand")
     rows = frame.set_index("cell")
     assert list(frame["cell"]) == ["prefilter=false|rep=0", "prefilter=false|rep=1",
@@ -374,6 +377,7 @@ def test_retried_failed_and_waiting_cells_each_give_one_row_and_a_provisional_re
     assert "1 cell(s) failed (see the reasons below): `prefilter=true|rep=0`" in missing
     assert "1 cell(s) wait for a worker: `prefilter=true|rep=2`" in missing
     assert "3 finished cell(s) have no final metrics in MLflow" in missing
+    assert "1 of the design's 6 cells have no trial yet" in missing
     assert "ValueError: bad" in markdown and "OSError: disk full" in markdown
     assert "worker process died" in markdown
     assert "There is no MLflow store at" in markdown
