@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -299,7 +300,7 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
 
     tracking_display, tracking = _open_tracking(tracking_uri)
     experiment, runs = _read_runs(tracking, study_name) if tracking else (None, {})
-    for row in rows:
+    for row in _progress(rows, "report: reading runs"):
         run = runs.get(row["mlflow_run_id"] or "")
         metrics = run.data.metrics if run else {}
         tags = run.data.tags if run else {}
@@ -332,6 +333,14 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
         finished=max((t.datetime_complete for t in trials if t.datetime_complete), default=None),
         importances=importances, importance_note=importance_note,
     )
+
+
+def _progress(items: Sequence, description: str):
+    """`items` with a progress bar on stderr: a large study's runs take a while to read."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=description, unit="run", file=sys.stderr, leave=False,
+                disable=len(items) < 2, dynamic_ncols=True)
 
 
 def _importances(study, searched: Sequence[str]) -> tuple[dict[str, float] | None, str]:
@@ -1490,7 +1499,7 @@ class _Media:
         if data.tracking is None:
             return cls(finals, onsets)
         client = data.tracking.client()
-        for _, row in data.frame.iterrows():
+        for _, row in _progress(list(data.frame.iterrows()), "report: final clips"):
             run_id = row["mlflow_run_id"]
             if not isinstance(run_id, str) or run_id not in data.artifact_uris:
                 continue
