@@ -33,14 +33,20 @@ class SampleGAN:
         self._build()
 
     def _build(self) -> None:
-        """Create every variable now, in a fixed order, so weights save and load by name."""
+        """Create every variable now, in a fixed order, so weights save and load by name.
+
+        The autoencoder's shapes follow n; the LSTM nets' weights do not depend on the
+        sequence length, so they are built on a short probe: running them eagerly over
+        n = 500 samples three times cost seconds per model (every trial, every generate).
+        """
         n = self.config.n
-        probe = tf.zeros((1, n))
-        self.decoder(self.encoder(probe))
-        carry = self.generator.start(probe)
+        self.decoder(self.encoder(tf.zeros((1, n))))
+        pool = self.config.prefilter_pool
+        short = tf.zeros((1, min(n, 2 * (self.config.prefilter_kernel + pool) + 2 * pool)))
+        carry = self.generator.start(short)
         self.generator.advance(carry, tf.zeros((1,)))
-        self.generator(probe)  # through __call__, so Keras marks it built
-        self.discriminator(tf.zeros((1, self.config.gen_length)))
+        self.generator(short)  # through __call__, so Keras marks it built
+        self.discriminator(tf.zeros((1, min(self.config.gen_length, int(short.shape[1])))))
 
     def autoencode(self, segments: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.decoder(self.encoder(segments, training=training), training=training)
