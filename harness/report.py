@@ -51,7 +51,6 @@ from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
 from harness.plots import plot_clips
 from harness.report_media import (
-    COLLAPSED_SHARE,
     LISTEN_CLIPS,
     RunFinal,
     fetch_final,
@@ -64,6 +63,7 @@ from harness.report_media import (
 )
 from harness.report_stats import mean_ci, significance_table
 from harness.run_page import png_data_uri
+from harness.study.spec import Pruner
 from harness.tracking import (
     TrackedRun,
     TrackingStore,
@@ -208,6 +208,8 @@ class _StudyData:
     finished: datetime | None = None  # the last trial's completion
     importances: dict[str, float] | None = None  # Optuna's, for searched parameters
     importance_note: str = ""  # why there are none
+    # Share of collapsed clips that makes an evaluation collapsed: the study pruner's.
+    collapsed_threshold: float = Pruner.collapsed_share
 
 
 def _open_study(study_name: str, storage: str | None):
@@ -289,6 +291,8 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
     spec = json.loads(study.user_attrs.get("spec", "{}"))
     axes = list(study.user_attrs.get("grid_axes", sorted(spec.get("design", {}).get("grid", {}))))
     searched = sorted(spec.get("design", {}).get("search", {}))
+    collapsed_threshold = float(spec.get("pruner", {}).get("collapsed_share",
+                                                           Pruner.collapsed_share))
     trials = sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number)
     by_cell: dict[str, list] = {}
     for trial in trials:
@@ -308,8 +312,9 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
                     for column, key in METRIC_COLUMNS.items()})
         row.update({column: tags.get(key) for column, key in TAG_COLUMNS.items()})
         row["mlflow_status"] = run.info.status if run else None
-        row["first_collapsed_step"] = (first_collapsed_step(tracking.client(), run.info.run_id)
-                                       if run and tracking else math.nan)
+        row["first_collapsed_step"] = (
+            first_collapsed_step(tracking.client(), run.info.run_id, collapsed_threshold)
+            if run and tracking else math.nan)
         row[COLLAPSE] = collapsed_outcome(row["state"], row["prune_reason"], row["collapsed_share"],
                                           row.pop("prune_kind", None))
     frame = pd.DataFrame(rows, columns=_frame_columns(axes, searched))
@@ -332,6 +337,7 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
         started=min((t.datetime_start for t in trials if t.datetime_start), default=None),
         finished=max((t.datetime_complete for t in trials if t.datetime_complete), default=None),
         importances=importances, importance_note=importance_note,
+        collapsed_threshold=collapsed_threshold,
     )
 
 
@@ -1537,12 +1543,13 @@ def _collapse_section(document: Document, data: _StudyData, analysis: _Analysis,
     document.paragraph(
         f"Which variants collapse and when ({len(collapsing)} of {len(variants)} variants have "
         "collapsed clips). A run collapses at the first evaluation with at least "
-        f"{COLLAPSED_SHARE:.0%} of its clips collapsed; a trial pruned as collapsed is wholly "
+        f"{data.collapsed_threshold:.0%} of its clips collapsed (the study pruner's threshold); "
+        "a trial pruned as collapsed is wholly "
         "collapsed.")
     rows = []
     for variant, row in collapsing.iterrows():
         members = analysis.frame[analysis.frame[analysis.group] == variant]
-        runs_collapsed = int((members[COLLAPSE] >= COLLAPSED_SHARE).sum())
+        runs_collapsed = int((members[COLLAPSE] >= data.collapsed_threshold).sum())
         rows.append([str(variant), _num(row["collapse_rate"], 2),
                      f"{runs_collapsed} of {int(row['finished'])}",
                      _num(row["first_collapsed_step"]), _num(row["median_onset_over_n"], 3),

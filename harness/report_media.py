@@ -27,9 +27,6 @@ from harness.tracking import retrying
 
 logger = logging.getLogger(__name__)
 
-# A run counts as collapsed from the first evaluation at which at least this share of its
-# clips is collapsed (silent, flat collapse or saturated): the pruner's default threshold.
-COLLAPSED_SHARE = 0.5
 LISTEN_CLIPS = 2  # generated clips per listened run
 LISTEN_SECONDS = 4.0  # longer clips are cut for embedding, so the page stays mailable
 
@@ -98,11 +95,18 @@ def fetch_final(client, run_id: str, scratch: Path, with_audio: bool) -> RunFina
     return final
 
 
-def first_collapsed_step(client, run_id: str) -> float:
-    """The first evaluation step with at least `COLLAPSED_SHARE` of clips collapsed, else NaN."""
+def first_collapsed_step(client, run_id: str, threshold: float) -> float:
+    """The first evaluation step with at least `threshold` of clips collapsed, else NaN.
+
+    Args:
+        client: An `MlflowClient` of the study's store.
+        run_id: The run.
+        threshold: Share of collapsed clips (silent, flat collapse, saturated) that makes an
+            evaluation collapsed; the study's pruner uses the same (`pruner.collapsed_share`).
+    """
     history = retrying(client.get_metric_history, run_id, "eval/collapsed_share")
     for metric in sorted(history, key=lambda item: item.step):
-        if metric.value >= COLLAPSED_SHARE:
+        if metric.value >= threshold:
             return float(metric.step)
     return math.nan
 

@@ -547,6 +547,10 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
         assert str(row["prefilter"]).lower() == run.data.params["config.prefilter"].lower()
         assert row["feedback_noise"] == pytest.approx(float(run.data.params["config.feedback_noise"]))
         assert run.data.params["host.cpus"] == str(os.cpu_count())
+        history = client.get_metric_history(row["mlflow_run_id"], "eval/collapsed_share")
+        collapsed = [metric.step for metric in history if metric.value >= 0.75]  # the default
+        expected_step = min(collapsed) if collapsed else math.nan
+        assert row["first_collapsed_step"] == pytest.approx(expected_step, nan_ok=True)
 
     summary = json.loads((folder / "report.json").read_text())
     variants = {row["variant"]: row for row in summary["variants"]}
