@@ -1295,6 +1295,28 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def significance_answer(objective_tests: pd.DataFrame, collapse_tests: pd.DataFrame) -> str:
+    """One line: which level comparisons are significant after Holm, else the closest one."""
+    parts = []
+    for name, tests in (("objective", objective_tests), ("collapsed outcome", collapse_tests)):
+        tested = tests.dropna(subset=["welch_p_holm"])
+        if tested.empty:
+            parts.append(f"{name}: nothing testable (one trial per level, or no variation)")
+            continue
+        significant = tested[tested["significant"]]
+        if not significant.empty:
+            parts.append(f"{name}: " + "; ".join(
+                f"`{row['axis']}` {level_text(row['level_a'])} → {level_text(row['level_b'])} "
+                f"(difference {_num(row['difference'])}, Holm p {_p_text(row['welch_p_holm'])}, "
+                f"g {_num(row['hedges_g'], 2)})" for _, row in significant.iterrows()))
+        else:
+            closest = tested.sort_values("welch_p_holm").iloc[0]
+            parts.append(f"{name}: none (closest: `{closest['axis']}` "
+                         f"{level_text(closest['level_a'])} → {level_text(closest['level_b'])}, "
+                         f"Holm p {_p_text(closest['welch_p_holm'])})")
+    return "**Significant at 5 % (Welch, Holm-corrected):** " + "; ".join(parts) + "."
+
+
 def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
     frame = analysis.frame
     if not analysis.factors and not analysis.numeric_searched:
@@ -1303,6 +1325,8 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
         answers = [collapse_answer(frame, analysis.collapse_ranking),
                    objective_answer(frame, analysis.objective_ranking, data.direction,
                                     analysis.objective_name)]
+    if analysis.factors:
+        answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
     if analysis.numeric_searched:
         answers.append(correlation_answer(
             "Searched parameters vs objective",

@@ -37,6 +37,7 @@ from harness.report import (
     pooled_within_sd,
     rank_axes,
     run_link,
+    significance_answer,
     toy_sizes,
     trials_frame,
     write_report,
@@ -244,6 +245,23 @@ def test_answers_name_the_axis_its_best_level_and_the_numbers() -> None:
     nothing = frame.assign(collapsed_outcome=math.nan, objective=math.nan, state="FAIL")
     assert "no finished trial" in collapse_answer(nothing, rank_axes(nothing, ["A"],
                                                                       "collapsed_outcome"))
+
+
+def test_significance_answer_names_significant_comparisons_or_the_closest_one() -> None:
+    from harness.report_stats import significance_table
+
+    frame = pd.DataFrame({"A": ["lo"] * 4 + ["hi"] * 4, "B": [False, True] * 4,
+                          "objective": [1.0, 1.1, 0.9, 1.0, 5.0, 5.2, 4.9, 5.1],
+                          "collapsed_outcome": [1.0] * 8})
+    objective = significance_table(frame, ["A", "B"], "objective")
+    collapse = significance_table(frame, ["A", "B"], "collapsed_outcome")
+    answer = significance_answer(objective, collapse)
+    assert answer.startswith("**Significant at 5 % (Welch, Holm-corrected):** objective: `A` lo → hi")
+    assert "`B`" not in answer.split("collapsed outcome")[0]  # B's comparison is not significant
+    assert "collapsed outcome: nothing testable" in answer
+    weak = significance_table(frame.assign(objective=[1.0, 2.0, 3.0, 1.5, 2.5, 1.0, 2.0, 3.0]),
+                              ["A", "B"], "objective")
+    assert "objective: none (closest: `" in significance_answer(weak, collapse)
 
 
 def test_caveat_says_when_noise_is_unknown_and_lists_toy_sizes() -> None:
