@@ -752,3 +752,36 @@ def test_report_page_renders_in_chromium_with_images_and_playable_audio(
 
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert errors == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_study_tracked_on_an_mlflow_server_reports_through_it(tmp_path: Path) -> None:
+    """The multi-machine path: runs, clips and the report itself go through `mlflow server`."""
+    from mlflow.tracking import MlflowClient
+    from ui_support import mlflow_server
+
+    name = "report-server"
+    spec = tmp_path / "server.toml"
+    grid_and_search = TINY_SPEC[TINY_SPEC.index("[design.grid]"):TINY_SPEC.index("[objective]")]
+    spec.write_text(TINY_SPEC.replace(f'name = "{STUDY}"', f'name = "{name}"')
+                    .replace(grid_and_search, "[design.grid]\nprefilter = [false, true]\n\n"))
+    env = _store_env(tmp_path)
+    with mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "served") as uri:
+        for command in (["study", "run", str(spec), "--workers", "1", "--tracking-uri", uri],
+                        ["report", name, "--tracking-uri", uri, "--out", str(tmp_path / "out")]):
+            completed = subprocess.run([*_samplegan(), *command], cwd=tmp_path, env=env,
+                                       capture_output=True, text=True, timeout=300, check=False)
+            assert completed.returncode == 0, completed.stderr[-3000:]
+        folder = tmp_path / "out"
+        trials = pd.read_csv(folder / "trials.csv")
+        assert len(trials) == 2 and trials["mr_lsd_db"].notna().all()
+        assert {"listen_best_00.wav", "listen_worst_00.wav", "listen_real.wav"} <= {
+            path.name for path in folder.iterdir()}  # clips fetched through the server
+        markdown = (folder / "report.md").read_text()
+        for run_id in trials["mlflow_run_id"]:
+            assert f"({uri}/#/experiments/" in markdown and f"/runs/{run_id})" in markdown
+        parent = json.loads((folder / "report.json").read_text())["mlflow_parent_run_id"]
+        logged = {item.path for item in MlflowClient(uri).list_artifacts(parent, "report")}
+        assert "report/index.html" in logged
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # nothing went to a local store

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from scipy.io import wavfile
-from ui_support import free_port
+from ui_support import mlflow_server
 
 from harness.errors import SampleGanError
 from harness.tracking import TrackedRun, TrackingStore, redact_text, redact_url
@@ -332,23 +332,7 @@ def test_a_postgresql_backend_store_records_runs_and_redacts_its_password(pg_dat
 def test_the_multi_machine_setup_an_mlflow_server_on_postgresql(
         pg_database, tmp_path, tiny_corpus, tiny_set_args, cli):
     """Training and generation through `mlflow server` with a PostgreSQL backend store."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server",
-         "--backend-store-uri", pg_database("server"),
-         "--artifacts-destination", str(tmp_path / "shared-artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                TrackingStore.open(uri)
-                break
-            except SampleGanError:
-                assert time.monotonic() < deadline and server.poll() is None, "mlflow server died"
-                time.sleep(1)
+    with mlflow_server(pg_database("server"), tmp_path / "shared-artifacts") as uri:
         env = {"MLFLOW_TRACKING_URI": uri, "SAMPLEGAN_STORE_DIR": str(tmp_path / "local")}
         completed = cli("train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
                         env=env, check=True)
@@ -359,6 +343,3 @@ def test_the_multi_machine_setup_an_mlflow_server_on_postgresql(
         cli("generate", "--run", run_id, "--seconds", "0.01", "--out", str(tmp_path / "g.wav"),
             env=env, check=True)
         assert wavfile.read(tmp_path / "g.wav")[0] == 16000
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)

@@ -162,3 +162,36 @@ class UiProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             self.process.wait()
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 serving `artifacts` (proxied), as the multi-machine set-up.
+
+    Yields:
+        Its http URL once it answers; the server is stopped on exit.
+    """
+    from harness.errors import SampleGanError
+    from harness.tracking import TrackingStore
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server",
+         "--backend-store-uri", backend_store_uri, "--artifacts-destination", str(artifacts),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                TrackingStore.open(uri)
+                break
+            except SampleGanError:
+                assert time.monotonic() < deadline and server.poll() is None, "mlflow server died"
+                time.sleep(1)
+        yield uri
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
