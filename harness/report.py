@@ -3,15 +3,14 @@
 The Optuna study holds the design and how every trial ended; MLflow holds each run's
 parameters (provenance, dataset), final diagnosis and quality metrics, and its final
 clips. `trials_frame` joins them into one row per cell (the cell's latest finished
-trial). The analysis is a set of pure functions on that frame: a per-variant table with
-95% intervals, main effects of each grid axis against seed noise, significance tests
-(`harness.report_stats`), interactions of every pair of axes, label shares and collapse
-timing per variant, the best cells and, for searched hyperparameters, Optuna's parameter
-importances and rank correlations. `write_report` renders them as Markdown with PNG plots
-and .wav clips beside it, a self-contained `index.html` (images and clips as data URIs,
-so it can be mailed and also renders inside the MLflow UI) and a CSV, built in a
-temporary folder and renamed into place, and logs the folder to the study's parent
-MLflow run as `report/`.
+trial). This module reads the stores and writes the report's sections in plain words; the
+statistics on the frame live in `harness.report_stats`, the figures in
+`harness.report_plots`, the clips and collapse histories in `harness.report_media` and the
+Markdown/HTML rendering in `harness.report_document`. `write_report` writes Markdown with
+PNG plots and .wav clips beside it, a self-contained `index.html` (images and clips as data
+URIs, so it can be mailed and also renders inside the MLflow UI) and a CSV, built in a
+temporary folder and renamed into place, and logs the folder to the study's parent MLflow
+run as `report/`.
 
 Two conventions shape every number: a trial pruned as collapsed counts as fully
 collapsed (`collapsed_outcome` = 1), and a pruned trial enters the objective analysis
@@ -20,14 +19,11 @@ with the last value it reported (from an earlier step than the completed trials)
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import logging
 import math
 import os
 import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -41,28 +37,44 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
-import scipy.stats
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from harness.audio import write_wav
 from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
 from harness.plots import plot_clips
+from harness.report_document import Document, level_text
 from harness.report_media import (
     LISTEN_CLIPS,
     RunFinal,
     fetch_final,
     first_collapsed_step,
     listening_length,
-    plot_interactions,
-    plot_onset_histogram,
     real_clip,
     wav_samples,
 )
-from harness.report_stats import mean_ci, significance_table
-from harness.run_page import png_data_uri
+from harness.report_plots import (
+    plot_effects,
+    plot_interactions,
+    plot_label_shares,
+    plot_objective_per_trial,
+    plot_onset_histogram,
+    plot_param_scatter,
+)
+from harness.report_stats import (
+    COLLAPSE,
+    FINISHED_STATES,
+    NOISE_CONFIDENCE,
+    OBJECTIVE,
+    best_cells,
+    interaction_size,
+    interaction_table,
+    label_shares,
+    main_effects,
+    param_correlations,
+    rank_axes,
+    significance_table,
+    variant_table,
+)
 from harness.study.spec import Pruner
 from harness.tracking import (
     TrackedRun,
@@ -88,23 +100,13 @@ METRIC_COLUMNS = {
     "generation_samples_per_s": "speed/generation_samples_per_s",
 }
 TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label"}
-FINISHED_STATES = ("COMPLETE", "PRUNED")
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
-OBJECTIVE = "objective"
-COLLAPSE = "collapsed_outcome"
 # `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
 COLLAPSE_PRUNE_PREFIX = "collapsed"
-# Two-sided confidence with which an effect must exceed seed noise (see `effect_verdict`).
-NOISE_CONFIDENCE = 0.95
 # Config keys whose study values, when below the `paper` variant's, make a result a toy one.
 SIZE_KEYS = ("sample_rate", "n", "lstm_units", "ae_levels", "ae_filters", "ae_steps", "batch_size",
              "gan_steps")
-BEST_CELLS = 5
 REPORT_MARKER = "report.json"  # names the study a report folder belongs to; only those are replaced
-_DPI = 100
-_LABEL_COLOURS = {"healthy": "#2e8b57", "noise": "#8c6bb1", "silent": "#9e9e9e",
-                  "flat_collapse": "#c62828", "saturated": "#ef8a17"}
-_STATE_MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
 
 
 # ======================================================================= reading the stores
@@ -144,15 +146,6 @@ def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
                 return {}, None
             position += 1
     return point, int(replicate_text)
-
-
-def level_text(value: Any) -> str:
-    """A level as the spec writes it: ``true``/``false`` for booleans, strings unquoted."""
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float) and math.isnan(value):
-        return "–"
-    return str(value)
 
 
 def collapsed_outcome(state: str, prune_reason: str | None, collapsed_share: float,
@@ -393,272 +386,6 @@ def trials_frame(study_name: str, storage: str | None = None,
     return _read_study(study_name, storage, tracking_uri).frame
 
 
-# ============================================================================== analysis
-def pooled_within_sd(frame: pd.DataFrame, group_column: str, value: str) -> tuple[float, int]:
-    """Unpaired seed noise: the pooled standard deviation of `value` among replicates of a group.
-
-    Args:
-        frame: One row per trial.
-        group_column: Column naming the grid point (replicates share it).
-        value: Column to measure; NaN rows are left out.
-
-    Returns:
-        (sqrt(sum((k_i - 1) s_i^2) / sum(k_i - 1)), sum(k_i - 1)) over groups with k_i >= 2
-        values; (NaN, 0) when no group has two values (one replicate: noise unknown).
-    """
-    valid = frame[[group_column, value]].dropna()
-    grouped = valid.groupby(group_column, sort=False)[value]
-    counts = grouped.count()
-    variances = grouped.var(ddof=1)
-    usable = counts >= 2
-    degrees = int((counts[usable] - 1).sum())
-    if degrees == 0:
-        return math.nan, 0
-    return math.sqrt(float(((counts[usable] - 1) * variances[usable]).sum()) / degrees), degrees
-
-
-def paired_noise_sd(frame: pd.DataFrame, group_column: str, block_column: str,
-                    value: str) -> tuple[float, int]:
-    """Paired seed noise: the residual SD once grid-point and replicate effects are taken out.
-
-    Replicate r trains with the same seed at every grid point, so whatever that seed does to
-    all grid points alike cancels from every comparison of level means. The residual of the
-    additive model (grid point + replicate), over the grid points where every replicate has a
-    value, is the noise that does not cancel.
-
-    Returns:
-        (residual SD, (P - 1)(R - 1) degrees of freedom) over P such grid points and R
-        replicates; (NaN, 0) when P < 2 or R < 2.
-    """
-    table = frame.groupby([group_column, block_column])[value].mean().unstack(block_column)
-    values = table.dropna(axis=1, how="all").dropna(axis=0).to_numpy(dtype=float)
-    if values.shape[0] < 2 or values.shape[1] < 2:
-        return math.nan, 0
-    residual = (values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True)
-                + values.mean())
-    degrees = (values.shape[0] - 1) * (values.shape[1] - 1)
-    return math.sqrt(float((residual ** 2).sum()) / degrees), degrees
-
-
-def main_effects(frame: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:
-    """Mean, SD and count of `value` per level of `axis`, pooled over other axes and replicates.
-
-    Returns:
-        Indexed by level in order of first appearance, columns ``mean``, ``std``, ``count``
-        and the 95% Student-t interval of the mean ``ci_low``, ``ci_high`` (NaN below two
-        values); a level whose trials all lack the value keeps a row with count 0.
-    """
-    grouped = frame.groupby(axis, sort=False)[value]
-    table = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
-                          "count": grouped.count()})
-    intervals = grouped.apply(lambda values: mean_ci(values)[1:3])
-    table["ci_low"] = [interval[0] for interval in intervals.reindex(table.index)]
-    table["ci_high"] = [interval[1] for interval in intervals.reindex(table.index)]
-    return table
-
-
-def variant_table(frame: pd.DataFrame, group_column: str = "point",
-                  clip_onsets: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
-    """One row per variant (grid point): the report's per-variant table.
-
-    Args:
-        frame: One row per cell (see `trials_frame`).
-        group_column: Column naming the variant.
-        clip_onsets: Variant -> collapse onset / n of each collapsed clip of its runs' final
-            evaluations; without it the median is taken over the runs' mean onsets.
-
-    Returns:
-        Indexed by variant (order of first appearance): ``cells``, ``finished``, ``failed``,
-        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel`` and ``mr_lsd_db`` the mean over
-        finished replicates with its 95% interval (``<name>_low``, ``<name>_high``);
-        ``collapse_rate`` (mean collapsed outcome), the mean ``share_<label>`` of every label,
-        ``median_onset_over_n``, ``first_collapsed_step`` (median over collapsed runs),
-        ``duration_s`` and ``generation_samples_per_s`` (means) and ``run_ids``.
-    """
-    rows = {}
-    for variant, group in frame.groupby(group_column, sort=False):
-        finished = group[group["state"].isin(FINISHED_STATES)]
-        row: dict[str, Any] = {
-            "cells": len(group), "finished": len(finished),
-            "failed": int((group["state"] == "FAIL").sum()),
-            "unfinished": int((~group["state"].isin((*FINISHED_STATES, "FAIL"))).sum()),
-        }
-        for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db"):
-            mean, low, high, _ = mean_ci(finished[name])
-            row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
-        row["collapse_rate"] = float(finished[COLLAPSE].mean()) if len(finished) else math.nan
-        for label in LABELS:
-            row[f"share_{label}"] = float(finished[f"share_{label}"].mean())
-        if clip_onsets is not None:
-            onsets = [value for value in clip_onsets.get(variant, ()) if value is not None]
-            row["median_onset_over_n"] = float(np.median(onsets)) if onsets else math.nan
-        else:
-            row["median_onset_over_n"] = float(finished["mean_onset_over_n"].median())
-        row["first_collapsed_step"] = float(finished["first_collapsed_step"].median())
-        row["duration_s"] = float(finished["duration_s"].mean())
-        row["generation_samples_per_s"] = float(finished["generation_samples_per_s"].mean())
-        row["run_ids"] = [run for run in group["mlflow_run_id"] if isinstance(run, str)]
-        rows[variant] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    if math.isnan(numerator) or math.isnan(denominator):
-        return math.nan
-    if denominator == 0:
-        return math.inf if numerator > 0 else math.nan
-    return numerator / denominator
-
-
-def effect_verdict(effect: float, noise_sd: float, effect_over_se: float,
-                   noise_degrees: int) -> str:
-    """Whether an effect stands out from seed noise, in words.
-
-    An effect exceeds seed noise when it is more standard errors than the two-sided
-    `NOISE_CONFIDENCE` quantile of Student's t with the noise estimate's degrees of freedom
-    (12.7 for one, 4.3 for two, 2.0 for sixty): few replicates demand a large effect.
-
-    Returns:
-        "no data", "no effect", "noise unknown", "exceeds seed noise" or "within seed noise".
-    """
-    if math.isnan(effect):
-        return "no data"
-    if effect == 0:
-        return "no effect"
-    if math.isnan(noise_sd) or noise_degrees < 1:
-        return "noise unknown"
-    critical = float(scipy.stats.t.ppf(0.5 + NOISE_CONFIDENCE / 2, noise_degrees))
-    return "exceeds seed noise" if effect_over_se >= critical else "within seed noise"
-
-
-def rank_axes(frame: pd.DataFrame, axes: Sequence[str], value: str,
-              group_column: str = "point", block_column: str | None = "replicate") -> pd.DataFrame:
-    """Rank axes by their main effect on `value` relative to seed noise.
-
-    The effect of an axis is the spread (max - min) of its level means. Seed noise is
-    `paired_noise_sd` when replicates are paired by seed (`block_column`) and it can be
-    estimated, else `pooled_within_sd`. The standard error of the difference of the two
-    extreme levels is noise * sqrt(1/n_low + 1/n_high); `effect_verdict` judges it.
-
-    Args:
-        frame: One row per trial.
-        axes: Columns whose levels are compared.
-        value: Column analysed; NaN rows are left out.
-        group_column: Column naming the grid point; give a column unique per row (e.g. ``cell``)
-            when trials have no replicates.
-        block_column: Column naming the replicate seed, or None for unpaired replicates.
-
-    Returns:
-        One row per axis, strongest first (by effect/noise, then effect; NaN last), columns
-        ``axis``, ``levels``, ``effect``, ``low_level``, ``low_mean``, ``high_level``,
-        ``high_mean``, ``noise_sd``, ``noise_degrees``, ``noise_kind`` ("paired", "unpaired"
-        or None), ``unpaired_noise_sd``, ``effect_over_noise``, ``effect_over_se``, ``verdict``.
-    """
-    unpaired, unpaired_degrees = pooled_within_sd(frame, group_column, value)
-    paired, paired_degrees = (paired_noise_sd(frame, group_column, block_column, value)
-                              if block_column else (math.nan, 0))
-    if not math.isnan(paired):
-        noise, degrees, kind = paired, paired_degrees, "paired"
-    else:
-        noise, degrees = unpaired, unpaired_degrees
-        kind = None if math.isnan(unpaired) else "unpaired"
-    rows = []
-    for axis in axes:
-        effects = main_effects(frame, axis, value).dropna(subset=["mean"])
-        row: dict[str, Any] = {"axis": axis, "levels": int(frame[axis].nunique()),
-                               "effect": math.nan, "low_level": None, "low_mean": math.nan,
-                               "high_level": None, "high_mean": math.nan, "noise_sd": noise,
-                               "noise_degrees": degrees, "noise_kind": kind,
-                               "unpaired_noise_sd": unpaired, "effect_over_noise": math.nan,
-                               "effect_over_se": math.nan}
-        if not effects.empty:
-            low, high = effects["mean"].idxmin(), effects["mean"].idxmax()
-            effect = float(effects.at[high, "mean"] - effects.at[low, "mean"])
-            standard_error = noise * math.sqrt(1.0 / effects.at[low, "count"]
-                                               + 1.0 / effects.at[high, "count"])
-            row.update(effect=effect, low_level=low, low_mean=float(effects.at[low, "mean"]),
-                       high_level=high, high_mean=float(effects.at[high, "mean"]),
-                       effect_over_noise=_ratio(effect, noise),
-                       effect_over_se=_ratio(effect, standard_error))
-        row["verdict"] = effect_verdict(row["effect"], noise, row["effect_over_se"], degrees)
-        rows.append(row)
-    columns = ["axis", "levels", "effect", "low_level", "low_mean", "high_level", "high_mean",
-               "noise_sd", "noise_degrees", "noise_kind", "unpaired_noise_sd",
-               "effect_over_noise", "effect_over_se", "verdict"]
-    ranking = pd.DataFrame(rows, columns=columns)
-    return ranking.sort_values(["effect_over_noise", "effect"], ascending=False,
-                               na_position="last", kind="stable").reset_index(drop=True)
-
-
-def interaction_table(frame: pd.DataFrame, row_axis: str, column_axis: str,
-                      value: str) -> pd.DataFrame:
-    """Mean `value` at each combination of two axes (levels in order of first appearance)."""
-    means = frame.groupby([row_axis, column_axis], sort=False)[value].mean().unstack(column_axis)
-    return means.reindex(index=frame[row_axis].dropna().unique(),
-                         columns=frame[column_axis].dropna().unique())
-
-
-def interaction_size(table: pd.DataFrame) -> float:
-    """How far a two-way table of means is from additive: max |m_ij - m_i. - m_.j + m_..|.
-
-    Zero when the effect of one axis is the same at every level of the other; NaN when the
-    table has a missing combination or fewer than two levels on a side.
-    """
-    values = table.to_numpy(dtype=float)
-    if values.shape[0] < 2 or values.shape[1] < 2 or np.isnan(values).any():
-        return math.nan
-    residual = (values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True)
-                + values.mean())
-    return float(np.abs(residual).max())
-
-
-def label_shares(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Mean share of each clip label at the final evaluation, per value of column `by`.
-
-    Returns:
-        Indexed by `by` (order of first appearance), one ``share_<label>`` column per label in
-        `harness.diagnostics.LABELS` and ``runs`` (trials with measured shares).
-    """
-    columns = [f"share_{label}" for label in LABELS]
-    measured = frame.dropna(subset=columns, how="all")
-    grouped = measured.groupby(by, sort=False)
-    shares = grouped[columns].mean()
-    shares["runs"] = grouped.size()
-    return shares
-
-
-def best_cells(frame: pd.DataFrame, direction: str, count: int = BEST_CELLS) -> pd.DataFrame:
-    """The `count` best cells by objective: completed trials first, pruned ones after.
-
-    A pruned trial's value comes from an earlier step, so it only ranks among pruned trials.
-    """
-    scored = frame[frame[OBJECTIVE].notna() & frame["state"].isin(FINISHED_STATES)].copy()
-    scored["_pruned"] = scored["state"] != "COMPLETE"
-    ranked = scored.sort_values(["_pruned", OBJECTIVE], ascending=[True, direction == "minimize"],
-                                kind="stable")
-    return ranked.drop(columns="_pruned").head(count)
-
-
-def param_correlations(frame: pd.DataFrame, params: Sequence[str], value: str) -> pd.DataFrame:
-    """Spearman rank correlation of each numeric searched parameter with `value`.
-
-    Returns:
-        One row per parameter, strongest |rho| first, columns ``param``, ``spearman``,
-        ``trials``; rho is NaN with fewer than three trials or a constant column.
-    """
-    rows = []
-    for param in params:
-        pair = frame[[param, value]].apply(pd.to_numeric, errors="coerce").dropna()
-        rho = math.nan
-        if len(pair) >= 3 and pair[param].nunique() > 1 and pair[value].nunique() > 1:
-            ranks = pair.rank()
-            rho = float(np.corrcoef(ranks[param], ranks[value])[0, 1])
-        rows.append({"param": param, "spearman": rho, "trials": len(pair)})
-    table = pd.DataFrame(rows, columns=["param", "spearman", "trials"])
-    order = table["spearman"].abs().sort_values(ascending=False, na_position="last").index
-    return table.loc[order].reset_index(drop=True)
-
-
 # ============================================================================ plain words
 def _num(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -818,312 +545,6 @@ def caveat_line(replicates: int, noise_sds: Mapping[str, float], paired: bool,
         text += ("No size is below the `paper` variant's (the paper itself gives only n and "
                  "the rate).")
     return text
-
-
-# ================================================================================= plots
-def _save(figure: Figure, path: Path) -> Path:
-    FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=_DPI, pil_kwargs={"compress_level": 1})
-    return path
-
-
-def plot_effects(frame: pd.DataFrame, factors: Sequence[str], objective_name: str, path: Path,
-                 block_column: str | None = "replicate") -> Path:
-    """Per factor, each trial's value (dots) and the level means with 95% CIs (black squares).
-
-    Objective on the left, collapsed outcome on the right. Grey lines join trials that differ
-    only in this factor (same levels of the other factors, same replicate seed), so a
-    consistent slope is visible even when the seed moves every grid point alike.
-
-    Args:
-        frame: One row per trial, with `OBJECTIVE` and `COLLAPSE` columns.
-        factors: Columns to plot, one row of panels each.
-        objective_name: Axis label of the objective.
-        path: PNG file to write.
-        block_column: Column of the replicate seed that pairs trials, or None for no lines.
-    """
-    figure = Figure(figsize=(10, 0.6 + 2.6 * len(factors)), layout="constrained")
-    grid = figure.subplots(len(factors), 2, squeeze=False)
-    for row, factor in enumerate(factors):
-        levels = list(main_effects(frame, factor, OBJECTIVE).index)  # a trial may lack the factor
-        positions = {level_text(level): index for index, level in enumerate(levels)}
-        pairing = ([other for other in factors if other != factor] + [block_column]
-                   if block_column else [])
-        for column, (value, name) in enumerate(((OBJECTIVE, objective_name),
-                                                (COLLAPSE, "collapsed outcome"))):
-            axes = grid[row][column]
-            points = frame[[factor, value, *pairing]].dropna(subset=[factor, value])
-            x = pd.Series([float(positions[level_text(level)]) for level in points[factor]],
-                          index=points.index)
-            if pairing:
-                for _, pair in points.assign(_x=x).groupby(pairing, sort=False, dropna=False):
-                    if len(pair) > 1:
-                        ordered = pair.sort_values("_x")
-                        axes.plot(ordered["_x"], ordered[value], color="grey", alpha=0.4,
-                                  linewidth=1)
-            axes.scatter(x, points[value], s=20, alpha=0.7, color="#4c72b0", zorder=3,
-                         label="trials (lines: same seed and other levels)")
-            effects = main_effects(frame, factor, value)
-            spread = np.vstack([(effects["mean"] - effects["ci_low"]).fillna(0.0),
-                                (effects["ci_high"] - effects["mean"]).fillna(0.0)])
-            axes.errorbar(np.arange(len(levels)) + 0.12, effects["mean"], yerr=spread, fmt="s",
-                          color="black", capsize=5, zorder=4, label="level mean, 95% CI")
-            axes.set_xticks(range(len(levels)), [level_text(level) for level in levels])
-            axes.set_xlim(-0.5, len(levels) - 0.5)
-            axes.set_xlabel(factor)
-            axes.set_title(f"{factor}: {name}", fontsize=10)
-            if value == COLLAPSE:
-                axes.set_ylim(-0.05, 1.05)
-            axes.grid(alpha=0.3)
-    figure.legend(*grid[0][0].get_legend_handles_labels(), loc="outside upper center", ncols=2,
-                  fontsize=8)
-    return _save(figure, path)
-
-
-def plot_label_shares(shares: pd.DataFrame, path: Path) -> Path:
-    """Stacked horizontal bars: mean share of each clip label per grid point."""
-    figure = Figure(figsize=(10, 1.4 + 0.45 * len(shares)), layout="constrained")
-    axes = figure.subplots()
-    left = np.zeros(len(shares))
-    names = [str(name) for name in shares.index]
-    for label in LABELS:
-        values = shares[f"share_{label}"].fillna(0.0).to_numpy()
-        axes.barh(names, values, left=left, color=_LABEL_COLOURS[label], label=label)
-        left += values
-    for index, runs in enumerate(shares["runs"]):
-        axes.text(1.01, index, f"{runs} run(s)", va="center", fontsize=8)
-    axes.set_xlim(0, 1.12)
-    axes.invert_yaxis()
-    axes.set_xlabel("share of clips at the final evaluation")
-    axes.legend(ncols=len(LABELS), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8)
-    return _save(figure, path)
-
-
-def plot_objective_per_trial(frame: pd.DataFrame, direction: str, objective_name: str,
-                             path: Path) -> Path:
-    """Objective of each finished trial by trial number, coloured by grid point, best so far."""
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    axes = figure.subplots()
-    scored = frame[frame[OBJECTIVE].notna()].sort_values("trial_number")
-    points = scored["point"].unique()
-    # Beyond ten grid points colours repeat and the legend outgrows the plot: mark states only.
-    by_point = 1 < len(points) <= 10
-    for (point, state), group in scored.groupby(["point", "state"], sort=False):
-        axes.scatter(group["trial_number"], group[OBJECTIVE],
-                     color=f"C{list(points).index(point)}" if by_point else "C0",
-                     marker=_STATE_MARKERS.get(state, "o"), s=40,
-                     label=f"{point} ({state.lower()})" if by_point else state.lower())
-    completed = scored[scored["state"] == "COMPLETE"]
-    if not completed.empty:
-        best = (completed[OBJECTIVE].cummin() if direction == "minimize"
-                else completed[OBJECTIVE].cummax())
-        axes.step(completed["trial_number"], best, where="post", color="black", alpha=0.6,
-                  label="best completed so far")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("trial number")
-    axes.set_ylabel(objective_name)
-    axes.grid(alpha=0.3)
-    handles, labels = axes.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))
-    axes.legend(unique.values(), unique.keys(), fontsize=7, loc="center left",
-                bbox_to_anchor=(1.01, 0.5))
-    return _save(figure, path)
-
-
-def plot_param_scatter(frame: pd.DataFrame, params: Sequence[str], objective_name: str,
-                       path: Path) -> Path:
-    """Objective against each numeric searched parameter (log axis when it spans 2+ decades)."""
-    figure = Figure(figsize=(4 * len(params), 3.6), layout="constrained")
-    grid = figure.subplots(1, len(params), squeeze=False)[0]
-    for axes, param in zip(grid, params, strict=True):
-        for state, marker in _STATE_MARKERS.items():
-            rows = frame[frame["state"] == state]
-            axes.scatter(pd.to_numeric(rows[param], errors="coerce"), rows[OBJECTIVE],
-                         marker=marker, s=30, label=state.lower())
-        values = pd.to_numeric(frame[param], errors="coerce").dropna()
-        if not values.empty and values.min() > 0 and values.max() / values.min() >= 100:
-            axes.set_xscale("log")
-        axes.set_xlabel(param)
-        axes.set_ylabel(objective_name)
-        axes.grid(alpha=0.3)
-    grid[0].legend(fontsize=8)
-    return _save(figure, path)
-
-
-# =============================================================== Markdown and HTML output
-_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)")
-
-
-def inline_html(text: str) -> str:
-    """The Markdown subset the report uses (**bold**, `code`, [text](url)) as escaped HTML."""
-    parts = []
-    position = 0
-    for match in _INLINE.finditer(text):
-        parts.append(html.escape(text[position:match.start()]))
-        bold, code, link_text, url = match.groups()
-        if bold is not None:
-            parts.append(f"<b>{inline_html(bold)}</b>")
-        elif code is not None:
-            parts.append(f"<code>{html.escape(code)}</code>")
-        else:
-            parts.append(f"<a href=\"{html.escape(url)}\">{html.escape(link_text)}</a>")
-        position = match.end()
-    parts.append(html.escape(text[position:]))
-    return "".join(parts)
-
-
-class Document:
-    """The report as blocks, rendered once as Markdown and once as self-contained HTML."""
-
-    def __init__(self, title: str):
-        self.title = title
-        self.blocks: list[tuple[str, Any]] = []
-
-    def heading(self, text: str) -> None:
-        self.blocks.append(("h2", text))
-
-    def subheading(self, text: str) -> None:
-        self.blocks.append(("h3", text))
-
-    def paragraph(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def bullets(self, items: Sequence[str]) -> None:
-        self.blocks.append(("ul", list(items)))
-
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]],
-              sortable: bool = False) -> None:
-        """A table; a `sortable` one sorts by a column when its header is clicked (HTML)."""
-        self.blocks.append(("table", (list(header), [list(row) for row in rows], sortable)))
-
-    def image(self, file_name: str, alt: str) -> None:
-        self.blocks.append(("img", (file_name, alt)))
-
-    def audio(self, file_name: str, caption: str) -> None:
-        """A .wav file in the folder: a link in Markdown, an embedded player in HTML."""
-        self.blocks.append(("audio", (file_name, caption)))
-
-    def markdown(self) -> str:
-        lines = [f"# {self.title}", ""]
-        for kind, content in self.blocks:
-            if kind == "h2":
-                lines += [f"## {content}", ""]
-            elif kind == "h3":
-                lines += [f"### {content}", ""]
-            elif kind == "audio":
-                file_name, caption = content
-                lines += [f"- [{caption}]({file_name})", ""]
-            elif kind == "p":
-                lines += [content, ""]
-            elif kind == "ul":
-                lines += [f"- {item}" for item in content] + [""]
-            elif kind == "table":
-                header, rows, _ = content
-                lines.append("| " + " | ".join(_md_cell(cell) for cell in header) + " |")
-                lines.append("|" + "---|" * len(header))
-                lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
-                lines.append("")
-            else:
-                file_name, alt = content
-                lines += [f"![{alt}]({file_name})", ""]
-        return "\n".join(lines)
-
-    def html(self, folder: Path) -> str:
-        """HTML with every image and clip from `folder` embedded as a data URI."""
-        parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-                 f"<title>{html.escape(self.title.replace('`', ''))}</title>"
-                 f"<style>{_STYLE}</style></head><body>",
-                 f"<h1>{inline_html(self.title)}</h1>"]
-        for kind, content in self.blocks:
-            if kind == "h2":
-                parts.append(f"<h2 id='{_anchor(content)}'>{inline_html(content)}</h2>")
-            elif kind == "h3":
-                parts.append(f"<h3 id='{_anchor(content)}'>{inline_html(content)}</h3>")
-            elif kind == "audio":
-                file_name, caption = content
-                parts.append(f"<figure class='clip'><figcaption>{inline_html(caption)}"
-                             f"</figcaption><audio controls preload='auto' "
-                             f"src='{wav_file_data_uri(folder / file_name)}'></audio></figure>")
-            elif kind == "p":
-                parts.append(f"<p>{inline_html(content)}</p>")
-            elif kind == "ul":
-                parts.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in content)
-                             + "</ul>")
-            elif kind == "table":
-                header, rows, sortable = content
-                parts.append(
-                    ("<table class='sortable'>" if sortable else "<table>")
-                    + "<thead><tr>" + "".join(f"<th>{inline_html(c)}</th>" for c in header)
-                    + "</tr></thead><tbody>" + "".join(
-                        "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>"
-                        for row in rows) + "</tbody></table>")
-            else:
-                file_name, alt = content
-                parts.append(f"<img alt='{html.escape(alt)}' "
-                             f"src='{png_data_uri(folder / file_name)}'>")
-        parts.append(f"<script>{_SORT_SCRIPT}</script></body></html>")
-        return "".join(parts)
-
-
-def _anchor(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def wav_file_data_uri(path: Path) -> str:
-    return "data:audio/wav;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-# Click a header of a sortable table: rows sort by that column, numbers by value (a leading
-# number, so "3.2 [2.9, 3.5]" sorts as 3.2), text after numbers; a second click reverses.
-_SORT_SCRIPT = """
-document.querySelectorAll('table.sortable').forEach(function (table) {
-  table.querySelectorAll('th').forEach(function (header, column) {
-    header.title = 'click to sort';
-    header.addEventListener('click', function () {
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      var ascending = header.dataset.order !== 'asc';
-      table.querySelectorAll('th').forEach(function (h) { delete h.dataset.order; });
-      header.dataset.order = ascending ? 'asc' : 'desc';
-      function key(row) {
-        var text = row.cells[column].textContent.trim();
-        var numeric = /^[+-]?([0-9]|[.][0-9])/.test(text);
-        return {text: text, number: numeric ? parseFloat(text) : NaN};
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b), order;
-        if (isNaN(x.number) || isNaN(y.number)) {
-          if (isNaN(x.number) && isNaN(y.number)) { order = x.text.localeCompare(y.text); }
-          else { return isNaN(x.number) ? 1 : -1; }
-        } else { order = x.number - y.number; }
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    });
-  });
-});
-"""
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; color: #222;
-       line-height: 1.45; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.9em; display: block;
-        overflow-x: auto; max-width: 100%; }
-td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-table.sortable th { cursor: pointer; }
-table.sortable th[data-order='asc']::after { content: ' ▲'; }
-table.sortable th[data-order='desc']::after { content: ' ▼'; }
-figure.clip { display: inline-block; margin: 0.3em 1em 0.3em 0; }
-figure.clip figcaption { font-size: 0.85em; }
-code { background: #f5f5f5; padding: 0 0.2em; }
-img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
-"""
 
 
 # ========================================================================= the report
@@ -1437,10 +858,10 @@ def _effects_section(document: Document, data: _StudyData, analysis: _Analysis,
         return
     document.heading("Interactions of pairs of axes")
     plot_interactions(frame, analysis.factors, OBJECTIVE, "objective",
-                      folder / "interactions_objective.png", level_text)
+                      folder / "interactions_objective.png")
     document.image("interactions_objective.png", "mean objective for each pair of axes")
     plot_interactions(frame, analysis.factors, COLLAPSE, "collapsed outcome",
-                      folder / "interactions_collapse.png", level_text)
+                      folder / "interactions_collapse.png")
     document.image("interactions_collapse.png", "mean collapsed outcome for each pair of axes")
     _interaction_section(document, frame, analysis.objective_ranking, OBJECTIVE, "objective")
     _interaction_section(document, frame, analysis.collapse_ranking, COLLAPSE,

@@ -3,25 +3,20 @@
 Every training run logs its last evaluation under `final/` (clips as .wav, `clips.png`
 with waveform and spectrogram, `diagnostics.json` with each clip's label and collapse
 onset) and the metric `eval/collapsed_share` at every evaluation step. This module
-fetches those from MLflow (a local store or a server alike), finds a real held-out clip
-to listen to beside the generated ones, and draws the report's collapse and interaction
-figures.
+fetches those from MLflow (a local store or a server alike) and finds a real held-out
+clip to listen to beside the generated ones.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
 from harness.tracking import retrying
 
@@ -138,75 +133,6 @@ def real_clip(dataset_path: str | None, length: int) -> tuple[np.ndarray | None,
 def listening_length(sample_rate_hz: int, clip_samples: int) -> int:
     """Samples of a clip to embed: the whole clip, at most `LISTEN_SECONDS`."""
     return int(min(clip_samples, LISTEN_SECONDS * sample_rate_hz))
-
-
-# ================================================================================= plots
-def _save(figure: Figure, path: Path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
-    return path
-
-
-def plot_onset_histogram(onsets: Mapping[str, Sequence[float]], path: Path) -> Path:
-    """Histogram of per-clip collapse onset / n, stacked by variant (grid point).
-
-    Args:
-        onsets: Variant name -> onset/n of its collapsed clips (clips without onset left out).
-        path: PNG file to write.
-    """
-    figure = Figure(figsize=(10, 3.6), layout="constrained")
-    axes = figure.subplots()
-    names = [name for name, values in onsets.items() if len(values)]
-    values = [np.asarray(onsets[name], dtype=float) for name in names]
-    top = max((float(v.max()) for v in values), default=1.0)
-    bins = np.linspace(0.0, max(2.0, math.ceil(top * 4) / 4), 25)
-    if values:
-        axes.hist(values, bins=bins, stacked=True, label=names if len(names) <= 10 else None)
-        if len(names) <= 10:
-            axes.legend(fontsize=7, loc="upper right")
-    axes.axvline(1.0, color="black", linestyle="--", linewidth=1)
-    axes.text(1.0, 1.0, " seed leaves the window (onset = n)", transform=axes.get_xaxis_transform(),
-              va="top", fontsize=8)
-    axes.set_xlabel("collapse onset / n (per clip, final evaluation)")
-    axes.set_ylabel("clips")
-    axes.grid(alpha=0.3)
-    return _save(figure, path)
-
-
-def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str, name: str,
-                      path: Path, level_text) -> Path:
-    """One heatmap of mean `value` per pair of axes, each cell annotated with its mean."""
-    pairs = list(itertools.combinations(axes_names, 2))
-    columns = min(3, len(pairs))
-    rows = math.ceil(len(pairs) / columns)
-    figure = Figure(figsize=(4.2 * columns, 3.4 * rows), layout="constrained")
-    grid = figure.subplots(rows, columns, squeeze=False)
-    finite = pd.to_numeric(frame[value], errors="coerce").dropna()
-    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    high = high if high > low else low + 1.0  # one value everywhere: still a colour scale
-    image = None
-    for panel, (row_axis, column_axis) in itertools.zip_longest(grid.flat, pairs):
-        if row_axis is None:
-            panel.set_axis_off()
-            continue
-        table = (frame.groupby([row_axis, column_axis], sort=False)[value].mean()
-                 .unstack(column_axis)
-                 .reindex(index=frame[row_axis].dropna().unique(),
-                          columns=frame[column_axis].dropna().unique()))
-        data = table.to_numpy(dtype=float)
-        image = panel.imshow(data, cmap="viridis", vmin=low, vmax=high, aspect="auto")
-        for (i, j), cell in np.ndenumerate(data):
-            panel.text(j, i, "–" if math.isnan(cell) else f"{cell:.3g}", ha="center",
-                       va="center", fontsize=8, color="white" if cell < (low + high) / 2 else "black")
-        panel.set_xticks(range(len(table.columns)), [level_text(v) for v in table.columns])
-        panel.set_yticks(range(len(table.index)), [level_text(v) for v in table.index])
-        panel.set_xlabel(column_axis)
-        panel.set_ylabel(row_axis)
-    if image is not None:
-        figure.colorbar(image, ax=grid, label=f"mean {name}", shrink=0.8)
-    return _save(figure, path)
 
 
 def wav_samples(path: Path) -> tuple[np.ndarray, int]:

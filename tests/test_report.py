@@ -15,32 +15,35 @@ import pytest
 
 from harness.errors import SampleGanError
 from harness.report import (
-    Document,
-    best_cells,
     caveat_line,
     collapse_answer,
     collapsed_outcome,
-    effect_verdict,
-    inline_html,
-    interaction_size,
-    interaction_table,
-    label_shares,
-    main_effects,
     objective_answer,
-    paired_noise_sd,
-    param_correlations,
     parse_cell_key,
-    plot_effects,
-    plot_label_shares,
-    plot_objective_per_trial,
-    plot_param_scatter,
-    pooled_within_sd,
-    rank_axes,
     run_link,
     significance_answer,
     toy_sizes,
     trials_frame,
     write_report,
+)
+from harness.report_document import Document, inline_html
+from harness.report_plots import (
+    plot_effects,
+    plot_label_shares,
+    plot_objective_per_trial,
+    plot_param_scatter,
+)
+from harness.report_stats import (
+    best_cells,
+    effect_verdict,
+    interaction_size,
+    interaction_table,
+    label_shares,
+    main_effects,
+    paired_noise_sd,
+    param_correlations,
+    pooled_within_sd,
+    rank_axes,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
