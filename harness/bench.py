@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from harness.generation import CHUNK_SAMPLES, generate_audio
+from harness.host import processor_name
 from harness.quiet_tf import import_tensorflow_quietly
 
 PAPER_SECONDS_PER_AUDIO_SECOND = 30 * 60.0  # paper, section 4: ~30 min per second of audio
@@ -85,16 +86,6 @@ def progress(benchmark: str, message: str) -> None:
     print(f"bench {benchmark}: {message}", file=sys.stderr, flush=True)
 
 
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run_context() -> dict[str, Any]:
     """Machine, date and library versions of a benchmark run (TensorFlow imported)."""
     import keras
@@ -102,7 +93,7 @@ def run_context() -> dict[str, Any]:
 
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "processor": _processor(),
+        "machine": {"cpus": os.cpu_count(), "processor": processor_name(),
                     "gpus": len(tf.config.list_physical_devices("GPU")),
                     "platform": platform.platform(),
                     "load_average_1min_at_start": round(os.getloadavg()[0], 2)},

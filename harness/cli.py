@@ -15,6 +15,7 @@ import click
 from harness.errors import SampleGanError
 from harness.quiet_tf import quiet_library_logging
 from harness.stopping import install_stop_handlers
+from harness.ui import DASHBOARD_PORT, MLFLOW_PORT
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
 STOPPABLE_COMMANDS = ("train", "generate")  # they stop between steps on Ctrl-C / SIGTERM
@@ -240,8 +241,8 @@ def report(study_name: str, out: Path | None, storage: str | None, tracking_uri:
 
 # ----------------------------------------------------------------------------- ui
 @cli.command()
-@click.option("--port", type=int, default=5000, show_default=True, help="MLflow UI port.")
-@click.option("--dashboard-port", type=int, default=8080, show_default=True,
+@click.option("--port", type=int, default=MLFLOW_PORT, show_default=True, help="MLflow UI port.")
+@click.option("--dashboard-port", type=int, default=DASHBOARD_PORT, show_default=True,
               help="Optuna dashboard port (when optuna-dashboard is installed).")
 @click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
               help="Backend store [default: SQLite store in ./mlruns].")

@@ -22,12 +22,13 @@ SPECTROGRAM_FLOOR_DB = -100.0
 _DPI = 80
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path, dpi: int = _DPI) -> Path:
+    """Render `figure` to the PNG `path` (its folder is created) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
     # zlib level 1: a third of the encoding time of the default, files barely larger.
-    figure.savefig(path, dpi=_DPI, pil_kwargs={"compress_level": 1})
+    figure.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 1})
     return path
 
 
@@ -105,7 +106,7 @@ def plot_clips(
     axes[-1, 1].set_xlabel("time (s)", fontsize=8)
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path) -> Path:
@@ -151,4 +152,4 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path) -> 
         else:
             axis.text(0.5, 0.5, "not recorded", transform=axis.transAxes, ha="center", color="0.5")
     axes[-1].set_xlabel("step")
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -38,9 +37,10 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from harness.audio import write_wav
+from harness.audio import decode_audio, write_wav
 from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
+from harness.host import processor_name
 from harness.plots import plot_clips
 from harness.report_document import Document, level_text
 from harness.report_media import (
@@ -50,7 +50,6 @@ from harness.report_media import (
     first_collapsed_step,
     listening_length,
     real_clip,
-    wav_samples,
 )
 from harness.report_plots import (
     plot_effects,
@@ -84,6 +83,7 @@ from harness.tracking import (
     retrying,
     store_dir,
 )
+from harness.ui import HOST, MLFLOW_PORT
 
 logger = logging.getLogger(__name__)
 
@@ -567,7 +567,7 @@ def _numeric_searched(data: _StudyData) -> list[str]:
     return [name for name in data.searched if "choices" not in search.get(name, {})]
 
 
-LOCAL_UI = "http://127.0.0.1:5000"  # where `samplegan ui` serves a local store by default
+LOCAL_UI = f"http://{HOST}:{MLFLOW_PORT}"  # where `samplegan ui` serves a local store by default
 
 
 def run_link(tracking_uri: str, experiment_id: str | None, run_id: str) -> str | None:
@@ -1041,7 +1041,8 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
             f"replicate {_num(run['replicate'])} (objective {_num(run[OBJECTIVE])}, nearest the "
             f"variant's median), MLflow run {_run_reference(data, run['mlflow_run_id'])}.")
         for index, wav in enumerate(final.wavs[:LISTEN_CLIPS]):
-            audio, rate = wav_samples(wav)
+            decoded = decode_audio(wav)
+            audio, rate = decoded.audio, decoded.sample_rate_hz
             clip_length = listening_length(rate, len(audio))
             name = f"listen_{role}_{index:02d}.wav"
             write_wav(folder / name, audio[:clip_length], rate)
@@ -1132,7 +1133,7 @@ def _header_bullets(data: _StudyData) -> list[str]:
         "Versions: " + ("; ".join(f"{key.removeprefix('version.')} {each(key)}"
                                    for key in versions) or "unknown (no MLflow run)"),
         "Hardware of the runs: " + ("; ".join(hosts) or "not recorded") + "; this report: "
-        f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
+        f"{os.cpu_count()} CPUs, {processor_name()}",
     ]
 
 

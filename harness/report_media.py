@@ -133,12 +133,3 @@ def real_clip(dataset_path: str | None, length: int) -> tuple[np.ndarray | None,
 def listening_length(sample_rate_hz: int, clip_samples: int) -> int:
     """Samples of a clip to embed: the whole clip, at most `LISTEN_SECONDS`."""
     return int(min(clip_samples, LISTEN_SECONDS * sample_rate_hz))
-
-
-def wav_samples(path: Path) -> tuple[np.ndarray, int]:
-    """A 16-bit .wav as float32 in [-1, 1] and its rate (the harness writes 16-bit PCM)."""
-    from scipy.io import wavfile
-
-    rate, data = wavfile.read(path)
-    audio = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
-    return (audio if audio.ndim == 1 else audio.mean(axis=1)), int(rate)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from harness.diagnostics import LABELS
+from harness.plots import save_figure
 from harness.report_document import level_text
 from harness.report_stats import COLLAPSE, OBJECTIVE, main_effects
 
@@ -25,12 +25,6 @@ _DPI = 100
 _LABEL_COLOURS = {"healthy": "#2e8b57", "noise": "#8c6bb1", "silent": "#9e9e9e",
                   "flat_collapse": "#c62828", "saturated": "#ef8a17"}
 _STATE_MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
-
-
-def _save(figure: Figure, path: Path) -> Path:
-    FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=_DPI, pil_kwargs={"compress_level": 1})
-    return path
 
 
 def plot_effects(frame: pd.DataFrame, factors: Sequence[str], objective_name: str, path: Path,
@@ -83,7 +77,7 @@ def plot_effects(frame: pd.DataFrame, factors: Sequence[str], objective_name: st
             axes.grid(alpha=0.3)
     figure.legend(*grid[0][0].get_legend_handles_labels(), loc="outside upper center", ncols=2,
                   fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path, _DPI)
 
 
 def plot_label_shares(shares: pd.DataFrame, path: Path) -> Path:
@@ -102,7 +96,7 @@ def plot_label_shares(shares: pd.DataFrame, path: Path) -> Path:
     axes.invert_yaxis()
     axes.set_xlabel("share of clips at the final evaluation")
     axes.legend(ncols=len(LABELS), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path, _DPI)
 
 
 def plot_objective_per_trial(frame: pd.DataFrame, direction: str, objective_name: str,
@@ -133,7 +127,7 @@ def plot_objective_per_trial(frame: pd.DataFrame, direction: str, objective_name
     unique = dict(zip(labels, handles, strict=True))
     axes.legend(unique.values(), unique.keys(), fontsize=7, loc="center left",
                 bbox_to_anchor=(1.01, 0.5))
-    return _save(figure, path)
+    return save_figure(figure, path, _DPI)
 
 
 def plot_param_scatter(frame: pd.DataFrame, params: Sequence[str], objective_name: str,
@@ -153,7 +147,7 @@ def plot_param_scatter(frame: pd.DataFrame, params: Sequence[str], objective_nam
         axes.set_ylabel(objective_name)
         axes.grid(alpha=0.3)
     grid[0].legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path, _DPI)
 
 
 def plot_onset_histogram(onsets: Mapping[str, Sequence[float]], path: Path) -> Path:
@@ -179,7 +173,7 @@ def plot_onset_histogram(onsets: Mapping[str, Sequence[float]], path: Path) -> P
     axes.set_xlabel("collapse onset / n (per clip, final evaluation)")
     axes.set_ylabel("clips")
     axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path, _DPI)
 
 
 def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str, name: str,
@@ -213,4 +207,4 @@ def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str
         panel.set_ylabel(row_axis)
     if image is not None:
         figure.colorbar(image, ax=grid, label=f"mean {name}", shrink=0.8)
-    return _save(figure, path)
+    return save_figure(figure, path, _DPI)

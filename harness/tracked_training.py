@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -23,6 +21,7 @@ from typing import Any
 
 from harness.dataset import Dataset, load_dataset, manifest_sha256
 from harness.errors import SampleGanError
+from harness.host import host_info
 from harness.quiet_tf import import_tensorflow_quietly
 from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.tracking import (
@@ -67,25 +66,6 @@ def provenance() -> dict[str, str]:
             info[f"version.{package}"] = "not installed"
     info.update(host_info())
     return info
-
-
-def host_info() -> dict[str, str]:
-    """The machine a run trains on: CPU count, platform, processor and the GPUs it sees."""
-    gpus = "unknown"
-    if "tensorflow" in sys.modules:  # never import TensorFlow just to describe the machine
-        import tensorflow as tf
-
-        devices = tf.config.list_physical_devices("GPU")
-        names = [tf.config.experimental.get_device_details(device).get("device_name", device.name)
-                 for device in devices]
-        gpus = ", ".join(names) or "none"
-    return {
-        "host.cpus": str(os.cpu_count()),
-        "host.platform": platform.platform(),
-        "host.processor": platform.processor() or platform.machine(),
-        "host.gpus": gpus,
-        "host.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
-    }
 
 
 def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGANConfig,

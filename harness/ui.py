@@ -34,6 +34,8 @@ from harness.errors import SampleGanError
 from harness.tracking import TrackingStore, redact_text, store_dir
 
 HOST = "127.0.0.1"
+MLFLOW_PORT = 5000  # `samplegan ui` defaults, also where reports link a local store's runs
+DASHBOARD_PORT = 8080
 STARTUP_TIMEOUT_S = 120.0  # MLflow's server imports for ~15 s on a busy 2-core machine
 STOP_TIMEOUT_S = 10.0  # grace period after SIGTERM before the group is killed
 POLL_INTERVAL_S = 0.25
