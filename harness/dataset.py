@@ -191,20 +191,29 @@ def find_contiguous_pairs(index: np.ndarray, n: int) -> np.ndarray:
 def contiguous_chains(index: np.ndarray, n: int) -> list[np.ndarray]:
     """Maximal runs of rows whose segments follow each other without gap or overlap.
 
+    With stride n these are runs of consecutive rows; with a smaller stride each source
+    holds several interleaved runs (rows 0, 2, 4, ... and 1, 3, 5, ... at stride n/2).
+
     Args:
-        index: int64 [segments, 2] of (source, start sample); rows of one source are
-            consecutive and in time order, as the writer stores them.
+        index: int64 [segments, 2] of (source, start sample).
         n: segment length in samples.
 
     Returns:
-        Row-index arrays, one per run, in order.
+        Row-index arrays, one per run, each in time order, ordered by their first row.
     """
     index = np.asarray(index, dtype=np.int64)
-    if index.shape[0] == 0:
-        return []
-    follows = (index[1:, 0] == index[:-1, 0]) & (index[1:, 1] == index[:-1, 1] + n)
-    breaks = np.flatnonzero(~follows) + 1
-    return np.split(np.arange(index.shape[0]), breaks)
+    pairs = find_contiguous_pairs(index, n)
+    successor = np.full(index.shape[0], -1, np.int64)
+    successor[pairs[:, 0]] = pairs[:, 1]
+    has_predecessor = np.zeros(index.shape[0], bool)
+    has_predecessor[pairs[:, 1]] = True
+    chains = []
+    for first in np.flatnonzero(~has_predecessor):
+        chain = [int(first)]
+        while successor[chain[-1]] >= 0:
+            chain.append(int(successor[chain[-1]]))
+        chains.append(np.asarray(chain, np.int64))
+    return chains
 
 
 # ------------------------------------------------------------------------- writer
@@ -638,6 +647,44 @@ class Dataset:
         if split not in SPLITS:
             raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         return find_contiguous_pairs(getattr(self, f"{split}_index"), self.n)
+
+    def crop_starts(self, split: str, length: int) -> list[tuple[np.ndarray, int]]:
+        """Chains of adjacent segments of `split` with room for a `length`-sample crop.
+
+        Returns:
+            (rows of the chain, number of possible crop starts in it) per usable chain.
+        """
+        if split not in SPLITS:
+            raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        chains = contiguous_chains(getattr(self, f"{split}_index"), self.n)
+        return [(chain, len(chain) * self.n - length + 1) for chain in chains
+                if len(chain) * self.n >= length]
+
+    def random_crops(self, split: str, length: int, count: int,
+                     rng: np.random.Generator) -> np.ndarray:
+        """`count` crops of `length` contiguous samples at uniformly random positions.
+
+        Every possible start in every chain of adjacent segments is equally likely, so
+        long sources give proportionally more crops.
+
+        Returns:
+            float32 [count, length]; raises SampleGanError when no chain is long enough.
+        """
+        chains = self.crop_starts(split, length)
+        if not chains:
+            raise SampleGanError(f"{self.path} has no {length} contiguous samples in {split}")
+        weights = np.array([starts for _, starts in chains], np.float64)
+        picks = rng.choice(len(chains), size=count, p=weights / weights.sum())
+        segments = getattr(self, split)
+        n = self.n
+        crops = np.empty((count, length), np.float32)
+        for row, pick in enumerate(picks):
+            chain, starts = chains[pick]
+            start = int(rng.integers(0, starts))
+            rows = chain[start // n: -(-(start + length) // n)]
+            audio = np.asarray(segments[rows], np.float32).reshape(-1)
+            crops[row] = audio[start - (start // n) * n:][:length]
+        return crops
 
     def contiguous_clips(self, split: str, length: int, max_clips: int) -> np.ndarray:
         """Clips of `length` contiguous samples rebuilt from chains of adjacent segments.

@@ -98,6 +98,10 @@ METRIC_COLUMNS = {
     "mr_lsd_db": "quality/mr_lsd_db",
     "mr_lsd_db_real_vs_real": "quality/mr_lsd_db_real_vs_real",
     "generation_samples_per_s": "speed/generation_samples_per_s",
+    "teacher_loss": "likelihood/teacher_loss",
+    "baseline_linear": "likelihood/baseline_linear",
+    "baseline_marginal": "likelihood/baseline_marginal",
+    "gain_over_linear": "likelihood/gain_over_linear",
 }
 TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label"}
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
@@ -738,6 +742,29 @@ def significance_answer(objective_tests: pd.DataFrame, collapse_tests: pd.DataFr
     return "**Significant at 5 % (Welch, Holm-corrected):** " + "; ".join(parts) + "."
 
 
+def likelihood_answer(variants: pd.DataFrame) -> str:
+    """One line: how many variants predict held-out audio better than linear prediction."""
+    measured = variants.dropna(subset=["gain_over_linear"])
+    if measured.empty:
+        return ("**Likelihood:** not measured (no finished run logged `likelihood/gain_over_linear`: "
+                "runs older than the measurement, or no contiguous audio to measure it on).")
+    beating = measured[measured["gain_over_linear"] > 0]
+    sure = beating[beating["gain_over_linear_low"] > 0]
+
+    def listed(rows: pd.DataFrame) -> str:
+        return ", ".join(f"`{variant}` ({_num(row['gain_over_linear'], 3)})"
+                         for variant, row in rows.iterrows())
+
+    line = (f"**Likelihood:** {len(beating)} of {len(measured)} measured variant(s) predict "
+            "held-out audio better than linear prediction (mean gain over linear > 0)")
+    if len(beating):
+        line += f": {listed(beating)}; {len(sure)} of them with the 95% interval above 0"
+    rest = measured.drop(beating.index)
+    if len(rest):
+        line += f". Not better: {listed(rest)}"
+    return line + "."
+
+
 def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
     frame = analysis.frame
     if not analysis.factors and not analysis.numeric_searched:
@@ -746,6 +773,7 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
         answers = [collapse_answer(frame, analysis.collapse_ranking),
                    objective_answer(frame, analysis.objective_ranking, data.direction,
                                     analysis.objective_name)]
+    answers.append(likelihood_answer(analysis.variants))
     if analysis.factors:
         answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
     if analysis.numeric_searched:
@@ -1072,6 +1100,9 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
     variants = analysis.variants
     document.paragraph(
         "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
+        "Likelihood gain over linear: the linear predictor's held-out loss minus the "
+        "generator's (nats per sample for mu-law heads, MSE for tanh heads; positive = the "
+        "generator predicts the next sample better than linear prediction). "
         "Collapse rate: mean collapsed outcome. Label shares at the final evaluation. Training "
         "time: mean trial wall time. Generation: samples per second (all clips of the batch "
         "together) at the last evaluation. Click a header to sort.")
@@ -1083,12 +1114,15 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
             _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"]),
             _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"]),
             _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"]),
+            _interval(row["gain_over_linear"], row["gain_over_linear_low"],
+                      row["gain_over_linear_high"]),
             _num(row["collapse_rate"], 2),
             *(_num(row[f"share_{label}"], 2) for label in LABELS),
             _num(row["median_onset_over_n"], 3), _num(row["duration_s"], 3),
             _num(row["generation_samples_per_s"], 3), runs])
     document.table(["variant", "finished / cells", "objective", "Fréchet log-mel",
-                    "MR log-spectral distance (dB)", "collapse rate",
+                    "MR log-spectral distance (dB)", "likelihood gain over linear",
+                    "collapse rate",
                     *(f"share {label}" for label in LABELS), "median onset / n",
                     "training time (s)", "generation (samples/s)", "MLflow runs"],
                    rows, sortable=True)

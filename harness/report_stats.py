@@ -230,7 +230,8 @@ def variant_table(frame: pd.DataFrame, group_column: str = "point",
 
     Returns:
         Indexed by variant (order of first appearance): ``cells``, ``finished``, ``failed``,
-        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel`` and ``mr_lsd_db`` the mean over
+        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel``, ``mr_lsd_db`` and
+        ``gain_over_linear`` the mean over
         finished replicates with its 95% interval (``<name>_low``, ``<name>_high``);
         ``collapse_rate`` (mean collapsed outcome), the mean ``share_<label>`` of every label,
         ``median_onset_over_n``, ``first_collapsed_step`` (median over collapsed runs),
@@ -244,7 +245,7 @@ def variant_table(frame: pd.DataFrame, group_column: str = "point",
             "failed": int((group["state"] == "FAIL").sum()),
             "unfinished": int((~group["state"].isin((*FINISHED_STATES, "FAIL"))).sum()),
         }
-        for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db"):
+        for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db", "gain_over_linear"):
             mean, low, high, _ = mean_ci(finished[name])
             row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
         row["collapse_rate"] = float(finished[COLLAPSE].mean()) if len(finished) else math.nan

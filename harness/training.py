@@ -22,6 +22,14 @@ from tqdm import tqdm
 from harness.dataset import Dataset
 from harness.diagnostics import diagnose_batch
 from harness.dynamics import diagnose_training
+from harness.likelihood import (
+    PROBE_CLIPS,
+    STATELESS_POSITIONS,
+    LikelihoodProbe,
+    baselines,
+    likelihood_metrics,
+    make_probe,
+)
 from harness.quality import quality_metrics
 from harness.stopping import raise_if_stop_requested
 from harness.training_api import (  # noqa: F401 - re-exported for callers of the loop
@@ -38,6 +46,19 @@ from harness.training_api import (  # noqa: F401 - re-exported for callers of th
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
+
+
+def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
+    """Steps of each phase a run of `config` on `dataset` takes (0 = the phase is skipped).
+
+    An epoch of teacher forcing predicts about as many samples as the training split holds.
+    """
+    pretrain = config.pretrain_steps
+    if config.pretrain_epochs:
+        predicted = config.teacher_length - config.n
+        steps_per_epoch = max(1, len(dataset.train) * dataset.n // (config.batch_size * predicted))
+        pretrain = config.pretrain_epochs * steps_per_epoch
+    return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
 
 
 def _finite(metrics: dict[str, float], phase: str, step: int) -> None:
@@ -83,6 +104,7 @@ class Trainer:
         self._compile_steps()
         self._eval_real = self._evaluation_segments()
         self._quality_reference = self._reference_clips()
+        self._probe, self._probe_baselines = self._likelihood_probe()
         self._started = time.monotonic()
         self._last_checkpoint = time.monotonic()
 
@@ -93,8 +115,10 @@ class Trainer:
         c = self.config
         adam = dict(beta_1=c.adam_beta1, beta_2=c.adam_beta2)
         self.opt_autoencoder = keras.optimizers.Adam(c.lr_autoencoder)
-        self.opt_teacher = keras.optimizers.Adam(c.lr_generator, **adam)
-        self.opt_generator = keras.optimizers.Adam(c.lr_generator, **adam)
+        clip = dict(global_clipnorm=c.clip_norm) if c.clip_norm else {}
+        self.opt_teacher = keras.optimizers.Adam(c.lr_pretrain, beta_1=c.pretrain_beta1,
+                                                 beta_2=c.adam_beta2, **clip)
+        self.opt_generator = keras.optimizers.Adam(c.lr_generator, **adam, **clip)
         self.opt_discriminator = keras.optimizers.Adam(c.lr_discriminator, **adam)
         autoencoder_vars = self.model.encoder.trainable_variables + self.model.decoder.trainable_variables
         self.opt_autoencoder.build(autoencoder_vars)
@@ -125,6 +149,43 @@ class Trainer:
         clips = self.dataset.contiguous_clips(split, self.config.eval_length,
                                               QUALITY_REFERENCE_SEGMENTS)
         return clips if len(clips) >= 2 else self._eval_real
+
+    def _likelihood_probe(self) -> tuple[LikelihoodProbe | None, dict[str, float]]:
+        """Held-out clips of 2n samples the likelihood is measured on, and their baselines.
+
+        Train clips stand in (with a warning) when nothing is held out; no clips at all
+        (no two adjacent segments) leaves the likelihood unmeasured.
+        """
+        c = self.config
+        length = 2 * c.n
+        split = "holdout"
+        clips = self.dataset.contiguous_clips("holdout", length, PROBE_CLIPS)
+        if len(clips) < 2:
+            split = "train"
+            clips = self.dataset.contiguous_clips("train", length, PROBE_CLIPS)
+            if len(clips):
+                print(f"warning: {self.dataset.path} holds no {length} contiguous held-out "
+                      "samples; the likelihood is measured on train audio", file=sys.stderr)
+        train = self.dataset.contiguous_clips("train", length, 8 * PROBE_CLIPS)
+        if len(clips) < 1 or len(train) < 2:
+            return None, {}
+        per_clip = STATELESS_POSITIONS if c.lstm_mode == "stateless" else None
+        probe = make_probe(clips, c.n, split, per_clip)
+        return probe, baselines(probe, train, c.output_head, c.mulaw_channels)
+
+    def heldout_likelihood(self) -> dict[str, float]:
+        """The `likelihood/*` metrics of the generator now (empty when there is no probe)."""
+        if self._probe is None:
+            return {}
+        if not hasattr(self, "_loss_at"):
+            self._loss_at = tf.function(self.model.generator.loss_at, reduce_retracing=True)
+        positions = tf.constant(self._probe.positions, tf.int32)
+        chunk = 16
+        total = 0.0
+        for start in range(0, len(self._probe.audio), chunk):
+            audio = tf.constant(self._probe.audio[start:start + chunk])
+            total += float(self._loss_at(audio, positions)) * int(audio.shape[0])
+        return likelihood_metrics(total / len(self._probe.audio), self._probe_baselines)
 
     # --- compiled steps ---------------------------------------------------------------
     def _autoencoder_step(self, segments):
@@ -231,11 +292,10 @@ class Trainer:
         index = offsets[:, None] + np.arange(length)[None, :]
         return np.take_along_axis(segments, index, axis=1)
 
-    def _pair_audio(self, rng: np.random.Generator, pairs: np.ndarray) -> np.ndarray:
-        chosen = pairs[rng.integers(0, len(pairs), size=self.config.batch_size)]  # (B, 2) rows
-        first = np.asarray(self.dataset.train[chosen[:, 0]], np.float32)
-        second = np.asarray(self.dataset.train[chosen[:, 1]], np.float32)
-        return np.concatenate([first, second], axis=1)  # (B, 2n) contiguous samples
+    def _teacher_audio(self, rng: np.random.Generator) -> np.ndarray:
+        """(B, n + pretrain_length) contiguous train samples at random positions."""
+        return self.dataset.random_crops("train", self.config.teacher_length,
+                                         self.config.batch_size, rng)
 
     # --- bookkeeping ----------------------------------------------------------------------
     def _out_of_time(self) -> bool:
@@ -308,6 +368,7 @@ class Trainer:
             quality=quality_metrics(list(clips), self._quality_reference, c.sample_rate,
                                     seed=self.options.seed),
             dynamics=diagnose_training(gan_history),
+            likelihood=self.heldout_likelihood(),
             generation_s=generation_s,
         )
         self.evaluations.append(evaluation)
@@ -318,21 +379,20 @@ class Trainer:
     def run(self) -> TrainingResult:
         c = self.config
         stopped: str | None = None
+        totals = phase_totals(c, self.dataset)
         try:
             finished = self._phase(
-                "autoencoder", c.ae_steps,
+                "autoencoder", totals["autoencoder"],
                 lambda step: self._ae_step(self._segments(self._rng("autoencoder", step),
                                                           c.batch_size)))
-            if finished and c.pretrain_epochs:
-                pairs = self.dataset.contiguous_pairs("train")
-                steps_per_epoch = max(1, len(pairs) // c.batch_size)
+            if finished and totals["pretrain"]:
                 finished = self._phase(
-                    "pretrain", c.pretrain_epochs * steps_per_epoch,
-                    lambda step: self._teacher_step(
-                        self._pair_audio(self._rng("pretrain", step), pairs),
-                        self._tf_seed("pretrain", step)))
+                    "pretrain", totals["pretrain"],
+                    lambda step: self._teacher_step(self._teacher_audio(self._rng("pretrain", step)),
+                                                    self._tf_seed("pretrain", step)),
+                    after_step=self._pretrain_likelihood_on_schedule)
             if finished:
-                finished = self._phase("gan", c.gan_steps, self.gan_batch_step,
+                finished = self._phase("gan", totals["gan"], self.gan_batch_step,
                                        after_step=self._evaluate_on_schedule)
             if not finished:
                 stopped = f"time budget of {self.options.max_minutes} min reached"
@@ -364,6 +424,12 @@ class Trainer:
             generator.set_xla(False)
             self._compile_steps()
             return self._adversarial_step(*args)
+
+    def _pretrain_likelihood_on_schedule(self, completed_steps: int) -> None:
+        """Held-out loss every `eval_every` teacher-forced steps: the pretraining learning curve."""
+        if completed_steps % self.config.eval_every == 0 and self._probe is not None:
+            loss = self.heldout_likelihood()["teacher_loss"]
+            self._record("pretrain", completed_steps - 1, {"heldout_loss": loss})
 
     def _evaluate_on_schedule(self, completed_steps: int) -> None:
         if completed_steps % self.config.eval_every == 0:

@@ -59,6 +59,7 @@ class Evaluation:
     diagnosis: BatchDiagnosis
     quality: dict[str, float | None]
     dynamics: dict[str, Any]
+    likelihood: dict[str, float] = field(default_factory=dict)  # harness/likelihood.py
     generation_s: float | None = None  # wall time of generating `clips` (the first includes tracing)
 
     def metrics(self) -> dict[str, float]:
@@ -70,6 +71,8 @@ class Evaluation:
             values[f"quality/{key}"] = value
         for key, value in self.dynamics.items():
             values[f"dynamics/{key}"] = value
+        for key, value in self.likelihood.items():
+            values[f"likelihood/{key}"] = value
         if self.generation_s:
             values["speed/generation_samples_per_s"] = self.clips.size / self.generation_s
         return {
@@ -111,11 +114,13 @@ def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
         )
     if len(dataset.train) < 2:
         raise SampleGanError(f"dataset {dataset.path} has fewer than 2 training segments")
-    if config.pretrain_epochs and len(dataset.contiguous_pairs("train")) == 0:
+    teacher = config.pretrain_epochs or config.pretrain_steps
+    if teacher and not dataset.crop_starts("train", config.teacher_length):
         raise SampleGanError(
-            f"teacher forcing (pretrain_epochs={config.pretrain_epochs}) needs consecutive "
-            f"segments, but {dataset.path} has none; import with stride = n and sources longer "
-            "than 2n, or set pretrain_epochs=0"
+            f"teacher forcing needs {config.teacher_length} contiguous samples (n + "
+            f"pretrain_length), but {dataset.path} has no run of adjacent segments that long; "
+            "import with stride = n and longer sources, lower pretrain_length, or set "
+            "pretrain_epochs=0 and pretrain_steps=0"
         )
 
 

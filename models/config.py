@@ -19,6 +19,7 @@ from harness.errors import SampleGanError
 LSTM_MODES = ("stateless", "stateful")
 SEED_SOURCES = ("encoded", "noise", "real")
 OUTPUT_HEADS = ("tanh", "mulaw")
+SAMPLE_INPUTS = ("raw", "mulaw-embedding")
 GAN_LOSSES = ("bce", "hinge", "wgan-gp")
 SAMPLE_RATES_HZ = (16000, 44100)
 PAPER_WINDOWS = (500, 1000, 4410)
@@ -37,9 +38,12 @@ class SampleGANConfig:
     # --- research axes (paper value first) ---------------------------------------------
     seed_source: str = "encoded"  # paper: frozen encoder's code of a real segment; noise; real
     output_head: str = "tanh"  # paper: deterministic tanh regression; "mulaw": sampled softmax
+    sample_input: str = "raw"  # paper: the generator reads float samples; "mulaw-embedding":
+    #                            a learned embedding of each sample's mu-law class (models/inputs.py)
     gan_loss: str = "bce"  # paper: binary cross-entropy; "hinge"; "wgan-gp"
     feedback_noise: float = 0.0  # std of Gaussian noise on fed-back samples while training
     pretrain_epochs: int = 0  # teacher-forced epochs of the generator before the GAN phase
+    pretrain_steps: int = 0  # teacher-forced steps instead of epochs (at most one of the two > 0)
 
     # --- sizes (ours; the paper gives none) ----------------------------------------------
     lstm_units: int = 128  # units in each of the two stacked LSTMs (generator and discriminator)
@@ -51,6 +55,7 @@ class SampleGANConfig:
     ae_kernel: int = 9  # autoencoder conv kernel in samples
     mulaw_channels: int = 256  # classes of the mu-law head (8-bit mu-law)
     mulaw_temperature: float = 1.0  # softmax temperature when sampling the mu-law head
+    input_embedding_dim: int = 32  # features per sample of the mulaw-embedding input
     seed_noise_std: float = 0.1  # std of the "noise" seed window
 
     # --- optimisation (ours) -------------------------------------------------------------
@@ -62,6 +67,11 @@ class SampleGANConfig:
     lr_discriminator: float = 1e-4  # Adam
     adam_beta1: float = 0.5  # the usual GAN setting (DCGAN)
     adam_beta2: float = 0.999
+    lr_pretrain: float = 1e-4  # Adam, teacher forcing (the generator's rate unless changed)
+    pretrain_beta1: float = 0.5  # Adam beta1 of teacher forcing (the GAN's unless changed)
+    clip_norm: float = 0.0  # global gradient-norm clip of both generator optimisers; 0 = none
+    pretrain_length: int = 0  # predicted samples per teacher-forced sequence, after an
+    #                           n-sample warm-up; 0 = n (sequences of 2n contiguous samples)
     gp_weight: float = 10.0  # gradient-penalty weight of wgan-gp (Gulrajani et al.)
     train_gen_length: int = 0  # samples generated per training sequence; 0 = n (paper)
     grad_positions: int = 32  # stateless only: generated positions per sequence that carry
@@ -80,6 +90,11 @@ class SampleGANConfig:
     def gen_length(self) -> int:
         """Samples generated per training sequence (the discriminator's input length)."""
         return self.train_gen_length or self.n
+
+    @property
+    def teacher_length(self) -> int:
+        """Samples per teacher-forced sequence: an n-sample window, then the predicted ones."""
+        return self.n + (self.pretrain_length or self.n)
 
     @property
     def eval_length(self) -> int:
@@ -166,6 +181,10 @@ def _validate(config: SampleGANConfig) -> None:
     _check(
         config.output_head in OUTPUT_HEADS, f"output_head must be one of {', '.join(OUTPUT_HEADS)}"
     )
+    _check(config.sample_input in SAMPLE_INPUTS,
+           f"sample_input must be one of {', '.join(SAMPLE_INPUTS)}")
+    _check(not (config.pretrain_epochs and config.pretrain_steps),
+           "set pretrain_epochs or pretrain_steps, not both")
     _check(config.gan_loss in GAN_LOSSES, f"gan_loss must be one of {', '.join(GAN_LOSSES)}")
     _check(
         config.sample_rate in SAMPLE_RATES_HZ,
@@ -179,13 +198,16 @@ def _validate(config: SampleGANConfig) -> None:
            "n must be at least prefilter_kernel + prefilter_pool (the prefilter's reach)")
     _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
-                 "eval_every", "eval_clips", "mulaw_channels"):
+                 "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")
-    for name in ("ae_steps", "gan_steps", "pretrain_epochs", "grad_positions", "eval_samples"):
+    for name in ("ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "grad_positions",
+                 "eval_samples", "pretrain_length"):
         _check(getattr(config, name) >= 0, f"{name} must be >= 0")
-    for name in ("feedback_noise", "seed_noise_std", "gp_weight"):
+    for name in ("feedback_noise", "seed_noise_std", "gp_weight", "clip_norm"):
         _check(getattr(config, name) >= 0.0, f"{name} must be >= 0")
-    for name in ("lr_autoencoder", "lr_generator", "lr_discriminator", "mulaw_temperature"):
+    for name in ("lr_autoencoder", "lr_generator", "lr_discriminator", "lr_pretrain",
+                 "mulaw_temperature"):
         _check(getattr(config, name) > 0.0, f"{name} must be > 0")
-    _check(0.0 <= config.adam_beta1 < 1.0 and 0.0 <= config.adam_beta2 < 1.0,
+    _check(all(0.0 <= beta < 1.0 for beta in (config.adam_beta1, config.adam_beta2,
+                                                config.pretrain_beta1)),
            "adam betas must be in [0, 1)")

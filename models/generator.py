@@ -31,6 +31,7 @@ import keras
 import tensorflow as tf
 
 from models.heads import HEADS
+from models.inputs import build_sample_input
 from models.prefilter import build_prefilter
 
 Carry = tuple
@@ -52,6 +53,7 @@ class Generator(keras.Model):
         self.units = config.lstm_units
         self.grad_positions = config.grad_positions
         self.head = HEADS[config.output_head](config)
+        self.sample_input = build_sample_input(config)
         self.prefilter = build_prefilter(config, stride=self._prefilter_stride(config))
         self.lstm1 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
                                        return_state=True, name="lstm1")
@@ -92,13 +94,29 @@ class Generator(keras.Model):
         """Next-sample prediction loss on real audio (B, 2n) of contiguous samples."""
         raise NotImplementedError
 
+    def params_at(self, audio: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+        """Head parameters predicting audio[:, p] from the samples before p: (B, T) -> (B, K, P).
+
+        Every position p must be >= n (a full window precedes it).
+        """
+        raise NotImplementedError
+
+    def loss_at(self, audio: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+        """The head's teacher-forced loss on audio[:, positions] (held-out likelihood)."""
+        return self.head.teacher_loss(self.params_at(audio, positions),
+                                      tf.gather(audio, positions, axis=1))
+
     def call(self, windows: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Head parameters of the next sample after each window: (B, n) -> (B, P)."""
         return self.window_params(windows)
 
+    def frames(self, audio: tf.Tensor) -> tf.Tensor:
+        """LSTM input frames of a waveform: input part, then prefilter: (B, T) -> (B, T', C)."""
+        return self.prefilter(self.sample_input(audio))
+
     def window_params(self, windows: tf.Tensor) -> tf.Tensor:
         """Stateless view: run both LSTMs over each window from a zero state -> (B, P)."""
-        hidden, *_ = self.lstm1(self.prefilter(windows))
+        hidden, *_ = self.lstm1(self.frames(windows))
         hidden, *_ = self.lstm2(hidden)
         return self.head_layer(hidden[:, -1])
 
@@ -210,6 +228,13 @@ class StatelessGenerator(Generator):
         params = self.window_params(tf.reshape(windows, [-1, self.n]))  # (B*K, P)
         return positions, tf.reshape(self.head.relaxed(params), [batch, -1])
 
+    def params_at(self, audio, positions):
+        index = positions[:, None] - self.n + tf.range(self.n)[None, :]  # (K, n)
+        windows = tf.gather(audio, index, axis=1)  # (B, K, n)
+        batch = tf.shape(windows)[0]
+        params = self.window_params(tf.reshape(windows, [-1, self.n]))  # (B*K, P)
+        return tf.reshape(params, [batch, tf.shape(positions)[0], -1])
+
     def teacher_loss(self, audio, seed):
         batch = tf.shape(audio)[0]
         offsets = tf.random.stateless_uniform([batch], seed, 0, self.n, dtype=tf.int32)
@@ -227,13 +252,13 @@ class StatefulGenerator(Generator):
 
     def sequence_params(self, audio: tf.Tensor) -> tf.Tensor:
         """Teacher-forced view: params after each prefix of `audio` (B, T) -> (B, T, P)."""
-        hidden, *_ = self.lstm1(self.prefilter(audio))
+        hidden, *_ = self.lstm1(self.frames(audio))
         hidden, *_ = self.lstm2(hidden)
         return self.head_layer(hidden)
 
     def start(self, seed_window: tf.Tensor) -> Carry:
         window = tf.convert_to_tensor(seed_window, tf.float32)
-        hidden, h1, c1 = self.lstm1(self.prefilter(window))
+        hidden, h1, c1 = self.lstm1(self.frames(window))
         hidden, h2, c2 = self.lstm2(hidden)
         buffer = window[:, -self.prefilter.receptive_field:]  # (B, R) newest samples
         return (buffer, h1, c1, h2, c2, self.head_layer(hidden[:, -1]))
@@ -241,7 +266,7 @@ class StatefulGenerator(Generator):
     def advance(self, carry: Carry, fed: tf.Tensor) -> Carry:
         buffer, h1, c1, h2, c2, _ = carry
         buffer = tf.concat([buffer[:, 1:], fed[:, None]], axis=1)
-        frame = self.prefilter(buffer)[:, -1]  # (B, C): the frame of the newest sample
+        frame = self.frames(buffer)[:, -1]  # (B, C): the frame of the newest sample
         out1, (h1, c1) = self.lstm1.cell(frame, [h1, c1])
         out2, (h2, c2) = self.lstm2.cell(out1, [h2, c2])
         return (buffer, h1, c1, h2, c2, self.head_layer(out2))
@@ -251,6 +276,10 @@ class StatefulGenerator(Generator):
         history = tf.concat([seed_window, fed[:, :-1]], axis=1)  # (B, n + L - 1)
         params = self.sequence_params(history)[:, self.n - 1:]  # (B, L, P) predicts fed's steps
         return tf.range(tf.shape(fed)[1]), self.head.relaxed(params)
+
+    def params_at(self, audio, positions):
+        params = self.sequence_params(audio[:, :-1])  # params[:, t] predicts audio[:, t + 1]
+        return tf.gather(params, positions - 1, axis=1)
 
     def teacher_loss(self, audio, seed):
         del seed

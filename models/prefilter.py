@@ -1,7 +1,7 @@
 """The input stage of both LSTM stacks: the paper's optional conv + max-pool prefilter.
 
-`prefilter=True` selects `ConvPrefilter`, `False` selects `NoPrefilter`; both turn a
-waveform (B, T) into LSTM input frames (B, T', C). Both are causal: frame t only
+`prefilter=True` selects `ConvPrefilter`, `False` selects `NoPrefilter`; both turn
+per-sample features (B, T, F) (from `models.inputs`) into LSTM input frames (B, T', C). Both are causal: frame t only
 sees samples <= its last sample, which is what lets the stateful generator stream
 them one sample at a time from a short buffer (`receptive_field` samples).
 """
@@ -13,7 +13,7 @@ import tensorflow as tf
 
 
 class NoPrefilter(keras.layers.Layer):
-    """Raw samples as one-channel frames: (B, T) -> (B, T, 1)."""
+    """The per-sample features themselves: (B, T, F) -> (B, T, F)."""
 
     receptive_field = 1
 
@@ -21,8 +21,8 @@ class NoPrefilter(keras.layers.Layer):
         super().__init__(**kwargs)
         del stride  # one frame per sample whatever the LSTM mode
 
-    def call(self, waveform: tf.Tensor) -> tf.Tensor:
-        return waveform[..., None]
+    def call(self, features: tf.Tensor) -> tf.Tensor:
+        return features
 
 
 class ConvPrefilter(keras.layers.Layer):
@@ -48,8 +48,8 @@ class ConvPrefilter(keras.layers.Layer):
         self.conv = keras.layers.Conv1D(filters, kernel, padding="causal", activation="relu")
         self.max_pool = keras.layers.MaxPooling1D(pool_size=pool, strides=stride, padding="valid")
 
-    def call(self, waveform: tf.Tensor) -> tf.Tensor:
-        features = self.conv(waveform[..., None])  # (B, T, C), causal
+    def call(self, features: tf.Tensor) -> tf.Tensor:
+        features = self.conv(features)  # (B, T, F) -> (B, T, C), causal
         length = tf.shape(features)[1]
         # Left-pad so the last pooling window ends on the newest sample; ReLU outputs are
         # >= 0, so zero padding never wins a max over real values.

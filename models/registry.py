@@ -50,10 +50,19 @@ _VARIANTS = (
              feedback_noise=0.01),
     _variant("teacher-forced", "Five teacher-forced epochs before adversarial training.",
              pretrain_epochs=5),
+    _variant("embedded-input", "The generator reads a learned embedding of each past sample's "
+             "mu-law class instead of the float sample.", sample_input="mulaw-embedding"),
     _variant("hinge", "Hinge GAN loss.", gan_loss="hinge"),
     _variant("wgan-gp", "Wasserstein loss with gradient penalty.", gan_loss="wgan-gp"),
     # combinations
     _variant("stateful-16k", "Stateful LSTMs on 16 kHz audio.", lstm_mode="stateful", sample_rate=16000),
+    _variant("embedded-fix",
+             "What made the generator learn here: stateful, real priming, sampled mu-law head, an "
+             "embedded mu-law input, and teacher forcing with its own optimiser (Adam 2e-3, "
+             "beta1 0.9, gradient norm clipped at 1).",
+             lstm_mode="stateful", seed_source="real", output_head="mulaw",
+             sample_input="mulaw-embedding", pretrain_steps=900, lr_pretrain=2e-3,
+             pretrain_beta1=0.9, clip_norm=1.0),
     _variant("autoregressive-fix",
              "The collapse-hunt candidate: stateful, real priming, sampled mu-law head, "
              "teacher forcing and feedback noise.",

@@ -72,16 +72,43 @@ def test_the_registry_variants_keep_their_axes():
 
 
 def test_prefilter_compresses_the_stateless_window_but_not_the_stateful_stream():
-    stateless = tiny("prefilter").generator.prefilter
-    stateful = tiny("prefilter", lstm_mode="stateful").generator.prefilter
+    stateless = tiny("prefilter").generator
+    stateful = tiny("prefilter", lstm_mode="stateful").generator
     waveform = tf.random.normal((2, 32))
-    assert stateless(waveform).shape == (2, 16, 3)  # n / pool frames
-    assert stateful(waveform).shape == (2, 32, 3)  # one frame per sample
+    assert stateless.frames(waveform).shape == (2, 16, 3)  # n / pool frames
+    assert stateful.frames(waveform).shape == (2, 32, 3)  # one frame per sample
 
 
-@pytest.mark.parametrize("prefilter", [False, True])
-def test_stateful_step_loop_equals_the_lstm_over_the_full_sequence(prefilter):
-    model = tiny("stateful", prefilter=prefilter)
+def test_embedded_input_looks_up_each_samples_mulaw_class():
+    generator = tiny("embedded-input", input_embedding_dim=5).generator
+    waveform = tf.constant([[0.0, 0.5, -0.5, 0.5]])
+    features = generator.sample_input(waveform).numpy()
+    assert features.shape == (1, 4, 5)
+    np.testing.assert_array_equal(features[0, 1], features[0, 3])  # same class, same vector
+    assert not np.allclose(features[0, 1], features[0, 2])
+    table = generator.sample_input.table.embeddings.numpy()
+    np.testing.assert_array_equal(features[0, 0], table[mulaw_encode(tf.constant(0.0)).numpy()])
+
+
+@pytest.mark.parametrize("lstm_mode", ["stateless", "stateful"])
+@pytest.mark.parametrize("sample_input", ["raw", "mulaw-embedding"])
+def test_loss_at_positions_equals_the_window_by_window_loss(lstm_mode, sample_input):
+    generator = tiny("mulaw", lstm_mode=lstm_mode, sample_input=sample_input).generator
+    audio = tf.random.uniform((2, 80), -0.5, 0.5, seed=3)
+    positions = tf.constant([32, 50, 79])
+    expected = [generator.head.teacher_loss(generator.window_params(audio[:, p - 32:p]),
+                                            audio[:, p]) for p in (32, 50, 79)]
+    if lstm_mode == "stateful":  # the carried state has seen every sample since the start
+        params = generator.sequence_params(audio)
+        expected = [generator.head.teacher_loss(params[:, p - 1], audio[:, p]) for p in (32, 50, 79)]
+    np.testing.assert_allclose(float(generator.loss_at(audio, positions)),
+                               float(tf.reduce_mean(expected)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("prefilter,sample_input", [(False, "raw"), (True, "raw"),
+                                                    (True, "mulaw-embedding")])
+def test_stateful_step_loop_equals_the_lstm_over_the_full_sequence(prefilter, sample_input):
+    model = tiny("stateful", prefilter=prefilter, sample_input=sample_input)
     generator = model.generator
     seed_window = tf.random.uniform((3, 32), -0.8, 0.8, seed=2)
     emitted, fed = generator.generate(seed_window, 40, tf.constant([5, 6]))

@@ -1,0 +1,58 @@
+"""How the generator reads its past samples: the `sample_input` part.
+
+Both parts turn a waveform (B, T) into per-sample features (B, T, F) that the prefilter
+and the LSTMs consume; they are pointwise, so the stateful generator can stream them
+one sample at a time.
+
+* `RawSamples` (the paper): the float sample itself, one feature.
+* `MulawEmbedding`: the sample's 8-bit mu-law class, looked up in a learned table of
+  `input_embedding_dim` features, as SampleRNN and WaveNet feed their nets. A
+  2 x LSTM(128) fed raw floats learned only the histogram of sample values here (its
+  teacher-forced loss stayed at the marginal entropy); SampleRNN reports a better
+  likelihood with the embedding than without (1.392 vs 1.566 bits per sample on speech).
+
+The discriminator always reads raw samples: its input carries the generator's
+straight-through gradient, and a table lookup has none.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from models.mulaw import mulaw_encode
+
+
+class RawSamples(keras.layers.Layer):
+    """Float samples as one-feature frames: (B, T) -> (B, T, 1)."""
+
+    features = 1
+
+    def call(self, waveform: tf.Tensor) -> tf.Tensor:
+        return tf.cast(waveform, tf.float32)[..., None]
+
+
+class MulawEmbedding(keras.layers.Layer):
+    """Quantise each sample to its mu-law class and embed it: (B, T) -> (B, T, E).
+
+    Args:
+        classes: mu-law classes (the quantiser's resolution).
+        features: embedding width E.
+    """
+
+    def __init__(self, classes: int, features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = classes
+        self.features = features
+        self.table = keras.layers.Embedding(classes, features, name="table")
+
+    def call(self, waveform: tf.Tensor) -> tf.Tensor:
+        return self.table(mulaw_encode(waveform, self.classes))  # (B, T, E)
+
+
+def build_sample_input(config) -> keras.layers.Layer:
+    """The input part named by `config.sample_input`."""
+    if config.sample_input == "raw":
+        return RawSamples(name="sample_input")
+    return MulawEmbedding(config.mulaw_channels, config.input_embedding_dim, name="sample_input")
+
