@@ -296,7 +296,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
         folder = Path(temp)
         trainer.model.save(folder / "model", trainer.seed_bank())
         run.log_artifacts(folder / "model", "model")
-        curves = plot_training_curves(trainer.history, folder / "training_curves.png")
+        curves = plot_training_curves(trainer.history, folder / "training_curves.png").path
         run.log_artifact(curves)
         gan_history = {key.split("/", 1)[1]: values for key, values in trainer.history.items()
                        if key.startswith("gan/")}
