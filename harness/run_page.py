@@ -101,6 +101,10 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
         columns = list(history_rows[0])
         parts.append("<h2>Evaluations over training</h2>" + _table(history_rows, columns))
     if curves_png is not None:
-        parts.append(f"<h2>Training curves</h2><img alt='training curves' src='{png_data_uri(curves_png)}'>")
+        parts.append(
+            "<h2>Training curves</h2><p>Each phase against its own steps (light: every step, "
+            "dark: an exponential moving average over long series); the learning curve is the "
+            "held-out teacher-forced loss at each evaluation against its baselines.</p>"
+            f"<img alt='training curves' src='{png_data_uri(curves_png)}'>")
     parts.append("</body></html>")
     return "".join(parts)

@@ -290,13 +290,17 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
     from harness.dynamics import diagnose_training
     from harness.plots import plot_training_curves
 
-    run.sync()  # the last evaluation's files, which `final/` reuses
+    run.flush()
+    run.sync()  # the last evaluation's files, which `final/` reuses, and its metrics
+    # From the store, not from this process's evaluations: a resumed run has them all.
+    likelihood = run.metric_histories("likelihood/")
 
     with tempfile.TemporaryDirectory(prefix="samplegan-final-") as temp:
         folder = Path(temp)
         trainer.model.save(folder / "model", trainer.seed_bank())
         run.log_artifacts(folder / "model", "model")
-        curves = plot_training_curves(trainer.history, folder / "training_curves.png")
+        curves = plot_training_curves(trainer.history, folder / "training_curves.png",
+                                      likelihood).path
         run.log_artifact(curves)
         gan_history = {key.split("/", 1)[1]: values for key, values in trainer.history.items()
                        if key.startswith("gan/")}

@@ -372,6 +372,23 @@ class TrackedRun:
     def _log_metric_batch(self, metrics: list) -> None:
         retrying(self.client.log_batch, self.run_id, metrics=metrics)
 
+    def metric_histories(self, prefix: str) -> dict[str, list[tuple[int, float]]]:
+        """The run's metrics whose names start with `prefix`: key -> [(step, value), ...] by step.
+
+        Reads the store, so call `flush` and `sync` first for what was just logged. A step
+        logged twice (a resumed run evaluates its last step again) keeps the later value.
+        """
+        keys = [key for key in retrying(self.client.get_run, self.run_id).data.metrics
+                if key.startswith(prefix)]
+        histories = {}
+        for key in sorted(keys):
+            by_step = {}
+            for metric in sorted(retrying(self.client.get_metric_history, self.run_id, key),
+                                 key=lambda metric: metric.timestamp):
+                by_step[metric.step] = metric.value
+            histories[key] = sorted(by_step.items())
+        return histories
+
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         retrying(self.client.log_artifact, self.run_id, str(path), artifact_path)
 

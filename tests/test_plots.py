@@ -1,4 +1,4 @@
-"""Figures: PNG files appear, are capped at four clip rows, and stay fast."""
+"""Figures: PNG files appear, are capped at four clip rows, and show what a real run recorded."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.diagnostics import diagnose_clip
-from harness.plots import MAX_CLIP_ROWS, plot_clips, plot_training_curves
+from harness.plots import (
+    CURVE_PANELS,
+    LEARNING_CURVE_TITLE,
+    MAX_CLIP_ROWS,
+    SMOOTH_FROM_POINTS,
+    ema,
+    panels_drawn,
+    plot_clips,
+    plot_training_curves,
+)
 
 RATE_HZ = 16000
 N = 500
@@ -58,14 +68,85 @@ def test_plot_clips_needs_a_clip(tmp_path: Path) -> None:
         plot_clips([], RATE_HZ, N, None, tmp_path / "none.png")
 
 
+PANEL_KEYS = {title: keys for title, keys, *_ in CURVE_PANELS}
+
+
+def test_ema_is_debiased_and_matches_pandas() -> None:
+    values = np.array([1.0, 2.0, 3.0, 10.0, -4.0])
+    # span 3: weight 0.5; sums 0.5, 1.25, 2.125 over gathered weights 0.5, 0.75, 0.875
+    assert np.allclose(ema(values, 3)[:3], [1.0, 1.25 / 0.75, 2.125 / 0.875])
+    assert np.allclose(ema(values, 3), pd.Series(values).ewm(span=3, adjust=True).mean())
+    assert np.allclose(ema([5.0] * 40, 7), 5.0)  # a constant stays constant from the first step
+
+
 def test_plot_training_curves_handles_missing_and_zero_series(tmp_path: Path) -> None:
     steps = np.arange(300)
     history = {
-        "d_loss": list(1.0 / (1 + steps)),
-        "g_loss": list(np.log1p(steps)),
-        "d_acc_real": list(np.minimum(1.0, 0.5 + steps / 300)),
-        "g_grad_norm": [0.0] * 300,  # a vanished gradient must still be drawable on a log axis
+        "gan/d_loss": list(1.0 / (1 + steps)),
+        "gan/g_loss": list(np.log1p(steps)),
+        "gan/d_acc_real": list(np.minimum(1.0, 0.5 + steps / 300)),
+        "gan/g_grad_norm": [0.0] * 300,  # a vanished gradient must still be drawable on a log axis
+        "autoencoder/reconstruction_mse": [0.1, 0.05, 0.02],
     }
-    path = plot_training_curves(history, tmp_path / "curves.png")
-    width, height = _png_size(path)
+    curves = plot_training_curves(history, tmp_path / "curves.png")
+    width, height = _png_size(curves.path)
     assert width > 400 and height > 300
+    assert curves.panels["GAN: losses"] == {"gan/d_loss": 300, "gan/g_loss": 300}
+    assert curves.panels["GAN: discriminator accuracy"] == {"gan/d_acc_real": 300}
+    assert curves.panels["GAN: gradient norms"] == {"gan/g_grad_norm": 300}
+    assert curves.panels["autoencoder: reconstruction MSE"] == {"autoencoder/reconstruction_mse": 3}
+    assert curves.panels["teacher forcing: loss"] == {}  # says "not recorded"
+    assert curves.panels[LEARNING_CURVE_TITLE] == {}
+    assert set(curves.smoothed) == {"gan/d_loss", "gan/g_loss", "gan/d_acc_real", "gan/g_grad_norm"}
+    assert panels_drawn(curves.path) == curves.panels  # the PNG carries what it shows
+
+
+def test_the_learning_curve_draws_the_teacher_loss_over_its_baselines(tmp_path: Path) -> None:
+    # The shape MLflow's metric histories come in (TrackedRun.metric_histories): the metric
+    # itself is logged by the trainer's evaluations; see test_tracking for the store's side.
+    metrics = {
+        "likelihood/teacher_loss": [(2, 5.3), (4, 5.1), (6, 4.2)],
+        "likelihood/baseline_marginal": [(2, 5.3), (4, 5.3), (6, 5.3)],
+        "likelihood/baseline_linear": [(2, 3.6), (4, 3.6), (6, 3.6)],
+        "eval/collapsed_share": [(2, 1.0)],  # not the learning curve's: ignored
+    }
+    curves = plot_training_curves({}, tmp_path / "curves.png", metrics)
+    assert curves.panels[LEARNING_CURVE_TITLE] == {
+        "likelihood/teacher_loss": 3, "likelihood/baseline_marginal": 1, "likelihood/baseline_linear": 1}
+    assert all(curves.panels[title] == {} for title in PANEL_KEYS)
+
+
+# ------------------------------------------------------------ the history of a real run
+@pytest.fixture(scope="module")
+def real_run(tiny_training, tmp_path_factory):
+    """A real tiny Trainer run with all three phases: (history, steps per phase)."""
+    from harness.corpus import synthesize_dataset
+    from harness.dataset import load_dataset
+    from harness.training import RunOptions, Trainer
+    from models.registry import resolve
+
+    folder = tmp_path_factory.mktemp("curves")
+    synthesize_dataset(folder / "short", seconds=0.6, sample_rate_hz=16000, n=32, pieces=2,
+                       holdout_fraction=0.5, seed=1, force=False)
+    config = resolve("paper", {**tiny_training, "pretrain_epochs": 1, "ae_steps": 3, "gan_steps": 4})
+    trainer = Trainer(config, load_dataset(folder / "short"), folder / "work", None,
+                      RunOptions(seed=0, progress=False))
+    result = trainer.run()
+    return result.history, result.steps
+
+
+@pytest.mark.slow
+def test_the_curves_of_a_real_run_draw_every_phase_with_every_step(real_run, tmp_path: Path) -> None:
+    history, steps = real_run
+    assert steps["autoencoder"] == 3 and steps["gan"] == 4
+    assert steps["pretrain"] >= SMOOTH_FROM_POINTS  # long enough to be smoothed
+    curves = plot_training_curves(history, tmp_path / "curves.png")
+    phase_of = {"autoencoder": "autoencoder", "teacher forcing": "pretrain", "GAN": "gan"}
+    for title, keys in PANEL_KEYS.items():
+        phase = phase_of[title.split(":")[0]]
+        # Every series the panel names is in the real history and drawn with every step.
+        assert curves.panels[title] == {key: steps[phase] for key in keys}, title
+        assert all(len(history[key]) == steps[phase] for key in keys)
+    assert set(curves.smoothed) == {"pretrain/teacher_loss", "pretrain/grad_norm"}
+    assert curves.panels[LEARNING_CURVE_TITLE] == {}  # no metric histories given: "not recorded"
+    assert panels_drawn(curves.path) == curves.panels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from scipy.io import wavfile
 from ui_support import mlflow_server
 
 from harness.errors import SampleGanError
+from harness.plots import CURVE_PANELS, LEARNING_CURVE_TITLE, panels_drawn, plot_training_curves
 from harness.tracking import TrackedRun, TrackingStore, redact_text, redact_url
 
 
@@ -119,6 +121,57 @@ def test_a_run_records_audio_plots_diagnostics_page_config_and_model(finished_ru
     diagnostics = json.loads((local / "diagnostics.json").read_text())
     assert diagnostics["batch"]["clips"][0]["label"] in ("healthy", "silent", "flat_collapse",
                                                          "saturated", "noise")
+
+
+@pytest.mark.slow
+def test_the_training_curves_show_every_phase_the_run_had_and_the_page_embeds_them(finished_run):
+    store_dir, run_id, _ = finished_run
+    client = client_for(store_dir)
+    params = client.get_run(run_id).data.params
+    assert params["config.pretrain_epochs"] == "0"  # paper: autoencoder and GAN only
+    png = Path(client.download_artifacts(run_id, "training_curves.png"))
+    panels = panels_drawn(png)
+    # The trainer's own per-step history, saved with its checkpoints.
+    history = json.loads((store_dir / "work" / run_id / "history.json").read_text())
+    ae_steps, gan_steps = int(params["config.ae_steps"]), int(params["config.gan_steps"])
+    for title, keys, *_ in CURVE_PANELS:
+        expected = ae_steps if title.startswith("autoencoder") else (
+            gan_steps if title.startswith("GAN") else 0)
+        if expected:
+            assert panels[title] == {key: expected for key in keys}, title
+            assert all(len(history[key]) == expected for key in keys)
+        else:
+            assert panels[title] == {}, title  # a phase the run did not have says so
+    likelihood = client.get_metric_history(run_id, "likelihood/teacher_loss")
+    if likelihood:  # the learning curve shows every evaluation that logged one
+        assert panels[LEARNING_CURVE_TITLE]["likelihood/teacher_loss"] == len(likelihood)
+    else:
+        assert panels[LEARNING_CURVE_TITLE] == {}
+    page = Path(client.download_artifacts(run_id, "final/index.html")).read_text()
+    section = page.split("<h2>Training curves</h2>", 1)[1]
+    embedded = re.search(r"src='data:image/png;base64,([^']+)'", section).group(1)
+    assert base64.b64decode(embedded) == png.read_bytes()  # the page shows the same figure
+
+
+def test_metric_histories_come_back_by_step_for_the_learning_curve(store, tmp_path):
+    tracking = TrackingStore.open()
+    with TrackedRun.start(tracking, "curves", run_name="curves") as run:
+        for step, loss in ((2, 5.3), (4, 5.0), (6, 4.6)):
+            run.log_metrics({"likelihood/teacher_loss": loss, "likelihood/baseline_linear": 3.6,
+                             "likelihood/baseline_marginal": 5.3, "eval/collapsed_share": 1.0}, step)
+        time.sleep(0.01)  # a later timestamp: a resumed run evaluates step 6 again
+        run.log_metrics({"likelihood/teacher_loss": 4.5}, 6)
+        run.flush()
+        run.sync()
+        histories = run.metric_histories("likelihood/")
+    assert histories["likelihood/teacher_loss"] == [(2, 5.3), (4, 5.0), (6, 4.5)]
+    assert histories["likelihood/baseline_linear"] == [(2, 3.6), (4, 3.6), (6, 3.6)]
+    assert set(histories) == {"likelihood/teacher_loss", "likelihood/baseline_linear",
+                              "likelihood/baseline_marginal"}
+    curves = plot_training_curves({}, tmp_path / "curves.png", histories)
+    assert curves.panels[LEARNING_CURVE_TITLE] == {"likelihood/teacher_loss": 3,
+                                                   "likelihood/baseline_linear": 1,
+                                                   "likelihood/baseline_marginal": 1}
 
 
 @pytest.mark.slow
