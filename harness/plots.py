@@ -139,6 +139,7 @@ CURVE_PANELS: tuple[tuple[str, tuple[str, ...], str, str, tuple[float, str] | No
 )
 # The learning curve: MLflow metrics logged at every evaluation (step = GAN step).
 LIKELIHOOD_LOSS = "likelihood/teacher_loss"
+PRETRAIN_HELDOUT_LOSS = "pretrain/heldout_loss"  # the same loss during teacher forcing
 LIKELIHOOD_BASELINES = ("likelihood/baseline_marginal", "likelihood/baseline_linear")
 LEARNING_CURVE_TITLE = "learning curve: teacher-forced loss on held-out audio"
 SMOOTH_FROM_POINTS = 20  # shorter series are drawn as they are, with markers
@@ -216,12 +217,22 @@ def _wants_log(scale: str, series: Sequence[np.ndarray]) -> bool:
     return bool(values.min() > 0 and values.max() / values.min() > _AUTO_LOG_RATIO)
 
 
-def _draw_learning_curve(axis, metrics: Mapping[str, Sequence[tuple[int, float]]]) -> None:
-    loss = sorted(dict(metrics.get(LIKELIHOOD_LOSS) or ()).items())  # one value per step
+def _draw_learning_curve(axis, metrics: Mapping[str, Sequence[tuple[int, float]]],
+                         pretrain_steps: int) -> None:
+    # GAN evaluations follow the teacher-forced steps on one axis of training steps.
+    loss = sorted((pretrain_steps + step, value)
+                  for step, value in dict(metrics.get(LIKELIHOOD_LOSS) or ()).items())
+    pretrain = sorted(dict(metrics.get(PRETRAIN_HELDOUT_LOSS) or ()).items())
     baselines = {key: metrics[key][-1][1] for key in LIKELIHOOD_BASELINES if metrics.get(key)}
-    if not loss and not baselines:
+    if not loss and not baselines and not pretrain:
         _not_recorded(axis, "not recorded: this run logged no likelihood/* metrics")
         return
+    if pretrain:
+        steps, values = zip(*pretrain, strict=True)
+        axis.plot(steps, values, color="tab:green", linewidth=1.2, marker=".", markersize=4,
+                  label="held-out loss during teacher forcing",
+                  gid=f"data:{PRETRAIN_HELDOUT_LOSS}")
+        axis.axvline(pretrain_steps, color="0.6", linewidth=0.8, linestyle=":")
     if loss:
         steps, values = zip(*loss, strict=True)
         axis.plot(steps, values, color="tab:blue", linewidth=1.2, marker="o", markersize=4,
@@ -261,8 +272,10 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
     norms, each against its own phase's steps (0 first). Series of `SMOOTH_FROM_POINTS`
     steps or more are drawn light with an EMA over them (log panels smooth the
     logarithm). Dotted lines mark the thresholds of `harness.dynamics.diagnose_training`.
-    The bottom panel is the learning curve: `likelihood/teacher_loss` at each evaluation
-    against GAN step, with the baselines as horizontal lines. A panel with no data says
+    The bottom panel is the learning curve: the held-out loss every `eval_every`
+    teacher-forced steps (`pretrain/heldout_loss`), then `likelihood/teacher_loss` at each
+    GAN evaluation (at teacher-forced steps + GAN step), with the baselines as
+    horizontal lines. A panel with no data says
     "not recorded" and why.
 
     Args:
@@ -306,11 +319,14 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
         panels[title] = _panel_record(axis)
     learning = figure.add_subplot(grid[3, :])
     learning.set_title(LEARNING_CURVE_TITLE, fontsize=9, loc="left")
-    _draw_learning_curve(learning, evaluation_metrics or {})
+    pretrain_steps = len(history.get("pretrain/teacher_loss") or ())
+    _draw_learning_curve(learning, evaluation_metrics or {}, pretrain_steps)
     if learning.get_lines():
         learning.set_xlim(left=0)
         learning.xaxis.set_major_locator(MaxNLocator(integer=True))
-        learning.set_xlabel("GAN step (one point per evaluation)", fontsize=8)
+        learning.set_xlabel("training step: teacher forcing, then GAN (one point per "
+                            "evaluation)" if pretrain_steps else "GAN step (one point per evaluation)",
+                            fontsize=8)
         learning.set_ylabel("nats/sample (mu-law) or MSE (tanh)", fontsize=8)
         learning.tick_params(labelsize=7)
     panels[LEARNING_CURVE_TITLE] = _panel_record(learning)

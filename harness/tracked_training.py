@@ -293,7 +293,8 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
     run.flush()
     run.sync()  # the last evaluation's files, which `final/` reuses, and its metrics
     # From the store, not from this process's evaluations: a resumed run has them all.
-    likelihood = run.metric_histories("likelihood/")
+    likelihood = {**run.metric_histories("likelihood/"),
+                  **run.metric_histories("pretrain/heldout_loss")}
 
     with tempfile.TemporaryDirectory(prefix="samplegan-final-") as temp:
         folder = Path(temp)
