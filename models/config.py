@@ -19,7 +19,7 @@ from harness.errors import SampleGanError
 LSTM_MODES = ("stateless", "stateful")
 SEED_SOURCES = ("encoded", "noise", "real")
 OUTPUT_HEADS = ("tanh", "mulaw")
-SAMPLE_INPUTS = ("raw", "mulaw-embedding")
+SAMPLE_INPUTS = ("raw", "mulaw-companded", "mulaw-embedding")
 GAN_LOSSES = ("bce", "hinge", "wgan-gp")
 SAMPLE_RATES_HZ = (16000, 44100)
 PAPER_WINDOWS = (500, 1000, 4410)
@@ -38,8 +38,9 @@ class SampleGANConfig:
     # --- research axes (paper value first) ---------------------------------------------
     seed_source: str = "encoded"  # paper: frozen encoder's code of a real segment; noise; real
     output_head: str = "tanh"  # paper: deterministic tanh regression; "mulaw": sampled softmax
-    sample_input: str = "raw"  # paper: the generator reads float samples; "mulaw-embedding":
-    #                            a learned embedding of each sample's mu-law class (models/inputs.py)
+    sample_input: str = "raw"  # paper: the generator reads float samples; "mulaw-companded":
+    #   their mu-law companded values; "mulaw-embedding": a learned embedding of each sample's
+    #   mu-law class (models/inputs.py)
     gan_loss: str = "bce"  # paper: binary cross-entropy; "hinge"; "wgan-gp"
     feedback_noise: float = 0.0  # std of Gaussian noise on fed-back samples while training
     pretrain_epochs: int = 0  # teacher-forced epochs of the generator before the GAN phase

@@ -5,6 +5,8 @@ and the LSTMs consume; they are pointwise, so the stateful generator can stream 
 one sample at a time.
 
 * `RawSamples` (the paper): the float sample itself, one feature.
+* `MulawCompanded`: the sample's mu-law companded value, one feature in [-1, 1]: the
+  float input rescaled so that quiet samples are not near zero (music's RMS is ~0.03-0.1).
 * `MulawEmbedding`: the sample's 8-bit mu-law class, looked up in a learned table of
   `input_embedding_dim` features, as SampleRNN and WaveNet feed their nets. A
   2 x LSTM(128) fed raw floats learned only the histogram of sample values here (its
@@ -32,6 +34,25 @@ class RawSamples(keras.layers.Layer):
         return tf.cast(waveform, tf.float32)[..., None]
 
 
+class MulawCompanded(keras.layers.Layer):
+    """Mu-law companded samples as one-feature frames: (B, T) -> (B, T, 1), values in [-1, 1].
+
+    Args:
+        classes: mu-law classes; mu = classes - 1, as the head and the embedding use.
+    """
+
+    features = 1
+
+    def __init__(self, classes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.mu = float(classes - 1)
+
+    def call(self, waveform: tf.Tensor) -> tf.Tensor:
+        x = tf.clip_by_value(tf.cast(waveform, tf.float32), -1.0, 1.0)
+        companded = tf.sign(x) * tf.math.log1p(self.mu * tf.abs(x)) / tf.math.log1p(self.mu)
+        return companded[..., None]
+
+
 class MulawEmbedding(keras.layers.Layer):
     """Quantise each sample to its mu-law class and embed it: (B, T) -> (B, T, E).
 
@@ -54,5 +75,7 @@ def build_sample_input(config) -> keras.layers.Layer:
     """The input part named by `config.sample_input`."""
     if config.sample_input == "raw":
         return RawSamples(name="sample_input")
+    if config.sample_input == "mulaw-companded":
+        return MulawCompanded(config.mulaw_channels, name="sample_input")
     return MulawEmbedding(config.mulaw_channels, config.input_embedding_dim, name="sample_input")
 

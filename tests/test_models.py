@@ -90,8 +90,19 @@ def test_embedded_input_looks_up_each_samples_mulaw_class():
     np.testing.assert_array_equal(features[0, 0], table[mulaw_encode(tf.constant(0.0)).numpy()])
 
 
+def test_companded_input_is_the_mulaw_curve():
+    generator = tiny("paper", sample_input="mulaw-companded").generator
+    features = generator.sample_input(tf.constant([[0.0, 1.0, -1.0, 0.01]])).numpy()[0, :, 0]
+    expected = np.log1p(255 * 0.01) / np.log(256)  # hand-worked: 0.1695
+    np.testing.assert_allclose(features, [0.0, 1.0, -1.0, expected], rtol=1e-5)
+    # companded values decode back to the samples the mu-law head would emit
+    np.testing.assert_allclose(
+        mulaw_decode(tf.round((features + 1) / 2 * 255)).numpy(),
+        mulaw_decode(mulaw_encode(tf.constant([0.0, 1.0, -1.0, 0.01]))).numpy())
+
+
 @pytest.mark.parametrize("lstm_mode", ["stateless", "stateful"])
-@pytest.mark.parametrize("sample_input", ["raw", "mulaw-embedding"])
+@pytest.mark.parametrize("sample_input", ["raw", "mulaw-companded", "mulaw-embedding"])
 def test_loss_at_positions_equals_the_window_by_window_loss(lstm_mode, sample_input):
     generator = tiny("mulaw", lstm_mode=lstm_mode, sample_input=sample_input).generator
     audio = tf.random.uniform((2, 80), -0.5, 0.5, seed=3)

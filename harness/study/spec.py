@@ -29,6 +29,8 @@ OBJECTIVE_METRICS = (
     "eval/collapsed_share",
     "eval/share_healthy",
     "eval/diversity_lsd_db",
+    "likelihood/teacher_loss",
+    "likelihood/gain_over_linear",
 )
 PRUNER_KINDS = ("collapse", "median", "collapse+median", "none")
 DATA_AXES = ("sample_rate", "n")  # axes that change the dataset a trial needs
