@@ -21,8 +21,26 @@ Decision order of `diagnose_clip` (the first rule that matches wins):
    or holds a value off zero.
 3. ``saturated``: at least `Thresholds.saturated_ratio` of the samples outside
    digital silence sit at or beyond `Thresholds.clip_level` of full scale.
-4. ``noise``: the median spectral flatness of the clip's non-silent frames is at
-   least `Thresholds.noise_flatness` (white noise is about 0.56, music below 0.05).
+4. ``noise``: stationary, structureless noise of any colour. Either the median
+   spectral flatness of the clip's non-silent frames is at least
+   `Thresholds.noise_flatness` (white noise is about 0.56, music below 0.05), or the
+   clip is consistent with a stationary Gaussian process with a smooth spectrum on all
+   three noise cues (medians over blocks of `NOISE_BLOCK_FRAMES` spectral frames; clips
+   of fewer than `NOISE_MIN_FRAMES` frames have none and rely on flatness alone):
+
+   - ``fluctuation_z`` <= `Thresholds.noise_fluctuation_z`: every bin's log power
+     fluctuates from frame to frame as a noise periodogram does (5.57 dB standard
+     deviation whatever the colour), neither less (steady partials) nor more (notes
+     that start and stop);
+   - ``tonality_ratio`` <= `Thresholds.noise_tonality_ratio`: the average spectrum is
+     smooth, without the sharp peaks of pitched sound beyond what chance leaves;
+   - ``modulation_z`` <= `Thresholds.noise_modulation_z`: the level does not move from
+     frame to frame beyond chance (a slow fade does not count; onsets, bursts and
+     tremolo do).
+
+   Pink, brown, band-limited and AR(2)-coloured noise pass all three; music fails at
+   least one: a tonal drone on tonality, a rhythm on modulation, changing notes on
+   fluctuation.
 5. ``healthy``: none of the above.
 """
 
@@ -30,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +69,21 @@ _AMPLITUDE_FLOOR = 10.0 ** (DB_FLOOR / 20.0)
 # Floor of the log spectra compared for diversity: below the 16-bit quantisation noise of any
 # bin (about -75 dB at 1024 points), so it only bounds how far digital silence is from sound.
 _POWER_FLOOR_DB = DB_FLOOR
+
+# The noise cues (`_block_noise_cues`) test spectrogram blocks against a stationary Gaussian process.
+NOISE_BLOCK_FRAMES = 32  # spectral frames per block: 2.0 s at 16 kHz, 1.5 s at 44.1 kHz
+NOISE_MIN_FRAMES = 15  # shorter clips get no noise cues: 15 frames are 0.96 s at 16 kHz, 0.70 s at 44.1 kHz
+_LOG_POWER_STD = math.pi / math.sqrt(6.0)  # std of ln(exponential variable): a noise bin's ln power, 5.57 dB
+# Sampling sd of a sample std of n ln-exponential values is 1.05 sigma / sqrt(n) (kurtosis 5.4).
+_STD_OF_SAMPLE_STD = 1.05
+# Sampling sd of an RMS over n second differences of white noise, over its expectation: 0.986 / sqrt(n)
+# (the differences correlate at -2/3 and 1/6 with their neighbours: 0.5 * sqrt(2 * (1 + 2 * 0.472))).
+_RMS_RATIO_SD = 0.986
+# Variance of a mean of K Hann bins' ln powers is 1.65 / K times one bin's: adjacent bins' complex
+# amplitudes correlate at 2/3, so their ln powers at Li2(4/9) / zeta(2) = 0.31, two apart at 0.02.
+_ADJACENT_BIN_FACTOR = 1.65
+_TONALITY_SMOOTH_BINS = 9  # running median width: over twice a Hann main lobe (4 bins)
+_NOISE_BIN_RANGE = 1e-6  # bins more than 60 dB below a block's loudest are left out of its cues
 
 
 @dataclass(frozen=True)
@@ -89,7 +123,35 @@ class Thresholds:
             exp(-Euler gamma) = 0.56 whatever its level; the shipped recordings measure
             below 0.01 at every rate (0.04 when clipped x20), since harmonic peaks and a
             falling spectrum keep music low. 0.4 leaves a tenfold margin for noisier
-            genres than those shipped. Coloured (pink, brown) noise is not caught.
+            genres than those shipped. Coloured noise (pink 0.30, brown 0.04, white
+            low-passed at 1.5 kHz 0.00) is left to the three cues below.
+        noise_fluctuation_z: Largest `fluctuation_z` for `noise` (with the other two
+            cues). Measured, like the two below, on 2,904 noise clips: white, pink,
+            brown (shaped and integrated), high-, low- and band-passed, AR(2) with pole
+            radius 0.9-0.995, AR(4), mu-law quantised to 256 classes (also at -45 dBFS),
+            faded (linear to zero, by 20 dB, 0.5 s in and out); 1-10 s at 16 and 44.1 kHz,
+            16 seeds, half of them 16-bit quantised: median 0.96, 99th percentile 1.35,
+            largest 2.16 (brown noise, whose power sits in a few bins). No window of a
+            shipped recording (1-4 s at 0.1 s steps, 16 and 44.1 kHz) needs this cue to
+            stay healthy; whole recordings measure 0.8 (ambi_choir, a steady pad) to 7.2.
+            It is what flags a pitched tone whose spectrum the vibrato smooths: a sine
+            with a 5.5 Hz, +-44 Hz vibrato measures 3.2-3.3 over 1 s, more when longer.
+        noise_tonality_ratio: Largest `tonality_ratio` for `noise`. The noise clips
+            measure median 0.91, 99th percentile 1.04, largest 1.17 (AR(2) with pole
+            radius 0.995, a 25 Hz wide resonance close to a whistle; 1.06 without it).
+            Windows of shipped recordings that only this cue keeps healthy measure at
+            least 1.69 over 1 s (a held string chord in the Brahms at 16 kHz; bass_voxy_c
+            1.97 at 44.1 kHz, its 65 Hz harmonics 3 bins apart) and 15 over 2-4 s
+            (ambi_glass_hum); whole drones: ambi_choir 4.1-6.0, bass_voxy_c 2.5-5.1,
+            ambi_glass_hum 12-16.
+        noise_modulation_z: Largest `modulation_z` for `noise`. The noise clips measure
+            median -0.1, 99th percentile 2.5, largest 4.1 (pink noise faded by 20 dB over
+            1 s). Windows of shipped recordings that only this cue keeps healthy (the
+            noise-like tail after the Brahms recording's final chord: spectral flatness
+            0.2, near-Gaussian) measure at least 8.2 over 2 s, 9.7 over 3 s and 13.9 over
+            4 s; coloured percussive bursts 58-190, a 4 Hz tremolo 40-86. Over 1 s that
+            tail goes down to 4.7: 9 of the 1,885 one-second windows at 16 kHz (40.8-42.6 s
+            into the Brahms) are labelled `noise`, none at 44.1 kHz.
         mode_collapse_lsd_db: `diversity_lsd_db` below which a batch is `mode_collapse`.
             Independent takes of the same white noise (1 s at 16 kHz) are 1.7 dB apart
             through estimation variance alone, so below 1 dB the clips share nearly
@@ -107,6 +169,9 @@ class Thresholds:
     clip_level: float = 0.99
     saturated_ratio: float = 0.15
     noise_flatness: float = 0.4
+    noise_fluctuation_z: float = 2.5
+    noise_tonality_ratio: float = 1.4
+    noise_modulation_z: float = 6.0
     mode_collapse_lsd_db: float = 1.0
     frame_s: float = 0.02
     start_window_s: float = 0.01
@@ -329,19 +394,97 @@ def collapse_onset_sample(
     return _collapse_onset(_as_mono_float32(audio), sample_rate_hz, thresholds)[0]
 
 
-def _spectral_pass(
-    audio: np.ndarray, sample_rate_hz: int, fft_size: int, silence_db: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean power spectrum of all frames and the spectral flatness of each active frame.
+@dataclass(frozen=True)
+class _NoiseCues:
+    """Per-block noise cues (see `_block_noise_cues`); a clip reports their medians over active blocks."""
 
-    Frames are non-overlapping, Hann-windowed and `fft_size` long; a last partial frame
-    is left out, and a clip shorter than one frame is zero-padded to one. Flatness and
-    activity use the bins at or above `SPECTRAL_BAND_LOW_HZ`; a frame is active when its
-    level there is at or above `silence_db`.
+    fluctuation_z: float
+    tonality_ratio: float
+    modulation_z: float
+
+
+def _block_bounds(frames: int) -> list[tuple[int, int]]:
+    """Frame ranges of the noise-cue blocks: `NOISE_BLOCK_FRAMES` each, the last one takes the remainder.
+
+    No blocks when the clip has fewer than `NOISE_MIN_FRAMES` frames.
+    """
+    if frames < NOISE_MIN_FRAMES:
+        return []
+    starts = list(range(0, max(1, frames // NOISE_BLOCK_FRAMES) * NOISE_BLOCK_FRAMES, NOISE_BLOCK_FRAMES))
+    return list(zip(starts, starts[1:] + [frames], strict=True))
+
+
+def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
+    """How far one block of power spectra is from a stationary Gaussian process with a smooth spectrum.
+
+    Under that null hypothesis every periodogram bin is its expected power times an
+    exponential variable, independently from frame to frame, so its natural log has a
+    standard deviation of pi / sqrt(6) (5.57 dB) whatever the colour of the noise. The
+    cues use the bins within `_NOISE_BIN_RANGE` of the block's loudest bin, after
+    removing each frame's gain (its mean log power over those bins), so that a fade does
+    not count as a change of spectrum. Each is about 1 (or 0 for a z-score) for noise.
+
+    Args:
+        power: (frames, bins) float32 periodogram of `NOISE_MIN_FRAMES` or more Hann frames.
+        log_power: Its natural log (plus a tiny offset that keeps digital silence finite).
 
     Returns:
-        (fft_size // 2 + 1,) float64 mean power spectrum, and (active frames,)
-        float64 flatness values in [0, 1].
+        fluctuation_z: the power-weighted RMS over bins of the z-score of each bin's
+        log-power standard deviation over the frames against 5.57 dB, on a log scale
+        (about 1 for noise; steady partials fluctuate far less, notes that start and stop
+        far more). tonality_ratio: RMS of the average log spectrum around its running
+        median over `_TONALITY_SMOOTH_BINS` bins, over what averaging the frames leaves
+        of the 5.57 dB (about 1 for noise: a smooth spectrum of any colour; harmonic peaks
+        several times more). modulation_z: z-score of the RMS second difference of the
+        frames' amplitude (exp of half the gain) against what chance alone gives (about 0
+        for noise, however slowly it fades; onsets, bursts and tremolo far more).
+    """
+    frames = power.shape[0]
+    mean_power = power.sum(axis=0, dtype=np.float64) / frames
+    keep = mean_power >= mean_power.max() * _NOISE_BIN_RANGE
+    weights = mean_power[keep]
+    kept = weights.size
+    if kept < keep.size:  # boolean indexing copies; most blocks of noise and music keep every bin
+        log_power = log_power[:, keep]
+    gain = log_power.sum(axis=1, dtype=np.float64) / kept  # (frames,)
+    shape = log_power - gain.astype(np.float32)[:, None]  # each frame's spectral shape, float32
+    average = shape.sum(axis=0, dtype=np.float64) / frames  # (kept,)
+    squares = (shape * shape).sum(axis=0, dtype=np.float64)
+    spread = np.sqrt(np.maximum(squares - frames * average**2, 1e-12) / (frames - 1))
+    # On a log scale the sample std is close to normal at both ends (a steady partial's is near 0).
+    spread_z = np.log(spread / _LOG_POWER_STD) * (math.sqrt(frames - 1) / _STD_OF_SAMPLE_STD)
+    fluctuation_z = math.sqrt(float(weights @ spread_z**2) / float(weights.sum()))
+    from scipy.ndimage import median_filter  # imported here: scipy.ndimage loads slowly
+
+    fine = average - median_filter(average, _TONALITY_SMOOTH_BINS, mode="nearest")
+    tonality_ratio = math.sqrt(float(fine @ fine) / fine.size) / (_LOG_POWER_STD / math.sqrt(frames))
+    amplitude = np.exp((gain - gain.max()) / 2.0)
+    curvature = amplitude[2:] - 2.0 * amplitude[1:-1] + amplitude[:-2]
+    middle = amplitude[1:-1]
+    # Gain error: the mean of `kept` log powers, adjacent Hann bins correlated (see _ADJACENT_BIN_FACTOR);
+    # amplitude error = gain error / 2 times the amplitude; a second difference has 6 times its variance.
+    gain_variance = _LOG_POWER_STD**2 * _ADJACENT_BIN_FACTOR / kept
+    chance = 6.0 * gain_variance / 4.0 * float(middle @ middle)
+    ratio = math.sqrt(float(curvature @ curvature) / chance) if chance > 0.0 else 0.0
+    modulation_z = (ratio - 1.0) * math.sqrt(curvature.size) / _RMS_RATIO_SD
+    return _NoiseCues(fluctuation_z, tonality_ratio, modulation_z)
+
+
+def _spectral_pass(
+    audio: np.ndarray, sample_rate_hz: int, fft_size: int, silence_db: float
+) -> tuple[np.ndarray, np.ndarray, list[_NoiseCues]]:
+    """Mean power spectrum, the spectral flatness of each active frame, the noise cues of each active block.
+
+    Frames are non-overlapping, Hann-windowed and `fft_size` long; a last partial frame
+    is left out, and a clip shorter than one frame is zero-padded to one. Flatness,
+    activity and the noise cues use the bins at or above `SPECTRAL_BAND_LOW_HZ`; a frame
+    is active when its level there is at or above `silence_db`, a block (see
+    `_block_bounds`) when its mean level there is. Chunks hold whole blocks.
+
+    Returns:
+        (fft_size // 2 + 1,) float64 mean power spectrum, (active frames,) float64
+        flatness values in [0, 1], and the noise cues of each active block (see
+        `_block_noise_cues`; empty for clips under `NOISE_MIN_FRAMES` frames).
     """
     if audio.size < fft_size:
         audio = np.pad(audio, (0, fft_size - audio.size))
@@ -352,22 +495,36 @@ def _spectral_pass(
     active_band_sum = 10.0 ** (silence_db / 10.0) * fft_size * float(np.sum(window.astype(np.float64) ** 2)) / 2.0
     power_sum = np.zeros(fft_size // 2 + 1, dtype=np.float64)
     flatness_parts = []
+    cues = []
+    blocks = _block_bounds(frames.shape[0])
     step = max(1, _CHUNK_SAMPLES // fft_size)
-    for start in range(0, frames.shape[0], step):
+    # Chunks of whole blocks (about `step` frames); without blocks, plain chunks of `step` frames.
+    per_chunk = max(1, step // NOISE_BLOCK_FRAMES)
+    if blocks:
+        groups = [blocks[i : i + per_chunk] for i in range(0, len(blocks), per_chunk)]
+        chunks = [(group[0][0], group[-1][1], group) for group in groups]
+    else:
+        chunks = [(start, min(start + step, frames.shape[0]), []) for start in range(0, frames.shape[0], step)]
+    for start, end, chunk_blocks in chunks:
         # scipy's FFT: the same float32 transform as np.fft, about half the cost on short clips.
-        spectrum = scipy.fft.rfft(frames[start : start + step] * window, axis=1)
+        spectrum = scipy.fft.rfft(frames[start:end] * window, axis=1)
         power = spectrum.real**2 + spectrum.imag**2  # (k, bins) float32
         power_sum += power.sum(axis=0, dtype=np.float64)
         band = power[:, low_bin:]
+        # Tiny offset: exact-zero bins (band-limited or digital audio) would send log to -inf.
+        log_band = np.log(band + 1e-30)
         arithmetic = band.sum(axis=1, dtype=np.float64) / band.shape[1]
         active = arithmetic * band.shape[1] >= active_band_sum
         if active.any():
-            # Tiny offset: exact-zero bins (band-limited or digital audio) would send log to -inf.
-            log_band = np.log(band[active] + 1e-30)
-            geometric = np.exp(log_band.sum(axis=1, dtype=np.float64) / band.shape[1])
+            active_log = log_band if active.all() else log_band[active]
+            geometric = np.exp(active_log.sum(axis=1, dtype=np.float64) / band.shape[1])
             flatness_parts.append(geometric / (arithmetic[active] + 1e-30))
+        for block_start, block_end in chunk_blocks:
+            rows = slice(block_start - start, block_end - start)
+            if arithmetic[rows].mean() * band.shape[1] >= active_band_sum:
+                cues.append(_block_noise_cues(band[rows], log_band[rows]))
     flatness = np.concatenate(flatness_parts) if flatness_parts else np.empty(0)
-    return power_sum / frames.shape[0], flatness
+    return power_sum / frames.shape[0], flatness, cues
 
 
 def _spectral_centroid_hz(mean_power: np.ndarray, sample_rate_hz: int, fft_size: int) -> float | None:
@@ -378,6 +535,15 @@ def _spectral_centroid_hz(mean_power: np.ndarray, sample_rate_hz: int, fft_size:
     if total <= 0.0:
         return None
     return float(frequencies_hz[low_bin:] @ band / total)
+
+
+def _median_cues(cues: list[_NoiseCues]) -> dict[str, float | None]:
+    """The clip's noise cues: medians over its active blocks (None without one)."""
+    names = ("fluctuation_z", "tonality_ratio", "modulation_z")
+    if not cues:
+        return dict.fromkeys(names)
+    # statistics.median: a clip of a few seconds has one block, and NumPy's per-call cost dominates.
+    return {name: float(statistics.median(getattr(cue, name) for cue in cues)) for name in names}
 
 
 def _label(metrics: dict[str, float | int | None], thresholds: Thresholds) -> str:
@@ -394,6 +560,13 @@ def _label(metrics: dict[str, float | int | None], thresholds: Thresholds) -> st
         return "saturated"
     flatness = metrics["spectral_flatness"]
     if flatness is not None and flatness >= thresholds.noise_flatness:
+        return "noise"
+    if (
+        metrics["fluctuation_z"] is not None
+        and metrics["fluctuation_z"] <= thresholds.noise_fluctuation_z
+        and metrics["tonality_ratio"] <= thresholds.noise_tonality_ratio
+        and metrics["modulation_z"] <= thresholds.noise_modulation_z
+    ):
         return "noise"
     return "healthy"
 
@@ -427,7 +600,7 @@ def _diagnose(
 
     crossings, peak = _crossings_and_peak(audio)
     fft_size = spectral_fft_size(sample_rate_hz)
-    mean_power, flatness = _spectral_pass(audio, sample_rate_hz, fft_size, thresholds.silence_db)
+    mean_power, flatness, cues = _spectral_pass(audio, sample_rate_hz, fft_size, thresholds.silence_db)
 
     onset, tail_low, tail_high = _collapse_onset(audio, sample_rate_hz, thresholds)
     tail = None if onset is None else size - onset
@@ -463,6 +636,7 @@ def _diagnose(
         "zero_crossing_rate_per_s": crossings / duration_s,
         "spectral_flatness": float(_percentiles(flatness, (50,))[0]) if flatness.size else None,
         "spectral_centroid_hz": _spectral_centroid_hz(mean_power, sample_rate_hz, fft_size),
+        **_median_cues(cues),
         "start_transient_db": start_transient_db,
         "collapse_onset_sample": onset,
         "collapse_onset_s": None if onset is None else onset / sample_rate_hz,
@@ -501,6 +675,11 @@ def diagnose_clip(
         non-overlapping ~40 ms Hann frames whose level above 50 Hz is at least
         `silence_db` (None if there is none); ``spectral_centroid_hz``
         of the mean power spectrum above 50 Hz (None for digital silence);
+        ``fluctuation_z``, ``tonality_ratio`` and ``modulation_z``: the noise cues
+        (see `_block_noise_cues`; about 1, 1 and 0 for stationary noise of any colour),
+        medians over the blocks of `NOISE_BLOCK_FRAMES` spectral frames whose level above
+        50 Hz is at least `silence_db` (None for clips under `NOISE_MIN_FRAMES` frames or
+        without such a block);
         ``start_transient_db``: peak deviation in the first 10 ms over the AC RMS of
         the rest, both around the rest's mean (a click before a flat tail gives
         several tens of dB; None for clips under 10 ms); ``collapse_onset_sample``

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import signal
 
-from harness.audio import read_audio, resample
+from harness.audio import decode_audio, quantize_16bit, read_audio, resample
+from harness.corpus import compose_corpus, render_piece
 from harness.diagnostics import (
     COLLAPSED_LABELS,
     DB_FLOOR,
     DEFAULT_THRESHOLDS,
     LABELS,
+    NOISE_MIN_FRAMES,
     Thresholds,
     collapse_onset_sample,
     diagnose_batch,
     diagnose_clip,
     frame_rms_db,
+    spectral_fft_size,
 )
 
 N = 500
@@ -30,6 +34,20 @@ RECORDINGS = (
     "vibe_ace.hq.ogg",
 )
 TEN_MS = 0.010
+RATE_44K = 44100
+NOISE_CUES = ("fluctuation_z", "tonality_ratio", "modulation_z")
+# Every recording shipped in the shared music folder (the loops and drones are Sonic Pi samples).
+SHIPPED = (
+    *RECORDINGS,
+    "ambi_choir.flac",
+    "ambi_glass_hum.flac",
+    "bass_voxy_c.flac",
+    "loop_amen.flac",
+    "loop_breakbeat.flac",
+    "loop_compus.flac",
+    "loop_mika.flac",
+)
+DRONES = ("ambi_choir.flac", "ambi_glass_hum.flac", "bass_voxy_c.flac")
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +403,216 @@ def test_a_long_recording_is_diagnosed_healthy(brahms_16k: np.ndarray) -> None:
     diagnosis = diagnose_clip(long_clip, RATE_16K, N)
     assert diagnosis.label == "healthy"
     assert diagnosis.metrics["collapse_onset_sample"] is None
+
+
+# ----------------------------------------------------------------- noise of any colour
+def _at_minus_20_dbfs(audio: np.ndarray) -> np.ndarray:
+    audio = audio - audio.mean()
+    return (audio * (0.1 / np.sqrt(np.mean(audio**2)))).astype(np.float32)
+
+
+def _sloped(rng: np.random.Generator, size: int, rate: int, db_per_octave: float) -> np.ndarray:
+    """Gaussian noise whose power falls by `db_per_octave` (pink -3, brown -6), shaped in the FFT."""
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    frequencies = np.fft.rfftfreq(size, 1 / rate)
+    frequencies[0] = frequencies[1]
+    return np.fft.irfft(spectrum * frequencies ** (db_per_octave / 20 / np.log10(2)), size)
+
+
+def _filtered(sos_args: tuple, rng: np.random.Generator, size: int, rate: int) -> np.ndarray:
+    return signal.sosfilt(signal.butter(*sos_args, fs=rate, output="sos"), rng.standard_normal(size))
+
+
+def _ar2(radius: float, frequency_hz: float, rng: np.random.Generator, size: int, rate: int) -> np.ndarray:
+    """White noise through a two-pole resonance: what a 2-tap linear predictor generates."""
+    angle = 2 * np.pi * frequency_hz / rate
+    return signal.lfilter([1.0], [1.0, -2 * radius * np.cos(angle), radius**2], rng.standard_normal(size))
+
+
+def _mulaw_roundtrip(audio: np.ndarray, classes: int = 256) -> np.ndarray:
+    """Encode to `classes` mu-law classes and decode, as a sampled mu-law softmax head outputs."""
+    mu = classes - 1
+    companded = np.sign(audio) * np.log1p(mu * np.abs(audio)) / np.log1p(mu)
+    decoded = np.round((companded + 1) / 2 * mu) / mu * 2 - 1
+    return np.sign(decoded) * ((1 + mu) ** np.abs(decoded) - 1) / mu
+
+
+COLOURED_NOISES = {
+    "pink": lambda rng, size, rate: _sloped(rng, size, rate, -3.0),
+    "brown": lambda rng, size, rate: _sloped(rng, size, rate, -6.0),
+    "brown (integrated white)": lambda rng, size, rate: np.cumsum(rng.standard_normal(size)),
+    "white low-passed at 1.5 kHz": lambda rng, size, rate: _filtered((8, 1500), rng, size, rate),
+    "white band-passed 500 Hz-2 kHz": lambda rng, size, rate: _filtered((4, [500, 2000], "band"), rng, size, rate),
+    "white band-passed 1-1.2 kHz": lambda rng, size, rate: _filtered((4, [1000, 1200], "band"), rng, size, rate),
+    "AR(2) x[t] = 1.8 x[t-1] - 0.85 x[t-2] + e": lambda rng, size, rate: signal.lfilter(
+        [1.0], [1.0, -1.8, 0.85], rng.standard_normal(size)),
+    "AR(2) pole radius 0.98 at 800 Hz": lambda rng, size, rate: _ar2(0.98, 800, rng, size, rate),
+    "AR(2) through 256-class mu-law": lambda rng, size, rate: _mulaw_roundtrip(
+        _at_minus_20_dbfs(signal.lfilter([1.0], [1.0, -1.8, 0.85], rng.standard_normal(size)))),
+}
+FADES = {
+    "linear fade-out to zero": lambda size: np.linspace(1.0, 0.0, size),
+    "20 dB exponential fade": lambda size: 10 ** (np.linspace(0.0, -20.0, size) / 20),
+    "0.5 s fade-in and fade-out": lambda size: np.minimum(1.0, np.minimum(np.arange(size), size - np.arange(size)) / (size / 4)),
+}
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("name", COLOURED_NOISES)
+def test_coloured_noise_is_noise_although_flatness_misses_it(name: str, rate_hz: int) -> None:
+    rng = np.random.default_rng(sum(map(ord, name)))
+    noise = _at_minus_20_dbfs(COLOURED_NOISES[name](rng, 2 * rate_hz, rate_hz))
+    diagnosis = diagnose_clip(noise, rate_hz, N)
+    metrics = diagnosis.metrics
+    assert metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_flatness  # the old rule alone: healthy
+    assert diagnosis.label == "noise", metrics
+    # Each cue sits near its value for a stationary Gaussian process (1, 1, 0), well inside its threshold.
+    assert 0.5 < metrics["fluctuation_z"] < 2.0
+    assert metrics["tonality_ratio"] < 1.1
+    assert abs(metrics["modulation_z"]) < 4.0
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+def test_white_noise_also_passes_the_noise_cues(rate_hz: int) -> None:
+    noise = _at_minus_20_dbfs(np.random.default_rng(3).standard_normal(2 * rate_hz))
+    metrics = diagnose_clip(noise, rate_hz, N).metrics
+    assert metrics["spectral_flatness"] == pytest.approx(np.exp(-np.euler_gamma), abs=0.05)
+    assert metrics["fluctuation_z"] <= DEFAULT_THRESHOLDS.noise_fluctuation_z
+    assert metrics["tonality_ratio"] <= DEFAULT_THRESHOLDS.noise_tonality_ratio
+    assert metrics["modulation_z"] <= DEFAULT_THRESHOLDS.noise_modulation_z
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("fade", FADES)
+@pytest.mark.parametrize("colour", ["pink", "brown", "white low-passed at 1.5 kHz"])
+def test_slowly_faded_coloured_noise_is_noise(colour: str, fade: str, rate_hz: int) -> None:
+    size = 2 * rate_hz
+    rng = np.random.default_rng(len(colour) + len(fade))
+    faded = _at_minus_20_dbfs(COLOURED_NOISES[colour](rng, size, rate_hz) * FADES[fade](size))
+    diagnosis = diagnose_clip(faded, rate_hz, N)
+    assert diagnosis.metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_flatness
+    assert diagnosis.label == "noise", diagnosis.metrics
+
+
+def _percussive_bursts(rng: np.random.Generator, size: int, rate: int) -> np.ndarray:
+    """Low-passed noise hits every 250 ms, each decaying over 30 ms, digital silence between."""
+    period = rate // 4
+    hit = np.exp(-np.arange(period) / (0.03 * rate))
+    hit[int(0.15 * rate):] = 0.0
+    envelope = np.resize(hit, size)
+    return _filtered((4, 2000), rng, size, rate) * envelope
+
+
+def _pitched_melody(rng: np.random.Generator, size: int, rate: int) -> np.ndarray:
+    """Eighth notes of five-harmonic tones on a pentatonic scale, each decaying, over faint noise."""
+    melody = 0.01 * rng.standard_normal(size)
+    note = rate // 4
+    time_s = np.arange(note) / rate
+    for start in range(0, size - note + 1, note):
+        pitch_hz = 220 * 2 ** (rng.choice([0, 2, 4, 7, 9, 12]) / 12)
+        tone = sum(np.sin(2 * np.pi * pitch_hz * harmonic * time_s) / harmonic for harmonic in range(1, 6))
+        melody[start : start + note] += tone * np.exp(-time_s / 0.15)
+    return melody
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+def test_percussive_bursts_with_silence_between_are_not_noise(rate_hz: int) -> None:
+    bursts = _at_minus_20_dbfs(_percussive_bursts(np.random.default_rng(4), 2 * rate_hz, rate_hz))
+    diagnosis = diagnose_clip(bursts, rate_hz, N)
+    assert diagnosis.label == "healthy", diagnosis.metrics
+    assert diagnosis.metrics["modulation_z"] > 5 * DEFAULT_THRESHOLDS.noise_modulation_z
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+def test_a_pitched_melody_is_not_noise(rate_hz: int) -> None:
+    melody = _at_minus_20_dbfs(_pitched_melody(np.random.default_rng(5), 2 * rate_hz, rate_hz))
+    diagnosis = diagnose_clip(melody, rate_hz, N)
+    assert diagnosis.label == "healthy", diagnosis.metrics
+    assert diagnosis.metrics["fluctuation_z"] > DEFAULT_THRESHOLDS.noise_fluctuation_z
+
+
+def test_clips_too_short_for_the_noise_cues_fall_back_on_flatness() -> None:
+    frames = NOISE_MIN_FRAMES - 1
+    size = frames * spectral_fft_size(RATE_16K)
+    rng = np.random.default_rng(6)
+    pink = diagnose_clip(_at_minus_20_dbfs(_sloped(rng, size, RATE_16K, -3.0)), RATE_16K, N)
+    white = diagnose_clip(_at_minus_20_dbfs(rng.standard_normal(size)), RATE_16K, N)
+    assert all(pink.metrics[cue] is None for cue in NOISE_CUES)
+    assert pink.label == "healthy"  # coloured: flatness 0.3 alone does not call it noise
+    assert white.label == "noise"
+
+
+def test_a_long_noise_clip_is_noise_across_chunks_and_blocks() -> None:
+    # 80 s at 16 kHz: 1250 spectral frames, over one chunk (1024 frames) and 39 blocks.
+    pink = _at_minus_20_dbfs(_sloped(np.random.default_rng(8), 80 * RATE_16K, RATE_16K, -3.0))
+    diagnosis = diagnose_clip(pink, RATE_16K, N)
+    assert diagnosis.label == "noise", diagnosis.metrics
+    assert diagnosis.metrics["fluctuation_z"] == pytest.approx(1.0, abs=0.2)
+    assert diagnosis.metrics["tonality_ratio"] == pytest.approx(0.9, abs=0.15)
+
+
+def test_noise_cue_thresholds_can_be_overridden() -> None:
+    pink = _at_minus_20_dbfs(_sloped(np.random.default_rng(7), 2 * RATE_16K, RATE_16K, -3.0))
+    assert diagnose_clip(pink, RATE_16K, N).label == "noise"
+    assert diagnose_clip(pink, RATE_16K, N, Thresholds(noise_tonality_ratio=0.1)).label == "healthy"
+
+
+# --------------------------------------------- every shipped recording, drones included
+@pytest.fixture(scope="module")
+def shipped(music_dir: Path) -> dict[str, dict[int, np.ndarray]]:
+    """Every shipped recording decoded once, resampled to 16 and 44.1 kHz and 16-bit quantised."""
+    found = {}
+    for name in SHIPPED:
+        if (music_dir / name).is_file():
+            decoded = decode_audio(music_dir / name)
+            found[name] = {rate: quantize_16bit(resample(decoded.audio, decoded.sample_rate_hz, rate))
+                           for rate in (RATE_16K, RATE_44K)}
+    return found
+
+
+def test_every_audio_file_in_the_music_folder_is_covered(music_dir: Path) -> None:
+    audio_files = {path.name for path in music_dir.iterdir() if path.suffix in (".ogg", ".flac", ".wav", ".mp3")}
+    assert audio_files <= set(SHIPPED)
+
+
+def _excerpts(audio: np.ndarray, rate: int) -> list[tuple[str, np.ndarray]]:
+    """The whole file, then 2, 3 and 4 s excerpts at five offsets up to the last audible sample."""
+    audible = np.flatnonzero(np.abs(audio) >= 10 ** (DEFAULT_THRESHOLDS.silence_db / 20))
+    end = int(audible[-1]) + 1
+    excerpts = [("whole", audio)]
+    for seconds in (2, 3, 4):
+        size = seconds * rate
+        if size <= end:
+            for offset in np.linspace(0, end - size, 5).astype(int):
+                excerpts.append((f"{seconds} s at {offset / rate:.2f} s", audio[offset : offset + size]))
+    return excerpts
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_recordings_and_their_excerpts_are_healthy(shipped: dict, name: str, rate_hz: int) -> None:
+    if name not in shipped:
+        pytest.skip(f"{name} is missing")
+    for where, excerpt in _excerpts(shipped[name][rate_hz], rate_hz):
+        diagnosis = diagnose_clip(excerpt, rate_hz, N)
+        assert diagnosis.label == "healthy", (where, diagnosis.metrics)
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("name", DRONES)
+def test_tonal_drones_are_kept_healthy_by_their_tonality(shipped: dict, name: str, rate_hz: int) -> None:
+    # A sustained tone barely modulates and ambi_choir's bins fluctuate like noise: the peaks decide.
+    if name not in shipped:
+        pytest.skip(f"{name} is missing")
+    for where, excerpt in _excerpts(shipped[name][rate_hz], rate_hz):
+        metrics = diagnose_clip(excerpt, rate_hz, N).metrics
+        assert metrics["tonality_ratio"] > 1.5 * DEFAULT_THRESHOLDS.noise_tonality_ratio, (where, metrics)
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+def test_the_built_in_corpus_is_healthy(rate_hz: int) -> None:
+    for piece in compose_corpus(seconds=24.0, pieces=4, seed=11):
+        audio = render_piece(piece, 6 * rate_hz, rate_hz)
+        for where, excerpt in _excerpts(audio, rate_hz):
+            diagnosis = diagnose_clip(excerpt, rate_hz, N)
+            assert diagnosis.label == "healthy", (piece.path, where, diagnosis.metrics)
