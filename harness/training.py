@@ -22,7 +22,7 @@ from tqdm import tqdm
 from harness.dataset import Dataset
 from harness.diagnostics import diagnose_batch
 from harness.dynamics import diagnose_training
-from harness.quality import quality_metrics
+from harness.quality import ReferenceSet, quality_metrics
 from harness.stopping import raise_if_stop_requested
 from harness.training_api import (  # noqa: F401 - re-exported for callers of the loop
     PHASES,
@@ -82,7 +82,7 @@ class Trainer:
                 self.history = json.loads(history_file.read_text())
         self._compile_steps()
         self._eval_real = self._evaluation_segments()
-        self._quality_reference = self._reference_clips()
+        self._quality_reference = ReferenceSet(self._reference_clips(), config.sample_rate)
         self._started = time.monotonic()
         self._last_checkpoint = time.monotonic()
 
@@ -116,10 +116,11 @@ class Trainer:
         return np.asarray(pool[rows], np.float32)
 
     def _reference_clips(self) -> np.ndarray:
-        """Real audio as long as the evaluation clips, for the quality metrics.
+        """Real audio as long as the evaluation clips, for the quality metrics and their floors.
 
         Rebuilt from adjacent held-out segments (train if none are held out); falls back
-        to single segments when no source is long enough.
+        to single segments when no source is long enough (then there is no like-for-like
+        floor: see `harness.quality.quality_metrics`).
         """
         split = "holdout" if len(self.dataset.holdout) else "train"
         clips = self.dataset.contiguous_clips(split, self.config.eval_length,

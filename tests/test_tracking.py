@@ -94,8 +94,12 @@ def test_a_run_records_metrics_with_steps(finished_run):
     metrics = client.get_run(run_id).data.metrics
     for key in ("gan/g_loss", "gan/d_acc_real", "gan/d_acc_fake", "gan/g_grad_norm",
                 "gan/d_grad_norm", "eval/collapsed_share", "eval/share_silent",
-                "quality/mr_lsd_db", "quality/mr_lsd_db_real_vs_real", "dynamics/steps"):
+                "quality/mr_lsd_db", "quality/mr_lsd_db_real_vs_real",
+                "quality/mr_lsd_db_real_vs_real_std", "quality/mr_lsd_db_real_vs_real_p95",
+                "dynamics/steps"):
         assert key in metrics, key
+    # 2 clips of 256 samples: 2 log-mel frames, so no Fréchet distance and no floor for it
+    assert not any(key.startswith("quality/frechet_logmel") for key in metrics)
     assert [m.step for m in client.get_metric_history(run_id, "eval/collapsed_share")] == [2]
 
 
