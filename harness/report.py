@@ -102,7 +102,8 @@ METRIC_COLUMNS = {
     "mr_lsd_db_real_vs_real_p95": "quality/mr_lsd_db_real_vs_real_p95",
     "generation_samples_per_s": "speed/generation_samples_per_s",
 }
-TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label"}
+TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label",
+               "quality_reference": "samplegan.quality_reference"}
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 # `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
 COLLAPSE_PRUNE_PREFIX = "collapsed"
@@ -379,8 +380,9 @@ def trials_frame(study_name: str, storage: str | None = None,
         ``collapsed_outcome`` (see `collapsed_outcome`), the final metrics of the MLflow run
         (``collapsed_share``, ``share_<label>``, ``mean_onset_over_n``, ``diversity_lsd_db``,
         ``frechet_logmel``, ``mr_lsd_db``, their floors ``_real_vs_real`` and the floors'
-        ``_real_vs_real_p95``), ``outcome``
-        and ``final_label`` tags (the last evaluation's batch label: diverse or mode_collapse),
+        ``_real_vs_real_p95``), the tags ``outcome``, ``final_label`` (the last evaluation's
+        batch label: diverse or mode_collapse) and ``quality_reference`` ("holdout", or "train"
+        when the run's dataset held nothing out),
         ``prune_reason``, ``error``, ``attempts`` (trials of the cell),
         ``duration_s``, ``mlflow_run_id``, ``mlflow_status``. Metrics of a missing run are NaN.
 
@@ -753,6 +755,9 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
     if analysis.factors:
         answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
     answers.append(floor_answer(analysis.variants))
+    on_training_audio = training_audio_answer(frame)
+    if on_training_audio:
+        answers.append(on_training_audio)
     if analysis.numeric_searched:
         answers.append(correlation_answer(
             "Searched parameters vs objective",
@@ -1142,6 +1147,16 @@ def floor_answer(variants: pd.DataFrame) -> str:
     return ("**Against real audio:** " + "; ".join(parts) + ". The floor is the distance of "
             "real held-out clip sets as many and as long as the generated ones, so a variant "
             "within it is as close to the held-out audio as real audio of that size.")
+
+
+def training_audio_answer(frame: pd.DataFrame) -> str | None:
+    """A warning when some runs measured quality on their training audio; None when none did."""
+    on_train = int((frame["quality_reference"] == "train").sum())
+    if not on_train:
+        return None
+    return (f"**Quality on training audio:** {on_train} of {len(frame)} runs used a dataset with "
+            "nothing held out, so their Fréchet and log-spectral distances compare the generator "
+            "with the audio it trained on and flatter it.")
 
 
 def _unique(values: Sequence[str | None]) -> str:

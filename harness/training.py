@@ -35,6 +35,7 @@ from harness.training_api import (  # noqa: F401 - re-exported for callers of th
     TrainingObserver,
     TrainingResult,
     check_dataset,
+    evaluation_split,
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
@@ -109,7 +110,7 @@ class Trainer:
 
     def _evaluation_segments(self) -> np.ndarray:
         """Held-out segments (train if none are held out) the evaluation seeds come from."""
-        pool = self.dataset.holdout if len(self.dataset.holdout) else self.dataset.train
+        pool = getattr(self.dataset, evaluation_split(self.dataset))
         rng = np.random.default_rng([self.options.seed, 7])
         count = min(len(pool), QUALITY_REFERENCE_SEGMENTS)
         rows = np.sort(rng.choice(len(pool), size=count, replace=False))
@@ -122,9 +123,8 @@ class Trainer:
         to single segments when no source is long enough (then there is no like-for-like
         floor: see `harness.quality.quality_metrics`).
         """
-        split = "holdout" if len(self.dataset.holdout) else "train"
-        clips = self.dataset.contiguous_clips(split, self.config.eval_length,
-                                              QUALITY_REFERENCE_SEGMENTS)
+        clips = self.dataset.contiguous_clips(evaluation_split(self.dataset),
+                                              self.config.eval_length, QUALITY_REFERENCE_SEGMENTS)
         return clips if len(clips) >= 2 else self._eval_real
 
     # --- compiled steps ---------------------------------------------------------------

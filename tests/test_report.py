@@ -23,6 +23,7 @@ from harness.report import (
     run_link,
     significance_answer,
     toy_sizes,
+    training_audio_answer,
     trials_frame,
     write_report,
 )
@@ -232,6 +233,13 @@ def test_search_only_trials_have_no_noise_estimate() -> None:
 
 
 # ------------------------------------------------------------------------------- words
+def test_runs_measured_on_training_audio_are_called_out() -> None:
+    frame = pd.DataFrame({"quality_reference": ["holdout", "train", None, "train"]})
+    assert training_audio_answer(frame).startswith(
+        "**Quality on training audio:** 2 of 4 runs used a dataset with nothing held out")
+    assert training_audio_answer(frame.assign(quality_reference="holdout")) is None
+
+
 def test_answers_name_the_axis_its_best_level_and_the_numbers() -> None:
     frame = _grid()
     collapse = collapse_answer(frame, rank_axes(frame, ["A", "B"], "collapsed_outcome"))

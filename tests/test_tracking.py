@@ -126,6 +126,31 @@ def test_a_run_records_audio_plots_diagnostics_page_config_and_model(finished_ru
 
 
 @pytest.mark.slow
+def test_without_a_held_out_split_the_run_says_quality_is_on_training_audio(
+        finished_run, store, tiny_set_args, tmp_path, cli):
+    store_dir, run_id, completed = finished_run
+    client = client_for(store_dir)
+    assert client.get_run(run_id).data.tags["samplegan.quality_reference"] == "holdout"
+    assert "TRAINING audio" not in completed.stderr
+    page = (Path(client.download_artifacts(run_id, "final")) / "index.html").read_text()
+    assert "held-out audio" in page and "TRAINING audio" not in page
+
+    from harness.corpus import synthesize_dataset
+
+    synthesize_dataset(tmp_path / "all-train", seconds=4.0, sample_rate_hz=16000, n=32, pieces=2,
+                       holdout_fraction=0.0, seed=0, force=False)
+    trained = cli("train", "--variant", "paper", "--data", str(tmp_path / "all-train"),
+                  *tiny_set_args, check=True)
+    [warning] = [line for line in trained.stderr.splitlines() if "TRAINING audio" in line]
+    assert warning.startswith(f"warning: {tmp_path / 'all-train'}: quality is measured against")
+    train_run = trained.stdout.strip().splitlines()[-1]
+    client = client_for(store)
+    assert client.get_run(train_run).data.tags["samplegan.quality_reference"] == "train"
+    page = (Path(client.download_artifacts(train_run, "final")) / "index.html").read_text()
+    assert "quality is measured against the TRAINING audio" in page
+
+
+@pytest.mark.slow
 def test_generate_writes_playable_16bit_audio_at_the_variant_rate(finished_run, tmp_path, cli):
     store_dir, run_id, _ = finished_run
     out = tmp_path / "one.wav"
