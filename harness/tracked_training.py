@@ -44,6 +44,7 @@ from models.config import SampleGANConfig
 from models.registry import resolve
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
 QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
 QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
                           "nothing out")
@@ -280,9 +281,15 @@ def tracked_training(
                           RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
         if trainer.resumed_from:
             run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
+            print(f"resuming MLflow run {run.run_id} from its checkpoint at {trainer.position()}",
+                  file=sys.stderr)
         try:
             try:
                 result = trainer.run()
+            except (KeyboardInterrupt, Terminated):
+                with contextlib.suppress(Exception):  # the run must still end KILLED
+                    run.set_tags({INTERRUPTED_AT_TAG: trainer.position()})
+                raise
             except StopTraining as stop:
                 pruned = stop
                 run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
@@ -362,7 +369,9 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         raise SampleGanError(f"{error} (MLflow run {started[0]} marked FAILED)") from None
     except (KeyboardInterrupt, Terminated):
         if started:
-            print(f"interrupted: MLflow run {started[0]} marked KILLED; resume it with "
-                  f"--resume {started[0]}", file=sys.stderr)
+            where = get_run(store, started[0]).data.tags.get(INTERRUPTED_AT_TAG)
+            saved = f"at {where}, checkpoint saved" if where else "before training started"
+            print(f"interrupted {saved}: MLflow run {started[0]} marked KILLED; resume it with "
+                  f"the same arguments and --resume {started[0]}", file=sys.stderr)
         raise
     return outcome.run_id

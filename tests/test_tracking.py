@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -245,39 +246,90 @@ def test_a_signalled_run_is_killed_never_left_running(sig, store, tiny_corpus, t
     assert f"--resume {run_id}" in stderr
 
 
+def _gan_steps_done(stderr_lines: list[str]) -> int:
+    """The GAN progress bar's latest count in what `samplegan train` wrote to stderr so far."""
+    counts = [int(match) for line in stderr_lines
+              for match in re.findall(r"gan:\s+\d+%\|[^|]*\|\s*(\d+)/", line)]
+    return max(counts, default=0)
+
+
 @pytest.mark.slow
-def test_an_interrupted_run_is_continued_with_resume(store, tiny_corpus, tiny_set_args, cli):
+def test_an_interrupted_run_resumes_where_it_stopped_with_one_point_per_step(
+        store, tiny_corpus, tiny_set_args, cli):
     args = ["train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
-            "--set", "gan_steps=100000", "--set", "eval_every=100000"]
+            "--set", "gan_steps=100000", "--set", "eval_every=25"]
     process = subprocess.Popen([str(Path(sys.executable).with_name("samplegan")), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(iter(process.stderr.readline, "")))
+    reader.start()
     try:
         run_id = _wait_for_running_run(store, process)
-        deadline = time.monotonic() + 120
-        # the autoencoder phase ends with a checkpoint, and its metrics are then flushed
-        while not client_for(store).get_metric_history(run_id, "autoencoder/reconstruction_mse"):
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.3)
+        deadline = time.monotonic() + 300
+        while _gan_steps_done(stderr) < 30:  # past an evaluation, into the GAN phase
+            assert time.monotonic() < deadline and process.poll() is None, "".join(stderr)
+            time.sleep(0.2)
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=120)
+        process.wait(timeout=120)
+        reader.join()
     finally:
         process.kill()
-    assert client_for(store).get_run(run_id).info.status == "KILLED"
-    # --max-minutes is how long to run, not what to train: it may differ from the first call
-    resumed = cli(*args, "--resume", run_id, "--max-minutes", "0.2", check=True)
-    assert resumed.stdout.strip().splitlines()[-1] == run_id
-    run = client_for(store).get_run(run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["samplegan.resumed"] == "true"
-    assert run.data.tags["samplegan.resumed_from_checkpoint"]
-    assert run.data.tags["samplegan.outcome"] == "stopped_early"
+    [message] = [line for line in stderr if line.startswith("interrupted at gan step ")]
+    stopped_at = int(re.match(r"interrupted at gan step (\d+), checkpoint saved", message)[1])
+    assert f"and --resume {run_id}" in message
     client = client_for(store)
-    assert len(client.get_metric_history(run_id, "autoencoder/reconstruction_mse")) == 1  # not redone
-    steps = [m.step for m in client.get_metric_history(run_id, "gan/d_loss")]
-    # windows of ten steps; partial windows where the first call stopped and the second ended
-    assert len(steps) > 2 and all(step % 10 == 9 for step in steps[1:-1])
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["samplegan.killed_by"] == "KeyboardInterrupt"
+    assert run.data.tags["samplegan.interrupted_at"] == f"gan step {stopped_at}"
+
+    # --max-minutes is how long to run, not what to train: it may differ from the first call
+    resumed = cli(*args, "--resume", run_id, "--max-minutes", "0.5", check=True)
+    assert resumed.stdout.strip().splitlines()[-1] == run_id
+    assert (f"resuming MLflow run {run_id} from its checkpoint at gan step {stopped_at}"
+            in resumed.stderr)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["samplegan.resumed"] == "true"
+    assert run.data.tags["samplegan.outcome"] == "stopped_early"
+    assert not {"samplegan.killed_by", "samplegan.interrupted_at"} & set(run.data.tags)
+    for key in run.data.metrics:  # one point per step, for every metric
+        steps = [metric.step for metric in client.get_metric_history(run_id, key)]
+        assert len(steps) == len(set(steps)), (key, sorted(steps))
+    assert len(client.get_metric_history(run_id, "autoencoder/reconstruction_mse")) == 1
+    steps = sorted(m.step for m in client.get_metric_history(run_id, "gan/d_loss"))
+    # windows of ten steps, and partial ones at each checkpoint: every evaluation (every 25
+    # steps), where the first call stopped and where the second ended
+    assert stopped_at - 1 in steps and max(steps) >= stopped_at
+    assert all(step % 10 == 9 or (step + 1) % 25 == 0 for step in steps[:-1]
+               if step != stopped_at - 1), steps
+    evaluations = sorted(m.step for m in client.get_metric_history(run_id, "eval/collapsed_share"))
+    assert evaluations[:-1] == list(range(25, max(evaluations), 25))
     finished = cli(*args, "--resume", run_id)
     assert finished.returncode == 2 and "already FINISHED" in finished.stderr
+
+
+@pytest.mark.slow
+def test_a_resumed_run_keeps_the_points_an_earlier_attempt_logged(store):
+    tracking = TrackingStore.open()
+    first = TrackedRun.start(tracking, "resume-points")
+    with pytest.raises(KeyboardInterrupt), first:
+        for step in range(10):
+            first.log_metrics({"loss": float(step)}, step)
+        raise KeyboardInterrupt
+    client = tracking.client()
+    assert client.get_run(first.run_id).data.tags["samplegan.killed_by"] == "KeyboardInterrupt"
+    # A crash after step 9 was logged, but the last checkpoint was at step 6: resumed
+    # training repeats steps 6-9 and must not log them again.
+    with TrackedRun.start(tracking, "resume-points", resume_run_id=first.run_id) as resumed:
+        for step in range(6, 14):
+            resumed.log_metrics({"loss": 100.0 + step, "fresh": float(step)}, step)
+    loss = sorted((m.step, m.value) for m in client.get_metric_history(first.run_id, "loss"))
+    assert loss == [(step, float(step)) for step in range(10)] + [
+        (step, 100.0 + step) for step in range(10, 14)]
+    assert sorted(m.step for m in client.get_metric_history(first.run_id, "fresh")) == list(
+        range(6, 14))
+    run = client.get_run(first.run_id)
+    assert run.info.status == "FINISHED" and "samplegan.killed_by" not in run.data.tags
 
 
 # ---------------------------------------------------------------------- the stores
