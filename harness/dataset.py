@@ -10,8 +10,9 @@ A dataset is a folder (format ``samplegan-dataset/1``)::
 
 Segments are cut from each source with a hop of ``stride`` samples (``n`` by
 default, as in the paper). The held-out split is by source, never by segment, so
-no recording contributes to both splits. Rows of one source are consecutive and
-in time order. `write_dataset` is the single writer; `import_audio` (files) and
+no recording contributes to both splits; files holding the same recording in another
+encoding or at another rate (`harness.duplicates`) are kept in one split and listed under
+``duplicates``. Rows of one source are consecutive and in time order. `write_dataset` is the single writer; `import_audio` (files) and
 `harness.corpus` (the built-in corpus) feed it.
 
 A dataset appears under its final name only when complete: everything is written
@@ -40,6 +41,7 @@ from numpy.lib.format import open_memmap
 
 from harness import __version__
 from harness.audio import AudioDecodeError, decode_audio, quantize_16bit, resample
+from harness.duplicates import Fingerprint, duplicate_groups, fingerprint
 from harness.errors import SampleGanError
 
 DATASET_FORMAT = "samplegan-dataset/1"
@@ -150,7 +152,8 @@ def choose_holdout(sha256s: Sequence[str], holdout_fraction: float, seed: int) -
     """Pick the held-out sources by content, independent of path and input order.
 
     Args:
-        sha256s: content digests of the usable sources (distinct).
+        sha256s: content digests of the usable sources (distinct); for a group of files
+            holding one recording, one digest stands for the whole group.
         holdout_fraction: share of sources to hold out, in [0, 1).
         seed: seed of the permutation; any integer.
 
@@ -285,10 +288,11 @@ class _Spooled:
     entry: dict[str, Any]
     segments_file: Path
     starts: np.ndarray
+    fingerprint: Fingerprint
 
 
 def _spool_source(
-    source: SourceAudio, spool_dir: Path, position: int, n: int, stride: int,
+    source: SourceAudio, spool_dir: Path, position: int, sample_rate_hz: int, n: int, stride: int,
     drop_silence_db: float | None,
 ) -> _Spooled | SkippedSource:
     starts = segment_starts(source.audio.shape[0], n, stride)
@@ -319,7 +323,25 @@ def _spool_source(
         "sample_rate_in": int(source.sample_rate_in),
         "channels_in": int(source.channels_in),
     }
-    return _Spooled(entry, segments_file, starts)
+    return _Spooled(entry, segments_file, starts, fingerprint(source.audio, sample_rate_hz))
+
+
+def _split_units(spooled: list[_Spooled]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The units of the held-out split: single sources, and groups holding one recording.
+
+    Returns:
+        (sha256 of each source -> the digest standing for its unit, the smallest of the
+        group's; the groups as manifest entries, without their split yet).
+    """
+    unit_of = {item.entry["sha256"]: item.entry["sha256"] for item in spooled}
+    groups = []
+    for members, correlation in duplicate_groups([item.fingerprint for item in spooled]):
+        digests = [spooled[i].entry["sha256"] for i in members]
+        for digest in digests:
+            unit_of[digest] = min(digests)
+        groups.append({"paths": [spooled[i].entry["path"] for i in members],
+                       "correlation": round(correlation, 3), "split": None})
+    return unit_of, groups
 
 
 def _write_split(
@@ -409,7 +431,7 @@ def write_dataset(
                     source = SkippedSource(source.path, f"same content as {seen[source.sha256]}")
                 else:
                     source = _spool_source(
-                        source, spool_dir, len(spooled), n, stride, drop_silence_db
+                        source, spool_dir, len(spooled), sample_rate_hz, n, stride, drop_silence_db
                     )
             if isinstance(source, SkippedSource):
                 _warn(f"skipping {source.path}: {source.reason}")
@@ -422,11 +444,18 @@ def write_dataset(
             raise SampleGanError(
                 f"no usable audio: {len(skipped)} input(s) skipped{detail}"
             )
-        if holdout_fraction > 0 and len(spooled) == 1:
-            _warn("only one usable source, so nothing is held out (the split is by source)")
-        held_out = choose_holdout([s.entry["sha256"] for s in spooled], holdout_fraction, seed)
+        unit_of, duplicates = _split_units(spooled)
+        if holdout_fraction > 0 and len(set(unit_of.values())) == 1:
+            _warn("only one usable source (recording), so nothing is held out (the split is by source)")
+        held_out = choose_holdout(sorted(set(unit_of.values())), holdout_fraction, seed)
         for item in spooled:
-            item.entry["split"] = "holdout" if item.entry["sha256"] in held_out else "train"
+            in_holdout = unit_of[item.entry["sha256"]] in held_out
+            item.entry["split"] = "holdout" if in_holdout else "train"
+        split_of = {item.entry["path"]: item.entry["split"] for item in spooled}
+        for group in duplicates:
+            group["split"] = split_of[group["paths"][0]]
+            _warn(f"same recording in {len(group['paths'])} files, kept together in "
+                  f"{group['split']}: {', '.join(group['paths'])}")
         splits = {
             split: _write_split(
                 partial, split,
@@ -443,6 +472,7 @@ def write_dataset(
             "segments": sum(split["segments"] for split in splits.values()),
             "splits": splits,
             "sources": [s.entry for s in spooled],
+            "duplicates": duplicates,
             "skipped": skipped,
             "drop_silence_db": drop_silence_db,
             "holdout_fraction": holdout_fraction,
@@ -593,6 +623,9 @@ def summarize_manifest(manifest: Mapping[str, Any], out: Path) -> str:
     if "corpus" in manifest:
         corpus = manifest["corpus"]
         lines.append(f"  corpus:  built-in {corpus['generator']}, seed {corpus['seed']}")
+    for group in manifest.get("duplicates", ()):
+        lines.append(f"  same recording, kept together in {group['split']}: "
+                     + ", ".join(Path(path).name for path in group["paths"]))
     if manifest["skipped"]:
         lines.append(f"  skipped: {len(manifest['skipped'])}")
         lines.extend(f"    {item['path']}: {item['reason']}" for item in manifest["skipped"])

@@ -42,6 +42,7 @@ from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
 from harness.host import processor_name
 from harness.plots import plot_clips
+from harness.quality import within_floor
 from harness.report_document import Document, level_text
 from harness.report_media import (
     LISTEN_CLIPS,
@@ -95,15 +96,18 @@ METRIC_COLUMNS = {
     "diversity_lsd_db": "eval/diversity_lsd_db",
     "frechet_logmel": "quality/frechet_logmel",
     "frechet_logmel_real_vs_real": "quality/frechet_logmel_real_vs_real",
+    "frechet_logmel_real_vs_real_p95": "quality/frechet_logmel_real_vs_real_p95",
     "mr_lsd_db": "quality/mr_lsd_db",
     "mr_lsd_db_real_vs_real": "quality/mr_lsd_db_real_vs_real",
+    "mr_lsd_db_real_vs_real_p95": "quality/mr_lsd_db_real_vs_real_p95",
     "generation_samples_per_s": "speed/generation_samples_per_s",
     "teacher_loss": "likelihood/teacher_loss",
     "baseline_linear": "likelihood/baseline_linear",
     "baseline_marginal": "likelihood/baseline_marginal",
     "gain_over_linear": "likelihood/gain_over_linear",
 }
-TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label"}
+TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label",
+               "quality_reference": "samplegan.quality_reference"}
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 # `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
 COLLAPSE_PRUNE_PREFIX = "collapsed"
@@ -379,8 +383,10 @@ def trials_frame(study_name: str, storage: str | None = None,
         COMPLETE trial, the last reported value of a PRUNED one, else NaN), ``objective_step``,
         ``collapsed_outcome`` (see `collapsed_outcome`), the final metrics of the MLflow run
         (``collapsed_share``, ``share_<label>``, ``mean_onset_over_n``, ``diversity_lsd_db``,
-        ``frechet_logmel``, ``mr_lsd_db`` and their ``_real_vs_real`` references), ``outcome``
-        and ``final_label`` tags (the last evaluation's batch label: diverse or mode_collapse),
+        ``frechet_logmel``, ``mr_lsd_db``, their floors ``_real_vs_real`` and the floors'
+        ``_real_vs_real_p95``), the tags ``outcome``, ``final_label`` (the last evaluation's
+        batch label: diverse or mode_collapse) and ``quality_reference`` ("holdout", or "train"
+        when the run's dataset held nothing out),
         ``prune_reason``, ``error``, ``attempts`` (trials of the cell),
         ``duration_s``, ``mlflow_run_id``, ``mlflow_status``. Metrics of a missing run are NaN.
 
@@ -776,6 +782,10 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
     answers.append(likelihood_answer(analysis.variants))
     if analysis.factors:
         answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
+    answers.append(floor_answer(analysis.variants))
+    on_training_audio = training_audio_answer(frame)
+    if on_training_audio:
+        answers.append(on_training_audio)
     if analysis.numeric_searched:
         answers.append(correlation_answer(
             "Searched parameters vs objective",
@@ -1100,10 +1110,10 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
     variants = analysis.variants
     document.paragraph(
         "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
-        "Likelihood gain over linear: the linear predictor's held-out loss minus the "
-        "generator's (nats per sample for mu-law heads, MSE for tanh heads; positive = the "
-        "generator predicts the next sample better than linear prediction). "
-        "Collapse rate: mean collapsed outcome. Label shares at the final evaluation. Training "
+        f"{_FLOOR_WORDS} Likelihood gain over linear: the linear predictor's held-out loss "
+        "minus the generator's (nats per sample for mu-law heads, MSE for tanh heads; positive = "
+        "the generator predicts the next sample better than linear prediction). Collapse rate: "
+        "mean collapsed outcome. Label shares at the final evaluation. Training "
         "time: mean trial wall time. Generation: samples per second (all clips of the batch "
         "together) at the last evaluation. Click a header to sort.")
     rows = []
@@ -1113,7 +1123,9 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
             str(variant), f"{row['finished']} / {row['cells']}",
             _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"]),
             _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"]),
+            _floor_text(row, "frechet_logmel"),
             _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"]),
+            _floor_text(row, "mr_lsd_db"),
             _interval(row["gain_over_linear"], row["gain_over_linear_low"],
                       row["gain_over_linear_high"]),
             _num(row["collapse_rate"], 2),
@@ -1121,11 +1133,64 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
             _num(row["median_onset_over_n"], 3), _num(row["duration_s"], 3),
             _num(row["generation_samples_per_s"], 3), runs])
     document.table(["variant", "finished / cells", "objective", "Fréchet log-mel",
-                    "MR log-spectral distance (dB)", "likelihood gain over linear",
+                    "its floor (p95)", "MR log-spectral distance (dB)", "its floor (p95)",
+                    "likelihood gain over linear",
                     "collapse rate",
                     *(f"share {label}" for label in LABELS), "median onset / n",
                     "training time (s)", "generation (samples/s)", "MLflow runs"],
                    rows, sortable=True)
+
+
+_FLOOR_WORDS = (
+    "A distance's floor is the same distance for real held-out clip sets of the same count and "
+    "length as the run's generated clips (mean over random draws, and its 95th percentile, p95); "
+    "a variant is within the floor when its mean distance is at most the p95, i.e. as close to "
+    "the held-out audio as real audio of that size gets (docs/quality.md).")
+
+
+def _floor_verdict(row: Mapping[str, Any], name: str) -> str | None:
+    """"within" or "beyond" the floor for distance `name` of a variant row; None: no floor."""
+    verdict = within_floor(row[name], row[f"{name}_floor_p95"])
+    return None if verdict is None else ("within" if verdict else "beyond")
+
+
+def _floor_text(row: Mapping[str, Any], name: str) -> str:
+    verdict = _floor_verdict(row, name)
+    if math.isnan(row[f"{name}_floor"]):
+        return "–"
+    text = f"{_num(row[f'{name}_floor'])} ({_num(row[f'{name}_floor_p95'])})"
+    return f"{text}: {verdict}" if verdict else text
+
+
+def floor_answer(variants: pd.DataFrame) -> str:
+    """One sentence per distance: how many variants are within their like-for-like floor."""
+    parts = []
+    for name, title in (("mr_lsd_db", "MR log-spectral distance"),
+                        ("frechet_logmel", "Fréchet log-mel")):
+        verdicts = {variant: _floor_verdict(row, name) for variant, row in variants.iterrows()}
+        judged = {variant: verdict for variant, verdict in verdicts.items() if verdict}
+        if not judged:
+            missing = ("clip sets of at most 64 log-mel frames" if name == "frechet_logmel"
+                       else "no finished run logged one")
+            parts.append(f"{title}: no floor ({missing})")
+            continue
+        within = [variant for variant, verdict in judged.items() if verdict == "within"]
+        parts.append(f"{title}: {len(within)} of {len(judged)} variants within the floor"
+                     + (f" ({', '.join(f'`{v}`' for v in within[:4])}"
+                        + (" ..." if len(within) > 4 else "") + ")" if within else ""))
+    return ("**Against real audio:** " + "; ".join(parts) + ". The floor is the distance of "
+            "real held-out clip sets as many and as long as the generated ones, so a variant "
+            "within it is as close to the held-out audio as real audio of that size.")
+
+
+def training_audio_answer(frame: pd.DataFrame) -> str | None:
+    """A warning when some runs measured quality on their training audio; None when none did."""
+    on_train = int((frame["quality_reference"] == "train").sum())
+    if not on_train:
+        return None
+    return (f"**Quality on training audio:** {on_train} of {len(frame)} runs used a dataset with "
+            "nothing held out, so their Fréchet and log-spectral distances compare the generator "
+            "with the audio it trained on and flatter it.")
 
 
 def _unique(values: Sequence[str | None]) -> str:

@@ -230,9 +230,10 @@ def variant_table(frame: pd.DataFrame, group_column: str = "point",
 
     Returns:
         Indexed by variant (order of first appearance): ``cells``, ``finished``, ``failed``,
-        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel``, ``mr_lsd_db`` and
-        ``gain_over_linear`` the mean over
-        finished replicates with its 95% interval (``<name>_low``, ``<name>_high``);
+        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel``, ``mr_lsd_db`` and ``gain_over_linear`` the mean over
+        finished replicates with its 95% interval (``<name>_low``, ``<name>_high``); for the
+        two distances also the mean of their floors (``<name>_floor``, from
+        ``<name>_real_vs_real``) and of the floors' 95th percentiles (``<name>_floor_p95``);
         ``collapse_rate`` (mean collapsed outcome), the mean ``share_<label>`` of every label,
         ``median_onset_over_n``, ``first_collapsed_step`` (median over collapsed runs),
         ``duration_s`` and ``generation_samples_per_s`` (means) and ``run_ids``.
@@ -248,6 +249,9 @@ def variant_table(frame: pd.DataFrame, group_column: str = "point",
         for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db", "gain_over_linear"):
             mean, low, high, _ = mean_ci(finished[name])
             row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
+        for name in ("frechet_logmel", "mr_lsd_db"):
+            row[f"{name}_floor"] = float(finished[f"{name}_real_vs_real"].mean())
+            row[f"{name}_floor_p95"] = float(finished[f"{name}_real_vs_real_p95"].mean())
         row["collapse_rate"] = float(finished[COLLAPSE].mean()) if len(finished) else math.nan
         for label in LABELS:
             row[f"share_{label}"] = float(finished[f"share_{label}"].mean())

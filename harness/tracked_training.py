@@ -38,11 +38,16 @@ from harness.training_api import (
     TrainingObserver,
     TrainingResult,
     check_dataset,
+    evaluation_split,
 )
 from models.config import SampleGANConfig
 from models.registry import resolve
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
+QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
+QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
+                          "nothing out")
 
 
 def provenance() -> dict[str, str]:
@@ -249,6 +254,11 @@ def tracked_training(
     params = training_params(variant, overrides, config, dataset, seed)
     if resume_run_id:
         _check_resumable(store, resume_run_id, params)
+    reference_split = evaluation_split(dataset)
+    if reference_split == "train":
+        print(f"warning: {dataset.path}: {QUALITY_ON_TRAIN_AUDIO}, so quality/* flatters the "
+              "model; import with --holdout-fraction > 0 and two or more recordings",
+              file=sys.stderr)
     import_tensorflow_quietly()  # only once the inputs are known to be good
     from harness.training import Trainer
 
@@ -263,16 +273,23 @@ def tracked_training(
     result: TrainingResult | None = None
     with run:
         run.log_params(params, soft_keys=frozenset(provenance()))
-        run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running"})
+        run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running",
+                      QUALITY_REFERENCE_TAG: reference_split})
         run.log_text(config.to_json(), "config.json")
         observer = MlflowObserver(run, extra_observer)
         trainer = Trainer(config, dataset, store_dir() / "work" / run.run_id, observer,
                           RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
         if trainer.resumed_from:
             run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
+            print(f"resuming MLflow run {run.run_id} from its checkpoint at {trainer.position()}",
+                  file=sys.stderr)
         try:
             try:
                 result = trainer.run()
+            except (KeyboardInterrupt, Terminated):
+                with contextlib.suppress(Exception):  # the run must still end KILLED
+                    run.set_tags({INTERRUPTED_AT_TAG: trainer.position()})
+                raise
             except StopTraining as stop:
                 pruned = stop
                 run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
@@ -313,7 +330,10 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
             summary = {"run name": variant, "run id": run.run_id, "outcome": outcome,
                        "final label": last.diagnosis.label,
                        "collapsed share": last.diagnosis.metrics.get("collapsed_share"),
-                       "steps": json.dumps({k: int(v.numpy()) for k, v in trainer.steps.items()})}
+                       "steps": json.dumps({k: int(v.numpy()) for k, v in trainer.steps.items()}),
+                       "quality measured on": ("held-out audio"
+                                               if evaluation_split(trainer.dataset) == "holdout"
+                                               else QUALITY_ON_TRAIN_AUDIO)}
             render_evaluation(last, folder / "final", summary=summary,
                               history_rows=observer.evaluation_rows, curves_png=curves,
                               reuse=observer.rendered(last.step))
@@ -354,7 +374,9 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         raise SampleGanError(f"{error} (MLflow run {started[0]} marked FAILED)") from None
     except (KeyboardInterrupt, Terminated):
         if started:
-            print(f"interrupted: MLflow run {started[0]} marked KILLED; resume it with "
-                  f"--resume {started[0]}", file=sys.stderr)
+            where = get_run(store, started[0]).data.tags.get(INTERRUPTED_AT_TAG)
+            saved = f"at {where}, checkpoint saved" if where else "before training started"
+            print(f"interrupted {saved}: MLflow run {started[0]} marked KILLED; resume it with "
+                  f"the same arguments and --resume {started[0]}", file=sys.stderr)
         raise
     return outcome.run_id

@@ -242,6 +242,8 @@ def retrying(function, *args, **kwargs):
 
 # -------------------------------------------------------------------------------- runs
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
+# Tags saying how an attempt ended; a resumed run drops them, as its new end will say again.
+END_TAGS = ("samplegan.killed_by", "samplegan.interrupted_at", "samplegan.error")
 
 
 class TrackedRun:
@@ -255,6 +257,10 @@ class TrackedRun:
     artifacts) run in order on one writer thread, so training does not wait for the
     store; `sync` waits for them and re-raises the first error, and ending the run
     always syncs first.
+
+    A resumed run keeps one point per step: an attempt that was killed may have logged
+    steps beyond its last checkpoint, which the resumed attempt trains again, so points at
+    or before a metric's last logged step are not logged twice.
     """
 
     def __init__(self, store: TrackingStore, run_id: str):
@@ -267,6 +273,7 @@ class TrackedRun:
         self._jobs: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._logged_until: dict[str, int] = {}  # metric -> last step an earlier attempt logged
 
     # --- the writer thread ------------------------------------------------------------
     def in_background(self, job, *args) -> None:
@@ -312,6 +319,13 @@ class TrackedRun:
             existing = get_run(store, resume_run_id)
             retrying(client.update_run, existing.info.run_id, status=RUNNING)
             run = cls(store, existing.info.run_id)
+            run._logged_until = {
+                key: max(metric.step for metric in retrying(client.get_metric_history,
+                                                            run.run_id, key))
+                for key in existing.data.metrics}
+            for key in END_TAGS:
+                if key in existing.data.tags:
+                    retrying(client.delete_tag, run.run_id, key)
             run.set_tags({"samplegan.resumed": "true", **all_tags})
             return run
         experiment_id = store.experiment_id(experiment)
@@ -352,12 +366,17 @@ class TrackedRun:
             retrying(self.client.log_batch, self.run_id, tags=items[start:start + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        """Buffer metrics; they reach the store in batches (see `flush`)."""
+        """Buffer metrics; they reach the store in batches (see `flush`).
+
+        In a resumed run, a metric at or before the last step an earlier attempt logged for
+        it is dropped: that attempt's point stands (resumed training repeats it exactly).
+        """
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
         self._metrics.extend(Metric(key, float(value), timestamp, int(step))
-                             for key, value in metrics.items())
+                             for key, value in metrics.items()
+                             if step > self._logged_until.get(key, -1))
         if (len(self._metrics) >= FLUSH_EVERY_METRICS
                 or time.monotonic() - self._last_flush >= FLUSH_EVERY_S):
             self.flush()

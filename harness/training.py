@@ -30,8 +30,8 @@ from harness.likelihood import (
     likelihood_metrics,
     make_probe,
 )
-from harness.quality import quality_metrics
-from harness.stopping import raise_if_stop_requested
+from harness.quality import ReferenceSet, quality_metrics
+from harness.stopping import Terminated, raise_if_stop_requested
 from harness.training_api import (  # noqa: F401 - re-exported for callers of the loop
     PHASES,
     QUALITY_REFERENCE_SEGMENTS,
@@ -43,6 +43,7 @@ from harness.training_api import (  # noqa: F401 - re-exported for callers of th
     TrainingObserver,
     TrainingResult,
     check_dataset,
+    evaluation_split,
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
@@ -85,6 +86,11 @@ class Trainer:
                       for phase in PHASES}
         self.history: dict[str, list[float]] = {}
         self.evaluations: list[Evaluation] = []
+        self.evaluated_steps: list[int] = []  # GAN steps evaluated, this attempt and earlier ones
+        self._running_phase: str | None = None
+        # False while a step has updated weights but not yet its counter: a checkpoint then
+        # would repeat that step on resume (a second Ctrl-C raises anywhere, even there).
+        self._consistent = True
         self.checkpoint = tf.train.Checkpoint(
             encoder=self.model.encoder, decoder=self.model.decoder,
             generator=self.model.generator, discriminator=self.model.discriminator,
@@ -101,9 +107,12 @@ class Trainer:
             history_file = self.work_dir / "history.json"
             if history_file.exists():
                 self.history = json.loads(history_file.read_text())
+            evaluated_file = self.work_dir / "evaluated_steps.json"
+            if evaluated_file.exists():
+                self.evaluated_steps = json.loads(evaluated_file.read_text())
         self._compile_steps()
         self._eval_real = self._evaluation_segments()
-        self._quality_reference = self._reference_clips()
+        self._quality_reference = ReferenceSet(self._reference_clips(), config.sample_rate)
         self._probe, self._probe_baselines = self._likelihood_probe()
         self._started = time.monotonic()
         self._last_checkpoint = time.monotonic()
@@ -133,21 +142,21 @@ class Trainer:
 
     def _evaluation_segments(self) -> np.ndarray:
         """Held-out segments (train if none are held out) the evaluation seeds come from."""
-        pool = self.dataset.holdout if len(self.dataset.holdout) else self.dataset.train
+        pool = getattr(self.dataset, evaluation_split(self.dataset))
         rng = np.random.default_rng([self.options.seed, 7])
         count = min(len(pool), QUALITY_REFERENCE_SEGMENTS)
         rows = np.sort(rng.choice(len(pool), size=count, replace=False))
         return np.asarray(pool[rows], np.float32)
 
     def _reference_clips(self) -> np.ndarray:
-        """Real audio as long as the evaluation clips, for the quality metrics.
+        """Real audio as long as the evaluation clips, for the quality metrics and their floors.
 
         Rebuilt from adjacent held-out segments (train if none are held out); falls back
-        to single segments when no source is long enough.
+        to single segments when no source is long enough (then there is no like-for-like
+        floor: see `harness.quality.quality_metrics`).
         """
-        split = "holdout" if len(self.dataset.holdout) else "train"
-        clips = self.dataset.contiguous_clips(split, self.config.eval_length,
-                                              QUALITY_REFERENCE_SEGMENTS)
+        clips = self.dataset.contiguous_clips(evaluation_split(self.dataset),
+                                              self.config.eval_length, QUALITY_REFERENCE_SEGMENTS)
         return clips if len(clips) >= 2 else self._eval_real
 
     def _likelihood_probe(self) -> tuple[LikelihoodProbe | None, dict[str, float]]:
@@ -310,9 +319,16 @@ class Trainer:
         self.observer.on_metrics(phase, step, {f"{phase}/{k}": v for k, v in metrics.items()})
         return metrics
 
+    def position(self) -> str:
+        """Where training stands, e.g. ``gan step 44``: the latest phase with completed steps."""
+        done = {phase: int(variable.numpy()) for phase, variable in self.steps.items()}
+        phase = next((phase for phase in reversed(PHASES) if done[phase]), PHASES[0])
+        return f"{phase} step {done[phase]}"
+
     def save_checkpoint(self, phase: str) -> None:
         self.manager.save()
         (self.work_dir / "history.json").write_text(json.dumps(self.history))
+        (self.work_dir / "evaluated_steps.json").write_text(json.dumps(self.evaluated_steps))
         self._last_checkpoint = time.monotonic()
         self.observer.on_checkpoint(phase, int(self.steps[phase].numpy()))
 
@@ -329,13 +345,16 @@ class Trainer:
             return True
         bar = tqdm(total=total, initial=done, desc=phase, file=sys.stderr, unit="step",
                    disable=not self.options.progress, dynamic_ncols=True, leave=True)
+        self._running_phase = phase
         try:
             for step in range(done, total):
                 raise_if_stop_requested()  # Ctrl-C / SIGTERM take effect between steps
                 if self._out_of_time():
                     return False
+                self._consistent = False
                 metrics = self._record(phase, step, step_fn(step))
                 counter.assign(step + 1)
+                self._consistent = True
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in list(metrics.items())[:3]}, refresh=False)
                 if after_step:
@@ -372,6 +391,8 @@ class Trainer:
             generation_s=generation_s,
         )
         self.evaluations.append(evaluation)
+        if step not in self.evaluated_steps:
+            self.evaluated_steps.append(step)
         self.observer.on_evaluation(evaluation)
         return evaluation
 
@@ -392,6 +413,9 @@ class Trainer:
                                                     self._tf_seed("pretrain", step)),
                     after_step=self._pretrain_likelihood_on_schedule)
             if finished:
+                done = int(self.steps["gan"].numpy())
+                if 0 < done < totals["gan"] and done not in self.evaluated_steps:
+                    self._evaluate_on_schedule(done)  # one an interruption cut short
                 finished = self._phase("gan", totals["gan"], self.gan_batch_step,
                                        after_step=self._evaluate_on_schedule)
             if not finished:
@@ -400,6 +424,10 @@ class Trainer:
                 self.evaluate()
         except StopTraining:
             self.save_checkpoint("gan")
+            raise
+        except (KeyboardInterrupt, Terminated):
+            if self._running_phase is not None and self._consistent:
+                self.save_checkpoint(self._running_phase)  # resume here, not at the last one
             raise
         return self._result(stopped)
 

@@ -104,6 +104,12 @@ class TrainingResult:
     steps: dict[str, int] = field(default_factory=dict)
 
 
+def evaluation_split(dataset: Dataset) -> str:
+    """The split evaluations seed from and measure quality against: "holdout", or "train"
+    when nothing is held out (then quality is measured on the training audio)."""
+    return "holdout" if len(dataset.holdout) else "train"
+
+
 def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
     """Fail with an actionable message when the dataset does not fit the variant."""
     if dataset.n != config.n or dataset.sample_rate != config.sample_rate:

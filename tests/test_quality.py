@@ -10,12 +10,14 @@ import pytest
 from harness.audio import read_audio, resample
 from harness.quality import (
     MEL_BANDS,
+    ReferenceSet,
     frechet_distance,
     frechet_logmel_distance,
     log_mel_frames,
     mel_filterbank,
     multires_log_spectral_distance,
     quality_metrics,
+    within_floor,
 )
 
 RATE_HZ = 16000
@@ -105,23 +107,66 @@ def test_real_vs_noise_is_far_beyond_real_vs_real(real_segments: np.ndarray) -> 
     assert real["frechet_logmel_real_vs_real"] == noisy["frechet_logmel_real_vs_real"]
 
 
-def test_quality_metrics_accepts_other_lengths_and_is_seeded(real_segments: np.ndarray) -> None:
-    generated = [real_segments[0, :700], np.concatenate(real_segments[1:4])]
+FLOOR_KEYS = {f"{name}{suffix}" for name in ("frechet_logmel", "mr_lsd_db")
+              for suffix in ("", "_real_vs_real", "_real_vs_real_std", "_real_vs_real_p95")}
+
+
+def _blocks(real_segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, held apart): alternate 1 s blocks of the recording, so the two sets never
+    hold neighbouring segments, as a generator's clips never neighbour the held-out audio."""
+    in_reference = (np.arange(real_segments.shape[0]) // 8) % 2 == 0
+    return real_segments[in_reference], real_segments[~in_reference]
+
+
+def test_a_perfect_generator_sits_on_its_like_for_like_floor(real_segments: np.ndarray) -> None:
+    reference, unseen = _blocks(real_segments)
+    prepared = ReferenceSet(reference, RATE_HZ)
+    rng = np.random.default_rng(0)
+    results = [quality_metrics(list(unseen[rng.choice(len(unseen), 4, replace=False)]), prepared,
+                               RATE_HZ, seed=draw) for draw in range(10)]
+    generated = np.mean([r["mr_lsd_db"] for r in results])
+    floor = np.mean([r["mr_lsd_db_real_vs_real"] for r in results])
+    assert abs(generated - floor) < 0.15 * floor  # measured: 6.2 vs 6.4 dB
+    assert sum(within_floor(r["mr_lsd_db"], r["mr_lsd_db_real_vs_real_p95"]) for r in results) >= 8
+    # The floor depends on the set's size: 4 real clips are much further from the reference
+    # than 60 are, so a floor from large real sets would put a perfect 4-clip generator beyond it.
+    large = quality_metrics(list(unseen[:60]), prepared, RATE_HZ)["mr_lsd_db_real_vs_real"]
+    assert large < 0.75 * floor
+    noise = np.random.default_rng(1).standard_normal((4, SEGMENT)).astype(np.float32) * 0.05
+    noisy = quality_metrics(list(noise), prepared, RATE_HZ)
+    assert within_floor(noisy["mr_lsd_db"], noisy["mr_lsd_db_real_vs_real_p95"]) is False
+
+
+def test_frechet_and_its_floor_are_missing_together(real_segments: np.ndarray) -> None:
+    reference, unseen = _blocks(real_segments)
+    few = quality_metrics(list(unseen[:4]), reference, RATE_HZ)  # 4 x 11 log-mel frames <= 64
+    assert set(few) == FLOOR_KEYS
+    assert [few[key] for key in sorted(FLOOR_KEYS) if key.startswith("frechet")] == [None] * 4
+    assert few["mr_lsd_db_real_vs_real_std"] > 0
+    enough = quality_metrics(list(unseen[:16]), reference, RATE_HZ)  # 176 frames
+    assert all(enough[key] > 0 for key in FLOOR_KEYS)
+    assert enough["frechet_logmel_real_vs_real_p95"] > enough["frechet_logmel_real_vs_real"]
+
+
+def test_floors_are_seeded_and_absent_when_no_like_for_like_set_exists(
+        real_segments: np.ndarray) -> None:
+    generated = list(real_segments[200:204])
     first = quality_metrics(generated, real_segments[:80], RATE_HZ, seed=5)
-    again = quality_metrics(generated, real_segments[:80], RATE_HZ, seed=5)
-    other = quality_metrics(generated, real_segments[:80], RATE_HZ, seed=6)
-    assert set(first) == {"frechet_logmel", "frechet_logmel_real_vs_real", "mr_lsd_db", "mr_lsd_db_real_vs_real"}
-    assert first == again
-    assert first["mr_lsd_db_real_vs_real"] != other["mr_lsd_db_real_vs_real"]
-    assert first["frechet_logmel"] is None  # 2 + 36 log-mel frames: fewer than 64 dims
-    assert first["mr_lsd_db"] > 0
+    assert first == quality_metrics(generated, real_segments[:80], RATE_HZ, seed=5)
+    assert first != quality_metrics(generated, real_segments[:80], RATE_HZ, seed=6)
+    for reference in (real_segments[:7],  # fewer than twice as many clips as generated
+                      real_segments[:80, :1500]):  # shorter than the generated clips
+        result = quality_metrics(generated, reference, RATE_HZ)
+        assert result["mr_lsd_db"] > 0
+        assert {key for key, value in result.items() if value is None} == FLOOR_KEYS - {"mr_lsd_db"}
+    single = quality_metrics([_sine(440, 0.1)], _sine(440, 0.1)[None, :], RATE_HZ)
+    assert single["mr_lsd_db"] == 0.0 and single["mr_lsd_db_real_vs_real"] is None
 
 
-def test_a_single_reference_segment_has_no_real_vs_real_point() -> None:
-    result = quality_metrics([_sine(440, 0.1)], _sine(440, 0.1)[None, :], RATE_HZ)
-    assert result["mr_lsd_db"] == 0.0
-    assert result["mr_lsd_db_real_vs_real"] is None
-    assert result["frechet_logmel_real_vs_real"] is None
+def test_within_floor_needs_both_figures() -> None:
+    assert within_floor(3.0, 4.0) is True
+    assert within_floor(5.0, 4.0) is False
+    assert within_floor(None, 4.0) is None and within_floor(3.0, float("nan")) is None
 
 
 def test_bad_reference_shape_is_rejected() -> None:

@@ -23,6 +23,7 @@ from harness.report import (
     run_link,
     significance_answer,
     toy_sizes,
+    training_audio_answer,
     trials_frame,
     write_report,
 )
@@ -232,6 +233,13 @@ def test_search_only_trials_have_no_noise_estimate() -> None:
 
 
 # ------------------------------------------------------------------------------- words
+def test_runs_measured_on_training_audio_are_called_out() -> None:
+    frame = pd.DataFrame({"quality_reference": ["holdout", "train", None, "train"]})
+    assert training_audio_answer(frame).startswith(
+        "**Quality on training audio:** 2 of 4 runs used a dataset with nothing held out")
+    assert training_audio_answer(frame.assign(quality_reference="holdout")) is None
+
+
 def test_answers_name_the_axis_its_best_level_and_the_numbers() -> None:
     frame = _grid()
     collapse = collapse_answer(frame, rank_axes(frame, ["A", "B"], "collapsed_outcome"))
@@ -561,6 +569,8 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
         run = client.get_run(row["mlflow_run_id"])
         metrics = run.data.metrics
         assert row["mr_lsd_db"] == pytest.approx(metrics["quality/mr_lsd_db"])
+        assert row["mr_lsd_db_real_vs_real_p95"] == pytest.approx(
+            metrics["quality/mr_lsd_db_real_vs_real_p95"])
         assert row["collapsed_share"] == pytest.approx(metrics["eval/collapsed_share"])
         assert row["generation_samples_per_s"] == pytest.approx(
             metrics["speed/generation_samples_per_s"])
@@ -581,6 +591,12 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
         assert row["objective"] == pytest.approx(members["objective"].mean())
         assert row["mr_lsd_db"] == pytest.approx(members["mr_lsd_db"].mean())
         assert sorted(row["run_ids"]) == sorted(members["mlflow_run_id"])
+        assert row["mr_lsd_db_floor_p95"] == pytest.approx(
+            members["mr_lsd_db_real_vs_real_p95"].mean())
+    within = sum(row["mr_lsd_db"] <= row["mr_lsd_db_floor_p95"] for row in variants.values())
+    [floors] = [answer for answer in summary["answers"] if "Against real audio" in answer]
+    assert f"MR log-spectral distance: {within} of 4 variants within the floor" in floors
+    assert "Fréchet log-mel: no floor (clip sets of at most 64 log-mel frames)" in floors
 
     # Optuna's importances for the searched parameters, by its default evaluator.
     expected = optuna.importance.get_param_importances(

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,8 +97,12 @@ def test_a_run_records_metrics_with_steps(finished_run):
     metrics = client.get_run(run_id).data.metrics
     for key in ("gan/g_loss", "gan/d_acc_real", "gan/d_acc_fake", "gan/g_grad_norm",
                 "gan/d_grad_norm", "eval/collapsed_share", "eval/share_silent",
-                "quality/mr_lsd_db", "quality/mr_lsd_db_real_vs_real", "dynamics/steps"):
+                "quality/mr_lsd_db", "quality/mr_lsd_db_real_vs_real",
+                "quality/mr_lsd_db_real_vs_real_std", "quality/mr_lsd_db_real_vs_real_p95",
+                "dynamics/steps"):
         assert key in metrics, key
+    # 2 clips of 256 samples: 2 log-mel frames, so no Fréchet distance and no floor for it
+    assert not any(key.startswith("quality/frechet_logmel") for key in metrics)
     assert [m.step for m in client.get_metric_history(run_id, "eval/collapsed_share")] == [2]
 
 
@@ -172,6 +177,31 @@ def test_metric_histories_come_back_by_step_for_the_learning_curve(store, tmp_pa
     assert curves.panels[LEARNING_CURVE_TITLE] == {"likelihood/teacher_loss": 3,
                                                    "likelihood/baseline_linear": 1,
                                                    "likelihood/baseline_marginal": 1}
+
+
+@pytest.mark.slow
+def test_without_a_held_out_split_the_run_says_quality_is_on_training_audio(
+        finished_run, store, tiny_set_args, tmp_path, cli):
+    store_dir, run_id, completed = finished_run
+    client = client_for(store_dir)
+    assert client.get_run(run_id).data.tags["samplegan.quality_reference"] == "holdout"
+    assert "TRAINING audio" not in completed.stderr
+    page = (Path(client.download_artifacts(run_id, "final")) / "index.html").read_text()
+    assert "held-out audio" in page and "TRAINING audio" not in page
+
+    from harness.corpus import synthesize_dataset
+
+    synthesize_dataset(tmp_path / "all-train", seconds=4.0, sample_rate_hz=16000, n=32, pieces=2,
+                       holdout_fraction=0.0, seed=0, force=False)
+    trained = cli("train", "--variant", "paper", "--data", str(tmp_path / "all-train"),
+                  *tiny_set_args, check=True)
+    [warning] = [line for line in trained.stderr.splitlines() if "TRAINING audio" in line]
+    assert warning.startswith(f"warning: {tmp_path / 'all-train'}: quality is measured against")
+    train_run = trained.stdout.strip().splitlines()[-1]
+    client = client_for(store)
+    assert client.get_run(train_run).data.tags["samplegan.quality_reference"] == "train"
+    page = (Path(client.download_artifacts(train_run, "final")) / "index.html").read_text()
+    assert "quality is measured against the TRAINING audio" in page
 
 
 @pytest.mark.slow
@@ -269,39 +299,90 @@ def test_a_signalled_run_is_killed_never_left_running(sig, store, tiny_corpus, t
     assert f"--resume {run_id}" in stderr
 
 
+def _gan_steps_done(stderr_lines: list[str]) -> int:
+    """The GAN progress bar's latest count in what `samplegan train` wrote to stderr so far."""
+    counts = [int(match) for line in stderr_lines
+              for match in re.findall(r"gan:\s+\d+%\|[^|]*\|\s*(\d+)/", line)]
+    return max(counts, default=0)
+
+
 @pytest.mark.slow
-def test_an_interrupted_run_is_continued_with_resume(store, tiny_corpus, tiny_set_args, cli):
+def test_an_interrupted_run_resumes_where_it_stopped_with_one_point_per_step(
+        store, tiny_corpus, tiny_set_args, cli):
     args = ["train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
-            "--set", "gan_steps=100000", "--set", "eval_every=100000"]
+            "--set", "gan_steps=100000", "--set", "eval_every=25"]
     process = subprocess.Popen([str(Path(sys.executable).with_name("samplegan")), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(iter(process.stderr.readline, "")))
+    reader.start()
     try:
         run_id = _wait_for_running_run(store, process)
-        deadline = time.monotonic() + 120
-        # the autoencoder phase ends with a checkpoint, and its metrics are then flushed
-        while not client_for(store).get_metric_history(run_id, "autoencoder/reconstruction_mse"):
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.3)
+        deadline = time.monotonic() + 300
+        while _gan_steps_done(stderr) < 30:  # past an evaluation, into the GAN phase
+            assert time.monotonic() < deadline and process.poll() is None, "".join(stderr)
+            time.sleep(0.2)
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=120)
+        process.wait(timeout=120)
+        reader.join()
     finally:
         process.kill()
-    assert client_for(store).get_run(run_id).info.status == "KILLED"
-    # --max-minutes is how long to run, not what to train: it may differ from the first call
-    resumed = cli(*args, "--resume", run_id, "--max-minutes", "0.2", check=True)
-    assert resumed.stdout.strip().splitlines()[-1] == run_id
-    run = client_for(store).get_run(run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["samplegan.resumed"] == "true"
-    assert run.data.tags["samplegan.resumed_from_checkpoint"]
-    assert run.data.tags["samplegan.outcome"] == "stopped_early"
+    [message] = [line for line in stderr if line.startswith("interrupted at gan step ")]
+    stopped_at = int(re.match(r"interrupted at gan step (\d+), checkpoint saved", message)[1])
+    assert f"and --resume {run_id}" in message
     client = client_for(store)
-    assert len(client.get_metric_history(run_id, "autoencoder/reconstruction_mse")) == 1  # not redone
-    steps = [m.step for m in client.get_metric_history(run_id, "gan/d_loss")]
-    # windows of ten steps; partial windows where the first call stopped and the second ended
-    assert len(steps) > 2 and all(step % 10 == 9 for step in steps[1:-1])
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["samplegan.killed_by"] == "KeyboardInterrupt"
+    assert run.data.tags["samplegan.interrupted_at"] == f"gan step {stopped_at}"
+
+    # --max-minutes is how long to run, not what to train: it may differ from the first call
+    resumed = cli(*args, "--resume", run_id, "--max-minutes", "0.5", check=True)
+    assert resumed.stdout.strip().splitlines()[-1] == run_id
+    assert (f"resuming MLflow run {run_id} from its checkpoint at gan step {stopped_at}"
+            in resumed.stderr)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["samplegan.resumed"] == "true"
+    assert run.data.tags["samplegan.outcome"] == "stopped_early"
+    assert not {"samplegan.killed_by", "samplegan.interrupted_at"} & set(run.data.tags)
+    for key in run.data.metrics:  # one point per step, for every metric
+        steps = [metric.step for metric in client.get_metric_history(run_id, key)]
+        assert len(steps) == len(set(steps)), (key, sorted(steps))
+    assert len(client.get_metric_history(run_id, "autoencoder/reconstruction_mse")) == 1
+    steps = sorted(m.step for m in client.get_metric_history(run_id, "gan/d_loss"))
+    # windows of ten steps, and partial ones at each checkpoint: every evaluation (every 25
+    # steps), where the first call stopped and where the second ended
+    assert stopped_at - 1 in steps and max(steps) >= stopped_at
+    assert all(step % 10 == 9 or (step + 1) % 25 == 0 for step in steps[:-1]
+               if step != stopped_at - 1), steps
+    evaluations = sorted(m.step for m in client.get_metric_history(run_id, "eval/collapsed_share"))
+    assert evaluations[:-1] == list(range(25, max(evaluations), 25))
     finished = cli(*args, "--resume", run_id)
     assert finished.returncode == 2 and "already FINISHED" in finished.stderr
+
+
+@pytest.mark.slow
+def test_a_resumed_run_keeps_the_points_an_earlier_attempt_logged(store):
+    tracking = TrackingStore.open()
+    first = TrackedRun.start(tracking, "resume-points")
+    with pytest.raises(KeyboardInterrupt), first:
+        for step in range(10):
+            first.log_metrics({"loss": float(step)}, step)
+        raise KeyboardInterrupt
+    client = tracking.client()
+    assert client.get_run(first.run_id).data.tags["samplegan.killed_by"] == "KeyboardInterrupt"
+    # A crash after step 9 was logged, but the last checkpoint was at step 6: resumed
+    # training repeats steps 6-9 and must not log them again.
+    with TrackedRun.start(tracking, "resume-points", resume_run_id=first.run_id) as resumed:
+        for step in range(6, 14):
+            resumed.log_metrics({"loss": 100.0 + step, "fresh": float(step)}, step)
+    loss = sorted((m.step, m.value) for m in client.get_metric_history(first.run_id, "loss"))
+    assert loss == [(step, float(step)) for step in range(10)] + [
+        (step, 100.0 + step) for step in range(10, 14)]
+    assert sorted(m.step for m in client.get_metric_history(first.run_id, "fresh")) == list(
+        range(6, 14))
+    run = client.get_run(first.run_id)
+    assert run.info.status == "FINISHED" and "samplegan.killed_by" not in run.data.tags
 
 
 # ---------------------------------------------------------------------- the stores

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
 
+from harness import stopping
 from harness.corpus import synthesize_dataset
 from harness.dataset import load_dataset
 from harness.errors import SampleGanError
@@ -44,6 +47,28 @@ class InterruptAtGanStep(TrainingObserver):
     def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
         if phase == "gan" and step == self.step:
             raise KeyboardInterrupt
+
+
+class CtrlCAtGanStep(TrainingObserver):
+    """Presses Ctrl-C (a real SIGINT to this process) while GAN step `step` is recorded."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        if phase == "gan" and step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def stop_handlers():
+    """The command line's Ctrl-C handling (stop at the next safe point), undone afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping.install_stop_handlers()
+    yield
+    stopping._requested.clear()
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +130,26 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(straight_run, config, ti
     assert len(result.history["gan/d_loss"]) == 4  # the history came back with the checkpoint
     # batches and random numbers derive from (seed, phase, step): same weights as never stopping
     for name in ("generator", "discriminator", "encoder"):
+        assert same(weights(getattr(trainer.model, name)), weights(getattr(resumed.model, name)),
+                    atol=1e-5), name
+
+
+def test_ctrl_c_checkpoints_where_it_stops_and_redoes_the_evaluation_it_cut_short(
+        straight_run, config, tiny_corpus, tmp_path, stop_handlers):
+    trainer, _, _ = straight_run
+    dataset = load_dataset(tiny_corpus)
+    options = RunOptions(seed=3, progress=False)  # no timed checkpoint in a run this short
+    interrupted = Trainer(config, dataset, tmp_path, CtrlCAtGanStep(1), options)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+    # GAN step 1 finished, then the stop took effect before the evaluation at step 2.
+    assert interrupted.position() == "gan step 2" and interrupted.evaluated_steps == []
+    stopping._requested.clear()
+    resumed = Trainer(config, dataset, tmp_path, None, options)
+    assert resumed.position() == "gan step 2"  # not the autoencoder's closing checkpoint
+    result = resumed.run()
+    assert [e.step for e in result.evaluations] == [2, 4]
+    for name in ("generator", "discriminator"):
         assert same(weights(getattr(trainer.model, name)), weights(getattr(resumed.model, name)),
                     atol=1e-5), name
 
