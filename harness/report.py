@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from harness.audio import decode_audio, write_wav
-from harness.diagnostics import LABELS
+from harness.diagnostics import COLLAPSED_LABELS, LABELS
 from harness.errors import SampleGanError
 from harness.host import processor_name
 from harness.plots import plot_clips
@@ -85,6 +85,7 @@ from harness.tracking import (
     store_dir,
 )
 from harness.ui import HOST, MLFLOW_PORT
+from models.registry import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -1042,6 +1043,22 @@ def _collapse_section(document: Document, data: _StudyData, analysis: _Analysis,
                    sortable=True)
 
 
+def paper_likeness(frame: pd.DataFrame, group: str, axes: Sequence[str]) -> dict[str, int]:
+    """Variant -> how many of its grid levels are the `paper` variant's.
+
+    A `gan_steps` level counts as the paper's when it trains a GAN at all (the paper's
+    budget is ours to choose); the other axes compare the value itself.
+    """
+    paper = resolve("paper").to_dict()
+    likeness = {}
+    for variant, rows in frame.groupby(group, sort=False):
+        first = rows.iloc[0]
+        likeness[variant] = sum(
+            (first[axis] > 0) if axis == "gan_steps" else (first[axis] == paper[axis])
+            for axis in axes if axis in paper and axis in first.index)
+    return likeness
+
+
 def _pick_run(frame: pd.DataFrame, media: _Media) -> pd.Series | None:
     """The variant's typical run: finished, with final clips, objective nearest the median."""
     candidates = frame[frame["state"].isin(FINISHED_STATES)
@@ -1063,7 +1080,15 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
         return
     picks = [("best", ranked.index[0])]
     if len(ranked) > 1:
-        picks.append(("worst", ranked.index[-1]))
+        paper_like = paper_likeness(analysis.frame, analysis.group, data.axes)
+        closest = [variant for variant in reversed(ranked.index)
+                   if variant != ranked.index[0] and paper_like.get(variant, 0) > 0]
+        if closest:  # the grid point with the most of the paper's parts, worst first on ties
+            top = max(paper_like[variant] for variant in closest)
+            picks.append(("closest to the paper",
+                          next(variant for variant in closest if paper_like[variant] == top)))
+        else:
+            picks.append(("worst", ranked.index[-1]))
     client = data.tracking.client()
     clip_length = rate = window_n = None
     for role, variant in picks:
@@ -1078,17 +1103,23 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
             f"Mean objective {_num(analysis.variants.at[variant, OBJECTIVE])}; clips of its "
             f"replicate {_num(run['replicate'])} (objective {_num(run[OBJECTIVE])}, nearest the "
             f"variant's median), MLflow run {_run_reference(data, run['mlflow_run_id'])}.")
-        for index, wav in enumerate(final.wavs[:LISTEN_CLIPS]):
-            decoded = decode_audio(wav)
+        labels = [final.clip_labels[index] if index < len(final.clip_labels) else "?"
+                  for index in range(len(final.wavs))]
+        # The best variant's healthy clips first, the others' collapsed ones: the contrast.
+        wanted = ("healthy",) if role == "best" else COLLAPSED_LABELS
+        order = sorted(range(len(final.wavs)), key=lambda index: labels[index] not in wanted)
+        for index in order[:LISTEN_CLIPS]:
+            decoded = decode_audio(final.wavs[index])
             audio, rate = decoded.audio, decoded.sample_rate_hz
             clip_length = listening_length(rate, len(audio))
-            name = f"listen_{role}_{index:02d}.wav"
+            slug = role.replace(" ", "_")
+            name = f"listen_{slug}_{index:02d}.wav"
             write_wav(folder / name, audio[:clip_length], rate)
-            label = final.clip_labels[index] if index < len(final.clip_labels) else "?"
-            document.audio(name, f"{role} · clip {index} · {label}")
+            document.audio(name, f"{role} · clip {index} · {labels[index]}")
         if final.clips_png is not None:
-            shutil.copy2(final.clips_png, folder / f"listen_{role}.png")
-            document.image(f"listen_{role}.png", f"waveforms and spectrograms, {role} variant")
+            slug = role.replace(" ", "_")
+            shutil.copy2(final.clips_png, folder / f"listen_{slug}.png")
+            document.image(f"listen_{slug}.png", f"waveforms and spectrograms, {role} variant")
     document.subheading("Real held-out audio")
     dataset_paths = {params.get("dataset.path") for params in data.run_params.values()}
     dataset_path = sorted(path for path in dataset_paths if path)[:1]

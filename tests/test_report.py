@@ -804,3 +804,18 @@ def test_a_study_tracked_on_an_mlflow_server_reports_through_it(tmp_path: Path) 
         logged = {item.path for item in MlflowClient(uri).list_artifacts(parent, "report")}
         assert "report/index.html" in logged
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # nothing went to a local store
+
+
+def test_paper_likeness_counts_the_paper_levels_of_each_grid_point():
+    import pandas as pd
+
+    from harness.report import paper_likeness
+
+    frame = pd.DataFrame({
+        "point": ["raw/tanh/gan", "raw/tanh/nogan", "emb/mulaw/gan", "emb/mulaw/gan"],
+        "sample_input": ["raw", "raw", "mulaw-embedding", "mulaw-embedding"],
+        "output_head": ["tanh", "tanh", "mulaw", "mulaw"],
+        "gan_steps": [100, 0, 100, 100],
+    })
+    likeness = paper_likeness(frame, "point", ["sample_input", "output_head", "gan_steps"])
+    assert likeness == {"raw/tanh/gan": 3, "raw/tanh/nogan": 2, "emb/mulaw/gan": 1}
