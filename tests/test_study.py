@@ -466,3 +466,15 @@ def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: cannot open study storage "
                                                    "postgresql://bob:***@127.0.0.1:1/optuna")
     assert "topsecret" not in completed.stderr
+
+
+def test_the_music_answer_study_is_collapse_cpu_with_only_its_dataset_switched():
+    studies = Path(__file__).resolve().parents[1] / "studies"
+    corpus = load_spec(studies / "collapse_cpu.toml")
+    music = load_spec(studies / "collapse_cpu_music.toml")
+    assert corpus.dataset.builtin and music.dataset.audio == ("../shared/data/music",)
+    for field in ("base_variant", "overrides", "grid", "replicates", "seed", "objective",
+                  "budget", "pruner"):
+        assert getattr(music, field) == getattr(corpus, field), field
+    assert corpus.replicates >= 3 and corpus.grid["gan_steps"][0] == 0  # GAN off is a level
+    assert len(corpus.cells()) == 8 * corpus.replicates
