@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.plots import MAX_CLIP_ROWS
 from harness.tracking import retrying
 
 logger = logging.getLogger(__name__)
 
-LISTEN_CLIPS = 2  # generated clips per listened run
+LISTEN_CLIPS = MAX_CLIP_ROWS  # a player for every clip the run's clips.png shows
 LISTEN_SECONDS = 4.0  # longer clips are cut for embedding, so the page stays mailable
 
 

@@ -29,6 +29,7 @@ from harness.report import (
 )
 from harness.report_document import Document, inline_html
 from harness.report_plots import (
+    color_limits,
     plot_effects,
     plot_label_shares,
     plot_objective_per_trial,
@@ -45,6 +46,7 @@ from harness.report_stats import (
     param_correlations,
     pooled_within_sd,
     rank_axes,
+    untested_levels,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -170,6 +172,41 @@ def test_all_collapsed_means_no_axis_has_an_effect_on_collapse() -> None:
     assert list(ranking["verdict"]) == ["no effect", "no effect"]
     answer = collapse_answer(frame, ranking)
     assert "every finished trial collapsed (8 of 8, 8 of them pruned" in answer
+
+
+def test_levels_without_a_finished_trial_are_untested_and_no_claim_is_made_about_them() -> None:
+    frame = _grid(replicates=1)
+    frame.loc[frame["A"] == "hi", "state"] = "FAIL"  # only A=lo finished, at both levels of B
+    frame.loc[frame["state"] == "FAIL", ["objective", "collapsed_outcome"]] = math.nan
+    grid = {"A": ["lo", "hi", "mid"], "B": [False, True]}
+    untested = untested_levels(frame, grid)
+    assert untested == {"A": ["hi", "mid"]}
+    ranking = rank_axes(frame, ["A", "B"], "collapsed_outcome")
+    assert ranking.set_index("axis").at["A", "verdict"] == "untested"
+    assert math.isnan(ranking.set_index("axis").at["A", "effect"])
+    collapse = collapse_answer(frame, ranking, untested)
+    assert "every finished trial collapsed (2 of 2)" in collapse
+    assert "nothing in this design prevents" not in collapse
+    assert collapse.endswith("Untested so far (no finished trial): `A`=hi, mid.")
+    objective = objective_answer(frame, rank_axes(frame, ["A", "B"], "objective"), "minimize",
+                                 "x", untested)
+    # B's effect is exactly 0 at A=lo (the wobble cancels it): no claim about A beyond that
+    assert objective == ("**Objective (x, minimize):** no tested axis changes it (mean 10.1 at "
+                         "every tested level). Untested so far (no finished trial): `A`=hi, mid.")
+    only_one = frame[~frame["B"].astype(bool)]
+    ranking = rank_axes(only_one, ["A", "B"], "objective")
+    assert list(ranking["verdict"]) == ["untested", "untested"]
+    answer = objective_answer(only_one, ranking, "minimize", "x",
+                              untested_levels(only_one, grid))
+    assert "untested: no axis has finished trials at two of its levels" in answer
+    assert "no axis changes" not in answer and "`B`=true" in answer
+
+
+def test_a_share_is_coloured_on_its_own_range_even_when_every_value_is_one() -> None:
+    ones = pd.Series([1.0, 1.0, 1.0])
+    assert color_limits(ones, bounds=(0.0, 1.0)) == (0.0, 1.0)
+    assert color_limits(ones) == (1.0, 2.0)  # unbounded and constant: still a scale
+    assert color_limits(pd.Series([3.0, math.nan, 5.0])) == (3.0, 5.0)
 
 
 def test_effect_verdict_demands_more_standard_errors_from_fewer_degrees_of_freedom() -> None:
