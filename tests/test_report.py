@@ -450,6 +450,32 @@ def test_retried_failed_and_waiting_cells_each_give_one_row_and_a_provisional_re
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # a report creates no store
 
 
+def test_status_and_report_agree_that_an_all_pruned_study_has_no_best(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.study.status import format_status, study_status
+
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {"base_variant": "paper", "design": {"grid": {"prefilter": [False, True]}},
+            "objective": {"metric": "quality/mr_lsd_db", "collapse_penalty": 50.0}}
+    reason = "collapsed: 100% of clips collapsed (mostly silent)"
+    _hand_made_study(tmp_path / "mlruns", "pruned", spec, [
+        _trial("PRUNED", "prefilter=false|rep=0", {"prefilter": False}, steps={2: 142.0},
+               prune_reason=reason),
+        _trial("PRUNED", "prefilter=true|rep=0", {"prefilter": True}, steps={2: 141.6},
+               prune_reason=reason)], cells=2)
+    status = study_status("pruned")
+    assert status["best"] is None
+    assert [point["pruned_values"] for point in status["points"]] == [[142.0], [141.6]]
+    table = format_status(status)
+    assert "142*" in table and "141.6*" in table
+    assert "best so far: none (no trial completed" in table
+    markdown = write_report("pruned", out=tmp_path / "report").with_name("report.md").read_text()
+    assert "## Best cells" not in markdown
+    assert "## Cells by last reported objective" in markdown and "no cell is best" in markdown
+
+
 def test_a_search_only_study_ranks_its_parameters_by_correlation(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
