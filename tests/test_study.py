@@ -138,7 +138,7 @@ def test_a_good_spec_parses_into_cells():
     ({"design__grid__lstm_modes": ["stateful"]}, r"unknown axis design\.grid\.lstm_modes"),
     ({"design__grid__lstm_mode": []}, r"design\.grid\.lstm_mode is empty"),
     ({"design__grid__lstm_mode": ["sideways"]}, r"lstm_mode must be one of"),
-    ({"design__grid__n": ["500"]}, r"design\.grid\.n: .*n must be a int"),
+    ({"design__grid__n": ["500"]}, r"design\.grid\.n: .*n must be an int"),
     ({"design__grid__prefilter": [1, 0]}, r"design\.grid\.prefilter: .*must be a bool"),
     ({"design__replicates": 0}, r"design\.replicates must be > 0"),
     ({"design__grd": {}}, r"unknown key design\.grd"),
@@ -520,6 +520,10 @@ def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failur
     process.send_signal(signal.SIGINT)  # Ctrl-C while the next cell trains
     output = process.communicate(timeout=180)[0]
     assert process.returncode == 130, output
+    objectives = re.findall(r"objective (\S+)", output)
+    assert objectives and all(len(value) <= 9 for value in objectives)  # 6 digits, not 14
+    assert optuna.load_study(study_name="partial", storage=open_storage(
+        None, create=False).optuna).metric_names == ["quality/mr_lsd_db"]  # the dashboard's name
 
     # 1. The partial report says nothing about levels no finished trial reached.
     markdown = write_report("partial", out=tmp_path / "first").with_name("report.md").read_text()
@@ -566,7 +570,13 @@ def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failur
     client = TrackingStore.open().client()
     _, children = child_runs("partial")
     assert len(children) == 4
-    for run in children:
+    for run in children:  # each run's page names its grid point and overrides
+        page = (Path(client.download_artifacts(run.info.run_id, "final", str(tmp_path)))
+                / "index.html").read_text()
+        assert f"<title>{run.info.run_name} — step 3</title>" in page
+        overrides = re.search(r"<th>overrides</th><td>([^<]*)</td>", page)[1]
+        assert "lstm_mode=stateful" in overrides and "prefilter=" in overrides
+        assert run.info.run_name.startswith("partial #") and "|rep=0" in run.info.run_name
         for key in run.data.metrics:
             steps = [metric.step for metric in client.get_metric_history(run.info.run_id, key)]
             assert len(steps) == len(set(steps)), (key, sorted(steps))
