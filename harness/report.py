@@ -838,11 +838,26 @@ _HOW_TO_READ = (
     "12.7 standard errors with 1 df, 4.3 with 2, 3.2 with 3.")
 
 
-def _interval(mean: float, low: float, high: float, digits: int = 3) -> str:
-    """``mean [low, high]``; the mean alone when there is no interval."""
+def _spread(values: Sequence[float] | pd.Series) -> float:
+    """max - min of the finite values; NaN with fewer than two."""
+    finite = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    finite = finite[np.isfinite(finite)]
+    return float(finite.max() - finite.min()) if len(finite) >= 2 else math.nan
+
+
+def _interval(mean: float, low: float, high: float, scale: float = math.nan) -> str:
+    """``mean [low, high]``; the mean alone when there is no interval.
+
+    With the `scale` of the differences the table shows (the spread of its means), numbers
+    carry two significant digits of it, so a 0.4 difference between 141.46 and 141.86 shows
+    instead of reading "141" twice; else three significant digits.
+    """
+    def text(value: float) -> str:
+        return _num(value) if math.isnan(value) else _num_at_scale(value, scale)
+
     if math.isnan(low) or math.isnan(high):
-        return _num(mean, digits)
-    return f"{_num(mean, digits)} [{_num(low, digits)}, {_num(high, digits)}]"
+        return text(mean)
+    return f"{text(mean)} [{text(low)}, {text(high)}]"
 
 
 def _axis_level_rows(frame: pd.DataFrame, axis: str,
@@ -851,11 +866,13 @@ def _axis_level_rows(frame: pd.DataFrame, axis: str,
     tables = [main_effects(frame, axis, value) for value in _LEVEL_VALUES]
     finished = _finished(frame)
     rows = []
+    scales = [_spread(t["mean"]) for t in tables]
     for level in tables[0].index:
         count = int((finished[axis] == level).sum())
         rows.append([level_text(level), str(count),
-                     *(_interval(t.at[level, "mean"], t.at[level, "ci_low"], t.at[level, "ci_high"])
-                       if count else "untested" for t in tables)])
+                     *(_interval(t.at[level, "mean"], t.at[level, "ci_low"], t.at[level, "ci_high"],
+                                 scale) if count else "untested"
+                       for t, scale in zip(tables, scales, strict=True))])
     shown = list(tables[0].index)
     rows += [[level_text(level), "0", *["untested"] * len(tables)]
              for level in untested if level not in shown]
@@ -1155,18 +1172,22 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
     variants = analysis.variants
     document.paragraph(
         "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
-        f"{_FLOOR_WORDS} Collapse rate: mean collapsed outcome. Label shares at the final evaluation. Training "
-        "time: mean trial wall time. Generation: samples per second (all clips of the batch "
-        "together) at the last evaluation. Click a header to sort.")
+        f"{_FLOOR_WORDS} Collapse rate: mean collapsed outcome. Label shares at the final "
+        "evaluation. Training time: mean trial wall time. Generation: samples per second (all "
+        "clips of the batch together) at the last evaluation. Click a header to sort.")
+    scales = {name: _spread(variants[name]) for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db")}
     rows = []
     for variant, row in variants.iterrows():
         runs = " ".join(_short_run_reference(data, run) for run in row["run_ids"]) or "–"
         rows.append([
             str(variant), f"{row['finished']} / {row['cells']}",
-            _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"]),
-            _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"]),
+            _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"],
+                      scales[OBJECTIVE]),
+            _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"],
+                      scales["frechet_logmel"]),
             _floor_text(row, "frechet_logmel"),
-            _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"]),
+            _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"],
+                      scales["mr_lsd_db"]),
             _floor_text(row, "mr_lsd_db"),
             _num(row["collapse_rate"], 2),
             *(_num(row[f"share_{label}"], 2) for label in LABELS),

@@ -476,6 +476,27 @@ def test_status_and_report_agree_that_an_all_pruned_study_has_no_best(
     assert "## Cells by last reported objective" in markdown and "no cell is best" in markdown
 
 
+def test_tables_show_enough_digits_to_see_each_effect(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {"base_variant": "paper", "design": {"grid": {"prefilter": [False, True]},
+                                                "replicates": 2},
+            "objective": {"metric": "quality/mr_lsd_db", "collapse_penalty": 50.0}}
+    values = {(False, 0): 141.40, (False, 1): 141.52, (True, 0): 141.80, (True, 1): 141.92}
+    _hand_made_study(tmp_path / "mlruns", "digits", spec, [
+        _trial("COMPLETE", f"prefilter={str(level).lower()}|rep={replicate}",
+               {"prefilter": level}, value=value)
+        for (level, replicate), value in values.items()], cells=4)
+    markdown = write_report("digits", out=tmp_path / "report").with_name("report.md").read_text()
+    effect = markdown.split("### Main effect of `prefilter`", 1)[1]
+    # a 0.4 difference at 141: three significant digits would read "141" on both levels
+    assert "| false | 2 | 141.46 [" in effect and "| true | 2 | 141.86 [" in effect
+    variants = markdown.split("## Variants", 1)[1].split("\n## ", 1)[0]
+    assert "| 141.46 [" in variants and "| 141.86 [" in variants
+
+
 def test_a_search_only_study_ranks_its_parameters_by_correlation(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
