@@ -219,6 +219,17 @@ def test_bad_input_fails_before_any_run_exists(store, tiny_corpus, cli):
         assert experiment is None or not client.search_runs([experiment.experiment_id])
 
 
+def test_help_names_the_store_the_command_would_use(tmp_path, cli):
+    elsewhere = tmp_path / "elsewhere"
+    for command in (["train"], ["report"], ["study", "run"]):
+        completed = cli(*command, "--help", env={"SAMPLEGAN_STORE_DIR": str(elsewhere)},
+                        check=True)
+        help_text = "".join(completed.stdout.split())  # click wraps even inside long paths
+        assert f"theSQLitestore{elsewhere / 'mlflow.db'}" in help_text, command
+        if command != ["train"]:
+            assert f"thejournalfile{elsewhere / 'optuna.journal'}" in help_text, command
+
+
 def _wait_for_running_run(store: Path, process: subprocess.Popen, timeout: float = 120) -> str:
     """The run id once `samplegan train` has started its run and logged its params."""
     deadline = time.monotonic() + timeout
