@@ -15,10 +15,27 @@ import click
 from harness.errors import SampleGanError
 from harness.quiet_tf import quiet_library_logging
 from harness.stopping import install_stop_handlers
+from harness.tracking import store_dir
 from harness.ui import DASHBOARD_PORT, MLFLOW_PORT
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
 STOPPABLE_COMMANDS = ("train", "generate")  # they stop between steps on Ctrl-C / SIGTERM
+
+
+def _tracking_uri_option(what: str = "MLflow tracking URI"):
+    """--tracking-uri, one definition for every command; the help names the actual default."""
+    return click.option(
+        "--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
+        help=f"{what} [default: $MLFLOW_TRACKING_URI, else the SQLite store "
+             f"{store_dir() / 'mlflow.db'} ($SAMPLEGAN_STORE_DIR or ./mlruns)].")
+
+
+def _storage_option():
+    """--storage, one definition for every command; the help names the actual default."""
+    return click.option(
+        "--storage", default=None, envvar="SAMPLEGAN_STORAGE",
+        help="Optuna storage URL, e.g. postgresql://host/db [default: $SAMPLEGAN_STORAGE, else "
+             f"the journal file {store_dir() / 'optuna.journal'}].")
 
 
 def _emit_json(payload: object) -> None:
@@ -131,8 +148,7 @@ def variants(as_json: bool) -> None:
               help="Continue an interrupted run from its last checkpoint.")
 @click.option("--max-minutes", type=click.FloatRange(min=0.0), default=None,
               help="Stop the adversarial phase after this many minutes (the run still finishes).")
-@click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
-              help="MLflow tracking URI [default: SQLite store in ./mlruns].")
+@_tracking_uri_option()
 @click.option("--experiment", default="samplegan", show_default=True, help="MLflow experiment name.")
 def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
           resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
@@ -154,8 +170,7 @@ def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
 @click.option("--seconds", type=click.FloatRange(min=0.001), required=True, help="Length of audio.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="WAV file to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the seed segment and sampling.")
-@click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
-              help="MLflow tracking URI [default: SQLite store in ./mlruns].")
+@_tracking_uri_option()
 def generate(run_id: str, seconds: float, out: Path, seed: int, tracking_uri: str | None) -> None:
     """Write SECONDS of 16-bit audio from a trained run."""
     from harness.generation import generate_command
@@ -195,10 +210,8 @@ def study() -> None:
               help="Worker processes on this machine [default: 1, or one per GPU with --gpus].")
 @click.option("--gpus", default=None, metavar="LIST",
               help="Comma-separated GPU ids, or 'all': one worker per GPU (CUDA_VISIBLE_DEVICES).")
-@click.option("--storage", default=None, envvar="SAMPLEGAN_STORAGE",
-              help="Optuna storage URL, e.g. postgresql://host/db [default: journal file in ./mlruns].")
-@click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
-              help="MLflow tracking URI [default: SQLite store in ./mlruns].")
+@_storage_option()
+@_tracking_uri_option()
 def study_run(spec: Path, workers: int | None, gpus: str | None, storage: str | None,
               tracking_uri: str | None) -> None:
     """Launch the study in SPEC (TOML), or resume it if it exists."""
@@ -210,7 +223,7 @@ def study_run(spec: Path, workers: int | None, gpus: str | None, storage: str | 
 
 @study.command("status")
 @click.argument("name")
-@click.option("--storage", default=None, envvar="SAMPLEGAN_STORAGE", help="Optuna storage URL.")
+@_storage_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def study_status(name: str, storage: str | None, as_json: bool) -> None:
     """Progress of study NAME: trials by state per grid point, best so far, time used."""
@@ -229,8 +242,8 @@ def study_status(name: str, storage: str | None, as_json: bool) -> None:
 @click.argument("study_name", metavar="STUDY")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Report folder [default: reports/STUDY].")
-@click.option("--storage", default=None, envvar="SAMPLEGAN_STORAGE", help="Optuna storage URL.")
-@click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@_storage_option()
+@_tracking_uri_option()
 def report(study_name: str, out: Path | None, storage: str | None, tracking_uri: str | None) -> None:
     """Write the ablation report of STUDY (Markdown + HTML + plots) and print its path."""
     from harness.report import write_report
@@ -244,9 +257,8 @@ def report(study_name: str, out: Path | None, storage: str | None, tracking_uri:
 @click.option("--port", type=int, default=MLFLOW_PORT, show_default=True, help="MLflow UI port.")
 @click.option("--dashboard-port", type=int, default=DASHBOARD_PORT, show_default=True,
               help="Optuna dashboard port (when optuna-dashboard is installed).")
-@click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
-              help="Backend store [default: SQLite store in ./mlruns].")
-@click.option("--storage", default=None, envvar="SAMPLEGAN_STORAGE", help="Optuna storage URL.")
+@_tracking_uri_option("MLflow backend store to browse, or a server's URL")
+@_storage_option()
 def ui(port: int, dashboard_port: int, tracking_uri: str | None, storage: str | None) -> None:
     """Serve the MLflow UI (and the Optuna dashboard) on 127.0.0.1 until Ctrl-C."""
     from harness.ui import serve

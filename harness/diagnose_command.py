@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.audio import AudioDecodeError, read_audio, resample
-from harness.diagnostics import diagnose_batch, diagnose_clip
+from harness.diagnostics import ONSET_LABELS, diagnose_batch, diagnose_clip
 
 _PATH_WIDTH = 40  # longer paths keep their end (the file name), which is what tells files apart
 
@@ -80,7 +80,7 @@ def format_table(result: dict) -> str:
         Lines joined by newlines, without a trailing newline.
     """
     columns = (
-        ("path", _PATH_WIDTH, "<"), ("label", 13, "<"), ("dur s", 8, ">"), ("rms dB", 7, ">"),
+        ("path", _PATH_WIDTH, "<"), ("label", 13, "<"), ("dur s", 8, ">"), ("AC dB", 7, ">"),
         ("onset", 9, ">"), ("onset/n", 8, ">"), ("flatness", 8, ">"), ("clipping", 8, ">"),
     )
 
@@ -94,13 +94,14 @@ def format_table(result: dict) -> str:
             lines.append(f"{path:<{_PATH_WIDTH}}  error: {entry['error']}")
             continue
         metrics = entry["metrics"]
+        collapsed = entry["label"] in ONSET_LABELS  # else a constant tail is no collapse onset
         lines.append(row([
             path,
             entry["label"],
             _number(metrics["duration_s"], ".2f"),
-            _number(metrics["rms_db"], ".1f"),
-            _number(metrics["collapse_onset_sample"], "d"),
-            _number(metrics["collapse_onset_over_n"], ".2f"),
+            _number(metrics["ac_rms_db"], ".1f"),
+            _number(metrics["collapse_onset_sample"] if collapsed else None, "d"),
+            _number(metrics["collapse_onset_over_n"] if collapsed else None, ".2f"),
             _number(metrics["spectral_flatness"], ".3f"),
             _number(metrics["clipping_ratio"], ".3f"),
         ]).rstrip())

@@ -58,6 +58,9 @@ import scipy.fft
 
 LABELS = ("healthy", "silent", "flat_collapse", "saturated", "noise")
 COLLAPSED_LABELS = ("silent", "flat_collapse", "saturated")
+# Labels whose constant tail is a collapse; a healthy song ending in digital silence also has
+# an onset, which is measured but is no collapse onset.
+ONSET_LABELS = ("silent", "flat_collapse")
 BATCH_LABELS = ("diverse", "mode_collapse")
 
 DB_FLOOR = -120.0  # dBFS reported for digital silence instead of -inf
@@ -733,8 +736,8 @@ def diagnose_batch(
         clips whose label is in `COLLAPSED_LABELS`; ``diversity_lsd_db``: mean pairwise
         log-spectral distance between the clips' mean power spectra above 50 Hz in dB,
         on at most `MAX_DIVERSITY_CLIPS` clips evenly spaced through the batch (None for
-        one clip); ``mean_collapse_onset_over_n`` over clips with an onset (None if
-        none has one).
+        one clip); ``mean_collapse_onset_over_n`` over clips labelled in `ONSET_LABELS`
+        (None if there is none).
 
     Raises:
         ValueError: If clips is empty, or a clip is invalid (see `diagnose_clip`).
@@ -745,7 +748,8 @@ def diagnose_batch(
     diagnoses = [diagnosis for diagnosis, _ in results]
     counts = Counter(diagnosis.label for diagnosis in diagnoses)
     onsets_over_n = [
-        d.metrics["collapse_onset_over_n"] for d in diagnoses if d.metrics["collapse_onset_over_n"] is not None
+        d.metrics["collapse_onset_over_n"] for d in diagnoses
+        if d.label in ONSET_LABELS and d.metrics["collapse_onset_over_n"] is not None
     ]
     diversity = None
     if len(clips) > 1:

@@ -73,9 +73,11 @@ from harness.report_stats import (
     param_correlations,
     rank_axes,
     significance_table,
+    untested_levels,
     variant_table,
 )
 from harness.study.spec import Pruner
+from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking import (
     TrackedRun,
     TrackingStore,
@@ -109,7 +111,7 @@ METRIC_COLUMNS = {
 }
 TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label",
                "quality_reference": "samplegan.quality_reference"}
-TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RERUN", "RUNNING", "WAITING")
 # `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
 COLLAPSE_PRUNE_PREFIX = "collapsed"
 # Config keys whose study values, when below the `paper` variant's, make a result a toy one.
@@ -194,8 +196,8 @@ class _StudyData:
     direction: str  # "minimize" | "maximize"
     axes: list[str]
     searched: list[str]
-    trial_states: dict[str, int]  # every trial, retries included
-    reasons: list[dict[str, Any]]  # one per FAIL or PRUNED trial: trial, cell, state, reason
+    trial_states: dict[str, int]  # every trial, retries included (see `trial_outcomes`)
+    reasons: list[dict[str, Any]]  # one per FAIL, RERUN or PRUNED trial: trial, cell, state, reason
     trial_seconds: float
     storage_display: str
     tracking: TrackingStore | None  # None: the local MLflow store does not exist
@@ -248,11 +250,6 @@ def _read_runs(store: TrackingStore, study_name: str):
             return experiment, runs
 
 
-def _failure_reason(attrs: Mapping[str, Any]) -> str | None:
-    """Why a trial failed, from the attribute its worker or the launcher left (see queue.py)."""
-    return attrs.get("error") or attrs.get("interrupted") or attrs.get("stale")
-
-
 def _trial_row(trial, cell: str, attempts: int, axes: Sequence[str],
                searched: Sequence[str]) -> dict[str, Any]:
     point, replicate = parse_cell_key(cell)
@@ -281,7 +278,7 @@ def _trial_row(trial, cell: str, attempts: int, axes: Sequence[str],
         else math.nan,
         "prune_reason": attrs.get("prune_reason"),
         "prune_kind": attrs.get("prune_kind"),
-        "error": _failure_reason(attrs),
+        "error": failure_reason(attrs),
         "attempts": attempts,
         "duration_s": trial.duration.total_seconds() if trial.duration else math.nan,
         "mlflow_run_id": attrs.get("mlflow_run_id"),
@@ -296,6 +293,7 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
     collapsed_threshold = float(spec.get("pruner", {}).get("collapsed_share",
                                                            Pruner.collapsed_share))
     trials = sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number)
+    outcomes = trial_outcomes(trials)
     by_cell: dict[str, list] = {}
     for trial in trials:
         by_cell.setdefault(trial.user_attrs.get("cell", f"trial {trial.number}"), []).append(trial)
@@ -324,10 +322,12 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
     return _StudyData(
         name=study_name, frame=frame, spec=spec, direction=study.direction.name.lower(),
         axes=axes, searched=searched,
-        trial_states={state: sum(t.state.name == state for t in trials) for state in TRIAL_STATES},
-        reasons=[{"trial": t.number, "cell": t.user_attrs.get("cell"), "state": t.state.name,
-                  "reason": t.user_attrs.get("prune_reason") or _failure_reason(t.user_attrs)
-                  or "unknown"} for t in trials if t.state.name in ("FAIL", "PRUNED")],
+        trial_states={state: sum(outcome == state for outcome in outcomes.values())
+                      for state in TRIAL_STATES},
+        reasons=[{"trial": t.number, "cell": t.user_attrs.get("cell"), "state": outcomes[t.number],
+                  "reason": t.user_attrs.get("prune_reason") or failure_reason(t.user_attrs)
+                  or "unknown"} for t in trials
+                 if outcomes[t.number] in ("FAIL", "RERUN", "PRUNED")],
         trial_seconds=sum(t.duration.total_seconds() for t in trials if t.duration),
         storage_display=opened.display_url, tracking=tracking, tracking_display=tracking_display,
         experiment_id=experiment.experiment_id if experiment else None,
@@ -447,31 +447,71 @@ def _effect_sentence(title: str, ranking: pd.DataFrame, lower_is_better: bool) -
     return sentence
 
 
-def collapse_answer(frame: pd.DataFrame, ranking: pd.DataFrame) -> str:
-    """One sentence: which axis matters most for collapse, or that none does."""
+def untested_note(untested: Mapping[str, Sequence[Any]]) -> str:
+    """`` Untested so far: `axis`=level, level; ...`` for levels no finished trial reached; "" if none."""
+    if not untested:
+        return ""
+    listed = "; ".join(f"`{axis}`=" + ", ".join(level_text(level) for level in levels)
+                       for axis, levels in untested.items())
+    return f" Untested so far (no finished trial): {listed}."
+
+
+def _all_untested(ranking: pd.DataFrame) -> bool:
+    return bool(len(ranking)) and bool((ranking["verdict"] == "untested").all())
+
+
+def collapse_answer(frame: pd.DataFrame, ranking: pd.DataFrame,
+                    untested: Mapping[str, Sequence[Any]] | None = None) -> str:
+    """One sentence: which axis matters most for collapse, or that none does.
+
+    Args:
+        frame: One row per cell.
+        ranking: `rank_axes` of the collapsed outcome.
+        untested: Grid levels without a finished trial (`untested_levels`): no claim is made
+            about them.
+    """
+    untested = untested or {}
     values = frame[COLLAPSE].dropna()
     if values.empty:
         return "**Collapse:** no finished trial has a collapse measurement yet."
     pruned = int((frame.loc[values.index, "state"] == "PRUNED").sum())
+    note = untested_note(untested)
     if (values == 1.0).all():
         pruned_note = f", {pruned} of them pruned for it" if pruned else ""
+        if untested:
+            return (f"**Collapse:** every finished trial collapsed ({len(values)} of "
+                    f"{len(values)}{pruned_note}); whether the untested settings prevent it is "
+                    f"unknown.{note}")
         return (f"**Collapse:** every finished trial collapsed ({len(values)} of {len(values)}"
                 f"{pruned_note}), whatever its settings: nothing in this design prevents the "
                 "collapse at these sizes.")
     if (values == 0.0).all():
-        return f"**Collapse:** no finished trial collapsed ({len(values)} trials)."
+        return f"**Collapse:** no finished trial collapsed ({len(values)} trials).{note}"
     if ranking.empty:
         return (f"**Collapse:** mean collapsed outcome {_num(values.mean())} over {len(values)} "
                 "finished trials; no grid axis to compare.")
+    if _all_untested(ranking):
+        return (f"**Collapse:** untested: no axis has finished trials at two of its levels yet "
+                f"(mean collapsed outcome {_num(values.mean())} over {len(values)} trials).{note}")
     if not ranking.iloc[0]["effect"] > 0:
-        return (f"**Collapse:** no axis changes the collapsed outcome (mean "
-                f"{_num(values.mean())} over {len(values)} trials at every level).")
-    return _effect_sentence("Collapse (collapsed outcome, lower is better)", ranking, True)
+        return (f"**Collapse:** no tested axis changes the collapsed outcome (mean "
+                f"{_num(values.mean())} over {len(values)} trials at every tested level).{note}")
+    return _effect_sentence("Collapse (collapsed outcome, lower is better)", ranking, True) + note
 
 
 def objective_answer(frame: pd.DataFrame, ranking: pd.DataFrame, direction: str,
-                     objective_name: str) -> str:
-    """One sentence: which axis matters most for the objective, or that none does."""
+                     objective_name: str,
+                     untested: Mapping[str, Sequence[Any]] | None = None) -> str:
+    """One sentence: which axis matters most for the objective, or that none does.
+
+    Args:
+        frame: One row per cell.
+        ranking: `rank_axes` of the objective.
+        direction: "minimize" or "maximize".
+        objective_name: How the objective is named.
+        untested: Grid levels without a finished trial (`untested_levels`).
+    """
+    note = untested_note(untested or {})
     values = frame[OBJECTIVE].dropna()
     title = f"Objective ({objective_name}, {direction})"
     if values.empty:
@@ -480,9 +520,13 @@ def objective_answer(frame: pd.DataFrame, ranking: pd.DataFrame, direction: str,
         best = values.min() if direction == "minimize" else values.max()
         return (f"**{title}:** best {_num(best, 4)} over {len(values)} trials; no grid axis to "
                 "compare.")
+    if _all_untested(ranking):
+        return (f"**{title}:** untested: no axis has finished trials at two of its levels yet "
+                f"(mean {_num(values.mean(), 6)} over {len(values)} trials).{note}")
     if not ranking.iloc[0]["effect"] > 0:
-        return f"**{title}:** no axis changes it (mean {_num(values.mean())} at every level)."
-    return _effect_sentence(title, ranking, direction == "minimize")
+        return (f"**{title}:** no tested axis changes it (mean {_num(values.mean(), 6)} at every "
+                f"tested level).{note}")
+    return _effect_sentence(title, ranking, direction == "minimize") + note
 
 
 def correlation_answer(title: str, correlations: pd.DataFrame) -> str:
@@ -682,7 +726,8 @@ def _reason_rows(reasons: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     grouped: dict[tuple[str, str], list[int]] = {}
     for entry in reasons:
         grouped.setdefault((entry["state"], entry["reason"]), []).append(entry["trial"])
-    return [[state, reason, str(len(trials)), ", ".join(map(str, trials))]
+    shown = {"RERUN": "rerun (cell since finished)"}
+    return [[shown.get(state, state), reason, str(len(trials)), ", ".join(map(str, trials))]
             for (state, reason), trials in grouped.items()]
 
 
@@ -700,6 +745,7 @@ class _Analysis:
     collapse_tests: pd.DataFrame
     group: str  # the column naming a variant: "point", or "cell" without a grid
     variants: pd.DataFrame  # `variant_table`
+    untested: dict[str, list]  # grid axis -> its levels without a finished trial
 
     @classmethod
     def of(cls, data: _StudyData,
@@ -709,6 +755,8 @@ class _Analysis:
         group = "point" if data.axes else "cell"
         return cls(frame=data.frame, factors=factors, numeric_searched=_numeric_searched(data),
                    group=group, variants=variant_table(data.frame, group, clip_onsets),
+                   untested=untested_levels(data.frame,
+                                            data.spec.get("design", {}).get("grid", {})),
                    objective_name=_objective_name(data.spec),
                    objective_ranking=rank_axes(data.frame, factors, OBJECTIVE, group),
                    collapse_ranking=rank_axes(data.frame, factors, COLLAPSE, group),
@@ -777,9 +825,9 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
     if not analysis.factors and not analysis.numeric_searched:
         answers = ["**No grid and no search:** nothing to compare."]
     else:
-        answers = [collapse_answer(frame, analysis.collapse_ranking),
+        answers = [collapse_answer(frame, analysis.collapse_ranking, analysis.untested),
                    objective_answer(frame, analysis.objective_ranking, data.direction,
-                                    analysis.objective_name)]
+                                    analysis.objective_name, analysis.untested)]
     answers.append(likelihood_answer(analysis.variants))
     if analysis.factors:
         answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
@@ -819,20 +867,44 @@ _HOW_TO_READ = (
     "12.7 standard errors with 1 df, 4.3 with 2, 3.2 with 3.")
 
 
-def _interval(mean: float, low: float, high: float, digits: int = 3) -> str:
-    """``mean [low, high]``; the mean alone when there is no interval."""
+def _spread(values: Sequence[float] | pd.Series) -> float:
+    """max - min of the finite values; NaN with fewer than two."""
+    finite = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    finite = finite[np.isfinite(finite)]
+    return float(finite.max() - finite.min()) if len(finite) >= 2 else math.nan
+
+
+def _interval(mean: float, low: float, high: float, scale: float = math.nan) -> str:
+    """``mean [low, high]``; the mean alone when there is no interval.
+
+    With the `scale` of the differences the table shows (the spread of its means), numbers
+    carry two significant digits of it, so a 0.4 difference between 141.46 and 141.86 shows
+    instead of reading "141" twice; else three significant digits.
+    """
+    def text(value: float) -> str:
+        return _num(value) if math.isnan(value) else _num_at_scale(value, scale)
+
     if math.isnan(low) or math.isnan(high):
-        return _num(mean, digits)
-    return f"{_num(mean, digits)} [{_num(low, digits)}, {_num(high, digits)}]"
+        return text(mean)
+    return f"{text(mean)} [{text(low)}, {text(high)}]"
 
 
-def _axis_level_rows(frame: pd.DataFrame, axis: str) -> list[list[str]]:
+def _axis_level_rows(frame: pd.DataFrame, axis: str,
+                     untested: Sequence[Any] = ()) -> list[list[str]]:
+    """One row per level with data, then one per `untested` level the frame does not hold."""
     tables = [main_effects(frame, axis, value) for value in _LEVEL_VALUES]
+    finished = _finished(frame)
     rows = []
+    scales = [_spread(t["mean"]) for t in tables]
     for level in tables[0].index:
-        rows.append([level_text(level), str(int(tables[0].at[level, "count"])),
-                     *(_interval(t.at[level, "mean"], t.at[level, "ci_low"], t.at[level, "ci_high"])
-                       for t in tables)])
+        count = int((finished[axis] == level).sum())
+        rows.append([level_text(level), str(count),
+                     *(_interval(t.at[level, "mean"], t.at[level, "ci_low"], t.at[level, "ci_high"],
+                                 scale) if count else "untested"
+                       for t, scale in zip(tables, scales, strict=True))])
+    shown = list(tables[0].index)
+    rows += [[level_text(level), "0", *["untested"] * len(tables)]
+             for level in untested if level not in shown]
     return rows
 
 
@@ -885,7 +957,7 @@ def _effects_section(document: Document, data: _StudyData, analysis: _Analysis,
         document.subheading(f"Main effect of `{axis}`")
         document.table(["level", "trials", "objective", "collapsed outcome",
                         "Fréchet log-mel", "MR log-spectral distance (dB)"],
-                       _axis_level_rows(frame, axis), sortable=True)
+                       _axis_level_rows(frame, axis, analysis.untested.get(axis, ())), sortable=True)
         rows = (_significance_rows(analysis.objective_tests, axis, "objective")
                 + _significance_rows(analysis.collapse_tests, axis, "collapsed outcome"))
         if rows:
@@ -900,7 +972,7 @@ def _effects_section(document: Document, data: _StudyData, analysis: _Analysis,
                       folder / "interactions_objective.png")
     document.image("interactions_objective.png", "mean objective for each pair of axes")
     plot_interactions(frame, analysis.factors, COLLAPSE, "collapsed outcome",
-                      folder / "interactions_collapse.png")
+                      folder / "interactions_collapse.png", bounds=(0.0, 1.0))
     document.image("interactions_collapse.png", "mean collapsed outcome for each pair of axes")
     _interaction_section(document, frame, analysis.objective_ranking, OBJECTIVE, "objective")
     _interaction_section(document, frame, analysis.collapse_ranking, COLLAPSE,
@@ -941,7 +1013,12 @@ def _trials_section(document: Document, data: _StudyData, analysis: _Analysis,
         document.image("objective_per_trial.png", "objective of each trial")
     else:
         document.paragraph("No trial has an objective value yet.")
-    document.heading("Best cells")
+    if (frame["state"] == "COMPLETE").any():
+        document.heading("Best cells")
+    else:
+        document.heading("Cells by last reported objective")
+        document.paragraph("No trial completed, so no cell is best: pruned trials, ranked by the "
+                           "last objective each reported before it was stopped.")
     rows = [[str(row["trial_number"]), str(row["point"]), _num(row["replicate"]), row["state"],
              _num(row[OBJECTIVE], 4), _num(row["collapsed_share"]), _text(row["final_label"]),
              _run_reference(data, row["mlflow_run_id"], "final/index.html")]
@@ -1078,7 +1155,19 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
     if ranked.empty or data.tracking is None:
         document.paragraph("No finished run with clips in MLflow yet: nothing to listen to.")
         return
-    picks = [("best", ranked.index[0])]
+    frame = analysis.frame
+    completed = set(frame.loc[frame["state"] == "COMPLETE", analysis.group])
+    if completed:  # a variant with only pruned trials was stopped early: it is neither
+        ranked = ranked[ranked.index.isin(completed)]
+        roles = ("best", "worst")
+    else:
+        document.paragraph(
+            "No trial completed (every finished trial was pruned), so no variant is best or "
+            "worst: here are the variants with the lowest and the highest last reported "
+            "objective, values from the GAN step where each trial was pruned.")
+        ranked = ranked.sort_values(OBJECTIVE)
+        roles = ("lowest", "highest")
+    picks = [(roles[0], ranked.index[0])]
     if len(ranked) > 1:
         paper_like = paper_likeness(analysis.frame, analysis.group, data.axes)
         closest = [variant for variant in reversed(ranked.index)
@@ -1088,12 +1177,13 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
             picks.append(("closest to the paper",
                           next(variant for variant in closest if paper_like[variant] == top)))
         else:
-            picks.append(("worst", ranked.index[-1]))
+            picks.append((roles[1], ranked.index[-1]))
     client = data.tracking.client()
     clip_length = rate = window_n = None
     for role, variant in picks:
         run = _pick_run(analysis.frame[analysis.frame[analysis.group] == variant], media)
-        document.subheading(f"The {role} variant: {variant}")
+        document.subheading(f"The {role} variant: {variant}" if completed
+                            else f"The variant with the {role} objective: {variant}")
         if run is None:
             document.paragraph("None of its runs has final clips in MLflow.")
             continue
@@ -1105,8 +1195,8 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
             f"variant's median), MLflow run {_run_reference(data, run['mlflow_run_id'])}.")
         labels = [final.clip_labels[index] if index < len(final.clip_labels) else "?"
                   for index in range(len(final.wavs))]
-        # The best variant's healthy clips first, the others' collapsed ones: the contrast.
-        wanted = ("healthy",) if role == "best" else COLLAPSED_LABELS
+        # The first pick's healthy clips first, the other's collapsed ones: the contrast.
+        wanted = ("healthy",) if role == roles[0] else COLLAPSED_LABELS
         order = sorted(range(len(final.wavs)), key=lambda index: labels[index] not in wanted)
         for index in order[:LISTEN_CLIPS]:
             decoded = decode_audio(final.wavs[index])
@@ -1143,19 +1233,22 @@ def _variants_section(document: Document, data: _StudyData, analysis: _Analysis)
         "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
         f"{_FLOOR_WORDS} Likelihood gain over linear: the linear predictor's held-out loss "
         "minus the generator's (nats per sample for mu-law heads, MSE for tanh heads; positive = "
-        "the generator predicts the next sample better than linear prediction). Collapse rate: "
-        "mean collapsed outcome. Label shares at the final evaluation. Training "
-        "time: mean trial wall time. Generation: samples per second (all clips of the batch "
-        "together) at the last evaluation. Click a header to sort.")
+        "the generator predicts the next sample better than linear prediction). Collapse rate: mean collapsed outcome. Label shares at the final "
+        "evaluation. Training time: mean trial wall time. Generation: samples per second (all "
+        "clips of the batch together) at the last evaluation. Click a header to sort.")
+    scales = {name: _spread(variants[name]) for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db")}
     rows = []
     for variant, row in variants.iterrows():
         runs = " ".join(_short_run_reference(data, run) for run in row["run_ids"]) or "–"
         rows.append([
             str(variant), f"{row['finished']} / {row['cells']}",
-            _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"]),
-            _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"]),
+            _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"],
+                      scales[OBJECTIVE]),
+            _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"],
+                      scales["frechet_logmel"]),
             _floor_text(row, "frechet_logmel"),
-            _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"]),
+            _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"],
+                      scales["mr_lsd_db"]),
             _floor_text(row, "mr_lsd_db"),
             _interval(row["gain_over_linear"], row["gain_over_linear_low"],
                       row["gain_over_linear_high"]),
@@ -1253,7 +1346,8 @@ def _header_bullets(data: _StudyData) -> list[str]:
                  + (f"{data.finished:%Y-%m-%d %H:%M}" if data.finished else "now"))
     return [
         f"Study `{data.name}`; trials from {dates}; {data.trial_seconds:.0f} s of trial time",
-        "Trials by state (retries included): " + (", ".join(
+        "Trials by state (retries included; rerun: failed or interrupted, its cell since run "
+        "again and finished): " + (", ".join(
             f"{count} {state.lower()}" for state, count in data.trial_states.items() if count)
             or "none"),
         f"Dataset: {each('dataset.path')}, manifest SHA-256 {each('dataset.manifest_sha256')}"
@@ -1295,7 +1389,7 @@ def _study_section(document: Document, data: _StudyData) -> None:
         document.paragraph("**Missing from this report:**")
         document.bullets(missing)
     if data.reasons:
-        document.paragraph("Why trials were pruned or failed:")
+        document.paragraph("Why trials were pruned, failed or ran again:")
         document.table(["state", "reason", "trials", "trial numbers"], _reason_rows(data.reasons))
     else:
         document.paragraph("No trial was pruned or failed.")

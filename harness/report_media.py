@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.diagnostics import ONSET_LABELS
+from harness.plots import MAX_CLIP_ROWS
 from harness.tracking import retrying
 
 logger = logging.getLogger(__name__)
 
-LISTEN_CLIPS = 2  # generated clips per listened run
+LISTEN_CLIPS = MAX_CLIP_ROWS  # a player for every clip the run's clips.png shows
 LISTEN_SECONDS = 4.0  # longer clips are cut for embedding, so the page stays mailable
 
 
@@ -86,7 +88,8 @@ def fetch_final(client, run_id: str, scratch: Path, with_audio: bool) -> RunFina
         logger.warning("run %s: unreadable final/diagnostics.json", run_id)
         return final
     final.clip_labels = [clip.get("label", "?") for clip in clips]
-    final.onsets_over_n = [clip.get("metrics", {}).get("collapse_onset_over_n") for clip in clips]
+    final.onsets_over_n = [clip.get("metrics", {}).get("collapse_onset_over_n")
+                           if clip.get("label") in ONSET_LABELS else None for clip in clips]
     return final
 
 

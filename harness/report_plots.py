@@ -176,17 +176,38 @@ def plot_onset_histogram(onsets: Mapping[str, Sequence[float]], path: Path) -> P
     return save_figure(figure, path, _DPI)
 
 
+def color_limits(values: pd.Series, bounds: tuple[float, float] | None = None
+                 ) -> tuple[float, float]:
+    """The colour scale of a heatmap of `values`.
+
+    Args:
+        values: The plotted values; non-numeric and NaN ones are ignored.
+        bounds: The range the quantity can take (a share: (0, 1)); then the scale is that
+            range, so equal colours mean equal values in every report.
+
+    Returns:
+        (low, high) with low < high: `bounds`, else the values' range (widened by 1 when
+        every value is the same, so there still is a scale).
+    """
+    if bounds is not None:
+        return bounds
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    return low, (high if high > low else low + 1.0)
+
+
 def plot_interactions(frame: pd.DataFrame, axes_names: Sequence[str], value: str, name: str,
-                      path: Path) -> Path:
-    """One heatmap of mean `value` per pair of axes, each cell annotated with its mean."""
+                      path: Path, bounds: tuple[float, float] | None = None) -> Path:
+    """One heatmap of mean `value` per pair of axes, each cell annotated with its mean.
+
+    `bounds` is the range `value` can take, if it has one (see `color_limits`).
+    """
     pairs = list(itertools.combinations(axes_names, 2))
     columns = min(3, len(pairs))
     rows = math.ceil(len(pairs) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.4 * rows), layout="constrained")
     grid = figure.subplots(rows, columns, squeeze=False)
-    finite = pd.to_numeric(frame[value], errors="coerce").dropna()
-    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    high = high if high > low else low + 1.0  # one value everywhere: still a colour scale
+    low, high = color_limits(frame[value], bounds)
     image = None
     for panel, (row_axis, column_axis) in itertools.zip_longest(grid.flat, pairs):
         if row_axis is None:

@@ -285,7 +285,8 @@ def effect_verdict(effect: float, noise_sd: float, effect_over_se: float,
     (12.7 for one, 4.3 for two, 2.0 for sixty): few replicates demand a large effect.
 
     Returns:
-        "no data", "no effect", "noise unknown", "exceeds seed noise" or "within seed noise".
+        "no data", "no effect", "noise unknown", "exceeds seed noise" or "within seed noise"
+        (`rank_axes` adds "untested" for an axis with values at fewer than two levels).
     """
     if math.isnan(effect):
         return "no data"
@@ -319,6 +320,8 @@ def rank_axes(frame: pd.DataFrame, axes: Sequence[str], value: str,
         ``axis``, ``levels``, ``effect``, ``low_level``, ``low_mean``, ``high_level``,
         ``high_mean``, ``noise_sd``, ``noise_degrees``, ``noise_kind`` ("paired", "unpaired"
         or None), ``unpaired_noise_sd``, ``effect_over_noise``, ``effect_over_se``, ``verdict``.
+        An axis with values at fewer than two of its levels has no effect to measure: its
+        effect is NaN and its verdict "untested".
     """
     unpaired, unpaired_degrees = pooled_within_sd(frame, group_column, value)
     paired, paired_degrees = (paired_noise_sd(frame, group_column, block_column, value)
@@ -337,7 +340,7 @@ def rank_axes(frame: pd.DataFrame, axes: Sequence[str], value: str,
                                "noise_degrees": degrees, "noise_kind": kind,
                                "unpaired_noise_sd": unpaired, "effect_over_noise": math.nan,
                                "effect_over_se": math.nan}
-        if not effects.empty:
+        if len(effects) >= 2:
             low, high = effects["mean"].idxmin(), effects["mean"].idxmax()
             effect = float(effects.at[high, "mean"] - effects.at[low, "mean"])
             standard_error = noise * math.sqrt(1.0 / effects.at[low, "count"]
@@ -346,7 +349,8 @@ def rank_axes(frame: pd.DataFrame, axes: Sequence[str], value: str,
                        high_level=high, high_mean=float(effects.at[high, "mean"]),
                        effect_over_noise=_ratio(effect, noise),
                        effect_over_se=_ratio(effect, standard_error))
-        row["verdict"] = effect_verdict(row["effect"], noise, row["effect_over_se"], degrees)
+        row["verdict"] = ("untested" if len(effects) < 2 else
+                          effect_verdict(row["effect"], noise, row["effect_over_se"], degrees))
         rows.append(row)
     columns = ["axis", "levels", "effect", "low_level", "low_mean", "high_level", "high_mean",
                "noise_sd", "noise_degrees", "noise_kind", "unpaired_noise_sd",
@@ -354,6 +358,23 @@ def rank_axes(frame: pd.DataFrame, axes: Sequence[str], value: str,
     ranking = pd.DataFrame(rows, columns=columns)
     return ranking.sort_values(["effect_over_noise", "effect"], ascending=False,
                                na_position="last", kind="stable").reset_index(drop=True)
+
+
+def untested_levels(frame: pd.DataFrame, grid: Mapping[str, Sequence[Any]]) -> dict[str, list]:
+    """The levels of each grid axis that no finished trial has reached yet.
+
+    Args:
+        frame: One row per cell, with a ``state`` column and one column per axis.
+        grid: The design: axis -> its levels (the spec's ``design.grid``).
+
+    Returns:
+        Axis -> its levels without a finished trial, in design order; axes with none left out.
+    """
+    finished = frame[frame["state"].isin(FINISHED_STATES)]
+    missing = {axis: [level for level in levels if axis not in finished
+                      or not (finished[axis] == level).any()]
+               for axis, levels in grid.items()}
+    return {axis: levels for axis, levels in missing.items() if levels}
 
 
 def interaction_table(frame: pd.DataFrame, row_axis: str, column_axis: str,

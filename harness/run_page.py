@@ -17,6 +17,7 @@ import numpy as np
 from scipy.io import wavfile
 
 from harness.audio import to_int16
+from harness.diagnostics import ONSET_LABELS
 
 
 def wav_data_uri(audio: np.ndarray, sample_rate_hz: int) -> str:
@@ -37,6 +38,13 @@ def _format(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _key_value_table(values: Mapping[str, Any]) -> str:
+    """One row per entry: a name and its value (readable where one row of many columns is not)."""
+    body = "".join(f"<tr><th>{html.escape(str(key))}</th><td>{_format(value)}</td></tr>"
+                   for key, value in values.items())
+    return f"<table class='key-value'>{body}</table>"
+
+
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
@@ -51,6 +59,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; }
+table.key-value th { text-align: left; font-weight: normal; }
 .label-healthy { color: #176117; } .label-flat_collapse, .label-silent, .label-saturated { color: #a31515; }
 img { max-width: 100%; border: 1px solid #ddd; }
 """
@@ -73,7 +82,7 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     if summary:
-        parts.append(_table([summary], list(summary)))
+        parts.append(_key_value_table(summary))
     diagnosis = evaluation.diagnosis
     parts.append(
         f"<h2>Generated clips at GAN step {evaluation.step}</h2>"
@@ -83,20 +92,23 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
     rows = []
     for index, (clip, clip_diagnosis) in enumerate(zip(evaluation.clips, diagnosis.clips, strict=True)):
         metrics = clip_diagnosis.metrics
+        onset_over_n = (metrics.get("collapse_onset_over_n")
+                        if clip_diagnosis.label in ONSET_LABELS else None)
         rows.append(
             f"<tr><td>clip {index}</td><td class='label-{clip_diagnosis.label}'>"
             f"{html.escape(clip_diagnosis.label)}</td>"
-            f"<td>{_format(metrics.get('collapse_onset_over_n'))}</td>"
-            f"<td>{_format(metrics.get('rms_db'))}</td>"
+            f"<td>{_format(onset_over_n)}</td>"
+            f"<td>{_format(metrics.get('ac_rms_db'))}</td>"
             f"<td><audio controls preload='none' src='{wav_data_uri(clip, evaluation.sample_rate_hz)}'>"
             f"</audio></td></tr>"
         )
-    parts.append("<table><tr><th>clip</th><th>label</th><th>onset / n</th><th>RMS dBFS</th>"
-                 "<th>listen</th></tr>" + "".join(rows) + "</table>")
+    # The level without DC: a silent clip with an offset would show -32 dBFS of plain RMS.
+    parts.append("<table><tr><th>clip</th><th>label</th><th>onset / n</th>"
+                 "<th>AC level dBFS</th><th>listen</th></tr>" + "".join(rows) + "</table>")
     if clips_png is not None:
         parts.append(f"<img alt='waveforms and spectrograms' src='{png_data_uri(clips_png)}'>")
     metrics = evaluation.metrics()
-    parts.append("<h2>Metrics</h2>" + _table([metrics], list(metrics)))
+    parts.append("<h2>Metrics</h2>" + _key_value_table(metrics))
     if history_rows:
         columns = list(history_rows[0])
         parts.append("<h2>Evaluations over training</h2>" + _table(history_rows, columns))

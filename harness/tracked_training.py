@@ -80,7 +80,7 @@ def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGA
         "variant": variant,
         "overrides": json.dumps(dict(overrides), sort_keys=True),
         "seed": seed,
-        "dataset.path": str(dataset.path),
+        "dataset.path": str(Path(dataset.path).resolve()),
         "dataset.manifest_sha256": manifest_sha256(dataset.path),
         "dataset.train_segments": len(dataset.train),
         "dataset.holdout_segments": len(dataset.holdout),
@@ -260,6 +260,7 @@ def tracked_training(
               "model; import with --holdout-fraction > 0 and two or more recordings",
               file=sys.stderr)
     import_tensorflow_quietly()  # only once the inputs are known to be good
+    params.update(host_info())  # now TensorFlow can say which GPUs there are
     from harness.training import Trainer
 
     install_stop_handlers()
@@ -293,7 +294,8 @@ def tracked_training(
             except StopTraining as stop:
                 pruned = stop
                 run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
-            _log_final(run, trainer, observer, variant, pruned, result)
+            _log_final(run, trainer, observer, run_name or variant, variant, overrides, pruned,
+                       result)
         finally:
             observer.close()
     if pruned is not None:
@@ -301,9 +303,14 @@ def tracked_training(
     return TrainingOutcome(run.run_id, result)
 
 
-def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
-               pruned: StopTraining | None, result: TrainingResult | None) -> None:
-    """The final model, training curves, dynamics and the run's HTML page."""
+def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str, variant: str,
+               overrides: Mapping[str, Any], pruned: StopTraining | None,
+               result: TrainingResult | None) -> None:
+    """The final model, training curves, dynamics and the run's HTML page.
+
+    The page is titled with the run's name (a study trial's names its grid point) and lists
+    the variant's overrides, so it says which model it shows.
+    """
     from harness.dynamics import diagnose_training
     from harness.plots import plot_training_curves
 
@@ -327,10 +334,14 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, variant: str,
             last = trainer.evaluations[-1]
             outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early
                                                else "completed")
-            summary = {"run name": variant, "run id": run.run_id, "outcome": outcome,
+            summary = {"run name": run_name, "variant": variant,
+                       "overrides": ", ".join(f"{key}={value}" for key, value in overrides.items())
+                       or "none",
+                       "run id": run.run_id, "outcome": outcome,
                        "final label": last.diagnosis.label,
                        "collapsed share": last.diagnosis.metrics.get("collapsed_share"),
-                       "steps": json.dumps({k: int(v.numpy()) for k, v in trainer.steps.items()}),
+                       "steps": ", ".join(f"{phase} {int(steps.numpy())}"
+                                          for phase, steps in trainer.steps.items()),
                        "quality measured on": ("held-out audio"
                                                if evaluation_split(trainer.dataset) == "holdout"
                                                else QUALITY_ON_TRAIN_AUDIO)}

@@ -369,7 +369,7 @@ class TrackedRun:
         """Buffer metrics; they reach the store in batches (see `flush`).
 
         In a resumed run, a metric at or before the last step an earlier attempt logged for
-        it is dropped: that attempt's point stands (resumed training repeats it exactly).
+        it is dropped: that attempt's point stands (resumed training repeats the same batches).
         """
         from mlflow.entities import Metric
 

@@ -116,7 +116,8 @@ def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
         raise SampleGanError(
             f"dataset {dataset.path} has n={dataset.n} at {dataset.sample_rate} Hz but the variant "
             f"needs n={config.n} at {config.sample_rate} Hz; import it again with "
-            f"--n {config.n} --sample-rate {config.sample_rate} (or --set n=... sample_rate=...)"
+            f"--n {config.n} --sample-rate {config.sample_rate}, or train at the dataset's with "
+            f"--set n={dataset.n} --set sample_rate={dataset.sample_rate}"
         )
     if len(dataset.train) < 2:
         raise SampleGanError(f"dataset {dataset.path} has fewer than 2 training segments")

@@ -96,10 +96,9 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     dashboard = _dashboard_installed()
     if not remote_ui and dashboard and port == dashboard_port:
         raise SampleGanError(f"--port and --dashboard-port are both {port}; pick two ports")
-    if not remote_ui:
-        _ensure_free(port, "--port")
-    if dashboard:
-        _ensure_free(dashboard_port, "--dashboard-port")
+    needed = ([(port, "--port")] if not remote_ui else []) + (
+        [(dashboard_port, "--dashboard-port")] if dashboard else [])
+    _ensure_free(needed)
     store = TrackingStore.open(tracking_uri)
     study_storage = None
     if dashboard:
@@ -148,20 +147,30 @@ def _dashboard_installed() -> bool:
     return importlib.util.find_spec("optuna_dashboard") is not None
 
 
-def _ensure_free(port: int, option: str) -> None:
-    """Fail with a one-line error when something already listens on HOST:port."""
+def _is_free(port: int) -> bool:
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     # The servers set SO_REUSEADDR too, so a port in TIME_WAIT is free for them as well.
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind((HOST, port))
     except OSError:
-        raise SampleGanError(
-            f"port {port} on {HOST} is in use (another `samplegan ui` or server?); "
-            f"pick another with {option}"
-        ) from None
+        return False
     finally:
         probe.close()
+    return True
+
+
+def _ensure_free(ports: list[tuple[int, str]]) -> None:
+    """Fail with one line naming every (port, option) whose port something already listens on."""
+    taken = [(port, option) for port, option in ports if not _is_free(port)]
+    if not taken:
+        return
+    listed = " and ".join(f"{port} ({option})" for port, option in taken)
+    options = " and ".join(option for _, option in taken)
+    noun = "port" if len(taken) == 1 else "ports"
+    verb = "is" if len(taken) == 1 else "are"
+    raise SampleGanError(f"{noun} {listed} on {HOST} {verb} in use (another `samplegan ui` or "
+                         f"server?); pick another with {options}")
 
 
 @contextlib.contextmanager

@@ -131,6 +131,11 @@ def field_type(name: str) -> type:
     return type(default)
 
 
+def _a(kind: type) -> str:
+    """The type's name with its article: "an int", "a float", "a bool", "a str"."""
+    return f"{'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}"
+
+
 def parse_value(key: str, text: str) -> Any:
     """Parse a ``--set KEY=VALUE`` string into the field's type, or fail naming the key."""
     if key not in SampleGANConfig.__dataclass_fields__:
@@ -150,7 +155,7 @@ def parse_value(key: str, text: str) -> Any:
             return float(text)
         return text
     except ValueError:
-        raise SampleGanError(f"{key} must be a {kind.__name__}, got {text!r}") from None
+        raise SampleGanError(f"{key} must be {_a(kind)}, got {text!r}") from None
 
 
 def coerce_value(key: str, value: Any) -> Any:
@@ -163,7 +168,7 @@ def coerce_value(key: str, value: Any) -> Any:
     if kind is int and isinstance(value, bool):
         raise SampleGanError(f"{key} must be an int, got {value!r}")
     if not isinstance(value, kind):
-        raise SampleGanError(f"{key} must be a {kind.__name__}, got {value!r}")
+        raise SampleGanError(f"{key} must be {_a(kind)}, got {value!r}")
     return value
 
 

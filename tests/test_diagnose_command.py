@@ -36,8 +36,11 @@ def files(music_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     frozen = excerpt.copy()
     frozen[N:] = 0.3
     folder = tmp_path_factory.mktemp("diagnose")
-    written = {"healthy": folder / "healthy.wav", "frozen": folder / "frozen.wav", "silent": folder / "silent.wav"}
+    written = {"healthy": folder / "healthy.wav", "frozen": folder / "frozen.wav", "silent": folder / "silent.wav",
+               "trailing_silence": folder / "trailing_silence.wav"}
     write_wav(written["healthy"], excerpt, RATE_HZ)
+    write_wav(written["trailing_silence"], np.concatenate([excerpt, np.zeros(RATE_HZ, np.float32)]),
+              RATE_HZ)
     write_wav(written["frozen"], frozen, RATE_HZ)
     write_wav(written["silent"], np.zeros(RATE_HZ, np.float32), RATE_HZ)
     written["corrupt"] = folder / "corrupt.wav"
@@ -99,6 +102,18 @@ def test_no_readable_file_gives_an_empty_batch(files: dict[str, Path]) -> None:
     result = diagnose_files([files["corrupt"]], n=N)
     assert result["batch"] == {"label": None, "metrics": None}
     assert "no readable file" in format_table(result)
+
+
+def test_a_healthy_file_ending_in_digital_silence_reports_no_collapse_onset(
+        files: dict[str, Path]) -> None:
+    result = diagnose_files([files["trailing_silence"], files["healthy"]], n=N)
+    tail = result["files"][0]
+    assert tail["label"] == "healthy"
+    assert tail["metrics"]["collapse_onset_over_n"] == pytest.approx(2 * RATE_HZ / N, abs=1)  # measured
+    assert result["batch"]["metrics"]["mean_collapse_onset_over_n"] is None  # but no collapse
+    row = format_table(result).splitlines()[1].split()
+    assert row[0].endswith("trailing_silence.wav") and row[1] == "healthy"
+    assert row[4:6] == ["-", "-"]  # onset, onset/n
 
 
 def test_table_has_a_row_per_file_and_a_batch_line(files: dict[str, Path]) -> None:

@@ -29,6 +29,7 @@ from harness.report import (
 )
 from harness.report_document import Document, inline_html
 from harness.report_plots import (
+    color_limits,
     plot_effects,
     plot_label_shares,
     plot_objective_per_trial,
@@ -45,6 +46,7 @@ from harness.report_stats import (
     param_correlations,
     pooled_within_sd,
     rank_axes,
+    untested_levels,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -170,6 +172,41 @@ def test_all_collapsed_means_no_axis_has_an_effect_on_collapse() -> None:
     assert list(ranking["verdict"]) == ["no effect", "no effect"]
     answer = collapse_answer(frame, ranking)
     assert "every finished trial collapsed (8 of 8, 8 of them pruned" in answer
+
+
+def test_levels_without_a_finished_trial_are_untested_and_no_claim_is_made_about_them() -> None:
+    frame = _grid(replicates=1)
+    frame.loc[frame["A"] == "hi", "state"] = "FAIL"  # only A=lo finished, at both levels of B
+    frame.loc[frame["state"] == "FAIL", ["objective", "collapsed_outcome"]] = math.nan
+    grid = {"A": ["lo", "hi", "mid"], "B": [False, True]}
+    untested = untested_levels(frame, grid)
+    assert untested == {"A": ["hi", "mid"]}
+    ranking = rank_axes(frame, ["A", "B"], "collapsed_outcome")
+    assert ranking.set_index("axis").at["A", "verdict"] == "untested"
+    assert math.isnan(ranking.set_index("axis").at["A", "effect"])
+    collapse = collapse_answer(frame, ranking, untested)
+    assert "every finished trial collapsed (2 of 2)" in collapse
+    assert "nothing in this design prevents" not in collapse
+    assert collapse.endswith("Untested so far (no finished trial): `A`=hi, mid.")
+    objective = objective_answer(frame, rank_axes(frame, ["A", "B"], "objective"), "minimize",
+                                 "x", untested)
+    # B's effect is exactly 0 at A=lo (the wobble cancels it): no claim about A beyond that
+    assert objective == ("**Objective (x, minimize):** no tested axis changes it (mean 10.1 at "
+                         "every tested level). Untested so far (no finished trial): `A`=hi, mid.")
+    only_one = frame[~frame["B"].astype(bool)]
+    ranking = rank_axes(only_one, ["A", "B"], "objective")
+    assert list(ranking["verdict"]) == ["untested", "untested"]
+    answer = objective_answer(only_one, ranking, "minimize", "x",
+                              untested_levels(only_one, grid))
+    assert "untested: no axis has finished trials at two of its levels" in answer
+    assert "no axis changes" not in answer and "`B`=true" in answer
+
+
+def test_a_share_is_coloured_on_its_own_range_even_when_every_value_is_one() -> None:
+    ones = pd.Series([1.0, 1.0, 1.0])
+    assert color_limits(ones, bounds=(0.0, 1.0)) == (0.0, 1.0)
+    assert color_limits(ones) == (1.0, 2.0)  # unbounded and constant: still a scale
+    assert color_limits(pd.Series([3.0, math.nan, 5.0])) == (3.0, 5.0)
 
 
 def test_effect_verdict_demands_more_standard_errors_from_fewer_degrees_of_freedom() -> None:
@@ -411,6 +448,53 @@ def test_retried_failed_and_waiting_cells_each_give_one_row_and_a_provisional_re
     assert "worker process died" in markdown
     assert "There is no MLflow store at" in markdown
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # a report creates no store
+
+
+def test_status_and_report_agree_that_an_all_pruned_study_has_no_best(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.study.status import format_status, study_status
+
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {"base_variant": "paper", "design": {"grid": {"prefilter": [False, True]}},
+            "objective": {"metric": "quality/mr_lsd_db", "collapse_penalty": 50.0}}
+    reason = "collapsed: 100% of clips collapsed (mostly silent)"
+    _hand_made_study(tmp_path / "mlruns", "pruned", spec, [
+        _trial("PRUNED", "prefilter=false|rep=0", {"prefilter": False}, steps={2: 142.0},
+               prune_reason=reason),
+        _trial("PRUNED", "prefilter=true|rep=0", {"prefilter": True}, steps={2: 141.6},
+               prune_reason=reason)], cells=2)
+    status = study_status("pruned")
+    assert status["best"] is None
+    assert [point["pruned_values"] for point in status["points"]] == [[142.0], [141.6]]
+    table = format_status(status)
+    assert "142*" in table and "141.6*" in table
+    assert "best so far: none (no trial completed" in table
+    markdown = write_report("pruned", out=tmp_path / "report").with_name("report.md").read_text()
+    assert "## Best cells" not in markdown
+    assert "## Cells by last reported objective" in markdown and "no cell is best" in markdown
+
+
+def test_tables_show_enough_digits_to_see_each_effect(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {"base_variant": "paper", "design": {"grid": {"prefilter": [False, True]},
+                                                "replicates": 2},
+            "objective": {"metric": "quality/mr_lsd_db", "collapse_penalty": 50.0}}
+    values = {(False, 0): 141.40, (False, 1): 141.52, (True, 0): 141.80, (True, 1): 141.92}
+    _hand_made_study(tmp_path / "mlruns", "digits", spec, [
+        _trial("COMPLETE", f"prefilter={str(level).lower()}|rep={replicate}",
+               {"prefilter": level}, value=value)
+        for (level, replicate), value in values.items()], cells=4)
+    markdown = write_report("digits", out=tmp_path / "report").with_name("report.md").read_text()
+    effect = markdown.split("### Main effect of `prefilter`", 1)[1]
+    # a 0.4 difference at 141: three significant digits would read "141" on both levels
+    assert "| false | 2 | 141.46 [" in effect and "| true | 2 | 141.86 [" in effect
+    variants = markdown.split("## Variants", 1)[1].split("\n## ", 1)[0]
+    assert "| 141.46 [" in variants and "| 141.86 [" in variants
 
 
 def test_a_search_only_study_ranks_its_parameters_by_correlation(
@@ -658,7 +742,10 @@ def test_report_statistics_agree_with_a_direct_scipy_computation(in_study_dir: P
                                        scale=scipy.stats.sem(level))
     markdown = (tmp_path / "report" / "report.md").read_text()
     section = markdown.split("### Main effect of `prefilter`", 1)[1]
-    assert f"[{low:.3g}, {high:.3g}]" in section
+    # two significant digits of the spread of the level means the interval is compared with
+    means = trials.groupby(trials["prefilter"].astype(str))["objective"].mean()
+    decimals = max(0, 1 - math.floor(math.log10(means.max() - means.min())))
+    assert f"[{low:.{decimals}f}, {high:.{decimals}f}]" in section
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
@@ -137,7 +138,7 @@ def test_a_good_spec_parses_into_cells():
     ({"design__grid__lstm_modes": ["stateful"]}, r"unknown axis design\.grid\.lstm_modes"),
     ({"design__grid__lstm_mode": []}, r"design\.grid\.lstm_mode is empty"),
     ({"design__grid__lstm_mode": ["sideways"]}, r"lstm_mode must be one of"),
-    ({"design__grid__n": ["500"]}, r"design\.grid\.n: .*n must be a int"),
+    ({"design__grid__n": ["500"]}, r"design\.grid\.n: .*n must be an int"),
     ({"design__grid__prefilter": [1, 0]}, r"design\.grid\.prefilter: .*must be a bool"),
     ({"design__replicates": 0}, r"design\.replicates must be > 0"),
     ({"design__grd": {}}, r"unknown key design\.grd"),
@@ -321,7 +322,8 @@ def test_study_status_reports_progress(in_mixed_store):
                                capture_output=True, text=True, timeout=60)
     status = json.loads(completed.stdout)
     assert status["cells"] == 4 and status["cells_done"] == 2
-    assert status["trials"] == {"COMPLETE": 1, "PRUNED": 1, "RUNNING": 0, "WAITING": 0, "FAIL": 2}
+    assert status["trials"] == {"COMPLETE": 1, "PRUNED": 1, "RUNNING": 0, "WAITING": 0, "FAIL": 2,
+                                "RERUN": 0}
     assert len(status["points"]) == 4 and status["best"]["trial"] is not None
     assert status["time"]["trial_seconds"] > 0
     table = subprocess.run([SAMPLEGAN, "study", "status", "mixed"], capture_output=True, text=True,
@@ -466,6 +468,118 @@ def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: cannot open study storage "
                                                    "postgresql://bob:***@127.0.0.1:1/optuna")
     assert "topsecret" not in completed.stderr
+
+
+# ------------------------------------------- a partial study, then the same study resumed
+PARTIAL_SPEC = """name = "partial"
+base_variant = "paper"
+[dataset]
+builtin = true
+seconds = 3.0
+pieces = 2
+""" + TINY_OVERRIDES.replace("eval_clips = 2", "eval_clips = 4") + """lstm_mode = "stateful"
+[design]
+replicates = 1
+[design.grid]
+prefilter = [false, true]
+feedback_noise = [0.0, 0.05]
+[objective]
+metric = "quality/mr_lsd_db"
+[budget]
+gan_steps = 3
+[pruner]
+kind = "none"
+"""
+
+
+def _complete_trials(name: str) -> int:
+    try:
+        return sum(t.state == TrialState.COMPLETE for t in trials_of(name))
+    except Exception:  # the study may not exist yet
+        return 0
+
+
+def _status(name: str) -> dict:
+    completed = subprocess.run([SAMPLEGAN, "study", "status", name, "--json"],
+                               capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(completed.stdout)
+
+
+@pytest.mark.slow
+def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failure(
+        tmp_path, store):
+    from harness.report import write_report
+
+    spec = tmp_path / "partial.toml"
+    spec.write_text(PARTIAL_SPEC)
+    process = launch(spec, "--workers", "1")
+    deadline = time.monotonic() + 300
+    while not _complete_trials("partial"):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.3)
+    process.send_signal(signal.SIGINT)  # Ctrl-C while the next cell trains
+    output = process.communicate(timeout=180)[0]
+    assert process.returncode == 130, output
+    objectives = re.findall(r"objective (\S+)", output)
+    assert objectives and all(len(value) <= 9 for value in objectives)  # 6 digits, not 14
+    assert optuna.load_study(study_name="partial", storage=open_storage(
+        None, create=False).optuna).metric_names == ["quality/mr_lsd_db"]  # the dashboard's name
+
+    # 1. The partial report says nothing about levels no finished trial reached.
+    markdown = write_report("partial", out=tmp_path / "first").with_name("report.md").read_text()
+    trials = pd.read_csv(tmp_path / "first" / "trials.csv")
+    finished = trials[trials["state"].isin(["COMPLETE", "PRUNED"])]
+    assert 1 <= len(finished) < 4
+    answer = markdown.split("## Answer", 1)[1].split("\n## ", 1)[0]
+    assert "nothing in this design prevents" not in answer and "no axis changes" not in answer
+    untested = {"prefilter": {False, True} - set(finished["prefilter"]),
+                "feedback_noise": {0.0, 0.05} - set(finished["feedback_noise"])}
+    assert any(untested.values())  # at most two of the four cells finished
+    for axis, levels in untested.items():
+        for level in levels:
+            assert re.search(rf"Untested so far \(no finished trial\):[^\n]*`{axis}`="
+                             rf"[^;\n]*{str(level).lower()}", answer), (axis, level, answer)
+        if len(levels) == 1:  # one level tested: no effect to report, in either ranking
+            assert re.search(rf"\| `{axis}` \| – \| – \|[^\n]*\| untested \|", markdown)
+    assert _status("partial")["trials"]["FAIL"] == 1  # the interrupted cell is not done yet
+
+    # 2. Resumed to the end: the interrupted trial is a re-run, not a failure, everywhere.
+    resumed = launch(spec, "--workers", "1")
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    status = _status("partial")
+    assert status["trials"]["COMPLETE"] == 4 and status["trials"]["FAIL"] == 0
+    assert status["trials"]["RERUN"] == 1 and status["failed"] == []
+    assert [entry["reason"] for entry in status["rerun"]] == ["KeyboardInterrupt"]
+    table = subprocess.run([SAMPLEGAN, "study", "status", "partial"], capture_output=True,
+                           text=True, timeout=120, check=True).stdout
+    assert "failed:" not in table and "1 rerun" in table
+    report = write_report("partial", out=tmp_path / "second")
+    markdown = report.with_name("report.md").read_text()
+    assert "| FAIL |" not in markdown and "): 4 complete, 1 rerun\n" in markdown
+    assert "| rerun (cell since finished) | KeyboardInterrupt | 1 |" in markdown
+    assert "Untested so far" not in markdown
+
+    # Every clip the listening figures show has a player (eval_clips = 4).
+    wavs = sorted(path.name for path in report.parent.glob("listen_*.wav"))
+    assert [name for name in wavs if name.startswith("listen_best_")] == [
+        f"listen_best_{index:02d}.wav" for index in range(4)]
+    assert report.read_text().count("<audio ") == len(wavs)
+
+    # The interrupted cell's run continued from its checkpoint: one point per step.
+    client = TrackingStore.open().client()
+    _, children = child_runs("partial")
+    assert len(children) == 4
+    for run in children:  # each run's page names its grid point and overrides
+        page = (Path(client.download_artifacts(run.info.run_id, "final", str(tmp_path)))
+                / "index.html").read_text()
+        assert f"<title>{run.info.run_name} — step 3</title>" in page
+        overrides = re.search(r"<th>overrides</th><td>([^<]*)</td>", page)[1]
+        assert "lstm_mode=stateful" in overrides and "prefilter=" in overrides
+        assert run.info.run_name.startswith("partial #") and "|rep=0" in run.info.run_name
+        for key in run.data.metrics:
+            steps = [metric.step for metric in client.get_metric_history(run.info.run_id, key)]
+            assert len(steps) == len(set(steps)), (key, sorted(steps))
 
 
 def test_the_music_answer_study_is_collapse_cpu_with_only_its_dataset_switched():

@@ -122,6 +122,10 @@ def test_a_run_records_audio_plots_diagnostics_page_config_and_model(finished_ru
     assert rate == 16000 and audio.dtype.name == "int16" and len(audio) == 256
     page = (local / "index.html").read_text()
     assert page.count("<audio") == 2 and "data:audio/wav;base64," in page
+    assert "<title>paper — step 2</title>" in page
+    assert "<th>steps</th><td>autoencoder 2, pretrain 0, gan 2</td>" in page
+    assert "<th>overrides</th><td>sample_rate=16000, n=32, lstm_units=4," in page
+    assert "<th>AC level dBFS</th>" in page and "<th>quality/mr_lsd_db</th>" in page
     assert "data:image/png;base64," in page
     diagnostics = json.loads((local / "diagnostics.json").read_text())
     assert diagnostics["batch"]["clips"][0]["label"] in ("healthy", "silent", "flat_collapse",
@@ -193,13 +197,16 @@ def test_without_a_held_out_split_the_run_says_quality_is_on_training_audio(
 
     synthesize_dataset(tmp_path / "all-train", seconds=4.0, sample_rate_hz=16000, n=32, pieces=2,
                        holdout_fraction=0.0, seed=0, force=False)
-    trained = cli("train", "--variant", "paper", "--data", str(tmp_path / "all-train"),
+    trained = cli("train", "--variant", "paper", "--data", "all-train",  # relative to the cwd
                   *tiny_set_args, check=True)
     [warning] = [line for line in trained.stderr.splitlines() if "TRAINING audio" in line]
-    assert warning.startswith(f"warning: {tmp_path / 'all-train'}: quality is measured against")
+    assert warning.startswith("warning: all-train: quality is measured against")
     train_run = trained.stdout.strip().splitlines()[-1]
     client = client_for(store)
-    assert client.get_run(train_run).data.tags["samplegan.quality_reference"] == "train"
+    run = client.get_run(train_run)
+    assert run.data.tags["samplegan.quality_reference"] == "train"
+    assert run.data.params["dataset.path"] == str(tmp_path / "all-train")  # logged absolute
+    assert run.data.params["host.gpus"] != "unknown"  # TensorFlow was asked, as in study trials
     page = (Path(client.download_artifacts(train_run, "final")) / "index.html").read_text()
     assert "quality is measured against the TRAINING audio" in page
 
@@ -251,12 +258,29 @@ def test_bad_input_fails_before_any_run_exists(store, tiny_corpus, cli):
     assert mismatch.returncode == 2
     assert mismatch.stderr.strip().splitlines()[-1].startswith("error: dataset")
     assert "--n 500 --sample-rate 44100" in mismatch.stderr
+    suggested = re.search(r"train at the dataset's with ((?:--set \S+ ?)+)", mismatch.stderr)[1]
+    assert suggested.split() == ["--set", "n=32", "--set", "sample_rate=16000"]
+    from models.registry import parse_overrides, resolve
+
+    config = resolve("paper", parse_overrides(suggested.split()[1::2]))  # accepted as given
+    assert (config.n, config.sample_rate) == (32, 16000)
     for completed in (unknown, bad_key, mismatch):
         assert "Traceback" not in completed.stderr
     if (store / "mlflow.db").exists():
         client = client_for(store)
         experiment = client.get_experiment_by_name("samplegan")
         assert experiment is None or not client.search_runs([experiment.experiment_id])
+
+
+def test_help_names_the_store_the_command_would_use(tmp_path, cli):
+    elsewhere = tmp_path / "elsewhere"
+    for command in (["train"], ["report"], ["study", "run"]):
+        completed = cli(*command, "--help", env={"SAMPLEGAN_STORE_DIR": str(elsewhere)},
+                        check=True)
+        help_text = "".join(completed.stdout.split())  # click wraps even inside long paths
+        assert f"theSQLitestore{elsewhere / 'mlflow.db'}" in help_text, command
+        if command != ["train"]:
+            assert f"thejournalfile{elsewhere / 'optuna.journal'}" in help_text, command
 
 
 def _wait_for_running_run(store: Path, process: subprocess.Popen, timeout: float = 120) -> str:

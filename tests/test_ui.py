@@ -36,9 +36,24 @@ def test_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
             cwd=tmp_path, env=store_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1, result.stderr
-    assert f"port {port} on 127.0.0.1 is in use" in result.stderr
-    assert "--port" in result.stderr
+    assert f"port {port} (--port) on 127.0.0.1 is in use" in result.stderr
+    assert "pick another with --port" in result.stderr
     assert not (tmp_path / "mlruns" / "logs").exists()  # failed before starting anything
+
+
+@pytest.mark.slow
+def test_every_taken_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as first, socket.socket() as second:
+        for taken in (first, second):
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+        ports = [taken.getsockname()[1] for taken in (first, second)]
+        result = subprocess.run(
+            [SAMPLEGAN, "ui", "--port", str(ports[0]), "--dashboard-port", str(ports[1])],
+            cwd=tmp_path, env=store_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert (f"ports {ports[0]} (--port) and {ports[1]} (--dashboard-port) on 127.0.0.1 are in "
+            "use") in result.stderr
 
 
 def test_server_dying_at_start_is_reported_from_its_log(tmp_path: Path) -> None:

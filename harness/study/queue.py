@@ -62,6 +62,7 @@ def create_or_resume(spec: StudySpec, storage: StudyStorage) -> tuple[optuna.Stu
                                     direction=spec.objective.direction,
                                     sampler=optuna.samplers.TPESampler(seed=spec.seed),
                                     pruner=make_pruner(spec))
+        study.set_metric_names([spec.objective.metric])  # the dashboard's name for the values
         study.set_user_attr("spec_fingerprint", spec.fingerprint())
         study.set_user_attr("spec", json.dumps(spec.source, default=str))
         study.set_user_attr("cells", len(spec.cells()))

@@ -1,8 +1,13 @@
-"""`samplegan study status`: trials by state per grid point, best so far, time used."""
+"""`samplegan study status`: trials by state per grid point, best so far, time used.
+
+A trial that failed or was interrupted is no failure of the study once its cell has run
+again and finished: it is counted as RERUN, not FAIL, here and in the report.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +17,34 @@ from optuna.trial import TrialState
 from harness.study.queue import CELL_ATTR
 from harness.study.storage import open_existing_study
 
-STATES = ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")
+STATES = ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL", "RERUN")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _cell(trial: optuna.trial.FrozenTrial) -> str:
+    return trial.user_attrs.get(CELL_ATTR, f"trial {trial.number}")
+
+
+def trial_outcomes(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
+    """Each trial's state for reporting, by trial number: Optuna's state name, except that a
+    failed (or interrupted, or stale) trial of a cell with a finished trial is "RERUN"."""
+    done = {_cell(t) for t in trials if t.state in FINISHED}
+    return {t.number: "RERUN" if t.state == TrialState.FAIL and _cell(t) in done
+            else t.state.name for t in trials}
+
+
+def failure_reason(attrs: Mapping[str, Any]) -> str | None:
+    """Why a trial failed, from the attribute its worker or the launcher left (see queue.py)."""
+    return attrs.get("error") or attrs.get("interrupted") or attrs.get("stale")
+
+
+def last_reported(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The objective a finished trial contributes: its value, or a pruned trial's last report."""
+    if trial.state == TrialState.COMPLETE:
+        return trial.value
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        return trial.intermediate_values[max(trial.intermediate_values)]
+    return None
 
 
 def _seconds(trial: optuna.trial.FrozenTrial, now: datetime) -> float:
@@ -26,17 +58,20 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     """Progress of study `name` as one JSON-ready object."""
     opened, study = open_existing_study(name, storage)
     trials = study.get_trials(deepcopy=False)
+    outcomes = trial_outcomes(trials)
     now = datetime.now()
     points: dict[str, Counter] = defaultdict(Counter)
     values: dict[str, list[float]] = defaultdict(list)
+    pruned_values: dict[str, list[float]] = defaultdict(list)
     cells_done = set()
     for trial in trials:
-        cell = trial.user_attrs.get(CELL_ATTR, f"trial {trial.number}")
+        cell = _cell(trial)
         point = cell.split("|", 1)[0]
-        points[point][trial.state.name] += 1
-        if trial.state == TrialState.COMPLETE and trial.value is not None:
-            values[point].append(trial.value)
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        points[point][outcomes[trial.number]] += 1
+        value = last_reported(trial)
+        if value is not None:
+            (values if trial.state == TrialState.COMPLETE else pruned_values)[point].append(value)
+        if trial.state in FINISHED:
             cells_done.add(cell)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     best = None
@@ -53,10 +88,11 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
         "direction": study.direction.name.lower(),
         "cells": study.user_attrs.get("cells", len(cells_done)),
         "cells_done": len(cells_done),
-        "trials": {state: sum(t.state.name == state for t in trials) for state in STATES},
+        "trials": {state: sum(outcome == state for outcome in outcomes.values())
+                   for state in STATES},
         "points": [
             {"point": point, "states": {s: points[point].get(s, 0) for s in STATES},
-             "values": values[point]}
+             "values": values[point], "pruned_values": pruned_values[point]}
             for point in sorted(points)
         ],
         "best": best,
@@ -65,9 +101,11 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
             "wall_seconds": round((max(ends) - min(starts)).total_seconds(), 1) if starts else 0.0,
         },
         "failed": [{"trial": t.number, "cell": t.user_attrs.get(CELL_ATTR),
-                    "reason": t.user_attrs.get("error") or t.user_attrs.get("interrupted")
-                    or t.user_attrs.get("stale") or "unknown"}
-                   for t in trials if t.state == TrialState.FAIL],
+                    "reason": failure_reason(t.user_attrs) or "unknown"}
+                   for t in trials if outcomes[t.number] == "FAIL"],
+        "rerun": [{"trial": t.number, "cell": t.user_attrs.get(CELL_ATTR),
+                   "reason": failure_reason(t.user_attrs) or "unknown"}
+                  for t in trials if outcomes[t.number] == "RERUN"],
         "pruned": [{"trial": t.number, "cell": t.user_attrs.get(CELL_ATTR),
                     "reason": t.user_attrs.get("prune_reason")}
                    for t in trials if t.state == TrialState.PRUNED],
@@ -83,17 +121,30 @@ def format_status(status: dict[str, Any]) -> str:
     width = max([len(p["point"]) for p in status["points"]] + [10])
     lines.append(f"{'grid point':<{width}}  " + "  ".join(f"{s[:8]:>8}" for s in STATES)
                  + "  mean objective")
+    any_pruned = False
     for point in status["points"]:
-        mean = (sum(point["values"]) / len(point["values"])) if point["values"] else None
+        scored = point["values"] + point["pruned_values"]
+        mean = f"{sum(scored) / len(scored):.6g}" if scored else ""
+        if point["pruned_values"]:
+            mean += "*"
+            any_pruned = True
         lines.append(f"{point['point']:<{width}}  "
-                     + "  ".join(f"{point['states'][s]:>8}" for s in STATES)
-                     + f"  {'' if mean is None else f'{mean:.4g}'}")
+                     + "  ".join(f"{point['states'][s]:>8}" for s in STATES) + f"  {mean}")
+    if any_pruned:
+        lines.append("* with the last value pruned trials reported (from earlier steps), as the "
+                     "report counts them")
     best = status["best"]
     if best:
-        lines.append(f"best so far: trial {best['trial']} {best['cell']} -> {best['value']:.4g} "
+        lines.append(f"best so far: trial {best['trial']} {best['cell']} -> {best['value']:.6g} "
                      f"({status['direction']}; MLflow run {best['mlflow_run_id']})")
+    elif status["trials"]["PRUNED"]:
+        lines.append("best so far: none (no trial completed; pruned trials stopped early, so "
+                     "none of them is a best)")
     for failed in status["failed"]:
         lines.append(f"failed: trial {failed['trial']} {failed['cell']}: {failed['reason']}")
+    for rerun in status["rerun"]:
+        lines.append(f"re-run: trial {rerun['trial']} {rerun['cell']} ({rerun['reason']}); its "
+                     "cell has since finished")
     for pruned in status["pruned"]:
         lines.append(f"pruned: trial {pruned['trial']} {pruned['cell']}: {pruned['reason']}")
     time_used = status["time"]

@@ -72,8 +72,9 @@ class OptunaObserver(TrainingObserver):
         self.evaluations += 1
         share = float(evaluation.diagnosis.metrics.get("collapsed_share") or 0.0)
         self.collapsed_streak = self.collapsed_streak + 1 if share >= pruner.collapsed_share else 0
+        shown = "not computed" if value is None else f"{value:.6g}"
         self.log(f"trial {self.trial.number} step {evaluation.step}: "
-                 f"{evaluation.diagnosis.label}, collapsed {share:.0%}, objective {value}")
+                 f"{evaluation.diagnosis.label}, collapsed {share:.0%}, objective {shown}")
         if self.evaluations <= pruner.warmup_evaluations:
             return
         if "collapse" in pruner.kind and self.collapsed_streak >= pruner.patience:
