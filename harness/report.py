@@ -1197,8 +1197,8 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
                   for index in range(len(final.wavs))]
         # The first pick's healthy clips first, the other's collapsed ones: the contrast.
         wanted = ("healthy",) if role == roles[0] else COLLAPSED_LABELS
-        order = sorted(range(len(final.wavs)), key=lambda index: labels[index] not in wanted)
-        for index in order[:LISTEN_CLIPS]:
+        shown = range(min(len(final.wavs), LISTEN_CLIPS))  # the clips its figure shows
+        for index in sorted(shown, key=lambda index: labels[index] not in wanted):
             decoded = decode_audio(final.wavs[index])
             audio, rate = decoded.audio, decoded.sample_rate_hz
             clip_length = listening_length(rate, len(audio))
