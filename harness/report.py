@@ -808,7 +808,7 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
 _HOW_TO_READ = (
     "How to read: a trial pruned as collapsed counts as fully collapsed (collapsed outcome 1); "
     "other finished trials contribute the share of collapsed clips (silent, flat collapse, "
-    "saturated) at their final evaluation. A pruned trial enters the objective with the last "
+    "loop, saturated) at their final evaluation. A pruned trial enters the objective with the last "
     "value it reported, from an earlier GAN step than completed trials. The effect of an axis is "
     "the spread of its level means over all other axes and replicates. Replicate r trains with "
     "the same seed at every grid point, so seed noise is the residual SD once grid-point and "
@@ -1039,7 +1039,7 @@ def _collapse_section(document: Document, data: _StudyData, analysis: _Analysis,
                      _num(row["first_collapsed_step"]), _num(row["median_onset_over_n"], 3),
                      *(f"{row[f'share_{label}']:.2f}" for label in LABELS)])
     document.table(["variant", "collapse rate", "runs collapsed", "first collapsed step "
-                    "(median)", "median onset / n", *LABELS], rows or [["none"] + ["–"] * 9],
+                    "(median)", "median onset / n", *LABELS], rows or [["none"] + ["–"] * (4 + len(LABELS))],
                    sortable=True)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
 from harness.report import (
     caveat_line,
@@ -323,7 +324,7 @@ def test_plots_are_written_for_failed_cells_and_single_axes(tmp_path: Path) -> N
     frame.loc[0, ["state", "objective", "collapsed_outcome"]] = ["FAIL", math.nan, math.nan]
     frame["lr"] = np.geomspace(1e-5, 1e-2, len(frame))
     frame["gan_loss"] = ["bce", "hinge"] * 3 + [math.nan] * 2  # searched; last trials lack it
-    for label in ("healthy", "silent", "flat_collapse", "saturated", "noise"):
+    for label in LABELS:
         frame[f"share_{label}"] = 0.2
     paths = [plot_effects(frame, ["A"], "objective", tmp_path / "effects.png"),
              plot_effects(frame, ["A", "gan_loss"], "objective", tmp_path / "both.png"),
