@@ -856,7 +856,7 @@ def _answers(data: _StudyData, analysis: _Analysis) -> list[str]:
 _HOW_TO_READ = (
     "How to read: a trial pruned as collapsed counts as fully collapsed (collapsed outcome 1); "
     "other finished trials contribute the share of collapsed clips (silent, flat collapse, "
-    "saturated) at their final evaluation. A pruned trial enters the objective with the last "
+    "loop, saturated) at their final evaluation. A pruned trial enters the objective with the last "
     "value it reported, from an earlier GAN step than completed trials. The effect of an axis is "
     "the spread of its level means over all other axes and replicates. Replicate r trains with "
     "the same seed at every grid point, so seed noise is the residual SD once grid-point and "
@@ -1116,7 +1116,7 @@ def _collapse_section(document: Document, data: _StudyData, analysis: _Analysis,
                      _num(row["first_collapsed_step"]), _num(row["median_onset_over_n"], 3),
                      *(f"{row[f'share_{label}']:.2f}" for label in LABELS)])
     document.table(["variant", "collapse rate", "runs collapsed", "first collapsed step "
-                    "(median)", "median onset / n", *LABELS], rows or [["none"] + ["–"] * 9],
+                    "(median)", "median onset / n", *LABELS], rows or [["none"] + ["–"] * (4 + len(LABELS))],
                    sortable=True)
 
 
@@ -1174,7 +1174,7 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
                    if variant != ranked.index[0] and paper_like.get(variant, 0) > 0]
         if closest:  # the grid point with the most of the paper's parts, worst first on ties
             top = max(paper_like[variant] for variant in closest)
-            picks.append(("closest to the paper",
+            picks.append(("paper",
                           next(variant for variant in closest if paper_like[variant] == top)))
         else:
             picks.append((roles[1], ranked.index[-1]))
@@ -1182,8 +1182,12 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
     clip_length = rate = window_n = None
     for role, variant in picks:
         run = _pick_run(analysis.frame[analysis.frame[analysis.group] == variant], media)
-        document.subheading(f"The {role} variant: {variant}" if completed
-                            else f"The variant with the {role} objective: {variant}")
+        if role == "paper":
+            document.subheading(f"The variant closest to the paper ({paper_like[variant]} of "
+                                f"{len(data.axes)} grid levels the paper's): {variant}")
+        else:
+            document.subheading(f"The {role} variant: {variant}" if completed
+                                else f"The variant with the {role} objective: {variant}")
         if run is None:
             document.paragraph("None of its runs has final clips in MLflow.")
             continue
@@ -1202,14 +1206,12 @@ def _listening_section(document: Document, data: _StudyData, analysis: _Analysis
             decoded = decode_audio(final.wavs[index])
             audio, rate = decoded.audio, decoded.sample_rate_hz
             clip_length = listening_length(rate, len(audio))
-            slug = role.replace(" ", "_")
-            name = f"listen_{slug}_{index:02d}.wav"
+            name = f"listen_{role}_{index:02d}.wav"
             write_wav(folder / name, audio[:clip_length], rate)
             document.audio(name, f"{role} · clip {index} · {labels[index]}")
         if final.clips_png is not None:
-            slug = role.replace(" ", "_")
-            shutil.copy2(final.clips_png, folder / f"listen_{slug}.png")
-            document.image(f"listen_{slug}.png", f"waveforms and spectrograms, {role} variant")
+            shutil.copy2(final.clips_png, folder / f"listen_{role}.png")
+            document.image(f"listen_{role}.png", f"waveforms and spectrograms, {role} variant")
     document.subheading("Real held-out audio")
     dataset_paths = {params.get("dataset.path") for params in data.run_params.values()}
     dataset_path = sorted(path for path in dataset_paths if path)[:1]

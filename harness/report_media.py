@@ -99,7 +99,7 @@ def first_collapsed_step(client, run_id: str, threshold: float) -> float:
     Args:
         client: An `MlflowClient` of the study's store.
         run_id: The run.
-        threshold: Share of collapsed clips (silent, flat collapse, saturated) that makes an
+        threshold: Share of collapsed clips (silent, flat collapse, loop, saturated) that makes an
             evaluation collapsed; the study's pruner uses the same (`pruner.collapsed_share`).
     """
     history = retrying(client.get_metric_history, run_id, "eval/collapsed_share")

@@ -23,7 +23,7 @@ from harness.report_stats import COLLAPSE, OBJECTIVE, main_effects
 
 _DPI = 100
 _LABEL_COLOURS = {"healthy": "#2e8b57", "noise": "#8c6bb1", "silent": "#9e9e9e",
-                  "flat_collapse": "#c62828", "saturated": "#ef8a17"}
+                  "flat_collapse": "#c62828", "loop": "#ad1457", "saturated": "#ef8a17"}
 _STATE_MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.io import wavfile
 
 from harness.audio import to_int16
-from harness.diagnostics import ONSET_LABELS
+from harness.diagnostics import COLLAPSED_LABELS, ONSET_LABELS
 
 
 def wav_data_uri(audio: np.ndarray, sample_rate_hz: int) -> str:
@@ -54,13 +54,14 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+_COLLAPSED_SELECTORS = ", ".join(f".label-{label}" for label in COLLAPSED_LABELS)
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; }
 table.key-value th { text-align: left; font-weight: normal; }
-.label-healthy { color: #176117; } .label-flat_collapse, .label-silent, .label-saturated { color: #a31515; }
+.label-healthy { color: #176117; } """ + _COLLAPSED_SELECTORS + """ { color: #a31515; }
 img { max-width: 100%; border: 1px solid #ddd; }
 """
 

@@ -616,3 +616,107 @@ def test_the_built_in_corpus_is_healthy(rate_hz: int) -> None:
         for where, excerpt in _excerpts(audio, rate_hz):
             diagnosis = diagnose_clip(excerpt, rate_hz, N)
             assert diagnosis.label == "healthy", (piece.path, where, diagnosis.metrics)
+
+
+# ------------------------------------------------------------------- periodic loops
+def _smooth_period(rng: np.random.Generator, period: int, level_db: float) -> np.ndarray:
+    """One period of a random smooth waveform (low-passed noise, zero mean) at level_db dBFS."""
+    one = signal.lfilter([1.0], [1.0, -0.9], rng.standard_normal(period))
+    one -= one.mean()
+    return one * (10 ** (level_db / 20) / one.std())
+
+
+def _seed_then_loop(rng: np.random.Generator, period: int, rate_hz: int, seconds: float = 4.0) -> np.ndarray:
+    """A second of the built-in corpus, then a quiet, exactly periodic waveform off zero (as generated)."""
+    seed = render_piece(compose_corpus(seconds=24.0, pieces=1, seed=3)[0], rate_hz, rate_hz)
+    loop_size = round((seconds - 1.0) * rate_hz)
+    loop = np.tile(_smooth_period(rng, period, -52.0), loop_size // period + 1)[:loop_size] + 0.004
+    return quantize_16bit(np.concatenate([seed, loop]))
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("period", [37, 500])
+def test_a_quiet_exact_loop_after_a_real_seed_is_loop(period: int, rate_hz: int) -> None:
+    clip = _seed_then_loop(np.random.default_rng(period), period, rate_hz)
+    diagnosis = diagnose_clip(clip, rate_hz, N)
+    assert diagnosis.label == "loop", diagnosis.metrics
+    assert diagnosis.label in COLLAPSED_LABELS
+    assert diagnosis.metrics["loop_period_samples"] == period
+    assert diagnosis.metrics["loop_period_s"] == pytest.approx(period / rate_hz)
+    assert diagnosis.metrics["loop_residual_db"] == DB_FLOOR  # sample-exact
+    # Tonal and steady: without the loop rule it would pass as a healthy drone.
+    assert diagnose_clip(clip, rate_hz, N, Thresholds(loop_residual_db=-200.0)).label == "healthy"
+
+
+def test_a_one_second_clip_that_loops_is_loop() -> None:
+    clip = _seed_then_loop(np.random.default_rng(1), 111, RATE_16K, seconds=1.6)[-RATE_16K:]  # 0.4 s seed
+    assert diagnose_clip(clip, RATE_16K, N).label == "loop"
+
+
+def test_a_loop_of_music_is_found_beyond_the_window_when_the_period_allows() -> None:
+    # A 50 ms period is searched whatever n; a 2,000-sample one only when n reaches it.
+    rng = np.random.default_rng(5)
+    clip = np.tile(_smooth_period(rng, 2000, -30.0), 32)
+    assert diagnose_clip(clip, RATE_16K, N).label == "healthy"
+    assert diagnose_clip(clip, RATE_16K, 2000).label == "loop"
+
+
+def _karplus_strong(rng: np.random.Generator, delay: int, decay: float, size: int) -> np.ndarray:
+    """A plucked string: a noise burst in a delay line with a lossy two-point average."""
+    line = np.concatenate([rng.uniform(-1.0, 1.0, delay + 1), np.zeros(size)])
+    for start in range(delay + 1, line.size, delay):  # vectorised per period: each sample depends on one period back
+        end = min(start + delay, line.size)
+        line[start:end] = 0.5 * decay * (line[start - delay : end - delay] + line[start - delay - 1 : end - delay - 1])
+    return 0.3 * line[delay + 1 :]
+
+
+def _sine(frequency_hz: np.ndarray, rate_hz: int) -> np.ndarray:
+    return 0.3 * np.sin(2 * np.pi * np.cumsum(frequency_hz) / rate_hz)
+
+
+NEAR_LOOPS = {
+    "Karplus-Strong, fast decay": lambda rng, t: _karplus_strong(rng, 100, 0.996, t.size),
+    "Karplus-Strong, slow decay": lambda rng, t: _karplus_strong(rng, 100, 0.9999, t.size),
+    "exact repetition fading by 3 dB/s": lambda rng, t: (
+        np.resize(_smooth_period(rng, 111, -20.0), t.size) * 10 ** (-3.0 * t / 20)
+    ),
+    "sine drifting 440 to 441 Hz": lambda rng, t: _sine(440.0 + t / 4.0, RATE_16K),
+    "sine drifting 440 to 440.1 Hz": lambda rng, t: _sine(440.0 + 0.1 * t / 4.0, RATE_16K),
+    "sine with 1% vibrato": lambda rng, t: _sine(440.0 + 4.4 * np.sin(2 * np.pi * 5.5 * t), RATE_16K),
+}
+
+
+@pytest.mark.parametrize("name", NEAR_LOOPS)
+def test_nearly_periodic_sounds_are_not_loops(name: str) -> None:
+    time_s = np.arange(4 * RATE_16K) / RATE_16K
+    clip = NEAR_LOOPS[name](np.random.default_rng(2), time_s).astype(np.float32)
+    diagnosis = diagnose_clip(clip, RATE_16K, N)
+    assert diagnosis.label != "loop", diagnosis.metrics
+    assert diagnosis.metrics["loop_residual_db"] > DEFAULT_THRESHOLDS.loop_residual_db
+
+
+def test_a_smooth_low_frequency_signal_is_not_a_loop_at_lag_one() -> None:
+    # 30 Hz: x[t + 1] - x[t] is 45 dB below x, but the autocorrelation has not dropped yet there.
+    time_s = np.arange(4 * RATE_16K) / RATE_16K
+    rumble = 0.3 * np.sin(2 * np.pi * (30.0 + 0.5 * time_s) * time_s)
+    diagnosis = diagnose_clip(rumble.astype(np.float32), RATE_16K, N)
+    assert diagnosis.label != "loop"
+    assert diagnosis.metrics["loop_period_samples"] > 100
+
+
+def test_a_constant_or_too_short_tail_has_no_loop_metrics() -> None:
+    for clip in (np.full(RATE_16K, 0.3, np.float32), np.ones(5, np.float32)):
+        metrics = diagnose_clip(clip, RATE_16K, N).metrics
+        assert metrics["loop_period_samples"] is metrics["loop_residual_db"] is None
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_recordings_are_far_from_repeating_themselves(shipped: dict, name: str, rate_hz: int) -> None:
+    # The closest measured -20.8 dB (loop_breakbeat); the loop rule needs -40 dB. None: a whole
+    # file whose searched stretch is its final digital silence.
+    if name not in shipped:
+        pytest.skip(f"{name} is missing")
+    for where, excerpt in _excerpts(shipped[name][rate_hz], rate_hz):
+        residual_db = diagnose_clip(excerpt, rate_hz, N).metrics["loop_residual_db"]
+        assert residual_db is None or residual_db > DEFAULT_THRESHOLDS.loop_residual_db + 15.0, (where, residual_db)

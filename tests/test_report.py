@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
 from harness.report import (
     caveat_line,
@@ -360,7 +362,7 @@ def test_plots_are_written_for_failed_cells_and_single_axes(tmp_path: Path) -> N
     frame.loc[0, ["state", "objective", "collapsed_outcome"]] = ["FAIL", math.nan, math.nan]
     frame["lr"] = np.geomspace(1e-5, 1e-2, len(frame))
     frame["gan_loss"] = ["bce", "hinge"] * 3 + [math.nan] * 2  # searched; last trials lack it
-    for label in ("healthy", "silent", "flat_collapse", "saturated", "noise"):
+    for label in LABELS:
         frame[f"share_{label}"] = 0.2
     paths = [plot_effects(frame, ["A"], "objective", tmp_path / "effects.png"),
              plot_effects(frame, ["A", "gan_loss"], "objective", tmp_path / "both.png"),
@@ -570,8 +572,8 @@ AXES = ("feedback_noise", "prefilter")  # sorted, as the study stores them
 REPORT_FILES = {"index.html", "report.md", "report.json", "trials.csv", "effects.png",
                 "interactions_objective.png", "interactions_collapse.png", "params.png",
                 "label_shares.png", "objective_per_trial.png", "listen_best.png",
-                "listen_worst.png", "listen_real.png", "listen_real.wav", "listen_best_00.wav",
-                "listen_best_01.wav", "listen_worst_00.wav", "listen_worst_01.wav"}
+                "listen_paper.png", "listen_real.png", "listen_real.wav", "listen_best_00.wav",
+                "listen_best_01.wav", "listen_paper_00.wav", "listen_paper_01.wav"}
 OPTIONAL_FILES = {"onset_histogram.png"}  # drawn only when some clip settles to a constant
 
 
@@ -633,6 +635,16 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
     assert html_path == folder / "index.html"
     files = _report_files(folder)
     assert _leftovers(folder.parent) == []
+    # The second listening pick is the grid point with the most of the paper's levels
+    # (prefilter = false, feedback_noise = 0), the best excepted.
+    markdown = (folder / "report.md").read_text()
+    paper_pick = re.search(r"The variant closest to the paper \((\d) of 2 grid levels the "
+                           r"paper's\): (.+)", markdown)
+    assert paper_pick, markdown
+    best = re.search(r"The best variant: (.+)", markdown)[1]
+    paper_levels = ("feedback_noise=0.0" in best) + ("prefilter=false" in best)
+    expected = 1 if paper_levels == 2 else 2
+    assert int(paper_pick[1]) == expected and paper_pick[2] != best
 
     trials = pd.read_csv(folder / "trials.csv")
     assert len(trials) == 4 and set(trials["state"]) == {"COMPLETE"}
@@ -882,8 +894,10 @@ def test_a_study_tracked_on_an_mlflow_server_reports_through_it(tmp_path: Path) 
         folder = tmp_path / "out"
         trials = pd.read_csv(folder / "trials.csv")
         assert len(trials) == 2 and trials["mr_lsd_db"].notna().all()
-        assert {"listen_best_00.wav", "listen_worst_00.wav", "listen_real.wav"} <= {
-            path.name for path in folder.iterdir()}  # clips fetched through the server
+        listened = {path.name for path in folder.iterdir()}  # clips fetched through the server
+        assert {"listen_best_00.wav", "listen_real.wav"} <= listened
+        # the other pick: prefilter = false (the paper's) unless that one is the best
+        assert "listen_paper_00.wav" in listened or "listen_worst_00.wav" in listened
         markdown = (folder / "report.md").read_text()
         for run_id in trials["mlflow_run_id"]:
             assert f"({uri}/#/experiments/" in markdown and f"/runs/{run_id})" in markdown

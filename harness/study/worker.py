@@ -20,6 +20,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from harness.diagnostics import COLLAPSED_LABELS
 from harness.errors import SampleGanError
 from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
@@ -79,7 +80,7 @@ class OptunaObserver(TrainingObserver):
             return
         if "collapse" in pruner.kind and self.collapsed_streak >= pruner.patience:
             shares = {label: evaluation.diagnosis.metrics.get(f"share_{label}")
-                      for label in ("silent", "flat_collapse", "saturated")}
+                      for label in COLLAPSED_LABELS}
             worst = max(shares, key=lambda label: shares[label] or 0.0)
             raise StopTraining(
                 f"collapsed: {share:.0%} of clips collapsed (mostly {worst}) for "
