@@ -8,6 +8,7 @@ checkpoint draws the same batches it would have drawn without the interruption.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -35,6 +36,8 @@ from harness.training_api import (  # noqa: F401 - re-exported for callers of th
     TrainingObserver,
     TrainingResult,
     check_dataset,
+    evaluation_count,
+    phase_totals,
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
@@ -316,24 +319,17 @@ class Trainer:
 
     # --- the run --------------------------------------------------------------------------
     def run(self) -> TrainingResult:
-        c = self.config
+        """Every phase to its `phase_totals` step count (GAN evaluations on schedule), then a
+        final evaluation unless the last GAN step had one."""
         stopped: str | None = None
         try:
-            finished = self._phase(
-                "autoencoder", c.ae_steps,
-                lambda step: self._ae_step(self._segments(self._rng("autoencoder", step),
-                                                          c.batch_size)))
-            if finished and c.pretrain_epochs:
-                pairs = self.dataset.contiguous_pairs("train")
-                steps_per_epoch = max(1, len(pairs) // c.batch_size)
-                finished = self._phase(
-                    "pretrain", c.pretrain_epochs * steps_per_epoch,
-                    lambda step: self._teacher_step(
-                        self._pair_audio(self._rng("pretrain", step), pairs),
-                        self._tf_seed("pretrain", step)))
-            if finished:
-                finished = self._phase("gan", c.gan_steps, self.gan_batch_step,
-                                       after_step=self._evaluate_on_schedule)
+            finished = True
+            for phase, total in phase_totals(self.config, self.dataset).items():
+                if not finished:
+                    break
+                finished = self._phase(phase, total, self.phase_step(phase),
+                                       after_step=self._evaluate_on_schedule if phase == "gan"
+                                       else None)
             if not finished:
                 stopped = f"time budget of {self.options.max_minutes} min reached"
             if not self.evaluations or self.evaluations[-1].step != int(self.steps["gan"].numpy()):
@@ -342,6 +338,28 @@ class Trainer:
             self.save_checkpoint("gan")
             raise
         return self._result(stopped)
+
+    def phase_step(self, phase: str) -> Callable[[int], dict[str, tf.Tensor]]:
+        """The step function of `phase` (one of `PHASES`) as `run` calls it: step index -> metrics.
+
+        `samplegan study plan` times these same functions.
+        """
+        return {"autoencoder": self.autoencoder_batch_step, "pretrain": self.pretrain_batch_step,
+                "gan": self.gan_batch_step}[phase]
+
+    def autoencoder_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+        """Autoencoder step `step`: reconstruction MSE on a batch of (B, n) training segments."""
+        segments = self._segments(self._rng("autoencoder", step), self.config.batch_size)
+        return self._ae_step(segments)
+
+    def pretrain_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+        """Teacher-forced step `step` on (B, 2n) contiguous training audio."""
+        audio = self._pair_audio(self._rng("pretrain", step), self._train_pairs)
+        return self._teacher_step(audio, self._tf_seed("pretrain", step))
+
+    @functools.cached_property
+    def _train_pairs(self) -> np.ndarray:
+        return self.dataset.contiguous_pairs("train")
 
     def gan_batch(self, step: int) -> tuple[np.ndarray, np.ndarray, tf.Tensor]:
         """The inputs of GAN step `step`: real sequences (B, L), seed segments (B, n), seed (2,)."""
