@@ -16,7 +16,6 @@ import pytest
 from harness.study.plan import (
     PhaseTiming,
     PointTiming,
-    calibration_budget_s,
     linear_at,
     schedule_seconds,
     seconds_left,
@@ -77,11 +76,6 @@ def test_lengths_extrapolate_along_the_line_through_the_two_probes():
     assert linear_at(500, 8, 2.0, 24, 4.0) == pytest.approx(63.5)
     assert linear_at(500, 8, 2.0, 8, 2.0) == 2.0
     assert linear_at(500, 8, 2.0, 24, 1.0) == 2.0  # noise that would slope down is ignored
-
-
-def test_the_calibration_budget_is_a_minute_or_five_percent():
-    assert calibration_budget_s(3600.0) == 60.0
-    assert calibration_budget_s(600.0) == pytest.approx(30.0)
 
 
 def test_phase_totals_count_every_phase_the_trainer_runs(tiny_corpus):

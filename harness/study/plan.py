@@ -20,12 +20,18 @@ Extrapolation (pure functions below, tested against hand-worked values):
 * the study = the trials in queue order on W workers, each taking the next trial when it
   is free, after the worker's start-up (importing TensorFlow, measured).
 
-Generation dominates the cost of slow points and is linear in the generated length, so a
-point whose full-length GAN step or evaluation would not fit its share of the calibration
-budget is timed at two short lengths (same model, same n, batch and clips) and
-extrapolated linearly to the real ones. Timings are cached under the store folder by
-(configuration, machine, code commit), so planning again, and `study run` after `study
-plan`, costs nothing.
+Calibration. Configurations that differ only in `COST_NEUTRAL_KEYS` (step counts,
+learning rates, noise levels) are timed once. Workers that will share this machine are
+calibrated side by side in as many processes, so the timings already include their
+contention (the sharing model only converts to another number of workers). Generation
+dominates the cost of slow points and is linear in the generated length, so a point
+whose full-length GAN step or evaluation would not fit its share of the calibration
+budget (60 s) is timed at two shorter lengths (same model, n, batch and clips) and
+extrapolated linearly to the real ones. The minimum -- each configuration's build and
+its first (tracing) call of every timed function -- is always paid, so small studies
+spend more than 5 % of their time calibrating the first time. Timings are cached under
+the store folder by (configuration, machine, code commit), so planning again, and `study
+run` after `study plan`, costs nothing.
 """
 
 from __future__ import annotations
@@ -49,11 +55,11 @@ from harness.study.spec import Cell, StudySpec
 from harness.tracking import file_lock, store_dir
 from models.config import SampleGANConfig
 
-CALIBRATION_CAP_S = 60.0  # calibration costs at most this ...
-CALIBRATION_SHARE = 0.05  # ... or this share of the predicted total, if smaller
+CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
 TIMED_CALLS = 1  # calls of each timed function after its first (tracing) call
 MIN_PROBE_SAMPLES = 8  # the shorter probe length of a slow point never goes below this
 DECISION_PROBE_SAMPLES = 32  # samples generated once to tell a slow point from a fast one
+DECISION_PROBE_S = 0.25  # ... and again at a length taking about this long, if it was quicker
 # Keys that change how many steps run, or only the values computed: never the cost of a step.
 COST_NEUTRAL_KEYS = frozenset({
     "ae_steps", "gan_steps", "pretrain_epochs", "eval_every", "lr_autoencoder", "lr_generator",
@@ -166,11 +172,6 @@ def schedule_seconds(durations: Sequence[float], workers: int, startup_s: float)
     return max(free_at)
 
 
-def calibration_budget_s(predicted_total_s: float) -> float:
-    """The calibration's budget: 60 s, or 5 % of the predicted total if that is smaller."""
-    return min(CALIBRATION_CAP_S, CALIBRATION_SHARE * predicted_total_s)
-
-
 def linear_at(x: float, x1: float, y1: float, x2: float, y2: float) -> float:
     """The line through (x1, y1) and (x2, y2) at x; y1 when x1 == x2. Never below y1 or 0.
 
@@ -276,17 +277,32 @@ class _Calibration:
         import numpy as np
 
         config = self.config
-        # One short generation at the evaluation's batch gives seconds per generated sample.
+        # Seconds per generated sample at the evaluation's batch: a short generation, and a
+        # longer one when the short one is so quick that the call's overhead could dominate.
         window = trainer.model.seed_windows(trainer.seed_bank()[: config.eval_clips], [0, 1])
-        probe = self.time(lambda: trainer.model.generator.generate(
-            window, DECISION_PROBE_SAMPLES, np.array([0, 2]))[0].numpy(), 1)
-        per_sample_s = probe.step_s / DECISION_PROBE_SAMPLES
+
+        def generation_s(samples: int) -> float:
+            return self.time(lambda: trainer.model.generator.generate(
+                window, samples, np.array([0, 2]))[0].numpy(), 1).step_s
+
+        short_s = generation_s(DECISION_PROBE_SAMPLES)
+        per_sample_s, call_s = short_s / DECISION_PROBE_SAMPLES, 0.0
+        if short_s < DECISION_PROBE_S:
+            samples = int(DECISION_PROBE_SAMPLES * DECISION_PROBE_S / max(short_s, 1e-3))
+            per_sample_s = max(0.0, (generation_s(samples) - short_s)
+                               / (samples - DECISION_PROBE_SAMPLES))
+            call_s = max(0.0, short_s - DECISION_PROBE_SAMPLES * per_sample_s)
         # Per generated sample of one call: a training batch is batch_size streams.
         sample_cost_s = {"gan": per_sample_s * max(1.0, config.batch_size / config.eval_clips),
                          "evaluation": per_sample_s}
         real = {"gan": config.gen_length, "evaluation": config.eval_length}
-        fits = {phase: (1 + TIMED_CALLS) * sample_cost_s[phase] * real[phase]
-                <= self.request.allowance_s / 2 for phase in real}
+        # The longer probe length: its two calls take about half the allowance.
+        longest = {phase: min(real[phase], max(MIN_PROBE_SAMPLES * 3, int(
+            self.request.allowance_s / 4 / max(sample_cost_s[phase], 1e-9)))) for phase in real}
+        # Timed at the real length when that fits, or when probes would be nearly as long.
+        fits = {phase: (1 + TIMED_CALLS) * (call_s + sample_cost_s[phase] * real[phase])
+                <= self.request.allowance_s / 2 or 2 * longest[phase] >= real[phase]
+                for phase in real}
         timed = {}
         if fits["gan"]:
             timed["gan"] = self.time(self.step(trainer, "gan"), TIMED_CALLS)
@@ -295,9 +311,6 @@ class _Calibration:
             self.last_evaluation = trainer.evaluations[-1]
         if all(fits.values()):
             return timed
-        # Two probe lengths: the longer one's two calls take about half the allowance.
-        longest = {phase: min(real[phase], max(MIN_PROBE_SAMPLES * 3, int(
-            self.request.allowance_s / 4 / sample_cost_s[phase]))) for phase in real}
         lengths = [{phase: max(MIN_PROBE_SAMPLES, longest[phase] // 3) for phase in real}, longest]
         progress(f"  {per_sample_s * 1e3:.2g} ms per generated sample: timing "
                  + " and ".join(f"the {phase} at {lengths[0][phase]} and {lengths[1][phase]} "
@@ -435,13 +448,14 @@ def point_name(cell: Cell) -> str:
 
 
 def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
-    """The spec's cells without a finished (complete or pruned) trial in the storage.
+    """The spec's cells without a finished (complete or pruned) trial in the storage, less
+    those that failed more often than `budget.max_retries` (they are not run again).
 
     Read-only: a storage or study that does not exist yet means every cell.
     """
     import optuna
 
-    from harness.study.queue import CELL_ATTR, DONE_STATES
+    from harness.study.queue import CELL_ATTR, DONE_STATES, cell_failures
     from harness.study.storage import open_storage
 
     try:
@@ -454,9 +468,11 @@ def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
     if spec.name not in optuna.get_all_study_names(opened.optuna):
         return spec.cells()
     trials = optuna.load_study(study_name=spec.name, storage=opened.optuna).get_trials(
-        deepcopy=False, states=DONE_STATES)
-    done = {trial.user_attrs.get(CELL_ATTR) for trial in trials}
-    return [cell for cell in spec.cells() if cell.key not in done]
+        deepcopy=False)
+    done = {trial.user_attrs.get(CELL_ATTR) for trial in trials if trial.state in DONE_STATES}
+    failures = cell_failures(trials)
+    return [cell for cell in spec.cells()
+            if cell.key not in done and failures[cell.key] <= spec.budget.max_retries]
 
 
 def _searched_extremes(spec: StudySpec) -> list[dict[str, Any]]:
