@@ -40,12 +40,12 @@ import hashlib
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from harness.tracking import file_lock, store_dir
 from models.config import SampleGANConfig
 
 CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
-TIMED_CALLS = 1  # calls of each timed function after its first (tracing) call
+TIMED_CALLS = 2  # calls of each timed function after its first (tracing) call; the fastest counts
 MIN_PROBE_SAMPLES = 8  # the shorter probe length of a slow point never goes below this
 DECISION_PROBE_SAMPLES = 32  # samples generated once to tell a slow point from a fast one
 DECISION_PROBE_S = 0.25  # ... and again at a length taking about this long, if it was quicker
@@ -132,10 +132,12 @@ def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: i
     """Wall seconds of one trial.
 
     Args:
-        timing: the configuration's timings alone.
+        timing: the configuration's timings as measured.
         totals: steps per phase (`phase_totals`); phases with 0 steps do not run.
         evaluations: evaluations of the run (`evaluation_count`).
-        factor: `slowdown` of every timed call while the trial runs.
+        factor: how much slower every timed call runs in the study than it was measured
+            (`slowdown` with the study's workers over `slowdown` at the calibration's
+            concurrency).
         cap_s: `budget.minutes_per_trial` in seconds, or None. The trainer checks it
             before every step (not during the model build); when it is reached the step
             in flight ends and one more evaluation runs.
@@ -188,6 +190,7 @@ def linear_at(x: float, x1: float, y1: float, x2: float, y2: float) -> float:
 class CalibrationRequest:
     """One configuration to time: its config values, dataset and the phases it runs."""
 
+    key: str  # its `cost_key` in the timing cache
     config: dict[str, Any]
     dataset: str
     phases: tuple[str, ...]
@@ -195,12 +198,16 @@ class CalibrationRequest:
 
 
 def _time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, float, float]:
-    """(timing, wall seconds, CPU seconds) of the calls after the first."""
+    """(timing, wall seconds, CPU seconds) of the calls after the first.
+
+    The fastest later call is the step's cost: on a shared machine other jobs can only
+    make a call slower, and one hiccup must not stand for thousands of steps.
+    """
     from harness.bench import timed_calls
 
     timings = timed_calls(run, 1 + calls)
     later = timings[1:]
-    step_s = statistics.median(t.wall_s for t in later)
+    step_s = min(t.wall_s for t in later)
     return (PhaseTiming(first_s=timings[0].wall_s, step_s=step_s),
             sum(t.wall_s for t in later), sum(t.cpu_s for t in later))
 
@@ -277,32 +284,38 @@ class _Calibration:
         import numpy as np
 
         config = self.config
-        # Seconds per generated sample at the evaluation's batch: a short generation, and a
-        # longer one when the short one is so quick that the call's overhead could dominate.
+        # Seconds per generated sample at the evaluation's batch: a short generation bounds
+        # it; when the bound says a phase would not fit and the call was so quick that its
+        # overhead could dominate, a longer generation gives the slope.
         window = trainer.model.seed_windows(trainer.seed_bank()[: config.eval_clips], [0, 1])
 
         def generation_s(samples: int) -> float:
             return self.time(lambda: trainer.model.generator.generate(
                 window, samples, np.array([0, 2]))[0].numpy(), 1).step_s
 
+        real = {"gan": config.gen_length, "evaluation": config.eval_length}
+        batch_ratio = {"gan": max(1.0, config.batch_size / config.eval_clips), "evaluation": 1.0}
+
+        def fitting(per_sample_s: float, call_s: float) -> tuple[dict[str, bool], dict[str, int]]:
+            """Which phases to time at their real length, and the longer probe length of
+            the others (its two calls take about half the allowance)."""
+            longest = {phase: min(real[phase], max(MIN_PROBE_SAMPLES * 3, int(
+                self.request.allowance_s / 4 / max(per_sample_s * batch_ratio[phase], 1e-9))))
+                for phase in real}
+            fits = {phase: (1 + TIMED_CALLS) * (call_s + per_sample_s * batch_ratio[phase]
+                                                * real[phase]) <= self.request.allowance_s / 2
+                    or 2 * longest[phase] >= real[phase] for phase in real}
+            return fits, longest
+
         short_s = generation_s(DECISION_PROBE_SAMPLES)
-        per_sample_s, call_s = short_s / DECISION_PROBE_SAMPLES, 0.0
-        if short_s < DECISION_PROBE_S:
+        per_sample_s = short_s / DECISION_PROBE_SAMPLES  # an upper bound: the call's overhead too
+        fits, longest = fitting(per_sample_s, 0.0)
+        if not all(fits.values()) and short_s < DECISION_PROBE_S:
             samples = int(DECISION_PROBE_SAMPLES * DECISION_PROBE_S / max(short_s, 1e-3))
             per_sample_s = max(0.0, (generation_s(samples) - short_s)
                                / (samples - DECISION_PROBE_SAMPLES))
-            call_s = max(0.0, short_s - DECISION_PROBE_SAMPLES * per_sample_s)
-        # Per generated sample of one call: a training batch is batch_size streams.
-        sample_cost_s = {"gan": per_sample_s * max(1.0, config.batch_size / config.eval_clips),
-                         "evaluation": per_sample_s}
-        real = {"gan": config.gen_length, "evaluation": config.eval_length}
-        # The longer probe length: its two calls take about half the allowance.
-        longest = {phase: min(real[phase], max(MIN_PROBE_SAMPLES * 3, int(
-            self.request.allowance_s / 4 / max(sample_cost_s[phase], 1e-9)))) for phase in real}
-        # Timed at the real length when that fits, or when probes would be nearly as long.
-        fits = {phase: (1 + TIMED_CALLS) * (call_s + sample_cost_s[phase] * real[phase])
-                <= self.request.allowance_s / 2 or 2 * longest[phase] >= real[phase]
-                for phase in real}
+            fits, longest = fitting(per_sample_s, max(0.0, short_s - DECISION_PROBE_SAMPLES
+                                                      * per_sample_s))
         timed = {}
         if fits["gan"]:
             timed["gan"] = self.time(self.step(trainer, "gan"), TIMED_CALLS)
@@ -338,8 +351,10 @@ class _Calibration:
         return timed
 
 
-def _calibrate(requests: Sequence[CalibrationRequest], concurrency: int) -> dict[str, Any]:
-    """Time every request in this (fresh) process; also how long its imports took.
+def _calibrate(requests: Sequence[CalibrationRequest], concurrency: int, cache_path: Path,
+               machine_key: str) -> None:
+    """Time every request in this (fresh) process, saving each to the cache as it is measured
+    (with how long this process took to import what a worker imports).
 
     `concurrency` is how many calibration processes run at once (recorded with the timings).
     """
@@ -351,12 +366,13 @@ def _calibrate(requests: Sequence[CalibrationRequest], concurrency: int) -> dict
     import harness.training  # noqa: F401
 
     startup_s = time.perf_counter() - started
-    timings = []
+    cache = TimingCache(cache_path)
+    cache.save({}, machine_key, startup_s)
     with tempfile.TemporaryDirectory(prefix="samplegan-plan-") as folder:
         for request in requests:
             progress(f"timing {_describe(request.config)}")
-            timings.append(asdict(_Calibration(request, Path(folder), concurrency).run()))
-    return {"startup_s": startup_s, "timings": timings}
+            timing = _Calibration(request, Path(folder), concurrency).run()
+            cache.save({request.key: asdict(timing)}, machine_key, startup_s)
 
 
 def _describe(config: Mapping[str, Any]) -> str:
@@ -365,32 +381,38 @@ def _describe(config: Mapping[str, Any]) -> str:
 
 
 def run_calibration(requests: Sequence[CalibrationRequest], processes: int,
-                    environment: Mapping[str, str]) -> tuple[list[dict[str, Any]], float]:
-    """Time `requests` in `processes` fresh processes at once, with `environment` set.
+                    environment: Mapping[str, str], cache: TimingCache, machine_key: str) -> None:
+    """Time `requests` in `processes` fresh processes at once, with `environment` set; the
+    timings go to `cache`.
 
-    Returns:
-        (timings in the order of `requests`, mean start-up seconds of a process).
+    Raises:
+        SampleGanError: a calibration process died (e.g. killed for lack of memory), naming
+            the configuration it was timing: a trial of it would die the same way.
     """
     processes = max(1, min(processes, len(requests)))
-    shares = [list(range(index, len(requests), processes)) for index in range(processes)]
+    shares = [list(requests[index::processes]) for index in range(processes)]
     saved = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)
     try:
         with ProcessPoolExecutor(max_workers=processes,
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_calibrate, [[requests[i] for i in share] for share in shares],
-                                    [processes] * processes))
+            for future in [pool.submit(_calibrate, share, processes, cache.path, machine_key)
+                           for share in shares]:
+                future.result()
+    except BrokenProcessPool:
+        measured = TimingCache(cache.path)
+        lost = [r for r in requests if measured.point(r.key) is None]
+        raise SampleGanError(
+            f"timing {_describe(lost[0].config) if lost else 'a configuration'} ended abruptly "
+            "(its process was killed, most likely for lack of memory); a trial of it would end "
+            "the same way: lower batch_size, grad_positions, train_gen_length or lstm_units"
+        ) from None
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    timings: list[dict[str, Any]] = [{} for _ in requests]
-    for share, result in zip(shares, results, strict=True):
-        for index, timing in zip(share, result["timings"], strict=True):
-            timings[index] = timing
-    return timings, statistics.mean(result["startup_s"] for result in results)
 
 
 # ----------------------------------------------------------------------- the plan
@@ -604,30 +626,30 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             phases = {phase for phase in PHASES if totals[phase]}
             known, union = needed.get(key, (config, set()))
             needed[key] = (config if phases - union else known, union | phases)
-    missing: dict[str, CalibrationRequest] = {}
+    missing: dict[str, tuple[SampleGANConfig, set[str]]] = {}
     for key, (config, phases) in needed.items():
         cached = cache.point(key)
         if cached is None or not phases <= set(cached.phases):
-            missing[key] = CalibrationRequest(
-                config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
-                dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=0.0)
+            missing[key] = (config, phases)
     calibration_s = 0.0
-    startup_s = cache.startup(machine_key)
-    if missing or (startup_s is None and cells):
+    if missing or (cache.startup(machine_key) is None and cells):
         if not calibrate:
             return None
         processes = 1 if own_devices else workers
         allowance = CALIBRATION_CAP_S * min(processes, len(missing)) / max(1, len(missing))
-        requests = [CalibrationRequest(r.config, r.dataset, r.phases, allowance)
-                    for r in missing.values()]
+        requests = [CalibrationRequest(
+            key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
+            dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
+            for key, (config, phases) in missing.items()]
         progress(f"timing {len(requests)} configuration(s) not measured on this machine and "
                  f"commit yet ({cache.path})")
         started = time.perf_counter()
         # Workers sharing this machine are calibrated side by side, as they will run.
-        timings, startup_s = run_calibration(requests, processes,
-                                             {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"})
+        run_calibration(requests, processes, {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"},
+                        cache, machine_key)
         calibration_s = time.perf_counter() - started
-        cache.save(dict(zip(missing, timings, strict=True)), machine_key, startup_s)
+        cache = TimingCache(cache.path)
+    startup_s = cache.startup(machine_key)
 
     cores = len(os.sched_getaffinity(0))
     concurrent = max(1, min(workers, len(cells)))
