@@ -26,7 +26,7 @@ from harness.training_api import evaluation_count, phase_totals
 from models.registry import resolve
 
 TIMING = PointTiming(
-    build_s=2.0, render_s=0.5, finish_s=1.5, cores_busy=1.5, concurrency=1,
+    build_s=2.0, render_s=0.5, finish_s=1.5, cores_busy=1.5,
     phases={"autoencoder": PhaseTiming(first_s=1.0, step_s=0.01),
             "gan": PhaseTiming(first_s=5.0, step_s=0.2),
             "evaluation": PhaseTiming(first_s=3.0, step_s=1.0)})
@@ -129,7 +129,7 @@ def tiny_spec(folder: Path, name: str, budget: str) -> Path:
 
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory, cli):
-    """A tiny study planned once (two configurations timed side by side for two workers)."""
+    """A tiny study planned once for two workers (two configurations timed)."""
     home = tmp_path_factory.mktemp("plan")
     env = {"SAMPLEGAN_STORE_DIR": str(home / "mlruns")}
     spec = tiny_spec(home, "tiny", "")

@@ -21,13 +21,11 @@ Extrapolation (pure functions below, tested against hand-worked values):
   is free, after the worker's start-up (importing TensorFlow, measured).
 
 Calibration. Configurations that differ only in `COST_NEUTRAL_KEYS` (step counts,
-learning rates, noise levels) are timed once. Workers that will share this machine are
-calibrated side by side in as many processes, so the timings already include their
-contention (the sharing model only converts to another number of workers). Generation
-dominates the cost of slow points and is linear in the generated length, so a point
-whose full-length GAN step or evaluation would not fit its share of the calibration
-budget (60 s) is timed at two shorter lengths (same model, n, batch and clips) and
-extrapolated linearly to the real ones. The minimum -- each configuration's build and
+learning rates, noise levels) are timed once, one after the other in one process with no
+worker of ours running. Generation dominates the cost of slow points and is linear in
+the generated length, so a point whose full-length GAN step or evaluation would not fit
+its share of the calibration budget (60 s) is timed at two shorter lengths (same model,
+n, batch and clips) and extrapolated linearly to the real ones. The minimum -- each configuration's build and
 its first (tracing) call of every timed function -- is always paid, so small studies
 spend more than 5 % of their time calibrating the first time. Timings are cached under
 the store folder by (configuration, machine, code commit), so planning again, and `study
@@ -86,9 +84,7 @@ class PhaseTiming:
 
 @dataclass(frozen=True)
 class PointTiming:
-    """What one configuration costs on this machine, measured beside `concurrency - 1` other
-    calibration processes (as many as workers will share the machine, when there are enough
-    configurations to time).
+    """What one configuration costs on this machine, measured with no other worker of ours.
 
     `phases` holds every training phase the trial runs and "evaluation" (one evaluation:
     generation, diagnosis, quality metrics).
@@ -99,13 +95,11 @@ class PointTiming:
     render_s: float  # per evaluation: clips, figure and page the tracked run writes
     finish_s: float  # per trial: final model and training curves
     cores_busy: float  # CPU seconds per wall second of the timed steps (1.0 = one core)
-    concurrency: int  # calibration processes that ran at once while this was measured
 
     @staticmethod
     def from_dict(values: Mapping[str, Any]) -> PointTiming:
         return PointTiming(build_s=values["build_s"], render_s=values["render_s"],
                            finish_s=values["finish_s"], cores_busy=values["cores_busy"],
-                           concurrency=values["concurrency"],
                            phases={k: PhaseTiming(**v) for k, v in values["phases"].items()})
 
 
@@ -135,9 +129,7 @@ def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: i
         timing: the configuration's timings as measured.
         totals: steps per phase (`phase_totals`); phases with 0 steps do not run.
         evaluations: evaluations of the run (`evaluation_count`).
-        factor: how much slower every timed call runs in the study than it was measured
-            (`slowdown` with the study's workers over `slowdown` at the calibration's
-            concurrency).
+        factor: `slowdown` of every timed call while the trial runs beside the other workers.
         cap_s: `budget.minutes_per_trial` in seconds, or None. The trainer checks it
             before every step (not during the model build); when it is reached the step
             in flight ends and one more evaluation runs.
@@ -220,14 +212,13 @@ def _materialise(metrics: Mapping[str, Any]) -> None:
 class _Calibration:
     """Times one configuration's Trainer; lives in the calibration process."""
 
-    def __init__(self, request: CalibrationRequest, work_dir: Path, concurrency: int):
+    def __init__(self, request: CalibrationRequest, work_dir: Path):
         from harness.dataset import load_dataset
 
         self.request = request
         self.config = SampleGANConfig.from_dict(request.config)
         self.dataset = load_dataset(Path(request.dataset))
         self.work_dir = work_dir
-        self.concurrency = concurrency
         self.wall_s = 0.0
         self.cpu_s = 0.0
         self.last_evaluation = None  # rendered once, as the tracked run renders every one
@@ -275,8 +266,7 @@ class _Calibration:
         plot_training_curves(trainer.history, folder / "curves.png")
         finish_s = time.perf_counter() - started
         return PointTiming(build_s=build_s, phases=phases, render_s=render_s, finish_s=finish_s,
-                           cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0,
-                           concurrency=self.concurrency)
+                           cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0)
 
     def generation_phases(self, trainer) -> dict[str, PhaseTiming]:
         """The GAN step and the evaluation: each at its real length if that fits half the
@@ -351,13 +341,9 @@ class _Calibration:
         return timed
 
 
-def _calibrate(requests: Sequence[CalibrationRequest], concurrency: int, cache_path: Path,
-               machine_key: str) -> None:
+def _calibrate(requests: Sequence[CalibrationRequest], cache_path: Path, machine_key: str) -> None:
     """Time every request in this (fresh) process, saving each to the cache as it is measured
-    (with how long this process took to import what a worker imports).
-
-    `concurrency` is how many calibration processes run at once (recorded with the timings).
-    """
+    (with how long this process took to import what a worker imports)."""
     started = time.perf_counter()
     from harness.quiet_tf import import_tensorflow_quietly
 
@@ -371,7 +357,7 @@ def _calibrate(requests: Sequence[CalibrationRequest], concurrency: int, cache_p
     with tempfile.TemporaryDirectory(prefix="samplegan-plan-") as folder:
         for request in requests:
             progress(f"timing {_describe(request.config)}")
-            timing = _Calibration(request, Path(folder), concurrency).run()
+            timing = _Calibration(request, Path(folder)).run()
             cache.save({request.key: asdict(timing)}, machine_key, startup_s)
 
 
@@ -380,25 +366,24 @@ def _describe(config: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={config[key]}" for key in keys if key in config)
 
 
-def run_calibration(requests: Sequence[CalibrationRequest], processes: int,
-                    environment: Mapping[str, str], cache: TimingCache, machine_key: str) -> None:
-    """Time `requests` in `processes` fresh processes at once, with `environment` set; the
-    timings go to `cache`.
+def run_calibration(requests: Sequence[CalibrationRequest], environment: Mapping[str, str],
+                    cache: TimingCache, machine_key: str) -> None:
+    """Time `requests` in a fresh process with `environment` set; the timings go to `cache`.
+
+    One process, with no other worker of ours running: the sharing between workers is
+    modelled (`slowdown`). Measured side by side, two calibration processes on this 2-core
+    machine ran each call 2-3 times slower than two study workers then ran their trials.
 
     Raises:
-        SampleGanError: a calibration process died (e.g. killed for lack of memory), naming
-            the configuration it was timing: a trial of it would die the same way.
+        SampleGanError: the calibration process died (e.g. killed for lack of memory),
+            naming the configuration it was timing: a trial of it would die the same way.
     """
-    processes = max(1, min(processes, len(requests)))
-    shares = [list(requests[index::processes]) for index in range(processes)]
     saved = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)
     try:
-        with ProcessPoolExecutor(max_workers=processes,
+        with ProcessPoolExecutor(max_workers=1,
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            for future in [pool.submit(_calibrate, share, processes, cache.path, machine_key)
-                           for share in shares]:
-                future.result()
+            pool.submit(_calibrate, list(requests), cache.path, machine_key).result()
     except BrokenProcessPool:
         measured = TimingCache(cache.path)
         lost = [r for r in requests if measured.point(r.key) is None]
@@ -635,8 +620,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     if missing or (cache.startup(machine_key) is None and cells):
         if not calibrate:
             return None
-        processes = 1 if own_devices else workers
-        allowance = CALIBRATION_CAP_S * min(processes, len(missing)) / max(1, len(missing))
+        allowance = CALIBRATION_CAP_S / max(1, len(missing))
         requests = [CalibrationRequest(
             key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
             dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
@@ -644,9 +628,8 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         progress(f"timing {len(requests)} configuration(s) not measured on this machine and "
                  f"commit yet ({cache.path})")
         started = time.perf_counter()
-        # Workers sharing this machine are calibrated side by side, as they will run.
-        run_calibration(requests, processes, {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"},
-                        cache, machine_key)
+        run_calibration(requests, {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"}, cache,
+                        machine_key)
         calibration_s = time.perf_counter() - started
         cache = TimingCache(cache.path)
     startup_s = cache.startup(machine_key)
@@ -658,8 +641,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         options = []
         for config, totals, evaluations, key in point.configs:
             timing = cache.point(key)
-            factor = (slowdown(timing.cores_busy, concurrent, cores, own_devices)
-                      / slowdown(timing.cores_busy, timing.concurrency, cores, own_devices))
+            factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
             cap_s = (None if spec.budget.minutes_per_trial is None
                      else 60.0 * spec.budget.minutes_per_trial)
             options.append((trial_seconds(timing, totals, evaluations, factor, cap_s),
