@@ -423,7 +423,6 @@ class StudyPlan:
     points: list[PointPlan]
     total_seconds: float
     calibration_seconds: float
-    queue: list[tuple[str, float]]  # (point, trial seconds) of the remaining cells, queue order
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object (keys fixed by the command-line contract)."""
@@ -558,7 +557,7 @@ class _Point:
 
 
 def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[str, str]],
-               storage: str | None = None, calibrate: bool = True) -> StudyPlan | None:
+               storage: str | None = None) -> StudyPlan:
     """Predict the cost of the study's cells still to do on `len(worker_envs)` workers.
 
     Args:
@@ -567,10 +566,9 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         worker_envs: each worker's environment overrides (`launcher.plan_workers`); a
             worker with CUDA_VISIBLE_DEVICES set has a GPU of its own.
         storage: the study storage URL (default: the local journal).
-        calibrate: time what the cache lacks; False returns None on a cache miss.
 
     Returns:
-        the plan, or None when `calibrate` is False and a timing is missing.
+        the plan; configurations not in the cache are timed first (progress on stderr).
     """
     from harness.dataset import load_dataset
     from harness.study.datasets import dataset_dir, prepare_datasets
@@ -582,8 +580,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     identity = timing_identity(worker_envs[0])
     machine_key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     cells = cells_to_do(spec, storage)
-    if calibrate:
-        prepare_datasets(spec, log=progress)
+    prepare_datasets(spec, log=progress)
     variant = get_variant(spec.base_variant)
     points: dict[str, _Point] = {}
     datasets: dict[Path, Any] = {}
@@ -618,8 +615,6 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             missing[key] = (config, phases)
     calibration_s = 0.0
     if missing or (cache.startup(machine_key) is None and cells):
-        if not calibrate:
-            return None
         allowance = CALIBRATION_CAP_S / max(1, len(missing))
         requests = [CalibrationRequest(
             key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
@@ -658,14 +653,14 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         planned.append(PointPlan(point.name, point.cells, phase_seconds, seconds, uncut,
                                  config.gan_steps))
     by_name = {p.point: p for p in planned}
-    queue = [(point_name(cell), by_name[point_name(cell)].trial_seconds) for cell in cells]
-    total = schedule_seconds([seconds for _, seconds in queue], workers, startup_s or 0.0)
+    durations = [by_name[point_name(cell)].trial_seconds for cell in cells]  # queue order
+    total = schedule_seconds(durations, workers, startup_s or 0.0)
     hardware = {"cpus": cores, "processor": identity["processor"],
                 "gpus": [env["CUDA_VISIBLE_DEVICES"] for env in worker_envs
                          if env.get("CUDA_VISIBLE_DEVICES")],
                 "shared_cores": not own_devices}
     return StudyPlan(spec=str(spec_path), workers=workers, hardware=hardware, points=planned,
-                     total_seconds=total, calibration_seconds=calibration_s, queue=queue)
+                     total_seconds=total, calibration_seconds=calibration_s)
 
 
 def budget_refusal(spec: StudySpec, plan: StudyPlan) -> str | None:
