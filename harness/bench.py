@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -102,14 +102,26 @@ def run_context() -> dict[str, Any]:
     }
 
 
+class CallTiming(NamedTuple):
+    """One timed call: wall seconds, and CPU seconds of this process (all its threads)."""
+
+    wall_s: float
+    cpu_s: float
+
+
+def timed_calls(run: Callable[[], object], calls: int) -> list[CallTiming]:
+    """Time `calls` consecutive calls of `run`; the first pays for tracing and compilation."""
+    timings = []
+    for _ in range(calls):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        run()
+        timings.append(CallTiming(time.perf_counter() - started, time.process_time() - started_cpu))
+    return timings
+
+
 def best_and_median(run: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Seconds of the fastest and the median of `repeats` calls of `run`, after a warm-up call."""
-    run()  # tracing and XLA compilation
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
+    seconds = [timing.wall_s for timing in timed_calls(run, repeats + 1)[1:]]
     return min(seconds), statistics.median(seconds)
 
 

@@ -212,13 +212,44 @@ def study() -> None:
               help="Comma-separated GPU ids, or 'all': one worker per GPU (CUDA_VISIBLE_DEVICES).")
 @_storage_option()
 @_tracking_uri_option()
+@click.option("--yes", is_flag=True,
+              help="Start even when the plan exceeds the spec's budget (minutes_per_trial, "
+                   "timeout_minutes, max_hours).")
 def study_run(spec: Path, workers: int | None, gpus: str | None, storage: str | None,
-              tracking_uri: str | None) -> None:
-    """Launch the study in SPEC (TOML), or resume it if it exists."""
+              tracking_uri: str | None, yes: bool) -> None:
+    """Launch the study in SPEC (TOML), or resume it if it exists; prints the plan's total
+    first and refuses a study predicted to exceed its budget unless --yes."""
     from harness.study.launcher import run_study
 
-    code = run_study(spec, workers=workers, gpus=gpus, storage=storage, tracking_uri=tracking_uri)
+    code = run_study(spec, workers=workers, gpus=gpus, storage=storage, tracking_uri=tracking_uri,
+                     yes=yes)
     sys.exit(code)
+
+
+@study.command("plan")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes on this machine [default: 1, or one per GPU with --gpus].")
+@click.option("--gpus", default=None, metavar="LIST",
+              help="Comma-separated GPU ids, or 'all': one worker per GPU (CUDA_VISIBLE_DEVICES).")
+@click.option("--storage", default=None, envvar="SAMPLEGAN_STORAGE",
+              help="Optuna storage URL; cells already done there are not planned "
+                   "[default: journal file in ./mlruns].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def study_plan(spec: Path, workers: int | None, gpus: str | None, storage: str | None,
+               as_json: bool) -> None:
+    """Predicted time per grid point, per trial and in total, from real calibration steps
+    of the study's models (progress on stderr; timings cached under ./mlruns)."""
+    from harness.study.launcher import plan_workers
+    from harness.study.plan import format_plan, plan_study
+    from harness.study.spec import load_spec
+
+    loaded = load_spec(spec)
+    plan = plan_study(loaded, spec, plan_workers(workers, gpus), storage=storage)
+    if as_json:
+        _emit_json(plan.to_json())
+    else:
+        click.echo(format_plan(plan))
 
 
 @study.command("status")
@@ -226,7 +257,8 @@ def study_run(spec: Path, workers: int | None, gpus: str | None, storage: str | 
 @_storage_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def study_status(name: str, storage: str | None, as_json: bool) -> None:
-    """Progress of study NAME: trials by state per grid point, best so far, time used."""
+    """Progress of study NAME: trials by state per grid point, best so far, time used and
+    predicted time left."""
     from harness.study.status import format_status
     from harness.study.status import study_status as get_status
 

@@ -43,23 +43,12 @@ from harness.training_api import (  # noqa: F401 - re-exported for callers of th
     TrainingObserver,
     TrainingResult,
     check_dataset,
+    evaluation_count,
     evaluation_split,
+    phase_totals,
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
-
-
-def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
-    """Steps of each phase a run of `config` on `dataset` takes (0 = the phase is skipped).
-
-    An epoch of teacher forcing predicts about as many samples as the training split holds.
-    """
-    pretrain = config.pretrain_steps
-    if config.pretrain_epochs:
-        predicted = config.teacher_length - config.n
-        steps_per_epoch = max(1, len(dataset.train) * dataset.n // (config.batch_size * predicted))
-        pretrain = config.pretrain_epochs * steps_per_epoch
-    return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
 
 
 def _finite(metrics: dict[str, float], phase: str, step: int) -> None:
@@ -398,26 +387,20 @@ class Trainer:
 
     # --- the run --------------------------------------------------------------------------
     def run(self) -> TrainingResult:
-        c = self.config
+        """Every phase to its `phase_totals` step count (GAN evaluations on schedule), then a
+        final evaluation unless the last GAN step had one."""
         stopped: str | None = None
-        totals = phase_totals(c, self.dataset)
+        totals = phase_totals(self.config, self.dataset)
         try:
-            finished = self._phase(
-                "autoencoder", totals["autoencoder"],
-                lambda step: self._ae_step(self._segments(self._rng("autoencoder", step),
-                                                          c.batch_size)))
-            if finished and totals["pretrain"]:
-                finished = self._phase(
-                    "pretrain", totals["pretrain"],
-                    lambda step: self._teacher_step(self._teacher_audio(self._rng("pretrain", step)),
-                                                    self._tf_seed("pretrain", step)),
-                    after_step=self._pretrain_likelihood_on_schedule)
-            if finished:
-                done = int(self.steps["gan"].numpy())
-                if 0 < done < totals["gan"] and done not in self.evaluated_steps:
+            finished = True
+            for phase, total in totals.items():
+                if not finished:
+                    break
+                done = int(self.steps[phase].numpy())
+                if phase == "gan" and 0 < done < total and done not in self.evaluated_steps:
                     self._evaluate_on_schedule(done)  # one an interruption cut short
-                finished = self._phase("gan", totals["gan"], self.gan_batch_step,
-                                       after_step=self._evaluate_on_schedule)
+                finished = self._phase(phase, total, self.phase_step(phase),
+                                       after_step=self._after_step(phase))
             if not finished:
                 stopped = f"time budget of {self.options.max_minutes} min reached"
             if not self.evaluations or self.evaluations[-1].step != int(self.steps["gan"].numpy()):
@@ -430,6 +413,29 @@ class Trainer:
                 self.save_checkpoint(self._running_phase)  # resume here, not at the last one
             raise
         return self._result(stopped)
+
+    def phase_step(self, phase: str) -> Callable[[int], dict[str, tf.Tensor]]:
+        """The step function of `phase` (one of `PHASES`) as `run` calls it: step index -> metrics.
+
+        `samplegan study plan` times these same functions.
+        """
+        return {"autoencoder": self.autoencoder_batch_step, "pretrain": self.pretrain_batch_step,
+                "gan": self.gan_batch_step}[phase]
+
+    def autoencoder_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+        """Autoencoder step `step`: reconstruction MSE on a batch of (B, n) training segments."""
+        segments = self._segments(self._rng("autoencoder", step), self.config.batch_size)
+        return self._ae_step(segments)
+
+    def pretrain_batch_step(self, step: int) -> dict[str, tf.Tensor]:
+        """Teacher-forced step `step` on (B, n + pretrain_length) contiguous training audio."""
+        audio = self._teacher_audio(self._rng("pretrain", step))
+        return self._teacher_step(audio, self._tf_seed("pretrain", step))
+
+    def _after_step(self, phase: str) -> Callable[[int], None] | None:
+        """What runs after each step of `phase`: GAN evaluations, the pretraining learning curve."""
+        return {"pretrain": self._pretrain_likelihood_on_schedule,
+                "gan": self._evaluate_on_schedule}.get(phase)
 
     def gan_batch(self, step: int) -> tuple[np.ndarray, np.ndarray, tf.Tensor]:
         """The inputs of GAN step `step`: real sequences (B, L), seed segments (B, n), seed (2,)."""

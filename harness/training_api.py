@@ -131,3 +131,30 @@ def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
         )
 
 
+def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
+    """Steps of each training phase of a full run, in the order `Trainer.run` runs them.
+
+    The one place these counts are defined: `Trainer.run` runs them and `samplegan study
+    plan` extrapolates its timed steps to them (here, without TensorFlow, so planning
+    and launching need no TensorFlow import). A phase that does not run has 0 steps.
+
+    Args:
+        config: the run's resolved config.
+        dataset: its dataset (an epoch of teacher forcing is sized by its train split).
+
+    Returns:
+        `{phase: steps}` for every phase of `PHASES`.
+    """
+    pretrain = config.pretrain_steps
+    if config.pretrain_epochs:  # an epoch predicts about as many samples as the train split holds
+        predicted = config.teacher_length - config.n
+        steps_per_epoch = max(1, len(dataset.train) * dataset.n // (config.batch_size * predicted))
+        pretrain = config.pretrain_epochs * steps_per_epoch
+    return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
+
+
+def evaluation_count(config: SampleGANConfig) -> int:
+    """Evaluations of a full run: one every `eval_every` GAN steps, and one after the last
+    GAN step unless it had one (as `Trainer.run` does)."""
+    scheduled = config.gan_steps // config.eval_every
+    return scheduled + (config.gan_steps % config.eval_every != 0 or scheduled == 0)

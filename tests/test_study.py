@@ -145,6 +145,7 @@ def test_a_good_spec_parses_into_cells():
     ({"design__grid": None}, r"design\.grid is missing"),
     ({"budget__trials": 5}, r"budget\.trials is only for search-only designs"),
     ({"budget__minutes_per_trial": "ten"}, r"budget\.minutes_per_trial must be"),
+    ({"budget__max_hours": 0}, r"budget\.max_hours must be > 0"),
     ({"objective__metric": "accuracy"}, r"objective\.metric 'accuracy' is unknown"),
     ({"objective__direction": "up"}, r"objective\.direction must be"),
     ({"pruner__kind": "hyperband"}, r"pruner\.kind must be one of"),

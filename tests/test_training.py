@@ -13,7 +13,7 @@ from harness import stopping
 from harness.corpus import synthesize_dataset
 from harness.dataset import load_dataset
 from harness.errors import SampleGanError
-from harness.training import RunOptions, Trainer, TrainingObserver, phase_totals
+from harness.training import RunOptions, Trainer, TrainingObserver, evaluation_count, phase_totals
 from models.registry import resolve
 
 pytestmark = pytest.mark.slow
@@ -107,8 +107,11 @@ def test_the_encoder_is_frozen_during_gan_training(straight_run):
 
 
 def test_evaluations_follow_the_schedule(straight_run):
-    _, result, _ = straight_run
+    trainer, result, _ = straight_run
     assert [e.step for e in result.evaluations] == [2, 4]
+    # What `study plan` extrapolates to is what the run did.
+    assert result.steps == phase_totals(trainer.config, trainer.dataset)
+    assert len(result.evaluations) == evaluation_count(trainer.config)
     last = result.evaluations[-1]
     assert last.clips.shape == (2, 256)
     assert set(last.diagnosis.metrics) >= {"collapsed_share", "share_healthy", "diversity_lsd_db"}
@@ -181,7 +184,8 @@ def test_teacher_forcing_trains_only_the_generator(lstm_mode, tiny_training, tmp
     holder.append(trainer)
     result = trainer.run()
     steps = len(dataset.train) // config.batch_size  # one epoch predicts about the split
-    assert steps > 5 and result.steps["pretrain"] == steps == phase_totals(config, dataset)["pretrain"]
+    assert steps > 5 and result.steps["pretrain"] == steps
+    assert result.steps == phase_totals(config, dataset)
     losses = result.history["pretrain/teacher_loss"]
     assert len(losses) == steps and all(math.isfinite(v) for v in losses)
     before, after = observer.snapshots["autoencoder"], observer.snapshots["pretrain"]

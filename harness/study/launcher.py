@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.errors import SampleGanError
 from harness.stopping import Terminated, install_termination_handler
 from harness.study.datasets import prepare_datasets
+from harness.study.plan import PLAN_ATTR, StudyPlan, budget_refusal, plan_study
 from harness.study.queue import (
     DONE_STATES,
     cells_left,
@@ -150,9 +151,34 @@ def _kill_runs_of_dead_workers(study, storage: StudyStorage, tracking: TrackingS
                 retrying(tracking.client().set_terminated, run_id, status=KILLED)
 
 
+def _check_plan(spec: StudySpec, spec_path: Path, plans: list[dict[str, str]],
+                storage: StudyStorage, yes: bool) -> StudyPlan:
+    """Print the plan's total; refuse a study over its budget unless `yes`."""
+    plan = plan_study(spec, spec_path, plans, storage=storage.url)
+    trials = sum(point.trials for point in plan.points)
+    slowest = max(plan.points, key=lambda point: point.trial_seconds, default=None)
+    print(f"plan: {trials} trial(s) to do, predicted {plan.total_seconds / 60:.1f} min on "
+          f"{plan.workers} worker(s)" + (f" (slowest: {slowest.point}, "
+                                         f"{slowest.trial_seconds / 60:.1f} min per trial)"
+                                         if slowest else "")
+          + (f"; calibration took {plan.calibration_seconds:.0f} s"
+             if plan.calibration_seconds else ""), flush=True)
+    refusal = budget_refusal(spec, plan)
+    if refusal and not yes:
+        raise SampleGanError(f"{refusal}; reshape {spec_path} or pass --yes to start anyway")
+    if refusal:
+        print(f"warning: {refusal}; starting anyway (--yes)", flush=True)
+    return plan
+
+
 def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None = None,
-              storage: str | None = None, tracking_uri: str | None = None) -> int:
-    """Launch or resume the study in `spec_path`; returns the process exit code."""
+              storage: str | None = None, tracking_uri: str | None = None,
+              yes: bool = False) -> int:
+    """Launch or resume the study in `spec_path`; returns the process exit code.
+
+    Refuses (before the study is created or resumed) a study whose plan exceeds its
+    budget, unless `yes`.
+    """
     spec = load_spec(spec_path)
     plans = plan_workers(workers, gpus)
     install_termination_handler()
@@ -163,8 +189,10 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
           f" x {spec.replicates} replicate(s)); storage {study_storage.display_url}; "
           f"tracking {tracking.display_uri}", flush=True)
     prepare_datasets(spec, log=lambda message: print(message, flush=True))
+    plan = _check_plan(spec, spec_path, plans, study_storage, yes)
     with study_storage.exclusive(spec.name):
         study, created = create_or_resume(spec, study_storage)
+        study.set_user_attr(PLAN_ATTR, plan.summary())
         parent_run_id = _ensure_parent_run(spec, study, tracking, study_storage)
         fail_stale_trials(study, study_storage)
         queued = queue_missing_cells(study, spec)

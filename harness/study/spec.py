@@ -76,6 +76,7 @@ class Budget:
     gan_steps: int | None = None  # per trial; overrides config gan_steps
     minutes_per_trial: float | None = None  # per-trial wall-clock budget
     timeout_minutes: float | None = None  # workers take no new trial after this
+    max_hours: float | None = None  # `study run` refuses a study predicted to take longer
     max_retries: int = 1  # re-runs of a cell whose trial raised
 
 
@@ -311,7 +312,7 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
 
     budget_table = _table(data, "budget", "")
     _no_unknown(budget_table, {"trials", "gan_steps", "minutes_per_trial", "timeout_minutes",
-                               "max_retries"}, "budget.")
+                               "max_hours", "max_retries"}, "budget.")
     budget = Budget(
         trials=_positive(_typed(budget_table, "trials", (int,), "budget."), "budget.trials"),
         gan_steps=_typed(budget_table, "gan_steps", (int,), "budget."),
@@ -319,6 +320,8 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
                                            "budget."), "budget.minutes_per_trial"),
         timeout_minutes=_positive(_typed(budget_table, "timeout_minutes", (int, float), "budget."),
                                   "budget.timeout_minutes"),
+        max_hours=_positive(_typed(budget_table, "max_hours", (int, float), "budget."),
+                            "budget.max_hours"),
         max_retries=_typed(budget_table, "max_retries", (int,), "budget.", 1),
     )
     if budget.gan_steps is not None and budget.gan_steps < 0:

@@ -1,4 +1,4 @@
-"""`samplegan study status`: trials by state per grid point, best so far, time used.
+"""`samplegan study status`: trials by state per grid point, best so far, time used and left.
 
 A trial that failed or was interrupted is no failure of the study once its cell has run
 again and finished: it is counted as RERUN, not FAIL, here and in the report.
@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from harness.study.plan import PLAN_ATTR, seconds_left
 from harness.study.queue import CELL_ATTR
 from harness.study.storage import open_existing_study
 
@@ -54,6 +55,17 @@ def _seconds(trial: optuna.trial.FrozenTrial, now: datetime) -> float:
     return max(0.0, (end - trial.datetime_start).total_seconds())
 
 
+def _left(plan: dict[str, Any], trials: list[optuna.trial.FrozenTrial], now: datetime) -> float:
+    """Seconds left by the launcher's plan: running trials finish, waiting ones run."""
+    def predicted(trial: optuna.trial.FrozenTrial) -> float:
+        point = trial.user_attrs.get(CELL_ATTR, "").split("|", 1)[0]
+        return plan["trial_seconds"].get(point, 0.0)
+
+    queued = [predicted(t) for t in trials if t.state == TrialState.WAITING]
+    running = [(predicted(t), _seconds(t, now)) for t in trials if t.state == TrialState.RUNNING]
+    return seconds_left(queued, running, plan["workers"])
+
+
 def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     """Progress of study `name` as one JSON-ready object."""
     opened, study = open_existing_study(name, storage)
@@ -81,6 +93,7 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
         best = {"trial": trial.number, "value": trial.value, "cell": trial.user_attrs.get(CELL_ATTR),
                 "params": trial.params, "mlflow_run_id": trial.user_attrs.get("mlflow_run_id")}
     starts = [t.datetime_start for t in trials if t.datetime_start]
+    plan = study.user_attrs.get(PLAN_ATTR)
     ends = [t.datetime_complete or now for t in trials if t.datetime_start]
     return {
         "study": name,
@@ -99,6 +112,7 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
         "time": {
             "trial_seconds": round(sum(_seconds(t, now) for t in trials), 1),
             "wall_seconds": round((max(ends) - min(starts)).total_seconds(), 1) if starts else 0.0,
+            "predicted_seconds_left": None if plan is None else round(_left(plan, trials, now), 1),
         },
         "failed": [{"trial": t.number, "cell": t.user_attrs.get(CELL_ATTR),
                     "reason": failure_reason(t.user_attrs) or "unknown"}
@@ -148,6 +162,9 @@ def format_status(status: dict[str, Any]) -> str:
     for pruned in status["pruned"]:
         lines.append(f"pruned: trial {pruned['trial']} {pruned['cell']}: {pruned['reason']}")
     time_used = status["time"]
+    left = time_used["predicted_seconds_left"]
     lines.append(f"time used: {time_used['trial_seconds']:.0f} s in trials, "
-                 f"{time_used['wall_seconds']:.0f} s wall clock")
+                 f"{time_used['wall_seconds']:.0f} s wall clock; predicted left: "
+                 + ("unknown (launched before plans were recorded)" if left is None
+                    else f"{left:.0f} s"))
     return "\n".join(lines)
