@@ -294,8 +294,8 @@ def tracked_training(
             except StopTraining as stop:
                 pruned = stop
                 run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
-            _log_final(run, trainer, observer, run_name or variant, variant, overrides, pruned,
-                       result)
+            _log_final(run, trainer, observer, run.name or run_name or variant, variant, overrides,
+                       pruned, result)
         finally:
             observer.close()
     if pruned is not None:

@@ -267,6 +267,7 @@ class TrackedRun:
         self.store = store
         self.client = store.client()
         self.run_id = run_id
+        self.name: str | None = None  # the MLflow run name, set by `start`
         self._metrics: list = []
         self._last_flush = time.monotonic()
         self.final_status: str | None = None
@@ -319,6 +320,7 @@ class TrackedRun:
             existing = get_run(store, resume_run_id)
             retrying(client.update_run, existing.info.run_id, status=RUNNING)
             run = cls(store, existing.info.run_id)
+            run.name = existing.info.run_name  # a resumed run keeps its name
             run._logged_until = {
                 key: max(metric.step for metric in retrying(client.get_metric_history,
                                                             run.run_id, key))
@@ -330,7 +332,9 @@ class TrackedRun:
             return run
         experiment_id = store.experiment_id(experiment)
         created = retrying(client.create_run, experiment_id, tags=all_tags, run_name=run_name)
-        return cls(store, created.info.run_id)
+        run = cls(store, created.info.run_id)
+        run.name = created.info.run_name
+        return run
 
     # --- logging --------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any], soft_keys: frozenset[str] = frozenset()) -> None:

@@ -172,7 +172,7 @@ def cells_step_by_step(generator, seed_window: np.ndarray, steps: int) -> np.nda
     """
     @tf.function(reduce_retracing=True)  # a graph, not XLA: only to spare Python's overhead
     def step(history, state1, state2):
-        frame = generator.prefilter(history)[:, -1]  # (B, C): the newest sample's frame
+        frame = generator.frames(history)[:, -1]  # (B, C): the newest sample's frame
         out1, state1 = generator.lstm1.cell(frame, state1)
         out2, state2 = generator.lstm2.cell(out1, state2)
         return generator.head_layer(out2), state1, state2

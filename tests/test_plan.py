@@ -86,9 +86,9 @@ def test_phase_totals_count_every_phase_the_trainer_runs(tiny_corpus):
                                "gan_steps": 25, "eval_every": 10, "batch_size": 4})
     assert phase_totals(config, dataset) == {"autoencoder": 7, "pretrain": 0, "gan": 25}
     assert evaluation_count(config) == 3  # at 10, 20 and after 25
-    pairs = len(dataset.contiguous_pairs("train"))
-    teacher = config.replace(pretrain_epochs=2)
-    assert phase_totals(teacher, dataset)["pretrain"] == 2 * max(1, pairs // 4)
+    teacher = config.replace(pretrain_epochs=2)  # an epoch predicts about the train split
+    assert phase_totals(teacher, dataset)["pretrain"] == 2 * max(1, len(dataset.train) // 4)
+    assert phase_totals(config.replace(pretrain_steps=13), dataset)["pretrain"] == 13
     assert evaluation_count(config.replace(gan_steps=20)) == 2
     assert evaluation_count(config.replace(gan_steps=0)) == 1
 

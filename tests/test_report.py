@@ -237,6 +237,7 @@ def test_label_shares_average_runs_with_measurements_per_point() -> None:
         "share_healthy": [0.0, 0.5, 1.0, math.nan], "share_silent": [1.0, 0.5, 0.0, math.nan],
         "share_flat_collapse": [0.0, 0.0, 0.0, math.nan],
         "share_saturated": [0.0, 0.0, 0.0, math.nan], "share_noise": [0.0, 0.0, 0.0, math.nan],
+        "share_loop": [0.0, 0.0, 0.0, math.nan],
     })
     shares = label_shares(frame, "point")
     assert shares.at["x", "share_silent"] == pytest.approx(0.75)
