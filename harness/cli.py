@@ -38,6 +38,16 @@ def _storage_option():
              f"the journal file {store_dir() / 'optuna.journal'}].")
 
 
+def _worker_options(command):
+    """--workers and --gpus, as `study run` and `study plan` both take them."""
+    command = click.option(
+        "--gpus", default=None, metavar="LIST",
+        help="Comma-separated GPU ids, or 'all': one worker per GPU (CUDA_VISIBLE_DEVICES).")(command)
+    return click.option(
+        "--workers", type=click.IntRange(min=1), default=None,
+        help="Worker processes on this machine [default: 1, or one per GPU with --gpus].")(command)
+
+
 def _emit_json(payload: object) -> None:
     click.echo(json.dumps(payload, indent=None, sort_keys=False, default=str))
 
@@ -206,10 +216,7 @@ def study() -> None:
 
 @study.command("run")
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes on this machine [default: 1, or one per GPU with --gpus].")
-@click.option("--gpus", default=None, metavar="LIST",
-              help="Comma-separated GPU ids, or 'all': one worker per GPU (CUDA_VISIBLE_DEVICES).")
+@_worker_options
 @_storage_option()
 @_tracking_uri_option()
 @click.option("--yes", is_flag=True,
@@ -228,10 +235,7 @@ def study_run(spec: Path, workers: int | None, gpus: str | None, storage: str | 
 
 @study.command("plan")
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes on this machine [default: 1, or one per GPU with --gpus].")
-@click.option("--gpus", default=None, metavar="LIST",
-              help="Comma-separated GPU ids, or 'all': one worker per GPU (CUDA_VISIBLE_DEVICES).")
+@_worker_options
 @click.option("--storage", default=None, envvar="SAMPLEGAN_STORAGE",
               help="Optuna storage URL; cells already done there are not planned "
                    "[default: journal file in ./mlruns].")
