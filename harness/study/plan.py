@@ -25,11 +25,13 @@ learning rates, noise levels) are timed once, one after the other in one process
 worker of ours running. Generation dominates the cost of slow points and is linear in
 the generated length, so a point whose full-length GAN step or evaluation would not fit
 its share of the calibration budget (60 s) is timed at two shorter lengths (same model,
-n, batch and clips) and extrapolated linearly to the real ones. The minimum -- each configuration's build and
-its first (tracing) call of every timed function -- is always paid, so small studies
-spend more than 5 % of their time calibrating the first time. Timings are cached under
-the store folder by (configuration, machine, code commit), so planning again, and `study
-run` after `study plan`, costs nothing.
+n, batch and clips) and extrapolated linearly to the real ones. A timed function is called
+once more after its first call, and a third time only if that was quick (`QUICK_CALL_S`).
+The minimum -- each configuration's build and its first (tracing) call of every timed
+function -- is always paid, so small studies spend more than 5 % of their time calibrating
+the first time. Timings are cached under the store folder by (configuration, machine, the
+code a step runs: `code_digest`), so planning again, `study run` after `study plan`, and
+planning after a commit that touched only docs, specs, tests or the report cost nothing.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ from harness.tracking import file_lock, store_dir
 from models.config import SampleGANConfig
 
 CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
-TIMED_CALLS = 2  # calls of each timed function after its first (tracing) call; the fastest counts
+TIMED_CALLS = 2  # at most this many calls of each timed function after its first (tracing) call
+QUICK_CALL_S = 1.0  # ... and a second one only when the first took less: the fastest counts
 MIN_PROBE_SAMPLES = 8  # the shorter probe length of a slow point never goes below this
 DECISION_PROBE_SAMPLES = 32  # samples generated once to tell a slow point from a fast one
 DECISION_PROBE_S = 0.25  # ... and again at a length taking about this long, if it was quicker
@@ -64,6 +67,7 @@ COST_NEUTRAL_KEYS = frozenset({
     "lr_discriminator", "adam_beta1", "adam_beta2", "feedback_noise", "seed_noise_std",
     "mulaw_temperature", "gp_weight",
 })
+HELDOUT = "heldout"  # the held-out likelihood measured every `eval_every` teacher-forced steps
 CACHE_FILE = "plan_timings.json"
 PLAN_ATTR = "plan"  # the study's user attribute holding the launcher's plan (for status)
 
@@ -122,7 +126,7 @@ def slowdown(cores_busy: float, concurrent_workers: int, cores: int, own_devices
 
 
 def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: int,
-                  factor: float, cap_s: float | None) -> float:
+                  factor: float, cap_s: float | None, heldout_evaluations: int = 0) -> float:
     """Wall seconds of one trial.
 
     Args:
@@ -133,6 +137,8 @@ def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: i
         cap_s: `budget.minutes_per_trial` in seconds, or None. The trainer checks it
             before every step (not during the model build); when it is reached the step
             in flight ends and one more evaluation runs.
+        heldout_evaluations: held-out likelihood measurements during teacher forcing
+            (`heldout_count`), each costing `timing.phases[HELDOUT]`.
 
     Returns:
         seconds from the trial's start to its end.
@@ -142,6 +148,9 @@ def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: i
         if steps:
             cost = timing.phases[phase]
             training += cost.first_s + (steps - 1) * cost.step_s
+    if heldout_evaluations and HELDOUT in timing.phases:
+        cost = timing.phases[HELDOUT]
+        training += cost.first_s + (heldout_evaluations - 1) * cost.step_s
     evaluation = timing.phases["evaluation"]
     if evaluations:
         training += (evaluation.first_s + (evaluations - 1) * evaluation.step_s
@@ -190,17 +199,23 @@ class CalibrationRequest:
 
 
 def _time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, float, float]:
-    """(timing, wall seconds, CPU seconds) of the calls after the first.
+    """(timing, wall seconds, CPU seconds) of up to `calls` calls after the first.
 
     The fastest later call is the step's cost: on a shared machine other jobs can only
-    make a call slower, and one hiccup must not stand for thousands of steps.
+    make a call slower, and one hiccup must not stand for thousands of steps. A later call
+    is repeated only while the calls so far took under `QUICK_CALL_S` in all: hiccups
+    matter for quick calls, and a slow call (a GAN step, an evaluation) costs the
+    calibration most when repeated.
     """
     from harness.bench import timed_calls
 
-    timings = timed_calls(run, 1 + calls)
-    later = timings[1:]
+    first = timed_calls(run, 1)[0]
+    later = []
+    while len(later) < max(1, calls) and (not later
+                                          or sum(t.wall_s for t in later) < QUICK_CALL_S):
+        later += timed_calls(run, 1)
     step_s = min(t.wall_s for t in later)
-    return (PhaseTiming(first_s=timings[0].wall_s, step_s=step_s),
+    return (PhaseTiming(first_s=first.wall_s, step_s=step_s),
             sum(t.wall_s for t in later), sum(t.cpu_s for t in later))
 
 
@@ -250,7 +265,9 @@ class _Calibration:
         trainer, build_s = self.trainer(config)
         phases: dict[str, PhaseTiming] = {}
         for phase in self.request.phases:
-            if phase != "gan":
+            if phase == HELDOUT:
+                phases[phase] = self.time(trainer.heldout_likelihood, TIMED_CALLS)
+            elif phase != "gan":
                 phases[phase] = self.time(self.step(trainer, phase), TIMED_CALLS)
         if "gan" in self.request.phases:
             phases.update(self.generation_phases(trainer))
@@ -507,7 +524,7 @@ def cost_key(config: SampleGANConfig, identity: Mapping[str, Any]) -> str:
 
 def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
     """What timings are valid for: this machine's processor and cores, the GPU a worker
-    sees, the code's commit (and whether it had uncommitted changes) and TensorFlow."""
+    sees, the code a step runs (`code_digest`) and TensorFlow."""
     import platform
 
     from harness.host import processor_name
@@ -518,8 +535,30 @@ def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
             "platform": platform.platform(),
             "cuda_visible_devices": environment.get("CUDA_VISIBLE_DEVICES",
                                                     os.environ.get("CUDA_VISIBLE_DEVICES", "")),
-            "git_commit": code["git_commit"], "git_dirty": code["git_dirty"],
+            "code": code_digest(),
             "tensorflow": code["version.tensorflow"], "keras": code["version.keras"]}
+
+
+# Source that never runs inside a timed call: editing it keeps the timings (docs, specs and
+# tests are not source either). The calibration itself (this module) is not among them.
+_UNTIMED_SOURCE = ("cli", "report", "ui", "diagnose_command", "bench", "study/")
+
+
+def code_digest(root: Path | None = None) -> str:
+    """SHA-256 of the Python source a trial's timed calls run: `models/` and `harness/` under
+    `root` (default: this checkout) less `_UNTIMED_SOURCE`, this module kept. A commit that
+    changes only docs, specs, tests or the report keeps the cached timings; any change to
+    what a step runs discards them."""
+    root = root or Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("models/**/*.py"), *root.glob("harness/**/*.py")]):
+        relative = path.relative_to(root).as_posix()
+        inside = relative.removeprefix("harness/")
+        if (relative.startswith("harness/") and inside.startswith(_UNTIMED_SOURCE)
+                and inside != "study/plan.py"):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 class TimingCache:
@@ -553,7 +592,8 @@ class TimingCache:
 class _Point:
     name: str
     cells: int
-    configs: list[tuple[SampleGANConfig, dict[str, int], int, str]]  # config, totals, evals, key
+    # config, totals, (evaluations, held-out likelihood measurements), cost key
+    configs: list[tuple[SampleGANConfig, dict[str, int], tuple[int, int], str]]
 
 
 def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[str, str]],
@@ -572,7 +612,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     """
     from harness.dataset import load_dataset
     from harness.study.datasets import dataset_dir, prepare_datasets
-    from harness.training_api import PHASES, evaluation_count, phase_totals
+    from harness.training_api import PHASES, evaluation_count, heldout_count, phase_totals
     from models.registry import get_variant
 
     workers = len(worker_envs)
@@ -596,7 +636,8 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             if folder not in datasets:
                 datasets[folder] = load_dataset(folder)
             totals = phase_totals(config, datasets[folder])
-            configs.append((config, totals, evaluation_count(config), cost_key(config, identity)))
+            configs.append((config, totals, (evaluation_count(config), heldout_count(config, totals)),
+                            cost_key(config, identity)))
         points[name] = _Point(name, 1, configs)
 
     cache = TimingCache()
@@ -606,6 +647,8 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     for point in points.values():
         for config, totals, _, key in point.configs:
             phases = {phase for phase in PHASES if totals[phase]}
+            if heldout_count(config, totals):
+                phases.add(HELDOUT)
             known, union = needed.get(key, (config, set()))
             needed[key] = (config if phases - union else known, union | phases)
     missing: dict[str, tuple[SampleGANConfig, set[str]]] = {}
@@ -617,11 +660,12 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     if missing or (cache.startup(machine_key) is None and cells):
         allowance = CALIBRATION_CAP_S / max(1, len(missing))
         requests = [CalibrationRequest(
-            key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
+            key=key, config=config.to_dict(),
+            phases=tuple(p for p in (*PHASES, HELDOUT) if p in phases),
             dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
             for key, (config, phases) in missing.items()]
-        progress(f"timing {len(requests)} configuration(s) not measured on this machine and "
-                 f"commit yet ({cache.path})")
+        progress(f"timing {len(requests)} configuration(s) not measured on this machine with "
+                 f"this code yet ({cache.path})")
         started = time.perf_counter()
         run_calibration(requests, {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"}, cache,
                         machine_key)
@@ -639,8 +683,9 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
             cap_s = (None if spec.budget.minutes_per_trial is None
                      else 60.0 * spec.budget.minutes_per_trial)
-            options.append((trial_seconds(timing, totals, evaluations, factor, cap_s),
-                            trial_seconds(timing, totals, evaluations, factor, None),
+            evaluation_runs, heldout = evaluations
+            options.append((trial_seconds(timing, totals, evaluation_runs, factor, cap_s, heldout),
+                            trial_seconds(timing, totals, evaluation_runs, factor, None, heldout),
                             timing, totals, evaluations, factor, config))
         seconds, uncut, timing, totals, evaluations, factor, config = max(
             options, key=lambda option: option[0])
@@ -649,6 +694,10 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         phase_seconds["evaluation"] = factor * (timing.phases["evaluation"].step_s
                                                 + timing.render_s)
         steps_s = sum(totals[p] * phase_seconds[p] for p in PHASES if totals[p])
+        evaluations, heldout = evaluations
+        if heldout:
+            phase_seconds[HELDOUT] = factor * timing.phases[HELDOUT].step_s
+            steps_s += heldout * phase_seconds[HELDOUT]
         phase_seconds["setup"] = max(0.0, uncut - steps_s - evaluations * phase_seconds["evaluation"])
         planned.append(PointPlan(point.name, point.cells, phase_seconds, seconds, uncut,
                                  config.gan_steps))
