@@ -79,6 +79,7 @@ from harness.report_stats import (
 from harness.study.spec import Pruner
 from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking import (
+    StoreMissing,
     TrackedRun,
     TrackingStore,
     file_lock,
@@ -223,12 +224,13 @@ def _open_study(study_name: str, storage: str | None):
 
 
 def _open_tracking(tracking_uri: str | None) -> tuple[str, TrackingStore | None]:
-    """(display URI, store); no store when the local SQLite file is missing (opening creates it)."""
+    """(display URI, store); no store when there is none there (none is created)."""
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (
         f"sqlite:///{store_dir() / 'mlflow.db'}")
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+    try:
+        store = TrackingStore.open(uri, create=False)
+    except StoreMissing:
         return redact_url(uri) or uri, None
-    store = TrackingStore.open(uri)
     return store.display_uri, store
 
 

@@ -114,18 +114,33 @@ def _check_http(uri: str) -> None:
         ) from None
 
 
-def _check_database(uri: str) -> None:
-    """Connect once, quickly, so an unreachable database is an error in seconds."""
+def _check_database(uri: str) -> bool:
+    """Connect once, quickly, so an unreachable database is an error in seconds.
+
+    Returns:
+        Whether the database holds an MLflow store (its `experiments` table).
+    """
     import sqlalchemy
 
     connect_args = {"connect_timeout": 10} if uri.startswith("postgresql") else {}
     engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool,
                                       connect_args=connect_args)
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as connection:
+            return sqlalchemy.inspect(connection).has_table("experiments")
     finally:
         engine.dispose()
+
+
+class StoreMissing(SampleGanError):
+    """A read-only command found no MLflow store where it looked (and created none)."""
+
+
+def _missing(where: str) -> StoreMissing:
+    return StoreMissing(
+        f"no MLflow store at {where}: train a model or run a study first (`samplegan train`, "
+        "`samplegan study run`), or point --tracking-uri or $SAMPLEGAN_STORE_DIR at an "
+        "existing store")
 
 
 class TrackingStore:
@@ -141,8 +156,17 @@ class TrackingStore:
         return redact_url(self.uri) or ""
 
     @classmethod
-    def open(cls, uri: str | None = None) -> TrackingStore:
-        """Resolve `uri` (or $MLFLOW_TRACKING_URI, or the local default) and make it usable."""
+    def open(cls, uri: str | None = None, create: bool = True) -> TrackingStore:
+        """Resolve `uri` (or $MLFLOW_TRACKING_URI, or the local default) and make it usable.
+
+        Args:
+            uri: a tracking URI; None means $MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db.
+            create: make the store if it does not exist yet. Read-only commands pass False.
+
+        Raises:
+            StoreMissing: `create` is False and there is no store there (nothing is created).
+            SampleGanError: the store cannot be reached or opened.
+        """
         uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
         if uri is None:
             root = store_dir()
@@ -151,15 +175,17 @@ class TrackingStore:
         else:
             artifact_root = None
         store = cls(uri, artifact_root)
-        store._initialise()
+        store._initialise(create)
         return store
 
-    def _initialise(self) -> None:
+    def _initialise(self, create: bool) -> None:
         scheme = urlsplit(self.uri).scheme
         try:
             if scheme == "sqlite":
-                artifact_root = self.artifact_root or (
-                    _sqlite_path(self.uri).parent / "artifacts").as_uri()
+                db_path = _sqlite_path(self.uri)
+                if not create and not (db_path and db_path.is_file()):
+                    raise _missing(str(db_path or self.uri))
+                artifact_root = self.artifact_root or (db_path.parent / "artifacts").as_uri()
                 self.artifact_root = artifact_root
                 _initialise_sqlite(self.uri, artifact_root)
             elif scheme in ("http", "https"):
@@ -167,12 +193,14 @@ class TrackingStore:
             elif scheme.startswith(("postgresql", "mysql", "mssql")):
                 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-                _check_database(self.uri)  # MLflow itself retries for minutes before failing
-                lock = store_dir() / ".mlflow-db.lock"
-                with file_lock(lock):
-                    SqlAlchemyStore(self.uri, self.artifact_root or store_dir().joinpath(
-                        "artifacts").as_uri()).engine.dispose()
+                # MLflow itself retries for minutes before failing: connect once first.
+                exists = _check_database(self.uri)
+                if not create and not exists:
+                    raise _missing(self.display_uri)
                 self.artifact_root = self.artifact_root or store_dir().joinpath("artifacts").as_uri()
+                if create:  # a read-only command must not leave even the lock file behind
+                    with file_lock(store_dir() / ".mlflow-db.lock"):
+                        SqlAlchemyStore(self.uri, self.artifact_root).engine.dispose()
             elif scheme in ("file", ""):
                 raise SampleGanError(
                     f"MLflow 3 no longer accepts a plain file store ({self.uri}); use "

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -77,15 +78,16 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
         port: TCP port of the MLflow UI on 127.0.0.1.
         dashboard_port: TCP port of the Optuna dashboard on 127.0.0.1.
         tracking_uri: MLflow tracking URI; None means $MLFLOW_TRACKING_URI or the
-            SQLite store in ./mlruns (created if missing).
-        storage: Optuna storage URL; None means $SAMPLEGAN_STORAGE or ./mlruns/optuna.journal.
+            SQLite store in ./mlruns, which must exist (browsing creates no store).
+        storage: Optuna storage URL; None means $SAMPLEGAN_STORAGE or ./mlruns/optuna.journal;
+            without a study there yet, the dashboard is not started.
 
     Returns:
         0 once stopped by a signal, or at once when there is nothing to serve.
 
     Raises:
-        SampleGanError: a port is invalid or taken, a store cannot be opened, or a
-            server failed to start or died (its log's last line is in the message).
+        SampleGanError: a port is invalid or taken, there is no MLflow store or it cannot be
+            opened, or a server failed to start or died (its log's last line is in the message).
     """
     for value, option in ((port, "--port"), (dashboard_port, "--dashboard-port")):
         if not 1 <= value <= 65535:
@@ -99,12 +101,15 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     needed = ([(port, "--port")] if not remote_ui else []) + (
         [(dashboard_port, "--dashboard-port")] if dashboard else [])
     _ensure_free(needed)
-    store = TrackingStore.open(tracking_uri)
+    store = TrackingStore.open(tracking_uri, create=False)  # browsing never creates a store
     study_storage = None
     if dashboard:
-        from harness.study.storage import open_storage
+        from harness.study.storage import StorageMissing, open_storage
 
-        study_storage = open_storage(storage)
+        try:
+            study_storage = open_storage(storage, create=False)
+        except StorageMissing as missing:
+            click.echo(f"Optuna dashboard: not started, {missing}")
     else:
         click.echo(DASHBOARD_INSTALL_HINT)
 
@@ -114,7 +119,9 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     if remote_ui and study_storage is None:
         return 0
     secrets = (store.uri, study_storage.url if study_storage else None)
-    log_dir = store_dir() / "logs"
+    # Beside the local store; for a store elsewhere, in a temporary folder rather than a new ./mlruns.
+    log_dir = store_dir() / "logs" if store_dir().is_dir() else Path(
+        tempfile.mkdtemp(prefix="samplegan-ui-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     servers: list[_Server] = []
     with _stop_requested() as stop:

@@ -162,10 +162,11 @@ SAMPLEGAN = str(Path(__import__("sys").executable).with_name("samplegan"))
 
 
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
+            check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real console script (so `main()` turns errors into one line and an exit code)."""
     completed = subprocess.run([SAMPLEGAN, *args], capture_output=True, text=True, timeout=timeout,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+                               cwd=cwd)
     if check and completed.returncode != 0:
         raise AssertionError(f"samplegan {' '.join(args)} failed ({completed.returncode}):\n"
                              f"{completed.stdout}\n{completed.stderr}")

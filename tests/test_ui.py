@@ -16,6 +16,7 @@ from ui_support import SAMPLEGAN, UiProcess, alive, descendants, free_port, port
 
 from harness import ui
 from harness.errors import SampleGanError
+from harness.tracking import TrackingStore
 
 DASHBOARD_INSTALLED = importlib.util.find_spec("optuna_dashboard") is not None
 
@@ -78,6 +79,7 @@ def test_server_dying_at_start_is_reported_from_its_log(tmp_path: Path) -> None:
 def running_ui(tmp_path_factory: pytest.TempPathFactory):
     """One `samplegan ui` for the module (it takes ~15 s to start); a study is in its journal."""
     tmp_path = tmp_path_factory.mktemp("ui")
+    TrackingStore.open(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the UI creates none
     if DASHBOARD_INSTALLED:
         import optuna
 

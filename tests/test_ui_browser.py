@@ -25,6 +25,7 @@ from ui_support import (
 )
 
 from harness.corpus import synthesize_dataset
+from harness.tracking import TrackingStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -83,9 +84,10 @@ def _show_artifact(url: str, screenshot: Path) -> str:
 
 def test_wav_artifact_of_a_trained_run_is_listed_and_served(tmp_path: Path) -> None:
     browser_binaries()  # skip early, before training, without Chromium
+    # `samplegan ui` browses only an existing store: make it, then start the UI while the
+    # model trains, which keeps the test near a minute on 2 cores.
+    TrackingStore.open(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     training = _start_training(tmp_path)
-    # The UI starts while the model trains (both open the new store; a file lock
-    # serialises creating it), which keeps the test near a minute on 2 cores.
     port, dashboard_port = free_port(), free_port()
     ui = UiProcess.start(tmp_path, port, dashboard_port)
     try:

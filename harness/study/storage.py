@@ -29,6 +29,10 @@ from harness.tracking import file_lock, redact_text, redact_url, store_dir
 JOURNAL_SUFFIXES = (".journal", ".log")
 
 
+class StorageMissing(SampleGanError):
+    """A read-only command found no study storage where it looked (and created none)."""
+
+
 class StudyStorage:
     """An opened Optuna storage and how to lock and check liveness on it."""
 
@@ -101,7 +105,7 @@ def open_storage(url: str | None = None, settings: StorageSettings | None = None
                     "use e.g. postgresql://host/db or mlruns/optuna.journal"
                 )
             if not create and not path.exists():
-                raise SampleGanError(f"no study storage at {path}: run `samplegan study run SPEC` "
+                raise StorageMissing(f"no study storage at {path}: run `samplegan study run SPEC` "
                                      "first, or pass --storage")
             return StudyStorage(str(path), _journal(path), path, heartbeat=False)
         if scheme.startswith(("postgresql", "sqlite", "mysql")):
