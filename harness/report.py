@@ -87,7 +87,7 @@ from harness.tracking import (
     retrying,
     store_dir,
 )
-from harness.ui import HOST, MLFLOW_PORT
+from harness.ui import HOST, MLFLOW_PORT, experiment_page
 from models.registry import resolve
 
 logger = logging.getLogger(__name__)
@@ -636,13 +636,13 @@ def run_link(tracking_uri: str, experiment_id: str | None, run_id: str) -> str |
         run_id: The run id.
 
     Returns:
-        The page on the server for an http(s) store; for a local store, the page on
-        `LOCAL_UI`, where `samplegan ui` serves it; None without an experiment.
+        The page, in the UI's model-training view, on the server for an http(s) store; for a
+        local store, on `LOCAL_UI`, where `samplegan ui` serves it; None without an experiment.
     """
     if not experiment_id:
         return None
     base = tracking_uri if urlsplit(tracking_uri).scheme in ("http", "https") else LOCAL_UI
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return experiment_page(base, experiment_id, run_id)
 
 
 def _run_reference(data: _StudyData, run_id: str | None, page: str = "") -> str:

@@ -33,6 +33,10 @@ STORE_DIR_ENV = "SAMPLEGAN_STORE_DIR"
 FLUSH_EVERY_METRICS = 500  # buffered metric values before a log_batch call
 FLUSH_EVERY_S = 15.0  # ... or seconds since the last flush, whichever comes first
 _RETRY_S = 120.0  # how long a write is retried while SQLite reports "database is locked"
+# MLflow's declaration of what an experiment is for; without it, MLflow 3 UIs offer their
+# GenAI pages (traces, "Evaluation runs") or ask which kind it is. Ours train models.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
 
 
 # --------------------------------------------------------------------------- redaction
@@ -223,7 +227,8 @@ class TrackingStore:
         return self._client
 
     def experiment_id(self, name: str) -> str:
-        """The id of experiment `name`, created (race-safely) if missing."""
+        """The id of experiment `name`, created (race-safely) if missing, marked as model
+        training (`EXPERIMENT_KIND_TAG`) if it is not marked yet."""
         from mlflow.exceptions import MlflowException
 
         client = self.client()
@@ -233,17 +238,27 @@ class TrackingStore:
                 raise SampleGanError(
                     f"MLflow experiment {name!r} is deleted; restore it in the UI or pick another name"
                 )
+            self.mark_model_training(experiment)
             return experiment.experiment_id
         location = None
         if self.artifact_root:
             location = f"{self.artifact_root.rstrip('/')}/{_slug(name)}"
         try:
-            return retrying(client.create_experiment, name, artifact_location=location)
+            return retrying(client.create_experiment, name, artifact_location=location,
+                            tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
         except MlflowException:
             experiment = retrying(client.get_experiment_by_name, name)  # another worker won
             if experiment is None:
                 raise
+            self.mark_model_training(experiment)
             return experiment.experiment_id
+
+    def mark_model_training(self, experiment) -> None:
+        """Tag an MLflow experiment made before the harness tagged its experiments (or by
+        someone else) as model training; a kind already chosen is left alone."""
+        if EXPERIMENT_KIND_TAG not in experiment.tags:
+            retrying(self.client().set_experiment_tag, experiment.experiment_id,
+                     EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
 
 
 def _slug(name: str) -> str:
@@ -346,6 +361,8 @@ class TrackedRun:
             all_tags["mlflow.parentRunId"] = parent_run_id
         if resume_run_id:
             existing = get_run(store, resume_run_id)
+            store.mark_model_training(
+                retrying(client.get_experiment, existing.info.experiment_id))
             retrying(client.update_run, existing.info.run_id, status=RUNNING)
             run = cls(store, existing.info.run_id)
             run.name = existing.info.run_name  # a resumed run keeps its name

@@ -37,6 +37,7 @@ from harness.tracking import TrackingStore, redact_text, store_dir
 HOST = "127.0.0.1"
 MLFLOW_PORT = 5000  # `samplegan ui` defaults, also where reports link a local store's runs
 DASHBOARD_PORT = 8080
+MLFLOW_UI = "MLflow UI"  # the server's name in messages
 STARTUP_TIMEOUT_S = 120.0  # MLflow's server imports for ~15 s on a busy 2-core machine
 STOP_TIMEOUT_S = 10.0  # grace period after SIGTERM before the group is killed
 POLL_INTERVAL_S = 0.25
@@ -44,6 +45,24 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: termina
 DASHBOARD_INSTALL_HINT = (
     "Optuna dashboard: not installed; `pip install -e '.[dashboard]'` to browse studies too"
 )
+# MLflow 3.17's UI picks its GenAI or model-training pages by a switch at the top of its
+# sidebar (kept per browser, GenAI by default), not by the experiment's kind tag; a page
+# address can choose the view itself with this query.
+TRAINING_VIEW_QUERY = "workflowType=machine_learning"
+TRAINING_VIEW_HINT = ('(if an experiment opens as GenAI "Evaluation runs", choose "Model '
+                      'training" at the top of the sidebar; the browser remembers it)')
+
+
+def experiment_page(base_url: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI page of an experiment's runs, or of one run, in the model-training view.
+
+    Args:
+        base_url: The UI's address, e.g. ``http://127.0.0.1:5000``.
+        experiment_id: The experiment's id.
+        run_id: A run of it; None for the experiment's table of runs.
+    """
+    page = f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+    return f"{page}/{run_id}?{TRAINING_VIEW_QUERY}" if run_id else f"{page}?{TRAINING_VIEW_QUERY}"
 
 
 @dataclass
@@ -116,6 +135,7 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     if remote_ui:
         click.echo(f"MLflow UI:        {store.display_uri}  (the tracking server itself; "
                    "nothing to start)")
+        click.echo(f"{'':<18}{TRAINING_VIEW_HINT}")
     if remote_ui and study_storage is None:
         return 0
     secrets = (store.uri, study_storage.url if study_storage else None)
@@ -137,6 +157,8 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
                 return 0
             for server in servers:
                 click.echo(f"{server.name + ':':<17} {server.url}  ({server.detail})")
+                if server.name == MLFLOW_UI:
+                    click.echo(f"{'':<18}{TRAINING_VIEW_HINT}")
             click.echo("Press Ctrl-C to stop.")
             while not stop.wait(POLL_INTERVAL_S):
                 for server in servers:
@@ -217,7 +239,7 @@ def _start_mlflow(store: TrackingStore, port: int, log_dir: Path) -> _Server:
     if store.artifact_root:
         # Experiments created from the UI then put artifacts where `samplegan train` does.
         command += ["--default-artifact-root", store.artifact_root]
-    return _spawn("MLflow UI", f"http://{HOST}:{port}", "/health", f"store {store.display_uri}",
+    return _spawn(MLFLOW_UI, f"http://{HOST}:{port}", "/health", f"store {store.display_uri}",
                   command, env, log_dir / "mlflow-ui.log")
 
 

@@ -50,6 +50,7 @@ from harness.report_stats import (
     rank_axes,
     untested_levels,
 )
+from harness.ui import TRAINING_VIEW_QUERY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEED_SHIFT = 10.0  # what replicate 1's seed adds at every grid point (cancels when paired)
@@ -352,9 +353,9 @@ def test_document_renders_markdown_tables_and_embeds_images_in_html(tmp_path: Pa
 
 def test_run_links_point_to_the_server_or_to_samplegan_ui_for_a_local_store() -> None:
     assert (run_link("http://mlflow.lab:5000/", "3", "abc")
-            == "http://mlflow.lab:5000/#/experiments/3/runs/abc")
+            == "http://mlflow.lab:5000/#/experiments/3/runs/abc?workflowType=machine_learning")
     assert (run_link("sqlite:////tmp/mlflow.db", "3", "abc")
-            == "http://127.0.0.1:5000/#/experiments/3/runs/abc")
+            == "http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning")
     assert run_link("https://mlflow.lab", None, "abc") is None
 
 
@@ -707,7 +708,8 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
     assert "## Interactions of pairs of axes" in markdown and "## Listening" in markdown
     experiment = client.get_experiment_by_name(STUDY).experiment_id
     for run_id in trials["mlflow_run_id"]:  # every row links to its run in the MLflow UI
-        assert f"(http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id})" in markdown
+        link = f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}"
+        assert f"({link}?{TRAINING_VIEW_QUERY})" in markdown  # in the model-training view
     assert "Code commit: `" in markdown and "manifest SHA-256 `" in markdown
     assert f"{os.cpu_count()} CPUs" in markdown and "tensorflow `" in markdown
 
@@ -901,7 +903,7 @@ def test_a_study_tracked_on_an_mlflow_server_reports_through_it(tmp_path: Path) 
         assert "listen_paper_00.wav" in listened or "listen_worst_00.wav" in listened
         markdown = (folder / "report.md").read_text()
         for run_id in trials["mlflow_run_id"]:
-            assert f"({uri}/#/experiments/" in markdown and f"/runs/{run_id})" in markdown
+            assert f"({uri}/#/experiments/" in markdown and f"/runs/{run_id}?{TRAINING_VIEW_QUERY})" in markdown
         parent = json.loads((folder / "report.json").read_text())["mlflow_parent_run_id"]
         logged = {item.path for item in MlflowClient(uri).list_artifacts(parent, "report")}
         assert "report/index.html" in logged

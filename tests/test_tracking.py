@@ -20,7 +20,14 @@ from ui_support import mlflow_server
 from harness.diagnostics import LABELS
 from harness.errors import SampleGanError
 from harness.plots import CURVE_PANELS, LEARNING_CURVE_TITLE, panels_drawn, plot_training_curves
-from harness.tracking import TrackedRun, TrackingStore, redact_text, redact_url
+from harness.tracking import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING_KIND,
+    TrackedRun,
+    TrackingStore,
+    redact_text,
+    redact_url,
+)
 
 
 def client_for(store_dir: Path):
@@ -407,6 +414,30 @@ def test_a_resumed_run_keeps_the_points_an_earlier_attempt_logged(store):
         range(6, 14))
     run = client.get_run(first.run_id)
     assert run.info.status == "FINISHED" and "samplegan.killed_by" not in run.data.tags
+
+
+def test_experiments_are_marked_as_model_training_when_made_or_next_used(store):
+    tracking = TrackingStore.open()
+    client = tracking.client()
+
+    def kind(name: str) -> str | None:
+        return client.get_experiment_by_name(name).tags.get(EXPERIMENT_KIND_TAG)
+
+    with TrackedRun.start(tracking, "new"):
+        pass
+    assert kind("new") == MODEL_TRAINING_KIND
+    client.create_experiment("older")  # as the harness made experiments before the tag
+    assert kind("older") is None
+    tracking.experiment_id("older")
+    assert kind("older") == MODEL_TRAINING_KIND
+    client.create_experiment("chosen", tags={EXPERIMENT_KIND_TAG: "genai_development"})
+    tracking.experiment_id("chosen")
+    assert kind("chosen") == "genai_development"  # a kind someone chose is left alone
+    untagged = client.create_experiment("resumed")
+    run_id = client.create_run(untagged).info.run_id
+    with TrackedRun.start(tracking, "resumed", resume_run_id=run_id):
+        pass
+    assert kind("resumed") == MODEL_TRAINING_KIND
 
 
 # ---------------------------------------------------------------------- the stores
