@@ -3,8 +3,10 @@
 Both servers run as child processes, each in its own session so that Ctrl-C in
 the terminal reaches only this process, which then stops each child's whole
 process group (the `mlflow server` launcher and its uvicorn worker alike): no
-server outlives the command. Their output goes to log files under the store
-folder (`mlruns/logs/`), and the last line of a log is quoted when a server fails.
+server outlives the command. Each runs under `harness.process_guard`, which stops
+its group when this process dies without that chance (SIGKILL, a crash). Their
+output goes to log files under the store folder (`mlruns/logs/`), and the last
+line of a log is quoted when a server fails.
 
 With an http(s) tracking URI there is no MLflow UI to start: that server is the
 UI, so its URL is printed and only the dashboard (if any) is served.
@@ -219,8 +221,14 @@ def _stop_requested() -> Iterator[threading.Event]:
 
 def _spawn(name: str, url: str, ready_path: str, detail: str, command: list[str],
            env: dict[str, str], log_path: Path) -> _Server:
+    """Start `command` under `harness.process_guard`, leading a process group of its own.
+
+    Its stdin is the guard's lifeline: a pipe only this process holds, which the kernel
+    closes when this process dies, even by SIGKILL; the guard then stops the group.
+    """
+    guarded = [sys.executable, "-m", "harness.process_guard", *command]
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log,
+        process = subprocess.Popen(guarded, env=env, stdin=subprocess.PIPE, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     return _Server(name, url, ready_path, detail, process, log_path)
 
@@ -304,4 +312,6 @@ def _stop_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group_id, signal.SIGKILL)
     process.wait()
+    if process.stdin:
+        process.stdin.close()  # the guard's lifeline, no longer needed
 
