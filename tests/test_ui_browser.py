@@ -99,7 +99,7 @@ def _body_once_shown(driver, url: str, text: str) -> str:
 def _check_training_view(base: str, experiment_id: str, run_name: str, screenshot: Path) -> None:
     """The harness's link opens the experiment's runs in the model-training view; so does its
     plain address once "Model training" is chosen in the sidebar, as `samplegan ui` advises."""
-    from selenium.common.exceptions import WebDriverException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     with chromium_driver() as driver:
@@ -109,8 +109,11 @@ def _check_training_view(base: str, experiment_id: str, run_name: str, screensho
             assert "Model registry" in shown  # the model-training sidebar
             plain = f"{base}/#/experiments/{experiment_id}"
             driver.get(plain)
-            WebDriverWait(driver, 45).until(
-                lambda d: _visible(d, "Model training")[0].click() or True)
+            # The GenAI page opens with a popover over it, and redirects while it loads: click
+            # through the page's own event handling, and again should the element be replaced.
+            WebDriverWait(driver, 45, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: d.execute_script("arguments[0].click(); return true;",
+                                           _visible(d, "Model training")[0]))
             shown = _body_once_shown(driver, plain, run_name)
             assert "Evaluation runs" not in shown and "Model registry" in shown, shown
         except (WebDriverException, AssertionError):
