@@ -113,8 +113,9 @@ METRIC_COLUMNS = {
 TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label",
                "quality_reference": "samplegan.quality_reference"}
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RERUN", "RUNNING", "WAITING")
-# `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
-COLLAPSE_PRUNE_PREFIX = "collapsed"
+# Studies recorded before workers stored `prune_kind` say why only in `prune_reason`, whose
+# text for a collapse starts with this word (the median pruner's does not).
+LEGACY_COLLAPSE_REASON_PREFIX = "collapsed"
 # Config keys whose study values, when below the `paper` variant's, make a result a toy one.
 SIZE_KEYS = ("sample_rate", "n", "lstm_units", "ae_levels", "ae_filters", "ae_steps", "batch_size",
              "gan_steps")
@@ -160,28 +161,36 @@ def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
     return point, int(replicate_text)
 
 
-def collapsed_outcome(state: str, prune_reason: str | None, collapsed_share: float,
-                      prune_kind: str | None = None) -> float:
+def prune_kind(attrs: Mapping[str, Any]) -> str:
+    """Which rule pruned a trial: its `prune_kind` user attribute ("collapse", "median", ...).
+
+    Trials of studies recorded before the worker stored it fall back on their `prune_reason`:
+    "collapse" when the reason is missing (the default pruner) or starts with
+    `LEGACY_COLLAPSE_REASON_PREFIX`, else "median" or "other".
+    """
+    kind = attrs.get("prune_kind")
+    if kind:
+        return str(kind)
+    reason = attrs.get("prune_reason")
+    if not reason or reason.startswith(LEGACY_COLLAPSE_REASON_PREFIX):
+        return "collapse"
+    return "median" if reason.startswith("median") else "other"
+
+
+def collapsed_outcome(state: str, kind: str | None, collapsed_share: float) -> float:
     """The value a trial contributes to the collapse analysis.
 
     Args:
         state: Optuna trial state name.
-        prune_reason: The trial's `prune_reason` user attribute, if any.
+        kind: For a pruned trial, the rule that pruned it (`prune_kind`).
         collapsed_share: Share of collapsed clips at the run's last evaluation (NaN if unknown).
-        prune_kind: The trial's `prune_kind` user attribute ("collapse", "median"); trials
-            recorded before it existed fall back to reading `prune_reason`.
 
     Returns:
-        1.0 for a trial pruned as collapsed (a missing reason counts as collapse, the default
-        pruner); the measured share for other finished trials, including median-pruned ones;
-        NaN for trials that did not finish.
+        1.0 for a trial pruned as collapsed; the measured share for other finished trials,
+        including median-pruned ones; NaN for trials that did not finish.
     """
-    if state == "PRUNED":
-        if prune_kind is not None:
-            if prune_kind == "collapse":
-                return 1.0
-        elif not prune_reason or prune_reason.startswith(COLLAPSE_PRUNE_PREFIX):
-            return 1.0
+    if state == "PRUNED" and kind == "collapse":
+        return 1.0
     if state in FINISHED_STATES:
         return float(collapsed_share)
     return math.nan
@@ -279,7 +288,7 @@ def _trial_row(trial, cell: str, attempts: int, axes: Sequence[str],
         "objective_step": last_step if last_step is not None and state in FINISHED_STATES
         else math.nan,
         "prune_reason": attrs.get("prune_reason"),
-        "prune_kind": attrs.get("prune_kind"),
+        "prune_kind": prune_kind(attrs) if state == "PRUNED" else None,
         "error": failure_reason(attrs),
         "attempts": attempts,
         "duration_s": trial.duration.total_seconds() if trial.duration else math.nan,
@@ -317,8 +326,8 @@ def _read_study(study_name: str, storage: str | None, tracking_uri: str | None) 
         row["first_collapsed_step"] = (
             first_collapsed_step(tracking.client(), run.info.run_id, collapsed_threshold)
             if run and tracking else math.nan)
-        row[COLLAPSE] = collapsed_outcome(row["state"], row["prune_reason"], row["collapsed_share"],
-                                          row.pop("prune_kind", None))
+        row[COLLAPSE] = collapsed_outcome(row["state"], row.pop("prune_kind"),
+                                          row["collapsed_share"])
     frame = pd.DataFrame(rows, columns=_frame_columns(axes, searched))
     importances, importance_note = _importances(study, searched)
     return _StudyData(

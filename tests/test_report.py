@@ -22,6 +22,7 @@ from harness.report import (
     collapsed_outcome,
     objective_answer,
     parse_cell_key,
+    prune_kind,
     run_link,
     significance_answer,
     toy_sizes,
@@ -94,15 +95,21 @@ def test_cell_keys_parse_back_into_grid_points_and_replicates() -> None:
 
 
 def test_pruned_for_collapse_counts_as_collapsed_and_unfinished_counts_as_nothing() -> None:
-    reason = "collapsed: 100% of clips collapsed (mostly silent) for 2 evaluations in a row"
-    assert collapsed_outcome("PRUNED", reason, 0.75) == 1.0
-    assert collapsed_outcome("PRUNED", None, math.nan) == 1.0
-    assert collapsed_outcome("PRUNED", "median pruner: objective 3 at GAN step 10", 0.25) == 0.25
+    assert collapsed_outcome("PRUNED", "collapse", 0.75) == 1.0
+    assert collapsed_outcome("PRUNED", "median", 0.25) == 0.25
     assert collapsed_outcome("COMPLETE", None, 0.5) == 0.5
-    assert collapsed_outcome("PRUNED", "anything", 0.25, prune_kind="collapse") == 1.0
-    assert collapsed_outcome("PRUNED", "collapsed-looking text", 0.25, prune_kind="median") == 0.25
     assert math.isnan(collapsed_outcome("FAIL", None, 1.0))
     assert math.isnan(collapsed_outcome("RUNNING", None, 1.0))
+
+
+def test_the_prune_kind_is_read_from_the_trial_and_from_the_reason_of_older_studies() -> None:
+    assert prune_kind({"prune_kind": "collapse", "prune_reason": "anything"}) == "collapse"
+    assert prune_kind({"prune_kind": "median", "prune_reason": "collapsed-looking"}) == "median"
+    # Recorded before workers stored the kind: the reason's wording says it.
+    reason = "collapsed: 100% of clips collapsed (mostly silent) for 2 evaluations in a row"
+    assert prune_kind({"prune_reason": reason}) == "collapse"
+    assert prune_kind({}) == "collapse"  # the default pruner's
+    assert prune_kind({"prune_reason": "median pruner: objective 3 at GAN step 10"}) == "median"
 
 
 # ---------------------------------------------------------------------------- analysis
