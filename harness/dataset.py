@@ -43,6 +43,7 @@ from harness import __version__
 from harness.audio import AudioDecodeError, decode_audio, quantize_16bit, resample
 from harness.duplicates import Fingerprint, duplicate_groups, fingerprint
 from harness.errors import SampleGanError
+from harness.files import publish
 
 DATASET_FORMAT = "samplegan-dataset/1"
 AUDIO_EXTENSIONS = (".flac", ".mp3", ".ogg", ".wav")
@@ -273,12 +274,7 @@ def _publish(partial: Path, out: Path, force: bool) -> None:
     """Move the finished folder into place; the old one goes only after that."""
     if out.exists() and any(out.iterdir()):
         _check_out(out, force)  # it may have appeared while we were working
-        replaced = out.with_name(f".{out.name}.replaced-{os.getpid()}")
-        os.rename(out, replaced)
-        os.rename(partial, out)
-        shutil.rmtree(replaced, ignore_errors=True)
-    else:
-        os.rename(partial, out)  # also replaces an empty folder atomically
+    publish(partial, out)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ import pandas as pd
 from harness.audio import decode_audio, write_wav
 from harness.diagnostics import COLLAPSED_LABELS, LABELS
 from harness.errors import SampleGanError
+from harness.files import publish
 from harness.host import processor_name
 from harness.plots import plot_clips
 from harness.quality import within_floor
@@ -1495,21 +1495,6 @@ def _check_replaceable(folder: Path, study_name: str) -> None:
                              "choose another --out or remove that folder")
 
 
-def _move_into_place(building: Path, folder: Path) -> None:
-    """Rename `building` to `folder`, retiring an earlier report only once the new one is whole."""
-    if not folder.exists():
-        building.rename(folder)
-        return
-    retired = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.time_ns()}")
-    folder.rename(retired)
-    try:
-        building.rename(folder)
-    except BaseException:
-        retired.rename(folder)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
 def write_report(study_name: str, out: Path | None = None, storage: str | None = None,
                  tracking_uri: str | None = None) -> Path:
     """Write the ablation report of a study and log it to the study's parent MLflow run.
@@ -1541,7 +1526,7 @@ def write_report(study_name: str, out: Path | None = None, storage: str | None =
         building.chmod(0o755)  # mkdtemp's 0700 would hide the report from other users
         with file_lock(folder.parent / f".{folder.name}.lock"):
             _check_replaceable(folder, study_name)
-            _move_into_place(building, folder)
+            publish(building, folder)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
