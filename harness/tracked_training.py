@@ -311,7 +311,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
     The page is titled with the run's name (a study trial's names its grid point) and lists
     the variant's overrides, so it says which model it shows.
     """
-    from harness.dynamics import diagnose_training
+    from harness.dynamics import diagnose_training, gan_history
     from harness.plots import plot_training_curves
 
     run.flush()
@@ -327,9 +327,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
         curves = plot_training_curves(trainer.history, folder / "training_curves.png",
                                       likelihood).path
         run.log_artifact(curves)
-        gan_history = {key.split("/", 1)[1]: values for key, values in trainer.history.items()
-                       if key.startswith("gan/")}
-        run.log_json(diagnose_training(gan_history), "dynamics.json")
+        run.log_json(diagnose_training(gan_history(trainer.history)), "dynamics.json")
         if trainer.evaluations:
             last = trainer.evaluations[-1]
             outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early

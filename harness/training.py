@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from harness.dataset import Dataset
 from harness.diagnostics import diagnose_batch
-from harness.dynamics import diagnose_training
+from harness.dynamics import diagnose_training, gan_history
 from harness.likelihood import (
     PROBE_CLIPS,
     STATELESS_POSITIONS,
@@ -368,14 +368,12 @@ class Trainer:
         clips = clips.numpy()
         generation_s = time.perf_counter() - started
         clips = np.clip(clips, -1.0, 1.0).astype(np.float32)
-        gan_history = {key.split("/", 1)[1]: values for key, values in self.history.items()
-                       if key.startswith("gan/")}
         evaluation = Evaluation(
             step=step, sample_rate_hz=c.sample_rate, n=c.n, clips=clips,
             diagnosis=diagnose_batch(list(clips), c.sample_rate, c.n),
             quality=quality_metrics(list(clips), self._quality_reference, c.sample_rate,
                                     seed=self.options.seed),
-            dynamics=diagnose_training(gan_history),
+            dynamics=diagnose_training(gan_history(self.history)),
             likelihood=self.heldout_likelihood(),
             generation_s=generation_s,
         )
