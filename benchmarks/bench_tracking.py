@@ -36,7 +36,8 @@ from harness.corpus import synthesize_dataset
 from harness.dataset import load_dataset
 from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.tracking import STORE_DIR_ENV, TrackedRun, TrackingStore
-from harness.training import RunOptions, Trainer, TrainingObserver
+from harness.training import Trainer
+from harness.training_api import RunOptions, TrainingObserver
 from models.registry import resolve
 
 VARIANT = "paper"

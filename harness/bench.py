@@ -266,7 +266,8 @@ def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
 
     from harness.corpus import synthesize_dataset
     from harness.dataset import load_dataset
-    from harness.training import RunOptions, Trainer
+    from harness.training import Trainer, gan_step_seeds
+    from harness.training_api import RunOptions
     from models.registry import resolve
 
     sizes = QUICK_TRAIN if quick else FULL_TRAIN
@@ -285,7 +286,7 @@ def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
 
         # The same step in its three parts, each compiled as the whole step is.
         real, seed_segments, seed = trainer.gan_batch(0)
-        seeds = tf.random.experimental.stateless_split(seed, 4)
+        seeds = gan_step_seeds(seed)
         fake_sequences = tf.function(trainer.fake_sequences, reduce_retracing=True)
         discriminator_update = tf.function(trainer.discriminator_update, reduce_retracing=True)
         generator_update = tf.function(trainer.generator_update, reduce_retracing=True)

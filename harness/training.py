@@ -32,7 +32,7 @@ from harness.likelihood import (
 )
 from harness.quality import ReferenceSet, quality_metrics
 from harness.stopping import Terminated, raise_if_stop_requested
-from harness.training_api import (  # noqa: F401 - re-exported for callers of the loop
+from harness.training_api import (
     PHASES,
     QUALITY_REFERENCE_SEGMENTS,
     SEED_BANK_SEGMENTS,
@@ -43,12 +43,22 @@ from harness.training_api import (  # noqa: F401 - re-exported for callers of th
     TrainingObserver,
     TrainingResult,
     check_dataset,
-    evaluation_count,
     evaluation_split,
     phase_totals,
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
+
+
+def gan_step_seeds(seed: tf.Tensor) -> tf.Tensor:
+    """The stateless-RNG seeds of one GAN step's parts, split from the step's (2,) seed.
+
+    Returns:
+        (4, 2) int seeds, in order: the seed window and the generation of
+        `Trainer.fake_sequences`, the gradient penalty of `Trainer.discriminator_update`,
+        the replayed positions of `Trainer.generator_update`.
+    """
+    return tf.random.experimental.stateless_split(seed, 4)
 
 
 def _finite(metrics: dict[str, float], phase: str, step: int) -> None:
@@ -203,7 +213,7 @@ class Trainer:
         return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
 
     def _gan_step(self, real, seed_segments, seed):
-        seeds = tf.random.experimental.stateless_split(seed, 4)
+        seeds = gan_step_seeds(seed)
         seed_window, fake, fed = self.fake_sequences(seed_segments, seeds[0], seeds[1])
         d_metrics = self.discriminator_update(real, fake, seeds[2])
         g_metrics = self.generator_update(seed_window, fake, fed, seeds[3])

@@ -122,7 +122,8 @@ def real_run(tiny_training, tmp_path_factory):
     """A real tiny Trainer run with all three phases: (history, steps per phase)."""
     from harness.corpus import synthesize_dataset
     from harness.dataset import load_dataset
-    from harness.training import RunOptions, Trainer
+    from harness.training import Trainer
+    from harness.training_api import RunOptions
     from models.registry import resolve
 
     folder = tmp_path_factory.mktemp("curves")

@@ -13,7 +13,8 @@ from harness import stopping
 from harness.corpus import synthesize_dataset
 from harness.dataset import load_dataset
 from harness.errors import SampleGanError
-from harness.training import RunOptions, Trainer, TrainingObserver, evaluation_count, phase_totals
+from harness.training import Trainer
+from harness.training_api import RunOptions, TrainingObserver, evaluation_count, phase_totals
 from models.registry import resolve
 
 pytestmark = pytest.mark.slow

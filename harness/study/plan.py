@@ -239,7 +239,8 @@ class _Calibration:
         self.last_evaluation = None  # rendered once, as the tracked run renders every one
 
     def trainer(self, config: SampleGANConfig):
-        from harness.training import RunOptions, Trainer
+        from harness.training import Trainer
+        from harness.training_api import RunOptions
 
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
         started = time.perf_counter()
