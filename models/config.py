@@ -22,7 +22,6 @@ OUTPUT_HEADS = ("tanh", "mulaw")
 SAMPLE_INPUTS = ("raw", "mulaw-companded", "mulaw-embedding")
 GAN_LOSSES = ("bce", "hinge", "wgan-gp")
 SAMPLE_RATES_HZ = (16000, 44100)
-PAPER_WINDOWS = (500, 1000, 4410)
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,6 @@ class StudyStorage:
     def display_url(self) -> str:
         return redact_url(self.url) or ""
 
-    @property
-    def is_local(self) -> bool:
-        return self.lock_path is not None
-
     @contextlib.contextmanager
     def exclusive(self, study_name: str) -> Iterator[None]:
         """Hold a lock shared by every process using this storage for `study_name`."""
