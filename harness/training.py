@@ -42,7 +42,6 @@ from harness.training_api import (
     TrainingDiverged,
     TrainingObserver,
     TrainingResult,
-    check_dataset,
     evaluation_split,
     phase_totals,
 )
@@ -72,7 +71,8 @@ class Trainer:
 
     def __init__(self, config: SampleGANConfig, dataset: Dataset, work_dir: Path,
                  observer: TrainingObserver | None = None, options: RunOptions | None = None):
-        check_dataset(config, dataset)
+        """`dataset` must fit `config`: entry points (`tracked_training`, `samplegan train`,
+        `study plan`) check it with `check_dataset` once, before anything is created."""
         self.config = config
         self.dataset = dataset
         self.work_dir = Path(work_dir)

@@ -158,10 +158,15 @@ def test_ctrl_c_checkpoints_where_it_stops_and_redoes_the_evaluation_it_cut_shor
                     atol=1e-5), name
 
 
-def test_a_dataset_of_another_shape_is_refused_before_building(tiny_corpus, tiny_training, tmp_path):
-    config = resolve("paper", {**tiny_training, "n": 64})
+def test_a_dataset_of_another_shape_is_refused_before_any_run(tiny_corpus, tiny_training, store):
+    from harness.tracked_training import tracked_training
+    from harness.tracking import TrackingStore
+
+    tracking = TrackingStore.open()
     with pytest.raises(SampleGanError, match=r"n=32 at 16000 Hz but the variant needs n=64"):
-        Trainer(config, load_dataset(tiny_corpus), tmp_path)
+        tracked_training(store=tracking, experiment="refused", variant="paper",
+                         overrides={**tiny_training, "n": 64}, data_dir=tiny_corpus)
+    assert tracking.client().get_experiment_by_name("refused") is None
 
 
 def test_the_time_budget_stops_early_but_still_evaluates(config, tiny_corpus, tmp_path):

@@ -240,8 +240,9 @@ class _Calibration:
 
     def trainer(self, config: SampleGANConfig):
         from harness.training import Trainer
-        from harness.training_api import RunOptions
+        from harness.training_api import RunOptions, check_dataset
 
+        check_dataset(config, self.dataset)
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
         started = time.perf_counter()
         trainer = Trainer(config, self.dataset, folder, options=RunOptions(progress=False))
