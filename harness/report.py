@@ -1394,8 +1394,11 @@ def _missing_lines(data: _StudyData) -> list[str]:
     return lines
 
 
-def _study_section(document: Document, data: _StudyData) -> None:
+def _study_section(document: Document, data: _StudyData, sources: str) -> None:
+    """Provenance (stores, dataset, code, versions, hardware, spec) and what is missing: the
+    report's methods, after its answer, players and variants."""
     document.heading("Study")
+    document.paragraph(sources)
     document.bullets(_header_bullets(data) + _spec_bullets(data))
     missing = _missing_lines(data)
     if missing:
@@ -1422,24 +1425,25 @@ def _build_report(data: _StudyData, folder: Path) -> dict[str, Any]:
         frame = analysis.frame
         frame.to_csv(folder / "trials.csv", index=False)
         finished = int(frame["state"].isin(FINISHED_STATES).sum())
-        document = Document(f"Ablation report: study `{data.name}`")
-        document.paragraph(
+        sources = (
             f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from Optuna storage "
             f"`{data.storage_display}` and MLflow `{data.tracking_display}`; {finished} of "
             f"{len(frame)} cells with a trial finished"
             + (f" ({data.design_cells} in the design)." if data.design_cells else "."))
-        _study_section(document, data)
+        # As a paper: the answer and what to listen to first, the methods (provenance) after.
+        document = Document(f"Ablation report: study `{data.name}`")
         document.heading("Answer")
         answers = _answers(data, analysis)
         document.bullets(answers)
         document.paragraph(_HOW_TO_READ)
+        _listening_section(document, data, analysis, media, folder, scratch)
         _variants_section(document, data, analysis)
+        _study_section(document, data, sources)
         if analysis.factors:
             _effects_section(document, data, analysis, folder)
         if data.searched:
             _search_section(document, data, analysis, folder)
         _collapse_section(document, data, analysis, media, folder)
-        _listening_section(document, data, analysis, media, folder, scratch)
         _trials_section(document, data, analysis, folder)
         _mlflow_section(document, data)
     document.paragraph("Files: `index.html` (self-contained: images and clips embedded), "

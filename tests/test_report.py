@@ -733,6 +733,27 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
 
 
 @pytest.mark.slow
+def test_a_real_report_opens_with_its_answer_and_players_and_puts_its_methods_after(
+        in_study_dir: Path) -> None:
+    """As a paper: the answer and the listening players first, then the variants; the
+    provenance (stores, dataset, code, versions, hardware, spec) below them."""
+    write_report(STUDY)
+    folder = in_study_dir / "reports" / STUDY
+    markdown = (folder / "report.md").read_text()
+    headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[:4] == ["Answer", "Listening", "Variants", "Study"], headings
+    variants_at = markdown.index("\n## Variants")
+    for provenance in ("Generated ", "Code commit: `", "manifest SHA-256 `", "tensorflow `",
+                       f"{os.cpu_count()} CPUs"):
+        assert markdown.index(provenance) > variants_at, provenance
+    page = (folder / "index.html").read_text()
+    answer, first_player = page.index("<h2 id='answer'>"), page.index("<audio")
+    variants, study = page.index("<h2 id='variants'>"), page.index("<h2 id='study'>")
+    assert answer < first_player < variants < study < page.index("Code commit:")
+    assert page.index("<h1>") < answer < page.index("Generated ")
+
+
+@pytest.mark.slow
 def test_report_statistics_agree_with_a_direct_scipy_computation(in_study_dir: Path,
                                                                  tmp_path: Path) -> None:
     import scipy.stats
