@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.audio import ffmpeg_binary
-from harness.dataset import import_audio
+from harness.data.audio import ffmpeg_binary
+from harness.data.importer import import_audio
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_X_REALTIME = 50.0

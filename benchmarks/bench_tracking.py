@@ -31,12 +31,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import harness.tracked_training as tracked_module
-from harness.corpus import synthesize_dataset
-from harness.dataset import load_dataset
-from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
-from harness.tracking import STORE_DIR_ENV, TrackedRun, TrackingStore
-from harness.training import RunOptions, Trainer, TrainingObserver
+import harness.tracking.tracked_training as tracked_module
+from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
+from harness.data.corpus import synthesize_dataset
+from harness.data.loader import load_dataset
+from harness.tracking.store import STORE_DIR_ENV, TrackedRun, TrackingStore
+from harness.training.trainer import RunOptions, Trainer, TrainingObserver
 from models.registry import resolve
 
 VARIANT = "paper"

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.errors import SampleGanError
-from harness.stopping import Terminated, install_termination_handler
+from harness.common.errors import SampleGanError
+from harness.common.signals import Terminated, install_termination_handler
 from harness.study.datasets import prepare_datasets
 from harness.study.plan import PLAN_ATTR, StudyPlan, budget_refusal, plan_study
 from harness.study.queue import (
@@ -31,7 +31,7 @@ from harness.study.spec import StudySpec, load_spec
 from harness.study.status import format_status, study_status
 from harness.study.storage import StudyStorage, open_storage
 from harness.study.worker import DEADLINE_ENV, PARENT_RUN_ATTR
-from harness.tracking import (
+from harness.tracking.store import (
     FAILED,
     FINISHED,
     KILLED,

@@ -48,9 +48,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
 from harness.study.spec import Cell, StudySpec
-from harness.tracking import file_lock, store_dir
+from harness.tracking.store import file_lock, store_dir
 from models.config import SampleGANConfig
 
 CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
@@ -195,7 +195,7 @@ def _time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, 
     The fastest later call is the step's cost: on a shared machine other jobs can only
     make a call slower, and one hiccup must not stand for thousands of steps.
     """
-    from harness.bench import timed_calls
+    from harness.training.bench import timed_calls
 
     timings = timed_calls(run, 1 + calls)
     later = timings[1:]
@@ -213,7 +213,7 @@ class _Calibration:
     """Times one configuration's Trainer; lives in the calibration process."""
 
     def __init__(self, request: CalibrationRequest, work_dir: Path):
-        from harness.dataset import load_dataset
+        from harness.data.loader import load_dataset
 
         self.request = request
         self.config = SampleGANConfig.from_dict(request.config)
@@ -224,7 +224,7 @@ class _Calibration:
         self.last_evaluation = None  # rendered once, as the tracked run renders every one
 
     def trainer(self, config: SampleGANConfig):
-        from harness.training import RunOptions, Trainer
+        from harness.training.trainer import RunOptions, Trainer
 
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
         started = time.perf_counter()
@@ -243,8 +243,8 @@ class _Calibration:
         return lambda: _materialise(step_fn(next(counter)))
 
     def run(self) -> PointTiming:
-        from harness.plots import plot_training_curves
-        from harness.tracked_training import render_evaluation
+        from harness.tracking.plots import plot_training_curves
+        from harness.tracking.tracked_training import render_evaluation
 
         config = self.config
         trainer, build_s = self.trainer(config)
@@ -345,11 +345,11 @@ def _calibrate(requests: Sequence[CalibrationRequest], cache_path: Path, machine
     """Time every request in this (fresh) process, saving each to the cache as it is measured
     (with how long this process took to import what a worker imports)."""
     started = time.perf_counter()
-    from harness.quiet_tf import import_tensorflow_quietly
+    from harness.common.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    import harness.tracked_training  # noqa: F401 - what a worker imports before its first trial
-    import harness.training  # noqa: F401
+    import harness.tracking.tracked_training  # noqa: F401 - what a worker imports before its first trial
+    import harness.training.trainer  # noqa: F401
 
     startup_s = time.perf_counter() - started
     cache = TimingCache(cache_path)
@@ -510,8 +510,8 @@ def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
     sees, the code's commit (and whether it had uncommitted changes) and TensorFlow."""
     import platform
 
-    from harness.host import processor_name
-    from harness.tracked_training import provenance
+    from harness.common.host import processor_name
+    from harness.tracking.tracked_training import provenance
 
     code = provenance()
     return {"processor": processor_name(), "cpus": str(os.cpu_count()),
@@ -570,9 +570,9 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
     """
-    from harness.dataset import load_dataset
+    from harness.data.loader import load_dataset
     from harness.study.datasets import dataset_dir, prepare_datasets
-    from harness.training_api import PHASES, evaluation_count, phase_totals
+    from harness.training.events import PHASES, evaluation_count, phase_totals
     from models.registry import get_variant
 
     workers = len(worker_envs)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import optuna
 from optuna.trial import TrialState
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
 from harness.study.spec import StudySpec
 from harness.study.storage import StudyStorage
 

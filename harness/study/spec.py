@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
 from models.config import coerce_value, field_names, field_type
 from models.registry import VARIANTS, get_variant
 
@@ -378,7 +378,7 @@ def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
     """A Fréchet objective needs more log-mel frames than dimensions in every evaluation."""
     if not spec.objective.metric.startswith("quality/frechet"):
         return
-    from harness.quality import MEL_BANDS, logmel_frame_count
+    from harness.evaluation.quality import MEL_BANDS, logmel_frame_count
 
     frames = config.eval_clips * logmel_frame_count(config.eval_length, config.sample_rate)
     if frames <= MEL_BANDS:

@@ -1,0 +1,116 @@
+"""End to end in headless Chromium: a trained run's .wav artifact is listed in `samplegan ui`.
+
+Needs the Debian packages `chromium` and `chromium-driver` (or $CHROMIUM_BIN and
+$CHROMEDRIVER_BIN); skipped without them. Run with `pytest -m browser`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from ui_support import (
+    SAMPLEGAN,
+    UiProcess,
+    alive,
+    browser_binaries,
+    chromium_driver,
+    descendants,
+    free_port,
+    port_open,
+    store_env,
+)
+
+from harness.data.corpus import synthesize_dataset
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+# The smallest training that still ends with a full set of artifacts (final clips,
+# an evaluation, the model): about 30 s on 2 cores, mostly TensorFlow start-up and tracing.
+TINY_TRAINING = [
+    "sample_rate=16000", "n=32", "lstm_units=4", "ae_levels=1", "ae_filters=4", "ae_steps=2",
+    "gan_steps=2", "batch_size=4", "prefilter_kernel=3", "prefilter_pool=2", "eval_every=2",
+    "eval_clips=2", "eval_samples=256",
+]
+WAV_ARTIFACT = "final/clip_00.wav"
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def _start_training(tmp_path: Path) -> subprocess.Popen:
+    synthesize_dataset(tmp_path / "data", seconds=4, sample_rate_hz=16000, n=32, pieces=2,
+                       holdout_fraction=0.25, seed=0, force=False)  # the CLI's defaults
+    command = [SAMPLEGAN, "train", "--variant", "paper", "--data", str(tmp_path / "data")]
+    for setting in TINY_TRAINING:
+        command += ["--set", setting]
+    return subprocess.Popen(command, cwd=tmp_path, env=store_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _visible(driver, text: str) -> list:
+    from selenium.webdriver.common.by import By
+
+    elements = driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{text}']")
+    return [element for element in elements if element.is_displayed()]
+
+
+def _show_artifact(url: str, screenshot: Path) -> str:
+    """Open `url`, expand the artifact's folder and return the listed name's visible text."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    folder, name = WAV_ARTIFACT.split("/")
+    with chromium_driver() as driver:
+        try:
+            driver.get(url)
+            # React re-renders the tree while it loads: retry on stale elements.
+            wait = WebDriverWait(driver, 45, ignored_exceptions=(StaleElementReferenceException,))
+            wait.until(lambda d: _visible(d, folder) or _visible(d, name))
+            if not _visible(driver, name):
+                wait.until(lambda d: _visible(d, folder)[0].click() or True)
+            listed = wait.until(lambda d: _visible(d, name))
+            return listed[0].text
+        except (WebDriverException, AssertionError):
+            driver.save_screenshot(str(screenshot))
+            raise
+
+
+def test_wav_artifact_of_a_trained_run_is_listed_and_served(tmp_path: Path) -> None:
+    browser_binaries()  # skip early, before training, without Chromium
+    training = _start_training(tmp_path)
+    # The UI starts while the model trains (both open the new store; a file lock
+    # serialises creating it), which keeps the test near a minute on 2 cores.
+    port, dashboard_port = free_port(), free_port()
+    ui = UiProcess.start(tmp_path, port, dashboard_port)
+    try:
+        stdout, stderr = training.communicate(timeout=240)
+        assert training.returncode == 0, stderr[-3000:]
+        run_id = stdout.strip().splitlines()[-1]
+        ui.wait_ready()
+
+        base = f"http://127.0.0.1:{port}"
+        run = json.loads(_get(f"{base}/api/2.0/mlflow/runs/get?run_id={run_id}"))["run"]
+        assert run["info"]["status"] == "FINISHED"
+        wav = _get(f"{base}/get-artifact?path={WAV_ARTIFACT}&run_uuid={run_id}")
+        assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"  # downloadable, not just listed
+
+        page = f"{base}/#/experiments/{run['info']['experiment_id']}/runs/{run_id}/artifacts"
+        shown = _show_artifact(page, tmp_path / "mlflow-artifacts.png")
+        assert shown == WAV_ARTIFACT.split("/")[1]
+
+        servers = descendants(ui.process.pid)
+        assert ui.interrupt() == 0, ui.output
+        assert [pid for pid in servers if alive(pid)] == []
+        assert not port_open(port)
+        assert not port_open(dashboard_port)
+    finally:
+        if training.poll() is None:
+            training.kill()
+            training.wait()
+        ui.kill()
