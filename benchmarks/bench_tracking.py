@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import harness.tracking.tracked_training as tracked_module
+from harness.common.files import STORE_DIR_ENV
 from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.data.corpus import synthesize_dataset
 from harness.data.loader import load_dataset
-from harness.tracking.store import STORE_DIR_ENV, TrackedRun, TrackingStore
+from harness.tracking.store import TrackedRun, TrackingStore
 from harness.training.trainer import RunOptions, Trainer, TrainingObserver
 from models.registry import resolve
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from harness.tracking.store import store_dir
+from harness.common.files import store_dir
 
 SAMPLE_RATE_CHOICE = click.Choice(["16000", "44100"])
 

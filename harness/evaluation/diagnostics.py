@@ -63,15 +63,32 @@ Decision order of `diagnose_clip` (the first rule that matches wins):
 
 from __future__ import annotations
 
-import functools
 import math
-import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.fft
+
+from harness.evaluation.levels import (
+    DB_FLOOR,
+    as_mono_float32,
+    crossings_and_peak,
+    frame_length_samples,
+    frame_stats,
+    percentiles_of,
+    scalar_db,
+    to_db,
+)
+from harness.evaluation.onset import find_collapse_onset, find_loop_period
+from harness.evaluation.spectral import (
+    SPECTRAL_BAND_LOW_HZ,
+    mean_spectrum_centroid_hz,
+    median_noise_cues,
+    spectral_fft_size,
+    spectral_pass,
+)
+from harness.evaluation.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 LABELS = ("healthy", "silent", "flat_collapse", "loop", "saturated", "noise")
 COLLAPSED_LABELS = ("silent", "flat_collapse", "loop", "saturated")
@@ -80,155 +97,10 @@ COLLAPSED_LABELS = ("silent", "flat_collapse", "loop", "saturated")
 ONSET_LABELS = ("silent", "flat_collapse")
 BATCH_LABELS = ("diverse", "mode_collapse")
 
-DB_FLOOR = -120.0  # dBFS reported for digital silence instead of -inf
-SPECTRAL_BAND_LOW_HZ = 50.0  # below this, bins hold DC leakage rather than music
-SPECTRAL_FRAME_S = 0.04  # spectral frames are the next power of two at or above this
 MAX_DIVERSITY_CLIPS = 1024  # pairwise distances grow quadratically; larger batches are subsampled
-_CHUNK_SAMPLES = 1 << 20  # bounds the temporaries of one pass to a few MB
-_AMPLITUDE_FLOOR = 10.0 ** (DB_FLOOR / 20.0)
 # Floor of the log spectra compared for diversity: below the 16-bit quantisation noise of any
 # bin (about -75 dB at 1024 points), so it only bounds how far digital silence is from sound.
 _POWER_FLOOR_DB = DB_FLOOR
-
-# The noise cues (`_block_noise_cues`) test spectrogram blocks against a stationary Gaussian process.
-NOISE_BLOCK_FRAMES = 32  # spectral frames per block: 2.0 s at 16 kHz, 1.5 s at 44.1 kHz
-NOISE_MIN_FRAMES = 15  # shorter clips get no noise cues: 15 frames are 0.96 s at 16 kHz, 0.70 s at 44.1 kHz
-_LOG_POWER_STD = math.pi / math.sqrt(6.0)  # std of ln(exponential variable): a noise bin's ln power, 5.57 dB
-# Sampling sd of a sample std of n ln-exponential values is 1.05 sigma / sqrt(n) (kurtosis 5.4).
-_STD_OF_SAMPLE_STD = 1.05
-# Sampling sd of an RMS over n second differences of white noise, over its expectation: 0.986 / sqrt(n)
-# (the differences correlate at -2/3 and 1/6 with their neighbours: 0.5 * sqrt(2 * (1 + 2 * 0.472))).
-_RMS_RATIO_SD = 0.986
-# Variance of a mean of K Hann bins' ln powers is 1.65 / K times one bin's: adjacent bins' complex
-# amplitudes correlate at 2/3, so their ln powers at Li2(4/9) / zeta(2) = 0.31, two apart at 0.02.
-_ADJACENT_BIN_FACTOR = 1.65
-_TONALITY_SMOOTH_BINS = 9  # running median width: over twice a Hann main lobe (4 bins)
-_NOISE_BIN_RANGE = 1e-6  # bins more than 60 dB below a block's loudest are left out of its cues
-# The loop search (`_loop_period`) looks for the period in the last this many longest periods of the
-# tail (200 ms at 16 or 44.1 kHz with the defaults), then checks it over the whole tail in chunks.
-_LOOP_SEARCH_PERIODS = 4
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Named thresholds of the labels; every default is chosen to keep real music `healthy`.
-
-    Attributes:
-        constant_tolerance: Half-width, in sample-value units, of the band a tail must
-            stay inside to count as constant. 1e-3 is 33 steps of 16-bit audio, so
-            quantisation and dither (a few steps) never break a constant tail, while
-            any audible music (peaks far above -60 dBFS) does. A tail whose centre is
-            within this of zero is a zero tail.
-        min_constant_tail_s: Shortest constant tail reported as an onset. 10 ms keeps
-            a zero-crossing or the last few samples of a file from counting.
-        min_collapsed_tail_fraction: Share of the clip the constant tail must cover for
-            `flat_collapse`. Half the clip: a collapsed generator stays flat for
-            everything after its onset (near n, a small part of any generated clip),
-            while recordings end with at most a second or two of silence.
-        abrupt_stop_db: A zero tail is a collapse only if the 20 ms before its onset
-            are at most this far below the clip's loudest 20 ms frame. Endings of the
-            shipped recordings (natural, faded, excerpted, at 16 to 44.1 kHz) measured
-            44-56 dB; cutting them to zero at 18 points each measured 0-40 dB, mostly
-            below 25 dB.
-        silence_db: Level without DC (dBFS) below which a clip or a frame is silent.
-            The shipped recordings measure -19 to -23 dBFS over whole files and down to
-            -31 dBFS over 2 s excerpts; -60 dBFS leaves about 30 dB of room for quieter
-            recordings and passages and is still far above 16-bit dither (-101 dBFS).
-        clip_level: Absolute sample value counted as at the rails (-0.09 dBFS). Just
-            above the -0.1 dBFS ceiling that mastering limiters commonly use, so a loud
-            but unclipped master does not count.
-        saturated_ratio: Share of the samples outside digital silence at the rails for
-            `saturated`. The shipped recordings normalised to full scale and driven
-            6 dB into clipping put 0.1-1.9% of those samples there, and 2-10% when driven
-            12 dB in (harder than loud commercial masters); with x20 gain (26 dB) they
-            put 23-55% there, and a generator stuck at tanh's rails puts all of them there.
-        noise_flatness: Median spectral flatness (0..1) for `noise`. White noise is
-            exp(-Euler gamma) = 0.56 whatever its level; the shipped recordings measure
-            below 0.01 at every rate (0.04 when clipped x20), since harmonic peaks and a
-            falling spectrum keep music low. 0.4 leaves a tenfold margin for noisier
-            genres than those shipped. Coloured noise (pink 0.30, brown 0.04, white
-            low-passed at 1.5 kHz 0.00) is left to the three cues below.
-        noise_fluctuation_z: Largest `fluctuation_z` for `noise` (with the other two
-            cues). Measured, like the two below, on 2,904 noise clips: white, pink,
-            brown (shaped and integrated), high-, low- and band-passed, AR(2) with pole
-            radius 0.9-0.995, AR(4), mu-law quantised to 256 classes (also at -45 dBFS),
-            faded (linear to zero, by 20 dB, 0.5 s in and out); 1-10 s at 16 and 44.1 kHz,
-            16 seeds, half of them 16-bit quantised: median 0.96, 99th percentile 1.35,
-            largest 2.16 (brown noise, whose power sits in a few bins). No window of a
-            shipped recording (1-4 s at 0.1 s steps, 16 and 44.1 kHz) needs this cue to
-            stay healthy; whole recordings measure 0.8 (ambi_choir, a steady pad) to 7.2.
-            It is what flags a pitched tone whose spectrum the vibrato smooths: a sine
-            with a 5.5 Hz, +-44 Hz vibrato measures 3.2-3.3 over 1 s, more when longer.
-        noise_tonality_ratio: Largest `tonality_ratio` for `noise`. The noise clips
-            measure median 0.91, 99th percentile 1.04, largest 1.17 (AR(2) with pole
-            radius 0.995, a 25 Hz wide resonance close to a whistle; 1.06 without it).
-            Windows of shipped recordings that only this cue keeps healthy measure at
-            least 1.69 over 1 s (a held string chord in the Brahms at 16 kHz; bass_voxy_c
-            1.97 at 44.1 kHz, its 65 Hz harmonics 3 bins apart) and 15 over 2-4 s
-            (ambi_glass_hum); whole drones: ambi_choir 4.1-6.0, bass_voxy_c 2.5-5.1,
-            ambi_glass_hum 12-16.
-        noise_modulation_z: Largest `modulation_z` for `noise`. The noise clips measure
-            median -0.1, 99th percentile 2.5, largest 4.1 (pink noise faded by 20 dB over
-            1 s). Windows of shipped recordings that only this cue keeps healthy (the
-            noise-like tail after the Brahms recording's final chord: spectral flatness
-            0.2, near-Gaussian) measure at least 8.2 over 2 s, 9.7 over 3 s and 13.9 over
-            4 s; coloured percussive bursts 58-190, a 4 Hz tremolo 40-86. Over 1 s that
-            tail goes down to 4.7: 9 of the 1,885 one-second windows at 16 kHz (40.8-42.6 s
-            into the Brahms) are labelled `noise`, none at 44.1 kHz.
-        loop_residual_db: Largest `loop_residual_db` for `loop`: the energy of
-            x[t + L] - x[t] over the mean-removed tail, relative to the tail's energy,
-            at the period L and at the whole number of periods closest to half the tail
-            (the worse of the two). Exact repetition gives 0 (-inf dB; the four 4 s clips
-            of a free-running teacher-forced tanh LSTM measured exactly 0 at periods of 33
-            and 111 samples), and so does a test tone whose period is a whole number of
-            samples (a 440 Hz sine at 16 kHz: period 400). The shipped recordings, 16-bit at
-            16 and 44.1 kHz, whole and as 2, 3 and 4 s excerpts at nine offsets, measure
-            at least -20.8 dB (loop_breakbeat; ambi_glass_hum -19.3, trumpet_loop -19.5,
-            bass_voxy_c -15.9, ambi_choir -3.1), all in the search stretch; the built-in
-            corpus (the same excerpts) -32.7 dB there (a held synthetic note over 200 ms),
-            which the half-tail lag would still have to pass. A Karplus-Strong note that
-            decays fast enough to be nearly periodic measures -38.3 dB at two periods; an
-            exactly repeating waveform decaying by 3 dB/s, and a sine drifting from 440 to
-            441 Hz over 4 s (it passes the search), fail at the half-tail lag (+1.4 dB for
-            the drift); a 1% vibrato measures -22 dB. -40 dB is 19 dB below the closest
-            recording and keeps a loop 40 dB above any noise floor added to it.
-        loop_drop_correlation: The period is searched from the first lag at which the
-            normalised autocorrelation of the tail falls below this, so that the near-1
-            correlation of a smooth low-frequency signal at short lags does not count; a
-            zero-mean periodic signal always falls below it within its period.
-        loop_max_period_s: Longest period searched, in seconds (800 samples at 16 kHz,
-            a 20 Hz fundamental), or the window n if longer; at most a third of the tail
-            (so that it holds three periods). The loops seen so far had periods of 33 and
-            111 samples.
-        mode_collapse_lsd_db: `diversity_lsd_db` below which a batch is `mode_collapse`.
-            Independent takes of the same white noise (1 s at 16 kHz) are 1.7 dB apart
-            through estimation variance alone, so below 1 dB the clips share nearly
-            every spectral detail.
-        frame_s: Frame length of the RMS curve, the silent-frame count and the
-            pre-onset level.
-        start_window_s: Length of the start window of `start_transient_db`.
-    """
-
-    constant_tolerance: float = 1e-3
-    min_constant_tail_s: float = 0.01
-    min_collapsed_tail_fraction: float = 0.5
-    abrupt_stop_db: float = 30.0
-    silence_db: float = -60.0
-    clip_level: float = 0.99
-    saturated_ratio: float = 0.15
-    noise_flatness: float = 0.4
-    noise_fluctuation_z: float = 2.5
-    noise_tonality_ratio: float = 1.4
-    noise_modulation_z: float = 6.0
-    loop_residual_db: float = -40.0
-    loop_drop_correlation: float = 0.5
-    loop_max_period_s: float = 0.05
-    mode_collapse_lsd_db: float = 1.0
-    frame_s: float = 0.02
-    start_window_s: float = 0.01
-
-
-DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass
@@ -271,406 +143,6 @@ class BatchDiagnosis:
         }
 
 
-def _as_mono_float32(audio: np.ndarray) -> np.ndarray:
-    array = np.asarray(audio, dtype=np.float32)
-    if array.ndim != 1:
-        raise ValueError(f"audio must be one-dimensional (samples,), got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError("audio is empty")
-    return array
-
-
-def _to_db(amplitude: np.ndarray) -> np.ndarray:
-    return 20.0 * np.log10(np.maximum(amplitude, _AMPLITUDE_FLOOR))
-
-
-def _scalar_db(amplitude: float) -> float:
-    # math rather than NumPy: a dozen scalar calls per clip add up over thousands of clips.
-    return 20.0 * math.log10(max(amplitude, _AMPLITUDE_FLOOR))
-
-
-@functools.lru_cache(maxsize=8)
-def _hann(length: int) -> np.ndarray:
-    window = np.hanning(length).astype(np.float32)
-    window.setflags(write=False)  # shared between calls through the cache
-    return window
-
-
-def _percentiles(values: np.ndarray, percents: Sequence[float]) -> np.ndarray:
-    """np.percentile's default (linear) method, without its per-call overhead on small arrays."""
-    ordered = np.sort(values)
-    return np.interp(np.asarray(percents) / 100.0 * (ordered.size - 1), np.arange(ordered.size), ordered)
-
-
-def _frame_length(sample_rate_hz: int, frame_s: float) -> int:
-    return max(1, round(sample_rate_hz * frame_s))
-
-
-def spectral_fft_size(sample_rate_hz: int) -> int:
-    """FFT size of the spectral frames: the next power of two at or above 40 ms, at least 256.
-
-    Args:
-        sample_rate_hz: Sample rate in Hz.
-
-    Returns:
-        Frame length in samples (1024 at 16 and 22.05 kHz, 2048 at 44.1 kHz).
-    """
-    return max(256, 1 << int(np.ceil(np.log2(sample_rate_hz * SPECTRAL_FRAME_S))))
-
-
-def _frames(audio: np.ndarray, frame_length: int) -> np.ndarray:
-    """(frames, frame_length) view of consecutive non-overlapping frames; a last partial one is left out.
-
-    With hop = frame length, a reshape is the same strided view as
-    `sliding_window_view(...)[::hop]`, at a fraction of its per-call cost (it matters
-    for thousands of one-second clips).
-    """
-    full = audio.size // frame_length
-    return audio[: full * frame_length].reshape(full, frame_length)
-
-
-@dataclass(frozen=True)
-class _FrameStats:
-    """Sums over non-overlapping frames; the last frame may be shorter, so every sample counts."""
-
-    sums: np.ndarray  # (frames,) float64 sum of samples
-    squares: np.ndarray  # (frames,) float64 sum of squared samples
-    lengths: np.ndarray  # (frames,) float64 samples per frame
-    clipped: np.ndarray  # (frames,) int64 samples with |x| >= clip_level
-
-
-def _frame_stats(audio: np.ndarray, frame_length: int, clip_level: float) -> _FrameStats:
-    """One chunked pass that every level and clipping metric derives from."""
-    frames = _frames(audio, frame_length)
-    full = frames.shape[0]
-    sums = np.empty(full, dtype=np.float64)
-    squares = np.empty(full, dtype=np.float64)
-    clipped = np.empty(full, dtype=np.int64)
-    step = max(1, _CHUNK_SAMPLES // frame_length)
-    for start in range(0, full, step):
-        # float64 per chunk: var = E[x^2] - E[x]^2 must not cancel for a constant 0.3 tail.
-        chunk = frames[start : start + step].astype(np.float64)
-        sums[start : start + step] = chunk.sum(axis=1)
-        squares[start : start + step] = np.einsum("ij,ij->i", chunk, chunk)
-        clipped[start : start + step] = np.count_nonzero(np.abs(chunk) >= clip_level, axis=1)
-    lengths = np.full(full, frame_length, dtype=np.float64)
-    remainder = audio[full * frame_length :].astype(np.float64)
-    if remainder.size:
-        sums = np.append(sums, remainder.sum())
-        squares = np.append(squares, remainder @ remainder)
-        lengths = np.append(lengths, remainder.size)
-        clipped = np.append(clipped, np.count_nonzero(np.abs(remainder) >= clip_level))
-    return _FrameStats(sums, squares, lengths, clipped)
-
-
-def _crossings_and_peak(audio: np.ndarray) -> tuple[int, float]:
-    """Number of sign changes and the largest |x|, in chunks."""
-    crossings = 0
-    peak = 0.0
-    for start in range(0, audio.size, _CHUNK_SAMPLES):
-        # One sample of overlap so that a sign change across a chunk border counts once.
-        chunk = audio[start : start + _CHUNK_SAMPLES + 1]
-        negative = chunk < 0
-        crossings += int(np.count_nonzero(negative[1:] != negative[:-1]))
-        peak = max(peak, float(np.abs(chunk).max()))
-    return crossings, peak
-
-
-def frame_rms_db(audio: np.ndarray, sample_rate_hz: int, frame_s: float = 0.02) -> np.ndarray:
-    """RMS level of consecutive non-overlapping frames, DC included.
-
-    Args:
-        audio: (samples,) float waveform in [-1, 1].
-        sample_rate_hz: Sample rate in Hz.
-        frame_s: Frame length in seconds; the last frame may be shorter.
-
-    Returns:
-        (frames,) float64 levels in dBFS, floored at `DB_FLOOR` for digital silence.
-    """
-    audio = _as_mono_float32(audio)
-    stats = _frame_stats(audio, _frame_length(sample_rate_hz, frame_s), DEFAULT_THRESHOLDS.clip_level)
-    return _to_db(np.sqrt(stats.squares / stats.lengths))
-
-
-def _collapse_onset(
-    audio: np.ndarray, sample_rate_hz: int, thresholds: Thresholds
-) -> tuple[int | None, float, float]:
-    """`collapse_onset_sample` plus the lowest and highest value of the constant tail."""
-    band = 2.0 * thresholds.constant_tolerance
-    high = -np.inf
-    low = np.inf
-    end = audio.size
-    chunk = 4096  # music breaks the band within a few samples of its end: start small
-    onset = 0
-    while end > 0:
-        start = max(0, end - chunk)
-        backwards = audio[start:end][::-1]
-        running_high = np.maximum(np.maximum.accumulate(backwards), high)
-        running_low = np.minimum(np.minimum.accumulate(backwards), low)
-        broken = running_high - running_low > band
-        if broken.any():
-            first_broken = int(np.argmax(broken))
-            onset = end - first_broken
-            if first_broken:
-                high, low = running_high[first_broken - 1], running_low[first_broken - 1]
-            break
-        high, low = running_high[-1], running_low[-1]
-        end = start
-        chunk = min(chunk * 4, _CHUNK_SAMPLES)
-    if onset and audio.size - onset < max(1.0, thresholds.min_constant_tail_s * sample_rate_hz):
-        return None, 0.0, 0.0
-    return onset, float(low), float(high)
-
-
-def collapse_onset_sample(
-    audio: np.ndarray, sample_rate_hz: int, thresholds: Thresholds = DEFAULT_THRESHOLDS
-) -> int | None:
-    """First sample after which the clip stays within a narrow band to its end.
-
-    The tail from the onset on fits inside a band of width 2 x
-    `thresholds.constant_tolerance`; the sample just before the onset does not fit
-    with it. The scan runs backwards in growing chunks and stops at the first sample
-    that breaks the band, so music (which breaks it within a few samples of its
-    end) costs almost nothing.
-
-    Args:
-        audio: (samples,) float waveform.
-        sample_rate_hz: Sample rate in Hz (for the minimum tail length).
-        thresholds: Tolerance and minimum tail length.
-
-    Returns:
-        The onset sample index; 0 when the whole clip is constant; None when the
-        constant tail is shorter than `thresholds.min_constant_tail_s`.
-    """
-    return _collapse_onset(_as_mono_float32(audio), sample_rate_hz, thresholds)[0]
-
-
-def _lag_residual(audio: np.ndarray, start: int, lags: Sequence[int]) -> tuple[list[float], float]:
-    """Mean of (x[t + lag] - x[t])^2 over t in [start, size - lag) for each lag, and the variance of audio[start:].
-
-    Chunked float64 passes, so an hour-long tail needs a few MB.
-    """
-    residuals = []
-    for lag in lags:
-        total = 0.0
-        for begin in range(start, audio.size - lag, _CHUNK_SAMPLES):
-            end = min(begin + _CHUNK_SAMPLES, audio.size - lag)
-            difference = audio[begin + lag : end + lag].astype(np.float64) - audio[begin:end]
-            total += float(difference @ difference)
-        residuals.append(total / (audio.size - start - lag))
-    total_sum = total_squares = 0.0
-    for begin in range(start, audio.size, _CHUNK_SAMPLES):
-        chunk = audio[begin : begin + _CHUNK_SAMPLES].astype(np.float64)
-        total_sum += float(chunk.sum())
-        total_squares += float(chunk @ chunk)
-    size = audio.size - start
-    return residuals, max(total_squares / size - (total_sum / size) ** 2, 0.0)
-
-
-def _loop_period(
-    audio: np.ndarray, sample_rate_hz: int, n: int, thresholds: Thresholds
-) -> tuple[int | None, float | None]:
-    """`loop_period_samples` and `loop_residual_db` of a clip (see `diagnose_clip`); None, None without a lag.
-
-    The tail is the last `thresholds.min_collapsed_tail_fraction` of the clip. The
-    period is searched by an FFT autocorrelation over lags up to max(n,
-    `loop_max_period_s`), at most a third of the tail, in the tail's last
-    `_LOOP_SEARCH_PERIODS` times that many samples (mean removed; a short, bounded
-    stretch, so thousands of clips or an hour cost little), from the first lag whose
-    normalised autocorrelation is below
-    `loop_drop_correlation`: the smallest lag whose residual is within
-    `loop_residual_db`, else the lag of the smallest residual. Music stops there. A
-    lag within it is then measured over the whole tail, at itself and at the whole
-    number of periods closest to half the tail, and the worse of the two is reported.
-    """
-    tail_start = audio.size - int(audio.size * thresholds.min_collapsed_tail_fraction)
-    if audio.size - tail_start < 6:  # three periods of at least 2 samples
-        return None, None
-    max_lag = min((audio.size - tail_start) // 3, max(n, round(thresholds.loop_max_period_s * sample_rate_hz)))
-    stretch = audio[max(tail_start, audio.size - _LOOP_SEARCH_PERIODS * max_lag) :].astype(np.float64)
-    stretch -= stretch.mean()
-    size = stretch.size
-    energy = np.concatenate(([0.0], np.cumsum(stretch * stretch)))
-    if max_lag < 2 or energy[-1] <= 0.0:
-        return None, None
-    fft_size = scipy.fft.next_fast_len(size + max_lag, real=True)
-    spectrum = scipy.fft.rfft(stretch, fft_size)
-    correlation = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_size)[: max_lag + 1]
-    lags = np.arange(max_lag + 1)
-    head = energy[size - lags]  # energy of x[t] over t < size - lag
-    rear = energy[size] - energy[lags]  # energy of x[t + lag] over the same t
-    normalised = correlation / np.sqrt(np.maximum(head * rear, 1e-300))
-    dropped = np.flatnonzero(normalised[1:] < thresholds.loop_drop_correlation)
-    if dropped.size == 0:
-        return None, None
-    first = int(dropped[0]) + 1
-    # Mean squared difference over the stretch's variance (energy[-1] / size).
-    residual = np.maximum(head + rear - 2.0 * correlation, 0.0)[first:] / (size - lags[first:])
-    residual *= size / energy[-1]
-    limit = 10.0 ** (thresholds.loop_residual_db / 10.0)
-    within = np.flatnonzero(residual <= limit)
-    period = first + int(within[0] if within.size else np.argmin(residual))
-    if not within.size:
-        return period, _scalar_db(math.sqrt(float(residual[period - first])))
-    tail_size = audio.size - tail_start
-    periods = max(1, round(tail_size / 2 / period))
-    (at_period, at_half), variance = _lag_residual(audio, tail_start, (period, periods * period))
-    worse = max(at_period, at_half) / variance if variance > 0.0 else 1.0
-    return period, _scalar_db(math.sqrt(worse))
-
-
-@dataclass(frozen=True)
-class _NoiseCues:
-    """Per-block noise cues (see `_block_noise_cues`); a clip reports their medians over active blocks."""
-
-    fluctuation_z: float
-    tonality_ratio: float
-    modulation_z: float
-
-
-def _block_bounds(frames: int) -> list[tuple[int, int]]:
-    """Frame ranges of the noise-cue blocks: `NOISE_BLOCK_FRAMES` each, the last one takes the remainder.
-
-    No blocks when the clip has fewer than `NOISE_MIN_FRAMES` frames.
-    """
-    if frames < NOISE_MIN_FRAMES:
-        return []
-    starts = list(range(0, max(1, frames // NOISE_BLOCK_FRAMES) * NOISE_BLOCK_FRAMES, NOISE_BLOCK_FRAMES))
-    return list(zip(starts, starts[1:] + [frames], strict=True))
-
-
-def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
-    """How far one block of power spectra is from a stationary Gaussian process with a smooth spectrum.
-
-    Under that null hypothesis every periodogram bin is its expected power times an
-    exponential variable, independently from frame to frame, so its natural log has a
-    standard deviation of pi / sqrt(6) (5.57 dB) whatever the colour of the noise. The
-    cues use the bins within `_NOISE_BIN_RANGE` of the block's loudest bin, after
-    removing each frame's gain (its mean log power over those bins), so that a fade does
-    not count as a change of spectrum. Each is about 1 (or 0 for a z-score) for noise.
-
-    Args:
-        power: (frames, bins) float32 periodogram of `NOISE_MIN_FRAMES` or more Hann frames.
-        log_power: Its natural log (plus a tiny offset that keeps digital silence finite).
-
-    Returns:
-        fluctuation_z: the power-weighted RMS over bins of the z-score of each bin's
-        log-power standard deviation over the frames against 5.57 dB, on a log scale
-        (about 1 for noise; steady partials fluctuate far less, notes that start and stop
-        far more). tonality_ratio: RMS of the average log spectrum around its running
-        median over `_TONALITY_SMOOTH_BINS` bins, over what averaging the frames leaves
-        of the 5.57 dB (about 1 for noise: a smooth spectrum of any colour; harmonic peaks
-        several times more). modulation_z: z-score of the RMS second difference of the
-        frames' amplitude (exp of half the gain) against what chance alone gives (about 0
-        for noise, however slowly it fades; onsets, bursts and tremolo far more).
-    """
-    frames = power.shape[0]
-    mean_power = power.sum(axis=0, dtype=np.float64) / frames
-    keep = mean_power >= mean_power.max() * _NOISE_BIN_RANGE
-    weights = mean_power[keep]
-    kept = weights.size
-    if kept < keep.size:  # boolean indexing copies; most blocks of noise and music keep every bin
-        log_power = log_power[:, keep]
-    gain = log_power.sum(axis=1, dtype=np.float64) / kept  # (frames,)
-    shape = log_power - gain.astype(np.float32)[:, None]  # each frame's spectral shape, float32
-    average = shape.sum(axis=0, dtype=np.float64) / frames  # (kept,)
-    squares = (shape * shape).sum(axis=0, dtype=np.float64)
-    spread = np.sqrt(np.maximum(squares - frames * average**2, 1e-12) / (frames - 1))
-    # On a log scale the sample std is close to normal at both ends (a steady partial's is near 0).
-    spread_z = np.log(spread / _LOG_POWER_STD) * (math.sqrt(frames - 1) / _STD_OF_SAMPLE_STD)
-    fluctuation_z = math.sqrt(float(weights @ spread_z**2) / float(weights.sum()))
-    from scipy.ndimage import median_filter  # imported here: scipy.ndimage loads slowly
-
-    fine = average - median_filter(average, _TONALITY_SMOOTH_BINS, mode="nearest")
-    tonality_ratio = math.sqrt(float(fine @ fine) / fine.size) / (_LOG_POWER_STD / math.sqrt(frames))
-    amplitude = np.exp((gain - gain.max()) / 2.0)
-    curvature = amplitude[2:] - 2.0 * amplitude[1:-1] + amplitude[:-2]
-    middle = amplitude[1:-1]
-    # Gain error: the mean of `kept` log powers, adjacent Hann bins correlated (see _ADJACENT_BIN_FACTOR);
-    # amplitude error = gain error / 2 times the amplitude; a second difference has 6 times its variance.
-    gain_variance = _LOG_POWER_STD**2 * _ADJACENT_BIN_FACTOR / kept
-    chance = 6.0 * gain_variance / 4.0 * float(middle @ middle)
-    ratio = math.sqrt(float(curvature @ curvature) / chance) if chance > 0.0 else 0.0
-    modulation_z = (ratio - 1.0) * math.sqrt(curvature.size) / _RMS_RATIO_SD
-    return _NoiseCues(fluctuation_z, tonality_ratio, modulation_z)
-
-
-def _spectral_pass(
-    audio: np.ndarray, sample_rate_hz: int, fft_size: int, silence_db: float
-) -> tuple[np.ndarray, np.ndarray, list[_NoiseCues]]:
-    """Mean power spectrum, the spectral flatness of each active frame, the noise cues of each active block.
-
-    Frames are non-overlapping, Hann-windowed and `fft_size` long; a last partial frame
-    is left out, and a clip shorter than one frame is zero-padded to one. Flatness,
-    activity and the noise cues use the bins at or above `SPECTRAL_BAND_LOW_HZ`; a frame
-    is active when its level there is at or above `silence_db`, a block (see
-    `_block_bounds`) when its mean level there is. Chunks hold whole blocks.
-
-    Returns:
-        (fft_size // 2 + 1,) float64 mean power spectrum, (active frames,) float64
-        flatness values in [0, 1], and the noise cues of each active block (see
-        `_block_noise_cues`; empty for clips under `NOISE_MIN_FRAMES` frames).
-    """
-    if audio.size < fft_size:
-        audio = np.pad(audio, (0, fft_size - audio.size))
-    frames = _frames(audio, fft_size)
-    window = _hann(fft_size)
-    low_bin = int(np.ceil(SPECTRAL_BAND_LOW_HZ * fft_size / sample_rate_hz))
-    # Parseval: a signal of variance v gives a one-sided power sum of v * fft_size * sum(w^2) / 2.
-    active_band_sum = 10.0 ** (silence_db / 10.0) * fft_size * float(np.sum(window.astype(np.float64) ** 2)) / 2.0
-    power_sum = np.zeros(fft_size // 2 + 1, dtype=np.float64)
-    flatness_parts = []
-    cues = []
-    blocks = _block_bounds(frames.shape[0])
-    step = max(1, _CHUNK_SAMPLES // fft_size)
-    # Chunks of whole blocks (about `step` frames); without blocks, plain chunks of `step` frames.
-    per_chunk = max(1, step // NOISE_BLOCK_FRAMES)
-    if blocks:
-        groups = [blocks[i : i + per_chunk] for i in range(0, len(blocks), per_chunk)]
-        chunks = [(group[0][0], group[-1][1], group) for group in groups]
-    else:
-        chunks = [(start, min(start + step, frames.shape[0]), []) for start in range(0, frames.shape[0], step)]
-    for start, end, chunk_blocks in chunks:
-        # scipy's FFT: the same float32 transform as np.fft, about half the cost on short clips.
-        spectrum = scipy.fft.rfft(frames[start:end] * window, axis=1)
-        power = spectrum.real**2 + spectrum.imag**2  # (k, bins) float32
-        power_sum += power.sum(axis=0, dtype=np.float64)
-        band = power[:, low_bin:]
-        # Tiny offset: exact-zero bins (band-limited or digital audio) would send log to -inf.
-        log_band = np.log(band + 1e-30)
-        arithmetic = band.sum(axis=1, dtype=np.float64) / band.shape[1]
-        active = arithmetic * band.shape[1] >= active_band_sum
-        if active.any():
-            active_log = log_band if active.all() else log_band[active]
-            geometric = np.exp(active_log.sum(axis=1, dtype=np.float64) / band.shape[1])
-            flatness_parts.append(geometric / (arithmetic[active] + 1e-30))
-        for block_start, block_end in chunk_blocks:
-            rows = slice(block_start - start, block_end - start)
-            if arithmetic[rows].mean() * band.shape[1] >= active_band_sum:
-                cues.append(_block_noise_cues(band[rows], log_band[rows]))
-    flatness = np.concatenate(flatness_parts) if flatness_parts else np.empty(0)
-    return power_sum / frames.shape[0], flatness, cues
-
-
-def _spectral_centroid_hz(mean_power: np.ndarray, sample_rate_hz: int, fft_size: int) -> float | None:
-    frequencies_hz = np.arange(fft_size // 2 + 1) * (sample_rate_hz / fft_size)
-    low_bin = int(np.ceil(SPECTRAL_BAND_LOW_HZ * fft_size / sample_rate_hz))
-    band = mean_power[low_bin:]
-    total = band.sum()
-    if total <= 0.0:
-        return None
-    return float(frequencies_hz[low_bin:] @ band / total)
-
-
-def _median_cues(cues: list[_NoiseCues]) -> dict[str, float | None]:
-    """The clip's noise cues: medians over its active blocks (None without one)."""
-    names = ("fluctuation_z", "tonality_ratio", "modulation_z")
-    if not cues:
-        return dict.fromkeys(names)
-    # statistics.median: a clip of a few seconds has one block, and NumPy's per-call cost dominates.
-    return {name: float(statistics.median(getattr(cue, name) for cue in cues)) for name in names}
-
-
 def _label(metrics: dict[str, float | int | None], thresholds: Thresholds) -> str:
     onset = metrics["collapse_onset_sample"]
     if onset == 0 or metrics["ac_rms_db"] < thresholds.silence_db:
@@ -703,12 +175,12 @@ def _diagnose(
     audio: np.ndarray, sample_rate_hz: int, n: int, thresholds: Thresholds
 ) -> tuple[ClipDiagnosis, np.ndarray]:
     """`diagnose_clip` plus the clip's mean power spectrum (for batch diversity)."""
-    audio = _as_mono_float32(audio)
+    audio = as_mono_float32(audio)
     if sample_rate_hz <= 0 or n <= 0:
         raise ValueError(f"sample_rate_hz and n must be positive, got {sample_rate_hz} and {n}")
     size = audio.size
-    frame_length = _frame_length(sample_rate_hz, thresholds.frame_s)
-    stats = _frame_stats(audio, frame_length, thresholds.clip_level)
+    frame_length = frame_length_samples(sample_rate_hz, thresholds.frame_s)
+    stats = frame_stats(audio, frame_length, thresholds.clip_level)
     total_sum, total_squares = float(stats.sums.sum()), float(stats.squares.sum())
     if not np.isfinite(total_squares):
         raise ValueError("audio contains NaN or infinite values")
@@ -717,7 +189,7 @@ def _diagnose(
     silence_amplitude = 10.0 ** (thresholds.silence_db / 20.0)
 
     frame_mean_square = stats.squares / stats.lengths
-    frame_db = _to_db(np.sqrt(frame_mean_square))
+    frame_db = to_db(np.sqrt(frame_mean_square))
     # A short last frame would weigh as much as a full one in the percentiles.
     full_frame_db = frame_db[stats.lengths == frame_length] if frame_db.size > 1 else frame_db
     frame_std = np.sqrt(np.maximum(frame_mean_square - (stats.sums / stats.lengths) ** 2, 0.0))
@@ -726,21 +198,21 @@ def _diagnose(
     loud = np.sqrt(frame_mean_square) >= silence_amplitude
     loud_samples = float(stats.lengths[loud].sum())
 
-    crossings, peak = _crossings_and_peak(audio)
+    crossings, peak = crossings_and_peak(audio)
     fft_size = spectral_fft_size(sample_rate_hz)
-    mean_power, flatness, cues = _spectral_pass(audio, sample_rate_hz, fft_size, thresholds.silence_db)
+    mean_power, flatness, cues = spectral_pass(audio, sample_rate_hz, fft_size, thresholds.silence_db)
 
-    onset, tail_low, tail_high = _collapse_onset(audio, sample_rate_hz, thresholds)
+    onset, tail_low, tail_high = find_collapse_onset(audio, sample_rate_hz, thresholds)
     tail = None if onset is None else size - onset
     pre_onset_drop_db = None
     if onset:
         before = audio[max(0, onset - frame_length) : onset].astype(np.float64)
-        before_db = _scalar_db(math.sqrt(before @ before / before.size))
+        before_db = scalar_db(math.sqrt(before @ before / before.size))
         pre_onset_drop_db = float(frame_db.max()) - before_db
 
-    loop_period, loop_residual_db = _loop_period(audio, sample_rate_hz, n, thresholds)
+    loop_period, loop_residual_db = find_loop_period(audio, sample_rate_hz, n, thresholds)
 
-    start = min(size, _frame_length(sample_rate_hz, thresholds.start_window_s))
+    start = min(size, frame_length_samples(sample_rate_hz, thresholds.start_window_s))
     start_transient_db = None
     if start < size:
         head = audio[:start].astype(np.float64)
@@ -748,25 +220,25 @@ def _diagnose(
         rest_mean = (total_sum - head.sum()) / rest_size
         rest_variance = (total_squares - head @ head) / rest_size - rest_mean**2
         start_peak = float(np.max(np.abs(head - rest_mean)))
-        start_transient_db = _scalar_db(start_peak) - _scalar_db(math.sqrt(max(rest_variance, 0.0)))
+        start_transient_db = scalar_db(start_peak) - scalar_db(math.sqrt(max(rest_variance, 0.0)))
 
     duration_s = size / sample_rate_hz
-    percentiles = _percentiles(full_frame_db, (10, 50, 90))
+    percentiles = percentiles_of(full_frame_db, (10, 50, 90))
     metrics: dict[str, float | int | None] = {
         "duration_s": duration_s,
-        "rms_db": _scalar_db(math.sqrt(total_squares / size)),
-        "ac_rms_db": _scalar_db(math.sqrt(ac_variance)),
+        "rms_db": scalar_db(math.sqrt(total_squares / size)),
+        "ac_rms_db": scalar_db(math.sqrt(ac_variance)),
         "rms_db_p10": float(percentiles[0]),
         "rms_db_p50": float(percentiles[1]),
         "rms_db_p90": float(percentiles[2]),
-        "peak_db": _scalar_db(peak),
+        "peak_db": scalar_db(peak),
         "silent_frame_ratio": int(np.count_nonzero(frame_std < silence_amplitude)) / frame_std.size,
         "dc_offset": mean,
         "clipping_ratio": float(stats.clipped[loud].sum() / loud_samples) if loud_samples else 0.0,
         "zero_crossing_rate_per_s": crossings / duration_s,
-        "spectral_flatness": float(_percentiles(flatness, (50,))[0]) if flatness.size else None,
-        "spectral_centroid_hz": _spectral_centroid_hz(mean_power, sample_rate_hz, fft_size),
-        **_median_cues(cues),
+        "spectral_flatness": float(percentiles_of(flatness, (50,))[0]) if flatness.size else None,
+        "spectral_centroid_hz": mean_spectrum_centroid_hz(mean_power, sample_rate_hz, fft_size),
+        **median_noise_cues(cues),
         "start_transient_db": start_transient_db,
         "collapse_onset_sample": onset,
         "collapse_onset_s": None if onset is None else onset / sample_rate_hz,
@@ -827,7 +299,7 @@ def diagnose_clip(
         ``loop_residual_db``: the mean squared difference between the tail and itself
         one lag on, over the tail's variance, in dB (floored at `DB_FLOOR` for an exact
         loop; at the lag and at half the tail when the lag passes, else in the searched
-        stretch only; see `_loop_period`; all three None when the tail is too short, has
+        stretch only; see `find_loop_period`; all three None when the tail is too short, has
         no variance, or its autocorrelation never falls below `loop_drop_correlation`).
 
     Raises:

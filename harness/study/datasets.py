@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from harness.common.errors import SampleGanError
+from harness.common.files import file_lock, store_dir
 from harness.study.spec import StudySpec
-from harness.tracking.store import file_lock, store_dir
 from models.registry import get_variant
 
 

@@ -36,71 +36,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.common.errors import SampleGanError
+from harness.study.calibration import (
+    CALIBRATION_CAP_S,
+    CalibrationRequest,
+    PointTiming,
+    TimingCache,
+    progress,
+    run_calibration,
+    timing_identity,
+)
 from harness.study.spec import Cell, StudySpec
-from harness.tracking.store import file_lock, store_dir
 from models.config import SampleGANConfig
 
-CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
-TIMED_CALLS = 2  # calls of each timed function after its first (tracing) call; the fastest counts
-MIN_PROBE_SAMPLES = 8  # the shorter probe length of a slow point never goes below this
-DECISION_PROBE_SAMPLES = 32  # samples generated once to tell a slow point from a fast one
-DECISION_PROBE_S = 0.25  # ... and again at a length taking about this long, if it was quicker
 # Keys that change how many steps run, or only the values computed: never the cost of a step.
 COST_NEUTRAL_KEYS = frozenset({
     "ae_steps", "gan_steps", "pretrain_epochs", "eval_every", "lr_autoencoder", "lr_generator",
     "lr_discriminator", "adam_beta1", "adam_beta2", "feedback_noise", "seed_noise_std",
     "mulaw_temperature", "gp_weight",
 })
-CACHE_FILE = "plan_timings.json"
 PLAN_ATTR = "plan"  # the study's user attribute holding the launcher's plan (for status)
-
-
-def progress(message: str) -> None:
-    """One line on stderr: calibrating a large study takes minutes."""
-    print(f"plan: {message}", file=sys.stderr, flush=True)
-
-
-# ------------------------------------------------------------------------ timings
-@dataclass(frozen=True)
-class PhaseTiming:
-    """Wall seconds of one timed function: its first call (tracing included) and a later one."""
-
-    first_s: float
-    step_s: float
-
-
-@dataclass(frozen=True)
-class PointTiming:
-    """What one configuration costs on this machine, measured with no other worker of ours.
-
-    `phases` holds every training phase the trial runs and "evaluation" (one evaluation:
-    generation, diagnosis, quality metrics).
-    """
-
-    build_s: float  # Trainer construction: nets, optimisers, evaluation data
-    phases: dict[str, PhaseTiming]
-    render_s: float  # per evaluation: clips, figure and page the tracked run writes
-    finish_s: float  # per trial: final model and training curves
-    cores_busy: float  # CPU seconds per wall second of the timed steps (1.0 = one core)
-
-    @staticmethod
-    def from_dict(values: Mapping[str, Any]) -> PointTiming:
-        return PointTiming(build_s=values["build_s"], render_s=values["render_s"],
-                           finish_s=values["finish_s"], cores_busy=values["cores_busy"],
-                           phases={k: PhaseTiming(**v) for k, v in values["phases"].items()})
 
 
 # ------------------------------------------------------------------- extrapolation
@@ -164,240 +126,6 @@ def schedule_seconds(durations: Sequence[float], workers: int, startup_s: float)
         first_free = free_at.index(min(free_at))
         free_at[first_free] += duration
     return max(free_at)
-
-
-def linear_at(x: float, x1: float, y1: float, x2: float, y2: float) -> float:
-    """The line through (x1, y1) and (x2, y2) at x; y1 when x1 == x2. Never below y1 or 0.
-
-    Used to extrapolate a step's seconds from two generated lengths to the real one.
-    """
-    if x2 == x1:
-        return y1
-    slope = max(0.0, (y2 - y1) / (x2 - x1))
-    return max(0.0, y1 + slope * (x - x1))
-
-
-# -------------------------------------------------------------------- calibration
-@dataclass(frozen=True)
-class CalibrationRequest:
-    """One configuration to time: its config values, dataset and the phases it runs."""
-
-    key: str  # its `cost_key` in the timing cache
-    config: dict[str, Any]
-    dataset: str
-    phases: tuple[str, ...]
-    allowance_s: float  # calibration seconds this configuration may take beyond the minimum
-
-
-def _time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, float, float]:
-    """(timing, wall seconds, CPU seconds) of the calls after the first.
-
-    The fastest later call is the step's cost: on a shared machine other jobs can only
-    make a call slower, and one hiccup must not stand for thousands of steps.
-    """
-    from harness.training.bench import timed_calls
-
-    timings = timed_calls(run, 1 + calls)
-    later = timings[1:]
-    step_s = min(t.wall_s for t in later)
-    return (PhaseTiming(first_s=timings[0].wall_s, step_s=step_s),
-            sum(t.wall_s for t in later), sum(t.cpu_s for t in later))
-
-
-def _materialise(metrics: Mapping[str, Any]) -> None:
-    for value in metrics.values():
-        float(value)  # waits for the step: TensorFlow runs ops asynchronously
-
-
-class _Calibration:
-    """Times one configuration's Trainer; lives in the calibration process."""
-
-    def __init__(self, request: CalibrationRequest, work_dir: Path):
-        from harness.data.loader import load_dataset
-
-        self.request = request
-        self.config = SampleGANConfig.from_dict(request.config)
-        self.dataset = load_dataset(Path(request.dataset))
-        self.work_dir = work_dir
-        self.wall_s = 0.0
-        self.cpu_s = 0.0
-        self.last_evaluation = None  # rendered once, as the tracked run renders every one
-
-    def trainer(self, config: SampleGANConfig):
-        from harness.training.trainer import RunOptions, Trainer
-
-        folder = Path(tempfile.mkdtemp(dir=self.work_dir))
-        started = time.perf_counter()
-        trainer = Trainer(config, self.dataset, folder, options=RunOptions(progress=False))
-        return trainer, time.perf_counter() - started
-
-    def time(self, run: Callable[[], object], calls: int) -> PhaseTiming:
-        timing, wall_s, cpu_s = _time_function(run, calls)
-        self.wall_s += wall_s
-        self.cpu_s += cpu_s
-        return timing
-
-    def step(self, trainer, phase: str) -> Callable[[], None]:
-        step_fn = trainer.phase_step(phase)
-        counter = iter(range(1_000_000))
-        return lambda: _materialise(step_fn(next(counter)))
-
-    def run(self) -> PointTiming:
-        from harness.tracking.plots import plot_training_curves
-        from harness.tracking.tracked_training import render_evaluation
-
-        config = self.config
-        trainer, build_s = self.trainer(config)
-        phases: dict[str, PhaseTiming] = {}
-        for phase in self.request.phases:
-            if phase != "gan":
-                phases[phase] = self.time(self.step(trainer, phase), TIMED_CALLS)
-        if "gan" in self.request.phases:
-            phases.update(self.generation_phases(trainer))
-        else:
-            phases["evaluation"] = self.time(trainer.evaluate, TIMED_CALLS)
-            self.last_evaluation = trainer.evaluations[-1]
-        folder = Path(tempfile.mkdtemp(dir=self.work_dir))
-        started = time.perf_counter()
-        render_evaluation(self.last_evaluation, folder / "eval")
-        render_s = time.perf_counter() - started
-        started = time.perf_counter()
-        trainer.model.save(folder / "model", trainer.seed_bank())
-        plot_training_curves(trainer.history, folder / "curves.png")
-        finish_s = time.perf_counter() - started
-        return PointTiming(build_s=build_s, phases=phases, render_s=render_s, finish_s=finish_s,
-                           cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0)
-
-    def generation_phases(self, trainer) -> dict[str, PhaseTiming]:
-        """The GAN step and the evaluation: each at its real length if that fits half the
-        allowance, else at two shorter lengths (sized to fit), extrapolated linearly."""
-        import numpy as np
-
-        config = self.config
-        # Seconds per generated sample at the evaluation's batch: a short generation bounds
-        # it; when the bound says a phase would not fit and the call was so quick that its
-        # overhead could dominate, a longer generation gives the slope.
-        window = trainer.model.seed_windows(trainer.seed_bank()[: config.eval_clips], [0, 1])
-
-        def generation_s(samples: int) -> float:
-            return self.time(lambda: trainer.model.generator.generate(
-                window, samples, np.array([0, 2]))[0].numpy(), 1).step_s
-
-        real = {"gan": config.gen_length, "evaluation": config.eval_length}
-        batch_ratio = {"gan": max(1.0, config.batch_size / config.eval_clips), "evaluation": 1.0}
-
-        def fitting(per_sample_s: float, call_s: float) -> tuple[dict[str, bool], dict[str, int]]:
-            """Which phases to time at their real length, and the longer probe length of
-            the others (its two calls take about half the allowance)."""
-            longest = {phase: min(real[phase], max(MIN_PROBE_SAMPLES * 3, int(
-                self.request.allowance_s / 4 / max(per_sample_s * batch_ratio[phase], 1e-9))))
-                for phase in real}
-            fits = {phase: (1 + TIMED_CALLS) * (call_s + per_sample_s * batch_ratio[phase]
-                                                * real[phase]) <= self.request.allowance_s / 2
-                    or 2 * longest[phase] >= real[phase] for phase in real}
-            return fits, longest
-
-        short_s = generation_s(DECISION_PROBE_SAMPLES)
-        per_sample_s = short_s / DECISION_PROBE_SAMPLES  # an upper bound: the call's overhead too
-        fits, longest = fitting(per_sample_s, 0.0)
-        if not all(fits.values()) and short_s < DECISION_PROBE_S:
-            samples = int(DECISION_PROBE_SAMPLES * DECISION_PROBE_S / max(short_s, 1e-3))
-            per_sample_s = max(0.0, (generation_s(samples) - short_s)
-                               / (samples - DECISION_PROBE_SAMPLES))
-            fits, longest = fitting(per_sample_s, max(0.0, short_s - DECISION_PROBE_SAMPLES
-                                                      * per_sample_s))
-        timed = {}
-        if fits["gan"]:
-            timed["gan"] = self.time(self.step(trainer, "gan"), TIMED_CALLS)
-        if fits["evaluation"]:
-            timed["evaluation"] = self.time(trainer.evaluate, TIMED_CALLS)
-            self.last_evaluation = trainer.evaluations[-1]
-        if all(fits.values()):
-            return timed
-        lengths = [{phase: max(MIN_PROBE_SAMPLES, longest[phase] // 3) for phase in real}, longest]
-        progress(f"  {per_sample_s * 1e3:.2g} ms per generated sample: timing "
-                 + " and ".join(f"the {phase} at {lengths[0][phase]} and {lengths[1][phase]} "
-                                f"samples instead of {real[phase]}"
-                                for phase in real if not fits[phase]))
-        probes = []
-        for probe_lengths in lengths:
-            short, _ = self.trainer(config.replace(
-                train_gen_length=config.train_gen_length if fits["gan"] else probe_lengths["gan"],
-                eval_samples=config.eval_samples if fits["evaluation"]
-                else probe_lengths["evaluation"]))
-            probes.append({
-                "gan": None if fits["gan"] else self.time(self.step(short, "gan"), 1),
-                "evaluation": None if fits["evaluation"] else self.time(short.evaluate, 1)})
-            if not fits["evaluation"]:
-                self.last_evaluation = short.evaluations[-1]
-        for phase in real:
-            if not fits[phase]:
-                (length1, first), (length2, second) = (
-                    (lengths[0][phase], probes[0][phase]), (lengths[1][phase], probes[1][phase]))
-                step_s = linear_at(real[phase], length1, first.step_s, length2, second.step_s)
-                # The first call's extra (tracing) hardly depends on the length.
-                timed[phase] = PhaseTiming(first_s=second.first_s - second.step_s + step_s,
-                                           step_s=step_s)
-        return timed
-
-
-def _calibrate(requests: Sequence[CalibrationRequest], cache_path: Path, machine_key: str) -> None:
-    """Time every request in this (fresh) process, saving each to the cache as it is measured
-    (with how long this process took to import what a worker imports)."""
-    started = time.perf_counter()
-    from harness.common.quiet_tf import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    import harness.tracking.tracked_training  # noqa: F401 - what a worker imports before its first trial
-    import harness.training.trainer  # noqa: F401
-
-    startup_s = time.perf_counter() - started
-    cache = TimingCache(cache_path)
-    cache.save({}, machine_key, startup_s)
-    with tempfile.TemporaryDirectory(prefix="samplegan-plan-") as folder:
-        for request in requests:
-            progress(f"timing {_describe(request.config)}")
-            timing = _Calibration(request, Path(folder)).run()
-            cache.save({request.key: asdict(timing)}, machine_key, startup_s)
-
-
-def _describe(config: Mapping[str, Any]) -> str:
-    keys = ("lstm_mode", "prefilter", "n", "sample_rate", "output_head", "seed_source")
-    return ", ".join(f"{key}={config[key]}" for key in keys if key in config)
-
-
-def run_calibration(requests: Sequence[CalibrationRequest], environment: Mapping[str, str],
-                    cache: TimingCache, machine_key: str) -> None:
-    """Time `requests` in a fresh process with `environment` set; the timings go to `cache`.
-
-    One process, with no other worker of ours running: the sharing between workers is
-    modelled (`slowdown`). Measured side by side, two calibration processes on this 2-core
-    machine ran each call 2-3 times slower than two study workers then ran their trials.
-
-    Raises:
-        SampleGanError: the calibration process died (e.g. killed for lack of memory),
-            naming the configuration it was timing: a trial of it would die the same way.
-    """
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
-    try:
-        with ProcessPoolExecutor(max_workers=1,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(_calibrate, list(requests), cache.path, machine_key).result()
-    except BrokenProcessPool:
-        measured = TimingCache(cache.path)
-        lost = [r for r in requests if measured.point(r.key) is None]
-        raise SampleGanError(
-            f"timing {_describe(lost[0].config) if lost else 'a configuration'} ended abruptly "
-            "(its process was killed, most likely for lack of memory); a trial of it would end "
-            "the same way: lower batch_size, grad_positions, train_gen_length or lstm_units"
-        ) from None
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # ----------------------------------------------------------------------- the plan
@@ -503,50 +231,6 @@ def cost_key(config: SampleGANConfig, identity: Mapping[str, Any]) -> str:
     defining = {"config": {k: v for k, v in config.to_dict().items() if k not in COST_NEUTRAL_KEYS},
                 "identity": dict(identity)}
     return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
-    """What timings are valid for: this machine's processor and cores, the GPU a worker
-    sees, the code's commit (and whether it had uncommitted changes) and TensorFlow."""
-    import platform
-
-    from harness.common.host import processor_name
-    from harness.tracking.tracked_training import provenance
-
-    code = provenance()
-    return {"processor": processor_name(), "cpus": str(os.cpu_count()),
-            "platform": platform.platform(),
-            "cuda_visible_devices": environment.get("CUDA_VISIBLE_DEVICES",
-                                                    os.environ.get("CUDA_VISIBLE_DEVICES", "")),
-            "git_commit": code["git_commit"], "git_dirty": code["git_dirty"],
-            "tensorflow": code["version.tensorflow"], "keras": code["version.keras"]}
-
-
-class TimingCache:
-    """Measured timings under the store folder, keyed by `cost_key` (and start-up by machine)."""
-
-    def __init__(self, path: Path | None = None):
-        self.path = path or store_dir() / CACHE_FILE
-        self.data: dict[str, Any] = {"points": {}, "startup": {}}
-        if self.path.exists():
-            self.data = json.loads(self.path.read_text())
-
-    def point(self, key: str) -> PointTiming | None:
-        found = self.data["points"].get(key)
-        return PointTiming.from_dict(found) if found else None
-
-    def startup(self, machine_key: str) -> float | None:
-        return self.data["startup"].get(machine_key)
-
-    def save(self, points: Mapping[str, dict[str, Any]], machine_key: str, startup_s: float) -> None:
-        with file_lock(self.path.with_name(self.path.name + ".lock")):
-            if self.path.exists():
-                self.data = json.loads(self.path.read_text())
-            self.data["points"].update(points)
-            self.data["startup"][machine_key] = startup_s
-            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            partial.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-            partial.replace(self.path)
 
 
 @dataclass

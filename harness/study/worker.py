@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 
 from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
+from harness.common.redaction import redact_text
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.evaluation.diagnostics import COLLAPSED_LABELS
 from harness.study.datasets import dataset_dir
@@ -35,7 +36,7 @@ from harness.study.queue import (
 )
 from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.study.storage import StudyStorage, open_storage
-from harness.tracking.store import TrackingStore, redact_text
+from harness.tracking.store import TrackingStore
 from harness.training.events import Evaluation, StopTraining, TrainingObserver
 from models.registry import get_variant
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ from typing import Any
 import numpy as np
 from scipy.io import wavfile
 
-from harness.data.audio import to_int16
+from harness.data.audio import to_int16, write_wav
 from harness.evaluation.diagnostics import COLLAPSED_LABELS, ONSET_LABELS
+from harness.tracking.plots import plot_clips
+from harness.training.events import Evaluation
 
 
 def wav_data_uri(audio: np.ndarray, sample_rate_hz: int) -> str:
@@ -121,3 +125,47 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
             f"<img alt='training curves' src='{png_data_uri(curves_png)}'>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
+    metrics = evaluation.diagnosis.metrics
+    return {
+        "step": evaluation.step,
+        "batch label": evaluation.diagnosis.label,
+        "collapsed share": metrics.get("collapsed_share"),
+        "share healthy": metrics.get("share_healthy"),
+        "mean onset / n": metrics.get("mean_collapse_onset_over_n"),
+        "Fréchet log-mel": evaluation.quality.get("frechet_logmel"),
+        "MR-LSD dB": evaluation.quality.get("mr_lsd_db"),
+    }
+
+
+def render_evaluation(evaluation: Evaluation, folder: Path,
+                      summary: Mapping[str, Any] | None = None, history_rows=(),
+                      curves_png: Path | None = None, reuse: Path | None = None) -> Path:
+    """Write clips as .wav, a waveform + spectrogram PNG, diagnostics JSON and an HTML page.
+
+    With `reuse` (a folder this function wrote for the same evaluation) the clips and the
+    figure are copied instead of written and drawn again; only the page is new.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / "clips.png"
+    if reuse is not None:
+        for item in reuse.iterdir():
+            if item.name != "index.html":
+                shutil.copy2(item, folder / item.name)
+    else:
+        for index, clip in enumerate(evaluation.clips):
+            write_wav(folder / f"clip_{index:02d}.wav", clip, evaluation.sample_rate_hz)
+        plot_clips(list(evaluation.clips), evaluation.sample_rate_hz, evaluation.n,
+                   evaluation.diagnosis.clips, png, title=f"GAN step {evaluation.step}")
+        (folder / "diagnostics.json").write_text(json.dumps({
+            "step": evaluation.step,
+            "batch": evaluation.diagnosis.to_dict(),
+            "quality": evaluation.quality,
+            "dynamics": evaluation.dynamics,
+        }, indent=2, default=str))
+    (folder / "index.html").write_text(evaluation_page(
+        f"{summary.get('run name', 'run') if summary else 'Evaluation'} — step {evaluation.step}",
+        evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png))
+    return folder

@@ -10,7 +10,6 @@ select an `mlflow server` (http[s]://) or a database URL (e.g. postgresql://) in
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import queue
@@ -21,61 +20,21 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.common.errors import SampleGanError
+from harness.common.files import file_lock, store_dir
+from harness.common.redaction import redact_text, redact_url
 from harness.common.signals import Terminated
 
-STORE_DIR_ENV = "SAMPLEGAN_STORE_DIR"
 HOST = "127.0.0.1"
 MLFLOW_PORT = 5000  # `samplegan ui` defaults, also where reports link a local store's runs
 FLUSH_EVERY_METRICS = 500  # buffered metric values before a log_batch call
 FLUSH_EVERY_S = 15.0  # ... or seconds since the last flush, whichever comes first
 _RETRY_S = 120.0  # how long a write is retried while SQLite reports "database is locked"
-
-
-# --------------------------------------------------------------------------- redaction
-def redact_url(url: str | None) -> str | None:
-    """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`; other text unchanged."""
-    if not url or "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}:***@{netloc[1]}"))
-
-
-def redact_text(text: str, *urls: str | None) -> str:
-    """Remove the passwords of `urls` from free text (error messages, logs)."""
-    for url in urls:
-        if url and "://" in url:
-            password = urlsplit(url).password
-            if password:
-                text = text.replace(password, "***")
-    return text
-
-
-# ------------------------------------------------------------------------------ stores
-def store_dir() -> Path:
-    """The local store folder: $SAMPLEGAN_STORE_DIR or ./mlruns."""
-    return Path(os.environ.get(STORE_DIR_ENV, "mlruns")).resolve()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive inter-process lock held for the duration of the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _sqlite_path(uri: str) -> Path | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,17 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.common.errors import SampleGanError
+from harness.common.files import store_dir
 from harness.common.host import host_info
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.data.loader import Dataset, load_dataset, manifest_sha256
-from harness.tracking.store import (
-    TrackedRun,
-    TrackingStore,
-    get_run,
-    param_text,
-    store_dir,
-)
+from harness.tracking.run_page import evaluation_row, render_evaluation
+from harness.tracking.store import TrackedRun, TrackingStore, get_run, param_text
 from harness.training.events import (
     Evaluation,
     RunOptions,
@@ -164,54 +159,6 @@ class MlflowObserver(TrainingObserver):
         if self.latest is not None:
             self.latest[1].cleanup()
             self.latest = None
-
-
-def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
-    metrics = evaluation.diagnosis.metrics
-    return {
-        "step": evaluation.step,
-        "batch label": evaluation.diagnosis.label,
-        "collapsed share": metrics.get("collapsed_share"),
-        "share healthy": metrics.get("share_healthy"),
-        "mean onset / n": metrics.get("mean_collapse_onset_over_n"),
-        "Fréchet log-mel": evaluation.quality.get("frechet_logmel"),
-        "MR-LSD dB": evaluation.quality.get("mr_lsd_db"),
-    }
-
-
-def render_evaluation(evaluation: Evaluation, folder: Path,
-                      summary: Mapping[str, Any] | None = None, history_rows=(),
-                      curves_png: Path | None = None, reuse: Path | None = None) -> Path:
-    """Write clips as .wav, a waveform + spectrogram PNG, diagnostics JSON and an HTML page.
-
-    With `reuse` (a folder this function wrote for the same evaluation) the clips and the
-    figure are copied instead of written and drawn again; only the page is new.
-    """
-    from harness.data.audio import write_wav
-    from harness.tracking.plots import plot_clips
-    from harness.tracking.run_page import evaluation_page
-
-    folder.mkdir(parents=True, exist_ok=True)
-    png = folder / "clips.png"
-    if reuse is not None:
-        for item in reuse.iterdir():
-            if item.name != "index.html":
-                shutil.copy2(item, folder / item.name)
-    else:
-        for index, clip in enumerate(evaluation.clips):
-            write_wav(folder / f"clip_{index:02d}.wav", clip, evaluation.sample_rate_hz)
-        plot_clips(list(evaluation.clips), evaluation.sample_rate_hz, evaluation.n,
-                   evaluation.diagnosis.clips, png, title=f"GAN step {evaluation.step}")
-        (folder / "diagnostics.json").write_text(json.dumps({
-            "step": evaluation.step,
-            "batch": evaluation.diagnosis.to_dict(),
-            "quality": evaluation.quality,
-            "dynamics": evaluation.dynamics,
-        }, indent=2, default=str))
-    (folder / "index.html").write_text(evaluation_page(
-        f"{summary.get('run name', 'run') if summary else 'Evaluation'} — step {evaluation.step}",
-        evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png))
-    return folder
 
 
 def _check_resumable(store: TrackingStore, run_id: str, params: Mapping[str, Any]) -> None:

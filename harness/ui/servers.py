@@ -31,7 +31,9 @@ from urllib.parse import urlsplit
 import click
 
 from harness.common.errors import SampleGanError
-from harness.tracking.store import HOST, TrackingStore, redact_text, store_dir
+from harness.common.files import store_dir
+from harness.common.redaction import redact_text
+from harness.tracking.store import HOST, TrackingStore
 
 DASHBOARD_PORT = 8080
 STARTUP_TIMEOUT_S = 120.0  # MLflow's server imports for ~15 s on a busy 2-core machine

@@ -10,19 +10,11 @@ from scipy import signal
 
 from harness.data.audio import decode_audio, quantize_16bit, read_audio, resample
 from harness.data.corpus import compose_corpus, render_piece
-from harness.evaluation.diagnostics import (
-    COLLAPSED_LABELS,
-    DB_FLOOR,
-    DEFAULT_THRESHOLDS,
-    LABELS,
-    NOISE_MIN_FRAMES,
-    Thresholds,
-    collapse_onset_sample,
-    diagnose_batch,
-    diagnose_clip,
-    frame_rms_db,
-    spectral_fft_size,
-)
+from harness.evaluation.diagnostics import COLLAPSED_LABELS, LABELS, diagnose_batch, diagnose_clip
+from harness.evaluation.levels import DB_FLOOR, frame_rms_db
+from harness.evaluation.onset import collapse_onset_sample
+from harness.evaluation.spectral import NOISE_MIN_FRAMES, spectral_fft_size
+from harness.evaluation.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 N = 500
 RATE_16K = 16000

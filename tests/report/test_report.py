@@ -16,19 +16,15 @@ import pytest
 
 from harness.common.errors import SampleGanError
 from harness.evaluation.diagnostics import LABELS
-from harness.report.build import (
+from harness.report.answers import (
     caveat_line,
     collapse_answer,
-    collapsed_outcome,
     objective_answer,
-    parse_cell_key,
-    run_link,
     significance_answer,
     toy_sizes,
     training_audio_answer,
-    trials_frame,
-    write_report,
 )
+from harness.report.build import write_report
 from harness.report.document import Document, inline_html
 from harness.report.plots import (
     color_limits,
@@ -37,6 +33,7 @@ from harness.report.plots import (
     plot_objective_per_trial,
     plot_param_scatter,
 )
+from harness.report.sections import run_link
 from harness.report.stats import (
     best_cells,
     effect_verdict,
@@ -50,6 +47,7 @@ from harness.report.stats import (
     rank_axes,
     untested_levels,
 )
+from harness.report.stores import collapsed_outcome, parse_cell_key, trials_frame
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEED_SHIFT = 10.0  # what replicate 1's seed adds at every grid point (cancels when paired)
@@ -911,7 +909,7 @@ def test_a_study_tracked_on_an_mlflow_server_reports_through_it(tmp_path: Path) 
 def test_paper_likeness_counts_the_paper_levels_of_each_grid_point():
     import pandas as pd
 
-    from harness.report.build import paper_likeness
+    from harness.report.listening import paper_likeness
 
     frame = pd.DataFrame({
         "point": ["raw/tanh/gan", "raw/tanh/nogan", "emb/mulaw/gan", "emb/mulaw/gan"],

@@ -13,15 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.study.plan import (
-    PhaseTiming,
-    PointTiming,
-    linear_at,
-    schedule_seconds,
-    seconds_left,
-    slowdown,
-    trial_seconds,
-)
+from harness.study.calibration import PhaseTiming, PointTiming, linear_at
+from harness.study.plan import schedule_seconds, seconds_left, slowdown, trial_seconds
 from harness.training.events import evaluation_count, phase_totals
 from models.registry import resolve
 

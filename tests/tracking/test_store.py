@@ -18,6 +18,7 @@ from scipy.io import wavfile
 from ui_support import mlflow_server
 
 from harness.common.errors import SampleGanError
+from harness.common.redaction import redact_text, redact_url
 from harness.evaluation.diagnostics import LABELS
 from harness.tracking.plots import (
     CURVE_PANELS,
@@ -25,7 +26,7 @@ from harness.tracking.plots import (
     panels_drawn,
     plot_training_curves,
 )
-from harness.tracking.store import TrackedRun, TrackingStore, redact_text, redact_url
+from harness.tracking.store import TrackedRun, TrackingStore
 
 
 def client_for(store_dir: Path):
