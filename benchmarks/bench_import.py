@@ -2,7 +2,7 @@
 
 Builds a long 44.1 kHz stereo input from the recordings in the music folder
 (concatenated and looped to --seconds) as Ogg Vorbis and as 16-bit WAV with
-ffmpeg, then times `harness.dataset.import_audio` to 16 kHz and to 44.1 kHz.
+ffmpeg, then times `harness.data.importer.import_audio` to 16 kHz and to 44.1 kHz.
 The target is at least 50x real time for 44.1 kHz stereo input.
 
     python benchmarks/bench_import.py [--json] [--seconds 180] [--repeats 3]

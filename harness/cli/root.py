@@ -44,7 +44,7 @@ def main() -> None:
     quiet_library_logging()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command in STOPPABLE_COMMANDS:
-        # From the first moment: a Ctrl-C during start-up must not be lost (see stopping.py).
+        # From the first moment: a Ctrl-C during start-up must not be lost (see harness/common/signals.py).
         install_stop_handlers()
     try:
         cli.main(standalone_mode=False)

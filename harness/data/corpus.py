@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -343,6 +343,19 @@ def render_piece(piece: Piece, samples: int, sample_rate_hz: int) -> np.ndarray:
     return quantize_16bit(peak_normalize(mix))
 
 
+def _rendered(composed: Sequence[Piece], piece_samples: int,
+              sample_rate_hz: int) -> Iterator[SourceAudio]:
+    """The pieces rendered one at a time, as sources of a dataset."""
+    for piece in composed:
+        audio = render_piece(piece, piece_samples, sample_rate_hz)
+        yield SourceAudio(
+            path=piece.path,
+            sha256=hashlib.sha256(to_int16(audio).tobytes()).hexdigest(),
+            audio=audio, sample_rate_in=sample_rate_hz, channels_in=1,
+            duration_s=piece_samples / sample_rate_hz,
+        )
+
+
 def synthesize_dataset(
     out: Path,
     *,
@@ -381,17 +394,6 @@ def synthesize_dataset(
             f"fewer than n={n}; raise --seconds or lower --pieces"
         )
     composed = compose_corpus(seconds=seconds, pieces=pieces, seed=seed)
-
-    def sources() -> Iterator[SourceAudio]:
-        for piece in composed:
-            audio = render_piece(piece, piece_samples, sample_rate_hz)
-            yield SourceAudio(
-                path=piece.path,
-                sha256=hashlib.sha256(to_int16(audio).tobytes()).hexdigest(),
-                audio=audio, sample_rate_in=sample_rate_hz, channels_in=1,
-                duration_s=piece_samples / sample_rate_hz,
-            )
-
     corpus = {
         "generator": GENERATOR,
         "seconds": seconds,
@@ -402,7 +404,7 @@ def synthesize_dataset(
         "piece_list": [piece.description for piece in composed],
     }
     return write_dataset(
-        out, sources(), sample_rate_hz=sample_rate_hz, n=n, stride=None, drop_silence_db=None,
+        out, _rendered(composed, piece_samples, sample_rate_hz), sample_rate_hz=sample_rate_hz, n=n, stride=None, drop_silence_db=None,
         holdout_fraction=holdout_fraction, seed=seed, force=force,
         created_by=f"samplegan-lab {__version__} (data synth)", extra={"corpus": corpus},
     )

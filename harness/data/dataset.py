@@ -30,7 +30,7 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -406,88 +406,129 @@ def write_dataset(
             (nothing is written then).
     """
     stride = n if stride is None else stride
+    _check_sizes(n, stride, holdout_fraction)
+    out = Path(out).absolute()
+    _check_out(out, force)
+    with _partial_folder(out) as partial:
+        spool_dir = partial / "spool"
+        spool_dir.mkdir(parents=True)
+        spooled, skipped = _spool_sources(sources, spool_dir, sample_rate_hz, n, stride,
+                                          drop_silence_db)
+        duplicates = _assign_splits(spooled, holdout_fraction, seed)
+        splits = {split: _write_split(partial, split, [(i, s) for i, s in enumerate(spooled)
+                                                        if s.entry["split"] == split], n)
+                  for split in SPLITS}
+        shutil.rmtree(spool_dir)
+        manifest = _manifest(
+            sample_rate_hz=sample_rate_hz, n=n, stride=stride, splits=splits, spooled=spooled,
+            duplicates=duplicates, skipped=skipped, drop_silence_db=drop_silence_db,
+            holdout_fraction=holdout_fraction, seed=seed, created_by=created_by, extra=extra)
+        (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        _publish(partial, out, force)
+    return manifest
+
+
+def _check_sizes(n: int, stride: int, holdout_fraction: float) -> None:
     if n < 1 or stride < 1:
         raise SampleGanError(f"n and stride must be positive (got n={n}, stride={stride})")
     if not 0.0 <= holdout_fraction < 1.0:
         raise SampleGanError(f"holdout fraction must be in [0, 1) (got {holdout_fraction})")
-    out = Path(out).absolute()
-    _check_out(out, force)
+
+
+def _manifest(*, sample_rate_hz: int, n: int, stride: int, splits: Mapping[str, dict[str, Any]],
+              spooled: Sequence[_Spooled], duplicates: list[dict[str, Any]],
+              skipped: list[dict[str, str]], drop_silence_db: float | None,
+              holdout_fraction: float, seed: int, created_by: str,
+              extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
+        "format": DATASET_FORMAT,
+        "sample_rate": int(sample_rate_hz),
+        "n": int(n),
+        "stride": int(stride),
+        "segments": sum(split["segments"] for split in splits.values()),
+        "splits": splits,
+        "sources": [s.entry for s in spooled],
+        "duplicates": duplicates,
+        "skipped": skipped,
+        "drop_silence_db": drop_silence_db,
+        "holdout_fraction": holdout_fraction,
+        "seed": seed,
+        "created_by": created_by,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+
+
+@contextlib.contextmanager
+def _partial_folder(out: Path) -> Iterator[Path]:
+    """A hidden, empty sibling folder of `out` to build in. If the block fails, the folder
+    and the parents of `out` this created are removed: a failed run leaves no trace."""
     created_parents = [parent for parent in out.parents if not parent.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_dead_partials(out)
     partial = out.with_name(f".{out.name}.partial-{socket.gethostname()}-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
-    spool_dir = partial / "spool"
-    spool_dir.mkdir(parents=True)
     try:
-        spooled: list[_Spooled] = []
-        skipped: list[dict[str, str]] = []
-        seen: dict[str, str] = {}
-        for source in sources:
-            if isinstance(source, SourceAudio):
-                if source.sha256 in seen:
-                    source = SkippedSource(source.path, f"same content as {seen[source.sha256]}")
-                else:
-                    source = _spool_source(
-                        source, spool_dir, len(spooled), sample_rate_hz, n, stride, drop_silence_db
-                    )
-            if isinstance(source, SkippedSource):
-                _warn(f"skipping {source.path}: {source.reason}")
-                skipped.append({"path": source.path, "reason": source.reason})
-                continue
-            seen[source.entry["sha256"]] = source.entry["path"]
-            spooled.append(source)
-        if not spooled:
-            detail = f"; first: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
-            raise SampleGanError(
-                f"no usable audio: {len(skipped)} input(s) skipped{detail}"
-            )
-        unit_of, duplicates = _split_units(spooled)
-        if holdout_fraction > 0 and len(set(unit_of.values())) == 1:
-            _warn("only one usable source (recording), so nothing is held out (the split is by source)")
-        held_out = choose_holdout(sorted(set(unit_of.values())), holdout_fraction, seed)
-        for item in spooled:
-            in_holdout = unit_of[item.entry["sha256"]] in held_out
-            item.entry["split"] = "holdout" if in_holdout else "train"
-        split_of = {item.entry["path"]: item.entry["split"] for item in spooled}
-        for group in duplicates:
-            group["split"] = split_of[group["paths"][0]]
-            _warn(f"same recording in {len(group['paths'])} files, kept together in "
-                  f"{group['split']}: {', '.join(group['paths'])}")
-        splits = {
-            split: _write_split(
-                partial, split,
-                [(i, s) for i, s in enumerate(spooled) if s.entry["split"] == split], n,
-            )
-            for split in SPLITS
-        }
-        shutil.rmtree(spool_dir)
-        manifest: dict[str, Any] = {
-            "format": DATASET_FORMAT,
-            "sample_rate": int(sample_rate_hz),
-            "n": int(n),
-            "stride": int(stride),
-            "segments": sum(split["segments"] for split in splits.values()),
-            "splits": splits,
-            "sources": [s.entry for s in spooled],
-            "duplicates": duplicates,
-            "skipped": skipped,
-            "drop_silence_db": drop_silence_db,
-            "holdout_fraction": holdout_fraction,
-            "seed": seed,
-            "created_by": created_by,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            **(extra or {}),
-        }
-        (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        _publish(partial, out, force)
+        yield partial
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
-        for parent in created_parents:  # innermost first; a failed run leaves no trace
+        for parent in created_parents:  # innermost first
             with contextlib.suppress(OSError):
                 parent.rmdir()
         raise
-    return manifest
+
+
+def _spool_sources(sources: Iterable[SourceAudio | SkippedSource], spool_dir: Path,
+                   sample_rate_hz: int, n: int, stride: int, drop_silence_db: float | None,
+                   ) -> tuple[list[_Spooled], list[dict[str, str]]]:
+    """Spool each usable source's segments to disk, one source at a time; skip the rest
+    (and files whose content an earlier one had) with a warning.
+
+    Raises:
+        SampleGanError: no source was usable.
+    """
+    spooled: list[_Spooled] = []
+    skipped: list[dict[str, str]] = []
+    seen: dict[str, str] = {}
+    for source in sources:
+        if isinstance(source, SourceAudio):
+            if source.sha256 in seen:
+                source = SkippedSource(source.path, f"same content as {seen[source.sha256]}")
+            else:
+                source = _spool_source(
+                    source, spool_dir, len(spooled), sample_rate_hz, n, stride, drop_silence_db
+                )
+        if isinstance(source, SkippedSource):
+            _warn(f"skipping {source.path}: {source.reason}")
+            skipped.append({"path": source.path, "reason": source.reason})
+            continue
+        seen[source.entry["sha256"]] = source.entry["path"]
+        spooled.append(source)
+    if not spooled:
+        detail = f"; first: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+        raise SampleGanError(
+            f"no usable audio: {len(skipped)} input(s) skipped{detail}"
+        )
+    return spooled, skipped
+
+
+def _assign_splits(spooled: list[_Spooled], holdout_fraction: float,
+                   seed: int) -> list[dict[str, Any]]:
+    """Set each source's "split", keeping files of one recording together; returns the
+    groups of such files, each with its split."""
+    unit_of, duplicates = _split_units(spooled)
+    if holdout_fraction > 0 and len(set(unit_of.values())) == 1:
+        _warn("only one usable source (recording), so nothing is held out (the split is by source)")
+    held_out = choose_holdout(sorted(set(unit_of.values())), holdout_fraction, seed)
+    for item in spooled:
+        in_holdout = unit_of[item.entry["sha256"]] in held_out
+        item.entry["split"] = "holdout" if in_holdout else "train"
+    split_of = {item.entry["path"]: item.entry["split"] for item in spooled}
+    for group in duplicates:
+        group["split"] = split_of[group["paths"][0]]
+        _warn(f"same recording in {len(group['paths'])} files, kept together in "
+              f"{group['split']}: {', '.join(group['paths'])}")
+    return duplicates
 
 
 def summarize_manifest(manifest: Mapping[str, Any], out: Path) -> str:

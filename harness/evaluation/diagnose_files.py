@@ -23,15 +23,15 @@ def diagnose_files(paths: list[Path], n: int) -> dict:
     """Diagnose each file, then the readable ones as one batch.
 
     Args:
-        paths: Audio files (anything `harness.audio.read_audio` decodes).
+        paths: Audio files (anything `harness.data.audio.read_audio` decodes).
         n: The generator's window in samples (at each file's native rate).
 
     Returns:
         ``{"files": [{"path", "label", "metrics", "error"}], "batch": {"label",
         "metrics"}}``. A file that cannot be read has ``label`` and ``metrics`` None
         and a one-line ``error``; the others have ``error`` None and the metrics of
-        `harness.diagnostics.diagnose_clip` (None values become JSON null). The batch
-        has the label and metrics of `harness.diagnostics.diagnose_batch` plus
+        `harness.evaluation.diagnostics.diagnose_clip` (None values become JSON null). The batch
+        has the label and metrics of `harness.evaluation.diagnostics.diagnose_batch` plus
         ``sample_rate_hz`` (the common rate), or label and metrics None when no file
         could be read.
     """

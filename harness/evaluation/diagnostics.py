@@ -72,6 +72,7 @@ import numpy as np
 
 from harness.evaluation.levels import (
     DB_FLOOR,
+    FrameStats,
     as_mono_float32,
     crossings_and_peak,
     frame_length_samples,
@@ -178,16 +179,35 @@ def _diagnose(
     audio = as_mono_float32(audio)
     if sample_rate_hz <= 0 or n <= 0:
         raise ValueError(f"sample_rate_hz and n must be positive, got {sample_rate_hz} and {n}")
-    size = audio.size
     frame_length = frame_length_samples(sample_rate_hz, thresholds.frame_s)
     stats = frame_stats(audio, frame_length, thresholds.clip_level)
     total_sum, total_squares = float(stats.sums.sum()), float(stats.squares.sum())
     if not np.isfinite(total_squares):
         raise ValueError("audio contains NaN or infinite values")
+    levels, loudest_frame_db = _level_metrics(audio, sample_rate_hz, stats, frame_length,
+                                              total_sum, total_squares, thresholds)
+    fft_size = spectral_fft_size(sample_rate_hz)
+    mean_power, flatness, cues = spectral_pass(audio, sample_rate_hz, fft_size, thresholds.silence_db)
+    metrics: dict[str, float | int | None] = {
+        **levels,
+        "spectral_flatness": float(percentiles_of(flatness, (50,))[0]) if flatness.size else None,
+        "spectral_centroid_hz": mean_spectrum_centroid_hz(mean_power, sample_rate_hz, fft_size),
+        **median_noise_cues(cues),
+        "start_transient_db": _start_transient_db(audio, sample_rate_hz, total_sum, total_squares,
+                                                  thresholds),
+        **_collapse_metrics(audio, sample_rate_hz, n, frame_length, loudest_frame_db, thresholds),
+    }
+    return ClipDiagnosis(label=_label(metrics, thresholds), metrics=metrics), mean_power
+
+
+def _level_metrics(audio: np.ndarray, sample_rate_hz: int, stats: FrameStats, frame_length: int,
+                   total_sum: float, total_squares: float, thresholds: Thresholds,
+                   ) -> tuple[dict[str, float | int | None], float]:
+    """Levels, silence, DC, clipping and zero crossings; and the loudest frame's level in dB."""
+    size = audio.size
     mean = total_sum / size
     ac_variance = max(total_squares / size - mean * mean, 0.0)
     silence_amplitude = 10.0 ** (thresholds.silence_db / 20.0)
-
     frame_mean_square = stats.squares / stats.lengths
     frame_db = to_db(np.sqrt(frame_mean_square))
     # A short last frame would weigh as much as a full one in the percentiles.
@@ -197,34 +217,10 @@ def _diagnose(
     # DC is kept so that a clip stuck at a rail counts as loud.
     loud = np.sqrt(frame_mean_square) >= silence_amplitude
     loud_samples = float(stats.lengths[loud].sum())
-
     crossings, peak = crossings_and_peak(audio)
-    fft_size = spectral_fft_size(sample_rate_hz)
-    mean_power, flatness, cues = spectral_pass(audio, sample_rate_hz, fft_size, thresholds.silence_db)
-
-    onset, tail_low, tail_high = find_collapse_onset(audio, sample_rate_hz, thresholds)
-    tail = None if onset is None else size - onset
-    pre_onset_drop_db = None
-    if onset:
-        before = audio[max(0, onset - frame_length) : onset].astype(np.float64)
-        before_db = scalar_db(math.sqrt(before @ before / before.size))
-        pre_onset_drop_db = float(frame_db.max()) - before_db
-
-    loop_period, loop_residual_db = find_loop_period(audio, sample_rate_hz, n, thresholds)
-
-    start = min(size, frame_length_samples(sample_rate_hz, thresholds.start_window_s))
-    start_transient_db = None
-    if start < size:
-        head = audio[:start].astype(np.float64)
-        rest_size = size - start
-        rest_mean = (total_sum - head.sum()) / rest_size
-        rest_variance = (total_squares - head @ head) / rest_size - rest_mean**2
-        start_peak = float(np.max(np.abs(head - rest_mean)))
-        start_transient_db = scalar_db(start_peak) - scalar_db(math.sqrt(max(rest_variance, 0.0)))
-
     duration_s = size / sample_rate_hz
     percentiles = percentiles_of(full_frame_db, (10, 50, 90))
-    metrics: dict[str, float | int | None] = {
+    return {
         "duration_s": duration_s,
         "rms_db": scalar_db(math.sqrt(total_squares / size)),
         "ac_rms_db": scalar_db(math.sqrt(ac_variance)),
@@ -236,10 +232,38 @@ def _diagnose(
         "dc_offset": mean,
         "clipping_ratio": float(stats.clipped[loud].sum() / loud_samples) if loud_samples else 0.0,
         "zero_crossing_rate_per_s": crossings / duration_s,
-        "spectral_flatness": float(percentiles_of(flatness, (50,))[0]) if flatness.size else None,
-        "spectral_centroid_hz": mean_spectrum_centroid_hz(mean_power, sample_rate_hz, fft_size),
-        **median_noise_cues(cues),
-        "start_transient_db": start_transient_db,
+    }, float(frame_db.max())
+
+
+def _start_transient_db(audio: np.ndarray, sample_rate_hz: int, total_sum: float,
+                        total_squares: float, thresholds: Thresholds) -> float | None:
+    """How far the start's peak stands above the rest's level, in dB (None: no rest)."""
+    size = audio.size
+    start = min(size, frame_length_samples(sample_rate_hz, thresholds.start_window_s))
+    if start >= size:
+        return None
+    head = audio[:start].astype(np.float64)
+    rest_size = size - start
+    rest_mean = (total_sum - head.sum()) / rest_size
+    rest_variance = (total_squares - head @ head) / rest_size - rest_mean**2
+    start_peak = float(np.max(np.abs(head - rest_mean)))
+    return scalar_db(start_peak) - scalar_db(math.sqrt(max(rest_variance, 0.0)))
+
+
+def _collapse_metrics(audio: np.ndarray, sample_rate_hz: int, n: int, frame_length: int,
+                      loudest_frame_db: float, thresholds: Thresholds,
+                      ) -> dict[str, float | int | None]:
+    """The constant tail (onset, value, length, the drop before it) and the looping tail."""
+    size = audio.size
+    onset, tail_low, tail_high = find_collapse_onset(audio, sample_rate_hz, thresholds)
+    tail = None if onset is None else size - onset
+    pre_onset_drop_db = None
+    if onset:
+        before = audio[max(0, onset - frame_length) : onset].astype(np.float64)
+        before_db = scalar_db(math.sqrt(before @ before / before.size))
+        pre_onset_drop_db = loudest_frame_db - before_db
+    loop_period, loop_residual_db = find_loop_period(audio, sample_rate_hz, n, thresholds)
+    return {
         "collapse_onset_sample": onset,
         "collapse_onset_s": None if onset is None else onset / sample_rate_hz,
         "collapse_onset_over_n": None if onset is None else onset / n,
@@ -251,7 +275,6 @@ def _diagnose(
         "loop_period_s": None if loop_period is None else loop_period / sample_rate_hz,
         "loop_residual_db": loop_residual_db,
     }
-    return ClipDiagnosis(label=_label(metrics, thresholds), metrics=metrics), mean_power
 
 
 def diagnose_clip(

@@ -97,6 +97,14 @@ def diagnose_training(history: Mapping[str, Sequence[float]], *, window: int = 5
     result["loss_ratio"] = g_loss / d_loss if g_loss is not None and d_loss else None
     result["nonfinite_steps"] = int(nonfinite.sum())
 
+    result.update(_sustained_failures(series, window))
+    return result
+
+
+def _sustained_failures(series: dict[str, np.ndarray | None], window: int) -> dict:
+    """Whether the discriminator won and the generator's gradients vanished for a
+    sustained stretch, and the longest stretch of each (None without the series)."""
+    result: dict = {}
     real, fake = series["d_acc_real"], series["d_acc_fake"]
     if real is None or fake is None:
         result["discriminator_won"] = None
@@ -107,7 +115,6 @@ def diagnose_training(history: Mapping[str, Sequence[float]], *, window: int = 5
         won = (real[-length:] >= DISCRIMINATOR_WON_ACCURACY) & (fake[-length:] >= DISCRIMINATOR_WON_ACCURACY)
         result["discriminator_won"] = _sustained(won, window)
         result["discriminator_won_longest_run"] = _longest_run(won)
-
     grad = series["g_grad_norm"]
     if grad is None:
         result["vanishing_gradients"] = None

@@ -71,7 +71,7 @@ def split_frames(audio: np.ndarray, frame_length: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _FrameStats:
+class FrameStats:
     """Sums over non-overlapping frames; the last frame may be shorter, so every sample counts."""
 
     sums: np.ndarray  # (frames,) float64 sum of samples
@@ -80,7 +80,7 @@ class _FrameStats:
     clipped: np.ndarray  # (frames,) int64 samples with |x| >= clip_level
 
 
-def frame_stats(audio: np.ndarray, frame_length: int, clip_level: float) -> _FrameStats:
+def frame_stats(audio: np.ndarray, frame_length: int, clip_level: float) -> FrameStats:
     """One chunked pass that every level and clipping metric derives from."""
     frames = split_frames(audio, frame_length)
     full = frames.shape[0]
@@ -101,7 +101,7 @@ def frame_stats(audio: np.ndarray, frame_length: int, clip_level: float) -> _Fra
         squares = np.append(squares, remainder @ remainder)
         lengths = np.append(lengths, remainder.size)
         clipped = np.append(clipped, np.count_nonzero(np.abs(remainder) >= clip_level))
-    return _FrameStats(sums, squares, lengths, clipped)
+    return FrameStats(sums, squares, lengths, clipped)
 
 
 def crossings_and_peak(audio: np.ndarray) -> tuple[int, float]:

@@ -326,6 +326,25 @@ def _summary(values: list[float | None]) -> tuple[float | None, float | None, fl
             float(np.percentile(array, FLOOR_PERCENTILE)))
 
 
+def _distances_per_draw(fake: _ClipStatistics, real: _ClipStatistics,
+                        draws: Sequence[tuple[np.ndarray, np.ndarray]],
+                        like_for_like: bool) -> dict[str, list[float | None]]:
+    """Each distance of the generated set (and, like for like, of the drawn real set) from
+    the rest of the reference, one value per (drawn, rest) draw."""
+    fake_moments, fake_spectra = fake.moments(slice(None)), fake.spectra(slice(None))
+    values: dict[str, list[float | None]] = {name: [] for name in (
+        "frechet_logmel", "frechet_logmel_real_vs_real", "mr_lsd_db", "mr_lsd_db_real_vs_real")}
+    for drawn, rest in draws:
+        rest_moments, rest_spectra = real.moments(rest), real.spectra(rest)
+        values["frechet_logmel"].append(_frechet_from_moments(fake_moments, rest_moments))
+        values["mr_lsd_db"].append(_mr_lsd(fake_spectra, rest_spectra))
+        if like_for_like:
+            values["frechet_logmel_real_vs_real"].append(
+                _frechet_from_moments(real.moments(drawn), rest_moments))
+            values["mr_lsd_db_real_vs_real"].append(_mr_lsd(real.spectra(drawn), rest_spectra))
+    return values
+
+
 def quality_metrics(
     generated: Sequence[np.ndarray], reference: np.ndarray | ReferenceSet, sample_rate_hz: int, *,
     seed: int = 0,
@@ -377,17 +396,7 @@ def quality_metrics(
         draws = _floor_draws(len(generated), reference.count, seed)
     else:  # no floor: one "draw" with nothing set aside, against the whole reference
         draws = [(np.zeros(0, int), np.arange(reference.count))]
-    fake_moments, fake_spectra = fake.moments(slice(None)), fake.spectra(slice(None))
-    values: dict[str, list[float | None]] = {name: [] for name in (
-        "frechet_logmel", "frechet_logmel_real_vs_real", "mr_lsd_db", "mr_lsd_db_real_vs_real")}
-    for drawn, rest in draws:
-        rest_moments, rest_spectra = real.moments(rest), real.spectra(rest)
-        values["frechet_logmel"].append(_frechet_from_moments(fake_moments, rest_moments))
-        values["mr_lsd_db"].append(_mr_lsd(fake_spectra, rest_spectra))
-        if like_for_like:
-            values["frechet_logmel_real_vs_real"].append(
-                _frechet_from_moments(real.moments(drawn), rest_moments))
-            values["mr_lsd_db_real_vs_real"].append(_mr_lsd(real.spectra(drawn), rest_spectra))
+    values = _distances_per_draw(fake, real, draws, like_for_like)
     metrics: dict[str, float | None] = {}
     for name in ("frechet_logmel", "mr_lsd_db"):
         metrics[name] = _summary(values[name])[0]

@@ -133,7 +133,7 @@ def _pick_run(frame: pd.DataFrame, media: Media) -> pd.Series | None:
 
 
 def listening_section(document: Document, data: StudyData, analysis: Analysis,
-                       media: Media, folder: Path, scratch: Path) -> None:
+                      media: Media, folder: Path, scratch: Path) -> None:
     document.heading("Listening")
     ranked = analysis.variants.dropna(subset=[OBJECTIVE]).sort_values(
         OBJECTIVE, ascending=data.direction == "minimize")
@@ -152,20 +152,10 @@ def listening_section(document: Document, data: StudyData, analysis: Analysis,
             "objective, values from the GAN step where each trial was pruned.")
         ranked = ranked.sort_values(OBJECTIVE)
         roles = ("lowest", "highest")
-    picks = [(roles[0], ranked.index[0])]
-    if len(ranked) > 1:
-        paper_like = paper_likeness(analysis.frame, analysis.group, data.axes)
-        closest = [variant for variant in reversed(ranked.index)
-                   if variant != ranked.index[0] and paper_like.get(variant, 0) > 0]
-        if closest:  # the grid point with the most of the paper's parts, worst first on ties
-            top = max(paper_like[variant] for variant in closest)
-            picks.append(("paper",
-                          next(variant for variant in closest if paper_like[variant] == top)))
-        else:
-            picks.append((roles[1], ranked.index[-1]))
+    paper_like = paper_likeness(analysis.frame, analysis.group, data.axes)
     client = data.tracking.client()
     clip_length = rate = window_n = None
-    for role, variant in picks:
+    for role, variant in _picks(ranked, roles, paper_like):
         run = _pick_run(analysis.frame[analysis.frame[analysis.group] == variant], media)
         if role == "paper":
             document.subheading(f"The variant closest to the paper ({paper_like[variant]} of "
@@ -182,21 +172,55 @@ def listening_section(document: Document, data: StudyData, analysis: Analysis,
             f"Mean objective {num(analysis.variants.at[variant, OBJECTIVE])}; clips of its "
             f"replicate {num(run['replicate'])} (objective {num(run[OBJECTIVE])}, nearest the "
             f"variant's median), MLflow run {run_reference(data, run['mlflow_run_id'])}.")
-        labels = [final.clip_labels[index] if index < len(final.clip_labels) else "?"
-                  for index in range(len(final.wavs))]
         # The first pick's healthy clips first, the other's collapsed ones: the contrast.
         wanted = ("healthy",) if role == roles[0] else COLLAPSED_LABELS
-        shown = range(min(len(final.wavs), LISTEN_CLIPS))  # the clips its figure shows
-        for index in sorted(shown, key=lambda index: labels[index] not in wanted):
-            decoded = decode_audio(final.wavs[index])
-            audio, rate = decoded.audio, decoded.sample_rate_hz
-            clip_length = listening_length(rate, len(audio))
-            name = f"listen_{role}_{index:02d}.wav"
-            write_wav(folder / name, audio[:clip_length], rate)
-            document.audio(name, f"{role} · clip {index} · {labels[index]}")
-        if final.clips_png is not None:
-            shutil.copy2(final.clips_png, folder / f"listen_{role}.png")
-            document.image(f"listen_{role}.png", f"waveforms and spectrograms, {role} variant")
+        length, clip_rate = _listen(document, final, role, wanted, folder)
+        if length is not None:  # else the previous pick's clips set the real clip's length
+            clip_length, rate = length, clip_rate
+    _real_audio(document, data, folder, clip_length, rate, window_n)
+
+
+def _picks(ranked: pd.DataFrame, roles: tuple[str, str],
+           paper_like: dict[str, int]) -> list[tuple[str, str]]:
+    """(role, variant) to listen to: the first-ranked, then the one closest to the paper
+    (worst first on ties) or, without one, the last-ranked."""
+    picks = [(roles[0], ranked.index[0])]
+    if len(ranked) > 1:
+        closest = [variant for variant in reversed(ranked.index)
+                   if variant != ranked.index[0] and paper_like.get(variant, 0) > 0]
+        if closest:  # the grid point with the most of the paper's parts, worst first on ties
+            top = max(paper_like[variant] for variant in closest)
+            picks.append(("paper",
+                          next(variant for variant in closest if paper_like[variant] == top)))
+        else:
+            picks.append((roles[1], ranked.index[-1]))
+    return picks
+
+
+def _listen(document: Document, final: RunFinal, role: str, wanted: Sequence[str],
+            folder: Path) -> tuple[int | None, int | None]:
+    """The run's clips its figure shows, `wanted` labels first, and the figure; returns
+    the length and rate of the last clip written (None, None without clips)."""
+    clip_length = rate = None
+    labels = [final.clip_labels[index] if index < len(final.clip_labels) else "?"
+              for index in range(len(final.wavs))]
+    shown = range(min(len(final.wavs), LISTEN_CLIPS))  # the clips its figure shows
+    for index in sorted(shown, key=lambda index: labels[index] not in wanted):
+        decoded = decode_audio(final.wavs[index])
+        audio, rate = decoded.audio, decoded.sample_rate_hz
+        clip_length = listening_length(rate, len(audio))
+        name = f"listen_{role}_{index:02d}.wav"
+        write_wav(folder / name, audio[:clip_length], rate)
+        document.audio(name, f"{role} · clip {index} · {labels[index]}")
+    if final.clips_png is not None:
+        shutil.copy2(final.clips_png, folder / f"listen_{role}.png")
+        document.image(f"listen_{role}.png", f"waveforms and spectrograms, {role} variant")
+    return clip_length, rate
+
+
+def _real_audio(document: Document, data: StudyData, folder: Path, clip_length: int | None,
+                rate: int | None, window_n: int | None) -> None:
+    """Held-out audio of the generated clips' length, from the runs' dataset."""
     document.subheading("Real held-out audio")
     dataset_paths = {params.get("dataset.path") for params in data.run_params.values()}
     dataset_path = sorted(path for path in dataset_paths if path)[:1]

@@ -11,7 +11,7 @@ the small-sample correction) and the rank-biserial correlation.
 
 These tests treat replicates as independent samples. Replicate r trains with the same seed
 at every grid point, so they ignore a pairing that would make them sharper; the report's
-paired seed-noise analysis (`harness.report.rank_axes`) uses it.
+paired seed-noise analysis (`rank_axes`) uses it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from harness.evaluation.diagnostics import LABELS
 CONFIDENCE = 0.95
 ALPHA = 0.05
 
-# The trial frame's columns and states (see `harness.report.trials_frame`).
+# The trial frame's columns and states (see `harness.report.stores.trials_frame`).
 OBJECTIVE = "objective"
 COLLAPSE = "collapsed_outcome"
 FINISHED_STATES = ("COMPLETE", "PRUNED")
@@ -404,7 +404,7 @@ def label_shares(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 
     Returns:
         Indexed by `by` (order of first appearance), one ``share_<label>`` column per label in
-        `harness.diagnostics.LABELS` and ``runs`` (trials with measured shares).
+        `harness.evaluation.diagnostics.LABELS` and ``runs`` (trials with measured shares).
     """
     columns = [f"share_{label}" for label in LABELS]
     measured = frame.dropna(subset=columns, how="all")

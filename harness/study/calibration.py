@@ -170,6 +170,24 @@ class CalibrationRun:
     def generation_phases(self, trainer) -> dict[str, PhaseTiming]:
         """The GAN step and the evaluation: each at its real length if that fits half the
         allowance, else at two shorter lengths (sized to fit), extrapolated linearly."""
+        config = self.config
+        real = {"gan": config.gen_length, "evaluation": config.eval_length}
+        fits, longest, per_sample_s = self.what_fits(trainer, real)
+        timed = {}
+        if fits["gan"]:
+            timed["gan"] = self.time(self.step(trainer, "gan"), TIMED_CALLS)
+        if fits["evaluation"]:
+            timed["evaluation"] = self.time(trainer.evaluate, TIMED_CALLS)
+            self.last_evaluation = trainer.evaluations[-1]
+        if all(fits.values()):
+            return timed
+        timed.update(self.extrapolated(fits, longest, per_sample_s, real))
+        return timed
+
+    def what_fits(self, trainer, real: Mapping[str, int],
+                  ) -> tuple[dict[str, bool], dict[str, int], float]:
+        """Which phases fit the allowance at their `real` length, the longer probe length of
+        the others, and the seconds per generated sample that decided it."""
         import numpy as np
 
         config = self.config
@@ -182,7 +200,6 @@ class CalibrationRun:
             return self.time(lambda: trainer.model.generator.generate(
                 window, samples, np.array([0, 2]))[0].numpy(), 1).step_s
 
-        real = {"gan": config.gen_length, "evaluation": config.eval_length}
         batch_ratio = {"gan": max(1.0, config.batch_size / config.eval_clips), "evaluation": 1.0}
 
         def fitting(per_sample_s: float, call_s: float) -> tuple[dict[str, bool], dict[str, int]]:
@@ -205,14 +222,12 @@ class CalibrationRun:
                                / (samples - DECISION_PROBE_SAMPLES))
             fits, longest = fitting(per_sample_s, max(0.0, short_s - DECISION_PROBE_SAMPLES
                                                       * per_sample_s))
-        timed = {}
-        if fits["gan"]:
-            timed["gan"] = self.time(self.step(trainer, "gan"), TIMED_CALLS)
-        if fits["evaluation"]:
-            timed["evaluation"] = self.time(trainer.evaluate, TIMED_CALLS)
-            self.last_evaluation = trainer.evaluations[-1]
-        if all(fits.values()):
-            return timed
+        return fits, longest, per_sample_s
+
+    def extrapolated(self, fits: Mapping[str, bool], longest: Mapping[str, int],
+                     per_sample_s: float, real: Mapping[str, int]) -> dict[str, PhaseTiming]:
+        """The phases that do not fit, timed at two shorter lengths and extrapolated linearly."""
+        config = self.config
         lengths = [{phase: max(MIN_PROBE_SAMPLES, longest[phase] // 3) for phase in real}, longest]
         progress(f"  {per_sample_s * 1e3:.2g} ms per generated sample: timing "
                  + " and ".join(f"the {phase} at {lengths[0][phase]} and {lengths[1][phase]} "
@@ -229,6 +244,7 @@ class CalibrationRun:
                 "evaluation": None if fits["evaluation"] else self.time(short.evaluate, 1)})
             if not fits["evaluation"]:
                 self.last_evaluation = short.evaluations[-1]
+        timed = {}
         for phase in real:
             if not fits[phase]:
                 (length1, first), (length2, second) = (

@@ -254,10 +254,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
     """
-    from harness.data.loader import load_dataset
-    from harness.study.datasets import dataset_dir, prepare_datasets
-    from harness.training.events import PHASES, evaluation_count, phase_totals
-    from models.registry import get_variant
+    from harness.study.datasets import prepare_datasets
 
     workers = len(worker_envs)
     own_devices = bool(worker_envs[0].get("CUDA_VISIBLE_DEVICES"))
@@ -265,6 +262,34 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     machine_key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     cells = cells_to_do(spec, storage)
     prepare_datasets(spec, log=progress)
+    points = _points(spec, cells, identity)
+    cache, calibration_s = _time_missing(spec, points, bool(cells), worker_envs[0], machine_key)
+    startup_s = cache.startup(machine_key)
+
+    cores = len(os.sched_getaffinity(0))
+    concurrent = max(1, min(workers, len(cells)))
+    cap_s = None if spec.budget.minutes_per_trial is None else 60.0 * spec.budget.minutes_per_trial
+    planned = [_point_plan(point, cache, concurrent, cores, own_devices, cap_s)
+               for point in points.values()]
+    by_name = {p.point: p for p in planned}
+    durations = [by_name[point_name(cell)].trial_seconds for cell in cells]  # queue order
+    total = schedule_seconds(durations, workers, startup_s or 0.0)
+    hardware = {"cpus": cores, "processor": identity["processor"],
+                "gpus": [env["CUDA_VISIBLE_DEVICES"] for env in worker_envs
+                         if env.get("CUDA_VISIBLE_DEVICES")],
+                "shared_cores": not own_devices}
+    return StudyPlan(spec=str(spec_path), workers=workers, hardware=hardware, points=planned,
+                     total_seconds=total, calibration_seconds=calibration_s)
+
+
+def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str]) -> dict[str, _Point]:
+    """The grid points of `cells`, each with the configurations its trials train (one, or
+    the extremes of the searched ranges), their phase totals and timing keys."""
+    from harness.data.loader import load_dataset
+    from harness.study.datasets import dataset_dir
+    from harness.training.events import evaluation_count, phase_totals
+    from models.registry import get_variant
+
     variant = get_variant(spec.base_variant)
     points: dict[str, _Point] = {}
     datasets: dict[Path, Any] = {}
@@ -282,6 +307,15 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             totals = phase_totals(config, datasets[folder])
             configs.append((config, totals, evaluation_count(config), cost_key(config, identity)))
         points[name] = _Point(name, 1, configs)
+    return points
+
+
+def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool,
+                  environment: Mapping[str, str], machine_key: str) -> tuple[TimingCache, float]:
+    """Calibrate the configurations the cache lacks (and the start-up, once per machine);
+    returns the cache and the seconds calibration took."""
+    from harness.study.datasets import dataset_dir
+    from harness.training.events import PHASES
 
     cache = TimingCache()
     # Configurations that differ only in cost-neutral keys are timed once, with every phase
@@ -297,54 +331,41 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         cached = cache.point(key)
         if cached is None or not phases <= set(cached.phases):
             missing[key] = (config, phases)
-    calibration_s = 0.0
-    if missing or (cache.startup(machine_key) is None and cells):
-        allowance = CALIBRATION_CAP_S / max(1, len(missing))
-        requests = [CalibrationRequest(
-            key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
-            dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
-            for key, (config, phases) in missing.items()]
-        progress(f"timing {len(requests)} configuration(s) not measured on this machine and "
-                 f"commit yet ({cache.path})")
-        started = time.perf_counter()
-        run_calibration(requests, {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"}, cache,
-                        machine_key)
-        calibration_s = time.perf_counter() - started
-        cache = TimingCache(cache.path)
-    startup_s = cache.startup(machine_key)
+    if not missing and (cache.startup(machine_key) is not None or not any_cells):
+        return cache, 0.0
+    allowance = CALIBRATION_CAP_S / max(1, len(missing))
+    requests = [CalibrationRequest(
+        key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
+        dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
+        for key, (config, phases) in missing.items()]
+    progress(f"timing {len(requests)} configuration(s) not measured on this machine and "
+             f"commit yet ({cache.path})")
+    started = time.perf_counter()
+    run_calibration(requests, {**environment, "TF_CPP_MIN_LOG_LEVEL": "3"}, cache, machine_key)
+    return TimingCache(cache.path), time.perf_counter() - started
 
-    cores = len(os.sched_getaffinity(0))
-    concurrent = max(1, min(workers, len(cells)))
-    planned: list[PointPlan] = []
-    for point in points.values():
-        options = []
-        for config, totals, evaluations, key in point.configs:
-            timing = cache.point(key)
-            factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
-            cap_s = (None if spec.budget.minutes_per_trial is None
-                     else 60.0 * spec.budget.minutes_per_trial)
-            options.append((trial_seconds(timing, totals, evaluations, factor, cap_s),
-                            trial_seconds(timing, totals, evaluations, factor, None),
-                            timing, totals, evaluations, factor, config))
-        seconds, uncut, timing, totals, evaluations, factor, config = max(
-            options, key=lambda option: option[0])
-        phase_seconds = {phase: factor * timing.phases[phase].step_s
-                         for phase in PHASES if totals[phase]}
-        phase_seconds["evaluation"] = factor * (timing.phases["evaluation"].step_s
-                                                + timing.render_s)
-        steps_s = sum(totals[p] * phase_seconds[p] for p in PHASES if totals[p])
-        phase_seconds["setup"] = max(0.0, uncut - steps_s - evaluations * phase_seconds["evaluation"])
-        planned.append(PointPlan(point.name, point.cells, phase_seconds, seconds, uncut,
-                                 config.gan_steps))
-    by_name = {p.point: p for p in planned}
-    durations = [by_name[point_name(cell)].trial_seconds for cell in cells]  # queue order
-    total = schedule_seconds(durations, workers, startup_s or 0.0)
-    hardware = {"cpus": cores, "processor": identity["processor"],
-                "gpus": [env["CUDA_VISIBLE_DEVICES"] for env in worker_envs
-                         if env.get("CUDA_VISIBLE_DEVICES")],
-                "shared_cores": not own_devices}
-    return StudyPlan(spec=str(spec_path), workers=workers, hardware=hardware, points=planned,
-                     total_seconds=total, calibration_seconds=calibration_s)
+
+def _point_plan(point: _Point, cache: TimingCache, concurrent: int, cores: int,
+                own_devices: bool, cap_s: float | None) -> PointPlan:
+    """A point's plan: its slowest configuration's trial, per phase and in total."""
+    from harness.training.events import PHASES
+
+    options = []
+    for config, totals, evaluations, key in point.configs:
+        timing = cache.point(key)
+        factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
+        options.append((trial_seconds(timing, totals, evaluations, factor, cap_s),
+                        trial_seconds(timing, totals, evaluations, factor, None),
+                        timing, totals, evaluations, factor, config))
+    seconds, uncut, timing, totals, evaluations, factor, config = max(
+        options, key=lambda option: option[0])
+    phase_seconds = {phase: factor * timing.phases[phase].step_s
+                     for phase in PHASES if totals[phase]}
+    phase_seconds["evaluation"] = factor * (timing.phases["evaluation"].step_s
+                                            + timing.render_s)
+    steps_s = sum(totals[p] * phase_seconds[p] for p in PHASES if totals[p])
+    phase_seconds["setup"] = max(0.0, uncut - steps_s - evaluations * phase_seconds["evaluation"])
+    return PointPlan(point.name, point.cells, phase_seconds, seconds, uncut, config.gan_steps)
 
 
 def budget_refusal(spec: StudySpec, plan: StudyPlan) -> str | None:

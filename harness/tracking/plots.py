@@ -79,36 +79,8 @@ def plot_clips(
         clip = np.asarray(clip, dtype=np.float32)
         diagnosis = diagnoses[row] if diagnoses is not None else None
         wave_axis, spec_axis = axes[row]
-        time_s = np.arange(clip.size) / sample_rate_hz
-        wave_axis.plot(time_s, clip, linewidth=0.6, color="tab:blue")
-        wave_axis.axvline(n / sample_rate_hz, color="0.3", linestyle="--", linewidth=1, label="sample n")
-        heading = f"clip {row}"
-        if diagnosis is not None:
-            onset = diagnosis.metrics.get("collapse_onset_sample")
-            heading += f": {diagnosis.label}"
-            if onset is not None:
-                wave_axis.axvline(onset / sample_rate_hz, color="tab:red", linewidth=1.2, label="collapse onset")
-                heading += f", onset {onset} = {onset / n:.2f} n"
-        wave_axis.set_title(heading, fontsize=9, loc="left")
-        wave_axis.set_xlim(0, max(clip.size, 1) / sample_rate_hz)
-        wave_axis.set_ylim(-1.05, 1.05)
-        wave_axis.tick_params(labelsize=7)
-        if row == 0:
-            wave_axis.legend(loc="upper right", fontsize=7)
-
-        segment = max(1, min(256, clip.size))
-        _, _, power = spectrogram(
-            clip, fs=sample_rate_hz, nperseg=segment, noverlap=segment // 2, scaling="spectrum"
-        )
-        power_db = 10.0 * np.log10(np.maximum(power, 10 ** (SPECTROGRAM_FLOOR_DB / 10)))
-        spec_axis.imshow(
-            power_db, origin="lower", aspect="auto", cmap="magma",
-            extent=(0.0, clip.size / sample_rate_hz, 0.0, sample_rate_hz / 2),
-            vmin=SPECTROGRAM_FLOOR_DB, vmax=max(SPECTROGRAM_FLOOR_DB + 1, float(power_db.max())),
-        )
-        spec_axis.set_title(f"log power, {SPECTROGRAM_FLOOR_DB:.0f} dB (black) to peak", fontsize=8, loc="left")
-        spec_axis.set_ylabel("Hz", fontsize=8)
-        spec_axis.tick_params(labelsize=7)
+        _draw_waveform(wave_axis, clip, sample_rate_hz, n, diagnosis, row)
+        _draw_spectrogram(spec_axis, clip, sample_rate_hz)
     axes[-1, 0].set_xlabel("time (s)", fontsize=8)
     axes[-1, 1].set_xlabel("time (s)", fontsize=8)
     if title:
@@ -116,10 +88,48 @@ def plot_clips(
     return save_figure(figure, path)
 
 
+def _draw_waveform(wave_axis, clip: np.ndarray, sample_rate_hz: int, n: int,
+                   diagnosis: ClipDiagnosis | None, row: int) -> None:
+    """The clip's waveform with a dashed line at sample n and a red one at the collapse onset."""
+    time_s = np.arange(clip.size) / sample_rate_hz
+    wave_axis.plot(time_s, clip, linewidth=0.6, color="tab:blue")
+    wave_axis.axvline(n / sample_rate_hz, color="0.3", linestyle="--", linewidth=1, label="sample n")
+    heading = f"clip {row}"
+    if diagnosis is not None:
+        onset = diagnosis.metrics.get("collapse_onset_sample")
+        heading += f": {diagnosis.label}"
+        if onset is not None:
+            wave_axis.axvline(onset / sample_rate_hz, color="tab:red", linewidth=1.2, label="collapse onset")
+            heading += f", onset {onset} = {onset / n:.2f} n"
+    wave_axis.set_title(heading, fontsize=9, loc="left")
+    wave_axis.set_xlim(0, max(clip.size, 1) / sample_rate_hz)
+    wave_axis.set_ylim(-1.05, 1.05)
+    wave_axis.tick_params(labelsize=7)
+    if row == 0:
+        wave_axis.legend(loc="upper right", fontsize=7)
+
+
+def _draw_spectrogram(spec_axis, clip: np.ndarray, sample_rate_hz: int) -> None:
+    """The clip's log power spectrogram, from `SPECTROGRAM_FLOOR_DB` to its peak."""
+    segment = max(1, min(256, clip.size))
+    _, _, power = spectrogram(
+        clip, fs=sample_rate_hz, nperseg=segment, noverlap=segment // 2, scaling="spectrum"
+    )
+    power_db = 10.0 * np.log10(np.maximum(power, 10 ** (SPECTROGRAM_FLOOR_DB / 10)))
+    spec_axis.imshow(
+        power_db, origin="lower", aspect="auto", cmap="magma",
+        extent=(0.0, clip.size / sample_rate_hz, 0.0, sample_rate_hz / 2),
+        vmin=SPECTROGRAM_FLOOR_DB, vmax=max(SPECTROGRAM_FLOOR_DB + 1, float(power_db.max())),
+    )
+    spec_axis.set_title(f"log power, {SPECTROGRAM_FLOOR_DB:.0f} dB (black) to peak", fontsize=8, loc="left")
+    spec_axis.set_ylabel("Hz", fontsize=8)
+    spec_axis.tick_params(labelsize=7)
+
+
 # Training-curve panels: (title, history keys, x label, y scale, (threshold, its legend) or None,
 # what an empty panel says).
 # The keys are the trainer's: "<phase>/<metric>", one value per step of that phase, step 0 first
-# (`harness.training.Trainer._record`; the same names and steps as the MLflow metrics).
+# (`harness.training.trainer.Trainer._record`; the same names and steps as the MLflow metrics).
 # Scale "auto" turns logarithmic when a positive series spans more than `_AUTO_LOG_RATIO`.
 CURVE_PANELS: tuple[tuple[str, tuple[str, ...], str, str, tuple[float, str] | None, str], ...] = (
     ("autoencoder: reconstruction MSE", ("autoencoder/reconstruction_mse",), "autoencoder step",
@@ -271,7 +281,7 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
     gradient norm; right column: the GAN's losses, discriminator accuracies and gradient
     norms, each against its own phase's steps (0 first). Series of `SMOOTH_FROM_POINTS`
     steps or more are drawn light with an EMA over them (log panels smooth the
-    logarithm). Dotted lines mark the thresholds of `harness.dynamics.diagnose_training`.
+    logarithm). Dotted lines mark the thresholds of `harness.evaluation.dynamics.diagnose_training`.
     The bottom panel is the learning curve: the held-out loss every `eval_every`
     teacher-forced steps (`pretrain/heldout_loss`), then `likelihood/teacher_loss` at each
     GAN evaluation (at teacher-forced steps + GAN step), with the baselines as
@@ -303,24 +313,41 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
         if not series:
             _not_recorded(axis, empty)
         else:
-            log = _wants_log(scale, list(series.values()))
-            for index, (key, values) in enumerate(series.items()):
-                if _draw_series(axis, key, values, log, f"C{index}"):
-                    smoothed.append(key)
-            if log:
-                axis.set_yscale("log")
-            if threshold is not None:
-                value, meaning = threshold
-                axis.axhline(value, color="0.4", linestyle=":", linewidth=1, label=meaning)
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.set_xlabel(xlabel, fontsize=8)
-            axis.tick_params(which="both", labelsize=7)
-            axis.legend(loc="best", fontsize=7)
+            smoothed += _draw_panel(axis, series, xlabel, scale, threshold)
         panels[title] = _panel_record(axis)
     learning = figure.add_subplot(grid[3, :])
+    _draw_learning_panel(learning, evaluation_metrics or {},
+                         len(history.get("pretrain/teacher_loss") or ()))
+    panels[LEARNING_CURVE_TITLE] = _panel_record(learning)
+    save_figure(figure, path, metadata={_PANELS_KEY: json.dumps(panels)})
+    return TrainingCurves(Path(path), panels, tuple(smoothed))
+
+
+def _draw_panel(axis, series: Mapping[str, np.ndarray], xlabel: str, scale: str,
+                threshold: tuple[float, str] | None) -> list[str]:
+    """One panel's series (and threshold line); returns the keys drawn smoothed."""
+    smoothed = []
+    log = _wants_log(scale, list(series.values()))
+    for index, (key, values) in enumerate(series.items()):
+        if _draw_series(axis, key, values, log, f"C{index}"):
+            smoothed.append(key)
+    if log:
+        axis.set_yscale("log")
+    if threshold is not None:
+        value, meaning = threshold
+        axis.axhline(value, color="0.4", linestyle=":", linewidth=1, label=meaning)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel(xlabel, fontsize=8)
+    axis.tick_params(which="both", labelsize=7)
+    axis.legend(loc="best", fontsize=7)
+    return smoothed
+
+
+def _draw_learning_panel(learning, evaluation_metrics: Mapping[str, Sequence[tuple[int, float]]],
+                         pretrain_steps: int) -> None:
+    """The learning curve: held-out loss while teacher forcing, then at GAN evaluations."""
     learning.set_title(LEARNING_CURVE_TITLE, fontsize=9, loc="left")
-    pretrain_steps = len(history.get("pretrain/teacher_loss") or ())
-    _draw_learning_curve(learning, evaluation_metrics or {}, pretrain_steps)
+    _draw_learning_curve(learning, evaluation_metrics, pretrain_steps)
     if learning.get_lines():
         learning.set_xlim(left=0)
         learning.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -329,9 +356,6 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
                             fontsize=8)
         learning.set_ylabel("nats/sample (mu-law) or MSE (tanh)", fontsize=8)
         learning.tick_params(labelsize=7)
-    panels[LEARNING_CURVE_TITLE] = _panel_record(learning)
-    save_figure(figure, path, metadata={_PANELS_KEY: json.dumps(panels)})
-    return TrainingCurves(Path(path), panels, tuple(smoothed))
 
 
 def panels_drawn(path: Path) -> dict[str, dict[str, int]]:

@@ -78,7 +78,7 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
 
     Args:
         title: page heading.
-        evaluation: a `harness.training.Evaluation`.
+        evaluation: a `harness.training.events.Evaluation`.
         clips_png: waveform + spectrogram figure of the clips.
         summary: key facts of the run (variant, status, steps ...).
         history_rows: one row per evaluation step (label shares, onset/n, quality).

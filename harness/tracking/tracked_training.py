@@ -181,6 +181,25 @@ class TrainingOutcome:
     pruned_reason: str | None = None
 
 
+def _checked_inputs(store: TrackingStore, variant: str, overrides: Mapping[str, Any],
+                    data_dir: Path, seed: int, resume_run_id: str | None,
+                    ) -> tuple[SampleGANConfig, Dataset, dict[str, Any], str]:
+    """The config, dataset, run parameters and quality reference split of a run, checked
+    before any run exists; warns when quality can only be measured on training audio."""
+    config = resolve(variant, overrides)
+    dataset = load_dataset(data_dir)
+    check_dataset(config, dataset)
+    params = training_params(variant, overrides, config, dataset, seed)
+    if resume_run_id:
+        _check_resumable(store, resume_run_id, params)
+    reference_split = evaluation_split(dataset)
+    if reference_split == "train":
+        print(f"warning: {dataset.path}: {QUALITY_ON_TRAIN_AUDIO}, so quality/* flatters the "
+              "model; import with --holdout-fraction > 0 and two or more recordings",
+              file=sys.stderr)
+    return config, dataset, params, reference_split
+
+
 def tracked_training(
     *, store: TrackingStore, experiment: str, variant: str, overrides: Mapping[str, Any],
     data_dir: Path, seed: int = 0, max_minutes: float | None = None,
@@ -195,17 +214,8 @@ def tracked_training(
         SampleGanError: bad variant, override or dataset (before any run exists).
         StopTraining: the extra observer stopped the run (it is still FINISHED, tagged pruned).
     """
-    config = resolve(variant, overrides)
-    dataset = load_dataset(data_dir)
-    check_dataset(config, dataset)
-    params = training_params(variant, overrides, config, dataset, seed)
-    if resume_run_id:
-        _check_resumable(store, resume_run_id, params)
-    reference_split = evaluation_split(dataset)
-    if reference_split == "train":
-        print(f"warning: {dataset.path}: {QUALITY_ON_TRAIN_AUDIO}, so quality/* flatters the "
-              "model; import with --holdout-fraction > 0 and two or more recordings",
-              file=sys.stderr)
+    config, dataset, params, reference_split = _checked_inputs(
+        store, variant, overrides, data_dir, seed, resume_run_id)
     import_tensorflow_quietly()  # only once the inputs are known to be good
     params.update(host_info())  # now TensorFlow can say which GPUs there are
     from harness.training.trainer import Trainer

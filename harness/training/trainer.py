@@ -142,7 +142,7 @@ class Trainer:
 
         Rebuilt from adjacent held-out segments (train if none are held out); falls back
         to single segments when no source is long enough (then there is no like-for-like
-        floor: see `harness.quality.quality_metrics`).
+        floor: see `harness.evaluation.quality.quality_metrics`).
         """
         clips = self.dataset.contiguous_clips(evaluation_split(self.dataset),
                                               self.config.eval_length, QUALITY_REFERENCE_SEGMENTS)
