@@ -8,6 +8,7 @@ code commit).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -28,7 +29,8 @@ from models.config import SampleGANConfig
 CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
 
 
-TIMED_CALLS = 2  # calls of each timed function after its first (tracing) call; the fastest counts
+TIMED_CALLS = 2  # at most this many calls of each timed function after its first (tracing) call
+QUICK_CALL_S = 1.0  # ... and a second one only when the first took less: the fastest counts
 
 
 MIN_PROBE_SAMPLES = 8  # the shorter probe length of a slow point never goes below this
@@ -40,6 +42,7 @@ DECISION_PROBE_SAMPLES = 32  # samples generated once to tell a slow point from 
 DECISION_PROBE_S = 0.25  # ... and again at a length taking about this long, if it was quicker
 
 
+HELDOUT = "heldout"  # the held-out likelihood measured every `eval_every` teacher-forced steps
 CACHE_FILE = "plan_timings.json"
 
 
@@ -89,17 +92,23 @@ class CalibrationRequest:
 
 
 def time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, float, float]:
-    """(timing, wall seconds, CPU seconds) of the calls after the first.
+    """(timing, wall seconds, CPU seconds) of up to `calls` calls after the first.
 
     The fastest later call is the step's cost: on a shared machine other jobs can only
-    make a call slower, and one hiccup must not stand for thousands of steps.
+    make a call slower, and one hiccup must not stand for thousands of steps. A later call
+    is repeated only while the calls so far took under `QUICK_CALL_S` in all: hiccups
+    matter for quick calls, and a slow call (a GAN step, an evaluation) costs the
+    calibration most when repeated.
     """
     from harness.training.bench import timed_calls
 
-    timings = timed_calls(run, 1 + calls)
-    later = timings[1:]
+    first = timed_calls(run, 1)[0]
+    later = []
+    while len(later) < max(1, calls) and (not later
+                                          or sum(t.wall_s for t in later) < QUICK_CALL_S):
+        later += timed_calls(run, 1)
     step_s = min(t.wall_s for t in later)
-    return (PhaseTiming(first_s=timings[0].wall_s, step_s=step_s),
+    return (PhaseTiming(first_s=first.wall_s, step_s=step_s),
             sum(t.wall_s for t in later), sum(t.cpu_s for t in later))
 
 
@@ -149,7 +158,9 @@ class CalibrationRun:
         trainer, build_s = self.trainer(config)
         phases: dict[str, PhaseTiming] = {}
         for phase in self.request.phases:
-            if phase != "gan":
+            if phase == HELDOUT:
+                phases[phase] = self.time(trainer.heldout_likelihood, TIMED_CALLS)
+            elif phase != "gan":
                 phases[phase] = self.time(self.step(trainer, phase), TIMED_CALLS)
         if "gan" in self.request.phases:
             phases.update(self.generation_phases(trainer))
@@ -317,7 +328,7 @@ def run_calibration(requests: Sequence[CalibrationRequest], environment: Mapping
 
 def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
     """What timings are valid for: this machine's processor and cores, the GPU a worker
-    sees, the code's commit (and whether it had uncommitted changes) and TensorFlow."""
+    sees, the code a step runs (`code_digest`) and TensorFlow."""
     import platform
 
     from harness.common.host import processor_name
@@ -328,8 +339,32 @@ def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
             "platform": platform.platform(),
             "cuda_visible_devices": environment.get("CUDA_VISIBLE_DEVICES",
                                                     os.environ.get("CUDA_VISIBLE_DEVICES", "")),
-            "git_commit": code["git_commit"], "git_dirty": code["git_dirty"],
+            "code": code_digest(),
             "tensorflow": code["version.tensorflow"], "keras": code["version.keras"]}
+
+
+# Source that never runs inside a timed call: editing it keeps the timings (docs, specs and
+# tests are not source either). The calibration itself (this module) is not among them.
+_UNTIMED_SOURCE = ("cli/", "report/", "ui/", "evaluation/diagnose_files.py", "training/bench.py",
+                   "study/")
+_TIMED_STUDY_SOURCE = ("study/calibration.py",)
+
+
+def code_digest(root: Path | None = None) -> str:
+    """SHA-256 of the Python source a trial's timed calls run: `models/` and `harness/` under
+    `root` (default: this checkout) less `_UNTIMED_SOURCE`, this module kept. A commit that
+    changes only docs, specs, tests or the report keeps the cached timings; any change to
+    what a step runs discards them."""
+    root = root or Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("models/**/*.py"), *root.glob("harness/**/*.py")]):
+        relative = path.relative_to(root).as_posix()
+        inside = relative.removeprefix("harness/")
+        if (relative.startswith("harness/") and inside.startswith(_UNTIMED_SOURCE)
+                and inside not in _TIMED_STUDY_SOURCE):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 class TimingCache:

@@ -25,11 +25,13 @@ learning rates, noise levels) are timed once, one after the other in one process
 worker of ours running. Generation dominates the cost of slow points and is linear in
 the generated length, so a point whose full-length GAN step or evaluation would not fit
 its share of the calibration budget (60 s) is timed at two shorter lengths (same model,
-n, batch and clips) and extrapolated linearly to the real ones. The minimum -- each configuration's build and
-its first (tracing) call of every timed function -- is always paid, so small studies
-spend more than 5 % of their time calibrating the first time. Timings are cached under
-the store folder by (configuration, machine, code commit), so planning again, and `study
-run` after `study plan`, costs nothing.
+n, batch and clips) and extrapolated linearly to the real ones. A timed function is called
+once more after its first call, and a third time only if that was quick (`QUICK_CALL_S`).
+The minimum -- each configuration's build and its first (tracing) call of every timed
+function -- is always paid, so small studies spend more than 5 % of their time calibrating
+the first time. Timings are cached under the store folder by (configuration, machine, the
+code a step runs: `code_digest`), so planning again, `study run` after `study plan`, and
+planning after a commit that touched only docs, specs, tests or the report cost nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from typing import Any
 from harness.common.errors import SampleGanError
 from harness.study.calibration import (
     CALIBRATION_CAP_S,
+    HELDOUT,
     CalibrationRequest,
     PointTiming,
     TimingCache,
@@ -84,7 +87,7 @@ def slowdown(cores_busy: float, concurrent_workers: int, cores: int, own_devices
 
 
 def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: int,
-                  factor: float, cap_s: float | None) -> float:
+                  factor: float, cap_s: float | None, heldout_evaluations: int = 0) -> float:
     """Wall seconds of one trial.
 
     Args:
@@ -95,6 +98,8 @@ def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: i
         cap_s: `budget.minutes_per_trial` in seconds, or None. The trainer checks it
             before every step (not during the model build); when it is reached the step
             in flight ends and one more evaluation runs.
+        heldout_evaluations: held-out likelihood measurements during teacher forcing
+            (`heldout_count`), each costing `timing.phases[HELDOUT]`.
 
     Returns:
         seconds from the trial's start to its end.
@@ -104,6 +109,9 @@ def trial_seconds(timing: PointTiming, totals: Mapping[str, int], evaluations: i
         if steps:
             cost = timing.phases[phase]
             training += cost.first_s + (steps - 1) * cost.step_s
+    if heldout_evaluations and HELDOUT in timing.phases:
+        cost = timing.phases[HELDOUT]
+        training += cost.first_s + (heldout_evaluations - 1) * cost.step_s
     evaluation = timing.phases["evaluation"]
     if evaluations:
         training += (evaluation.first_s + (evaluations - 1) * evaluation.step_s
@@ -237,7 +245,8 @@ def cost_key(config: SampleGANConfig, identity: Mapping[str, Any]) -> str:
 class _Point:
     name: str
     cells: int
-    configs: list[tuple[SampleGANConfig, dict[str, int], int, str]]  # config, totals, evals, key
+    # config, totals, (evaluations, held-out likelihood measurements), cost key
+    configs: list[tuple[SampleGANConfig, dict[str, int], tuple[int, int], str]]
 
 
 def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[str, str]],
@@ -287,7 +296,7 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
     the extremes of the searched ranges), their phase totals and timing keys."""
     from harness.data.loader import load_dataset
     from harness.study.datasets import dataset_dir
-    from harness.training.events import evaluation_count, phase_totals
+    from harness.training.events import evaluation_count, heldout_count, phase_totals
     from models.registry import get_variant
 
     variant = get_variant(spec.base_variant)
@@ -305,7 +314,8 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
             if folder not in datasets:
                 datasets[folder] = load_dataset(folder)
             totals = phase_totals(config, datasets[folder])
-            configs.append((config, totals, evaluation_count(config), cost_key(config, identity)))
+            configs.append((config, totals, (evaluation_count(config), heldout_count(config, totals)),
+                            cost_key(config, identity)))
         points[name] = _Point(name, 1, configs)
     return points
 
@@ -315,7 +325,7 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
     """Calibrate the configurations the cache lacks (and the start-up, once per machine);
     returns the cache and the seconds calibration took."""
     from harness.study.datasets import dataset_dir
-    from harness.training.events import PHASES
+    from harness.training.events import PHASES, heldout_count
 
     cache = TimingCache()
     # Configurations that differ only in cost-neutral keys are timed once, with every phase
@@ -324,6 +334,8 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
     for point in points.values():
         for config, totals, _, key in point.configs:
             phases = {phase for phase in PHASES if totals[phase]}
+            if heldout_count(config, totals):
+                phases.add(HELDOUT)
             known, union = needed.get(key, (config, set()))
             needed[key] = (config if phases - union else known, union | phases)
     missing: dict[str, tuple[SampleGANConfig, set[str]]] = {}
@@ -335,11 +347,12 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
         return cache, 0.0
     allowance = CALIBRATION_CAP_S / max(1, len(missing))
     requests = [CalibrationRequest(
-        key=key, config=config.to_dict(), phases=tuple(p for p in PHASES if p in phases),
+        key=key, config=config.to_dict(),
+        phases=tuple(p for p in (*PHASES, HELDOUT) if p in phases),
         dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
         for key, (config, phases) in missing.items()]
-    progress(f"timing {len(requests)} configuration(s) not measured on this machine and "
-             f"commit yet ({cache.path})")
+    progress(f"timing {len(requests)} configuration(s) not measured on this machine with "
+             f"this code yet ({cache.path})")
     started = time.perf_counter()
     run_calibration(requests, {**environment, "TF_CPP_MIN_LOG_LEVEL": "3"}, cache, machine_key)
     return TimingCache(cache.path), time.perf_counter() - started
@@ -354,8 +367,9 @@ def _point_plan(point: _Point, cache: TimingCache, concurrent: int, cores: int,
     for config, totals, evaluations, key in point.configs:
         timing = cache.point(key)
         factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
-        options.append((trial_seconds(timing, totals, evaluations, factor, cap_s),
-                        trial_seconds(timing, totals, evaluations, factor, None),
+        evaluation_runs, heldout = evaluations
+        options.append((trial_seconds(timing, totals, evaluation_runs, factor, cap_s, heldout),
+                        trial_seconds(timing, totals, evaluation_runs, factor, None, heldout),
                         timing, totals, evaluations, factor, config))
     seconds, uncut, timing, totals, evaluations, factor, config = max(
         options, key=lambda option: option[0])
@@ -364,6 +378,10 @@ def _point_plan(point: _Point, cache: TimingCache, concurrent: int, cores: int,
     phase_seconds["evaluation"] = factor * (timing.phases["evaluation"].step_s
                                             + timing.render_s)
     steps_s = sum(totals[p] * phase_seconds[p] for p in PHASES if totals[p])
+    evaluations, heldout = evaluations
+    if heldout:
+        phase_seconds[HELDOUT] = factor * timing.phases[HELDOUT].step_s
+        steps_s += heldout * phase_seconds[HELDOUT]
     phase_seconds["setup"] = max(0.0, uncut - steps_s - evaluations * phase_seconds["evaluation"])
     return PointPlan(point.name, point.cells, phase_seconds, seconds, uncut, config.gan_steps)
 

@@ -7,6 +7,7 @@ paying for a TensorFlow import.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +152,12 @@ def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
         steps_per_epoch = max(1, len(dataset.train) * dataset.n // (config.batch_size * predicted))
         pretrain = config.pretrain_epochs * steps_per_epoch
     return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
+
+
+def heldout_count(config: SampleGANConfig, totals: Mapping[str, int]) -> int:
+    """Held-out likelihood measurements of a fresh run's teacher forcing: one every
+    `eval_every` of its `totals["pretrain"]` steps (`Trainer._pretrain_likelihood_on_schedule`)."""
+    return totals.get("pretrain", 0) // config.eval_every
 
 
 def evaluation_count(config: SampleGANConfig) -> int:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.study.calibration import PhaseTiming, PointTiming, linear_at
+import harness.study.calibration as calibration
+from harness.study.calibration import HELDOUT, PhaseTiming, PointTiming, code_digest, linear_at
 from harness.study.plan import schedule_seconds, seconds_left, slowdown, trial_seconds
-from harness.training.events import evaluation_count, phase_totals
+from harness.training.events import evaluation_count, heldout_count, phase_totals
 from models.registry import resolve
 
 TIMING = PointTiming(
@@ -40,6 +41,55 @@ def test_a_trial_over_its_cap_stops_after_the_step_in_flight_and_one_evaluation(
     # plus build and finish 3.5 (the cap starts once the model is built).
     assert trial_seconds(TIMING, TOTALS, 3, 1.0, 10.0) == pytest.approx(15.2)
     assert trial_seconds(TIMING, TOTALS, 3, 1.0, 60.0) == pytest.approx(26.8)
+
+
+def test_teacher_forcing_pays_for_its_heldout_likelihood_measurements():
+    timing = PointTiming(
+        build_s=2.0, render_s=0.5, finish_s=1.5, cores_busy=1.0,
+        phases={"pretrain": PhaseTiming(first_s=2.0, step_s=0.1),
+                HELDOUT: PhaseTiming(first_s=1.5, step_s=0.25),
+                "evaluation": PhaseTiming(first_s=3.0, step_s=1.0)})
+    totals = {"autoencoder": 0, "pretrain": 61, "gan": 0}
+    config = resolve("embedded-fix", {"pretrain_steps": 61, "eval_every": 30, "gan_steps": 0})
+    assert heldout_count(config, totals) == 2  # after steps 30 and 60, as the trainer measures
+    # pretrain 2 + 60 x 0.1 = 8; held-out 1.5 + 0.25 = 1.75; one evaluation 3 + 0.5 = 3.5;
+    # build and finish 3.5: 16.75 s.
+    assert trial_seconds(timing, totals, 1, 1.0, None, 2) == pytest.approx(16.75)
+    assert trial_seconds(timing, totals, 1, 1.0, None) == pytest.approx(15.0)  # not measured
+
+
+def test_a_quick_call_is_timed_twice_more_a_slow_one_once(monkeypatch):
+    calls = []
+    monkeypatch.setattr(calibration, "QUICK_CALL_S", 1e9)  # every call counts as quick
+    timing, _, _ = calibration.time_function(lambda: calls.append(1), 2)
+    assert len(calls) == 3 and timing.step_s <= timing.first_s + 1.0
+    calls.clear()
+    monkeypatch.setattr(calibration, "QUICK_CALL_S", 0.0)  # every call counts as slow
+    calibration.time_function(lambda: calls.append(1), 2)
+    assert len(calls) == 2  # the tracing call and one more
+
+
+def test_the_timing_cache_survives_edits_to_code_no_step_runs(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    import shutil
+
+    for package in ("models", "harness"):
+        shutil.copytree(repo / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    before = code_digest(tmp_path)
+    assert before == code_digest(repo)  # the same source, wherever it lies
+    for untimed in (tmp_path / "harness" / "report" / "build.py",
+                    tmp_path / "harness" / "cli" / "root.py",
+                    tmp_path / "harness" / "study" / "spec.py",
+                    tmp_path / "harness" / "study" / "plan.py"):
+        untimed.write_text(untimed.read_text() + "\n# edited\n")
+    assert code_digest(tmp_path) == before
+    for timed in (tmp_path / "models" / "heads.py", tmp_path / "harness" / "training" / "trainer.py",
+                  tmp_path / "harness" / "study" / "calibration.py"):
+        text = timed.read_text()
+        timed.write_text(text + "\n# edited\n")
+        assert code_digest(tmp_path) != before, timed.name
+        timed.write_text(text)
 
 
 def test_workers_sharing_cores_slow_each_other_only_beyond_the_cores():
@@ -96,6 +146,7 @@ ae_levels = 1
 ae_filters = 4
 ae_kernel = 3
 ae_steps = 3
+pretrain_steps = 2
 batch_size = 4
 grad_positions = 4
 eval_every = 2
@@ -144,7 +195,8 @@ def test_the_plan_json_has_the_contracts_keys(planned):
     for point in plan["points"]:
         assert list(point) == ["point", "trials", "phase_seconds", "trial_minutes"]
         assert point["trials"] == 1
-        assert set(point["phase_seconds"]) == {"autoencoder", "gan", "evaluation", "setup"}
+        assert set(point["phase_seconds"]) == {"autoencoder", "pretrain", "heldout", "gan",
+                                               "evaluation", "setup"}
         assert all(value > 0 for value in point["phase_seconds"].values())
     by_point = {p["point"]: p for p in plan["points"]}
     for mode in ("stateless", "stateful"):
@@ -166,7 +218,8 @@ def test_the_plan_adds_up_and_is_reused_from_the_cache(planned):
     assert again["points"] == json.loads(first.stdout)["points"]
     for point in again["points"]:
         seconds = point["phase_seconds"]
-        steps = 3 * seconds["autoencoder"] + 4 * seconds["gan"] + 2 * seconds["evaluation"]
+        steps = (3 * seconds["autoencoder"] + 2 * seconds["pretrain"] + seconds["heldout"]
+                 + 4 * seconds["gan"] + 2 * seconds["evaluation"])
         assert point["trial_minutes"] * 60 == pytest.approx(steps + seconds["setup"], abs=0.1)
     one_worker = json.loads(run_cli("study", "plan", str(spec), "--json", env=env).stdout)
     assert one_worker["workers"] == 1 and one_worker["calibration_seconds"] == 0

@@ -588,8 +588,9 @@ def test_the_music_answer_study_is_collapse_cpu_with_only_its_dataset_switched()
     corpus = load_spec(studies / "collapse_cpu.toml")
     music = load_spec(studies / "collapse_cpu_music.toml")
     assert corpus.dataset.builtin and music.dataset.audio == ("../shared/data/music",)
-    for field in ("base_variant", "overrides", "grid", "replicates", "seed", "objective",
+    for field in ("base_variant", "overrides", "grid", "replicates", "objective",
                   "budget", "pruner"):
         assert getattr(music, field) == getattr(corpus, field), field
-    assert corpus.replicates >= 3 and corpus.grid["gan_steps"][0] == 0  # GAN off is a level
+    # The seed differs on purpose: it picks the held-out pieces (a long one, for the floor).
+    assert corpus.replicates >= 2 and corpus.grid["gan_steps"][0] == 0  # GAN off is a level
     assert len(corpus.cells()) == 8 * corpus.replicates
