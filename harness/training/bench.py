@@ -257,13 +257,40 @@ def format_generation_bench(result: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------- training
+def _time_step_parts(trainer, steps: int, lstm_mode: str) -> dict[str, list[float]]:
+    """Seconds of the GAN step's three parts (generate, discriminator update, generator
+    update) over `steps` repeats after a warm-up, each compiled as the whole step is."""
+    import tensorflow as tf
+
+    real, seed_segments, seed = trainer.gan_batch(0)
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    fake_sequences = tf.function(trainer.fake_sequences, reduce_retracing=True)
+    discriminator_update = tf.function(trainer.discriminator_update, reduce_retracing=True)
+    generator_update = tf.function(trainer.generator_update, reduce_retracing=True)
+    seconds: dict[str, list[float]] = {"generate": [], "discriminator": [], "generator": []}
+    progress("train", f"{lstm_mode}: timing the step's parts {steps} time(s) after a warm-up")
+    for repeat in range(steps + 1):
+        started = time.perf_counter()
+        seed_window, fake, fed = fake_sequences(seed_segments, seeds[0], seeds[1])
+        fake.numpy()
+        generated = time.perf_counter()
+        discriminator_update(real, fake, seeds[2])["d_loss"].numpy()
+        discriminated = time.perf_counter()
+        generator_update(seed_window, fake, fed, seeds[3])["g_loss"].numpy()
+        finished = time.perf_counter()
+        if repeat:  # the first pays for tracing and compilation
+            seconds["generate"].append(generated - started)
+            seconds["discriminator"].append(discriminated - generated)
+            seconds["generator"].append(finished - discriminated)
+    return seconds
+
+
 def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
     """Seconds of the Trainer's GAN step and of its parts for one LSTM mode.
 
     Runs in a process of its own (see `run_train_bench`), so its peak RSS is this mode's.
     """
     import_tensorflow_quietly()
-    import tensorflow as tf
 
     from harness.data.corpus import synthesize_dataset
     from harness.data.loader import load_dataset
@@ -284,27 +311,7 @@ def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
         gan_step_s, _ = best_and_median(
             lambda: float(trainer.gan_batch_step(next(step_counter))["d_loss"]), steps)
 
-        # The same step in its three parts, each compiled as the whole step is.
-        real, seed_segments, seed = trainer.gan_batch(0)
-        seeds = tf.random.experimental.stateless_split(seed, 4)
-        fake_sequences = tf.function(trainer.fake_sequences, reduce_retracing=True)
-        discriminator_update = tf.function(trainer.discriminator_update, reduce_retracing=True)
-        generator_update = tf.function(trainer.generator_update, reduce_retracing=True)
-        seconds: dict[str, list[float]] = {"generate": [], "discriminator": [], "generator": []}
-        progress("train", f"{lstm_mode}: timing the step's parts {steps} time(s) after a warm-up")
-        for repeat in range(steps + 1):
-            started = time.perf_counter()
-            seed_window, fake, fed = fake_sequences(seed_segments, seeds[0], seeds[1])
-            fake.numpy()
-            generated = time.perf_counter()
-            discriminator_update(real, fake, seeds[2])["d_loss"].numpy()
-            discriminated = time.perf_counter()
-            generator_update(seed_window, fake, fed, seeds[3])["g_loss"].numpy()
-            finished = time.perf_counter()
-            if repeat:  # the first pays for tracing and compilation
-                seconds["generate"].append(generated - started)
-                seconds["discriminator"].append(discriminated - generated)
-                seconds["generator"].append(finished - discriminated)
+        seconds = _time_step_parts(trainer, steps, lstm_mode)
         xla = trainer.model.generator.use_xla
     generate_s, generator_update_s = min(seconds["generate"]), min(seconds["generator"])
     generator_step_s = generate_s + generator_update_s

@@ -116,6 +116,14 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     secrets = (store.uri, study_storage.url if study_storage else None)
     log_dir = store_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    return _serve_until_stopped(store, study_storage, remote_ui, port, dashboard_port, log_dir,
+                                secrets)
+
+
+def _serve_until_stopped(store: TrackingStore, study_storage, remote_ui: bool, port: int,
+                         dashboard_port: int, log_dir: Path, secrets: tuple[str | None, ...]) -> int:
+    """Start the servers, say where they answer, and watch them until a stop signal; every
+    server's process group is stopped on the way out, whatever happened."""
     servers: list[_Server] = []
     with _stop_requested() as stop:
         try:
