@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.evaluation.diagnostics import diagnose_batch, diagnose_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from shared_music import find_music_dir  # noqa: E402
 
 RATE_HZ = 16000
 HOUR_S = 3600
@@ -28,12 +30,8 @@ RECORDING = "brahms_hungarian_dance_5.ogg"
 
 
 def _music_dir() -> Path | None:
-    repo = Path(__file__).resolve().parents[1]
-    for candidate in (os.environ.get("SAMPLEGAN_MUSIC_DIR"), repo.parent / "shared" / "data" / "music",
-                      "/work/shared/data/music"):
-        if candidate and (Path(candidate) / RECORDING).is_file():
-            return Path(candidate)
-    return None
+    folder = find_music_dir()
+    return folder if folder is not None and (folder / RECORDING).is_file() else None
 
 
 def _one_loop() -> tuple[np.ndarray, str]:

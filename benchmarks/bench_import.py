@@ -8,7 +8,7 @@ The target is at least 50x real time for 44.1 kHz stereo input.
     python benchmarks/bench_import.py [--json] [--seconds 180] [--repeats 3]
 
 The music folder is $SAMPLEGAN_MUSIC_DIR, else ../shared/data/music beside the
-repository, else /work/shared/data/music. Exits 1 when a case is below target.
+repository (tests/shared_music.py). Exits 1 when a case is below target.
 """
 
 from __future__ import annotations
@@ -27,18 +27,19 @@ from harness.data.audio import ffmpeg_binary
 from harness.data.importer import import_audio
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from shared_music import find_music_dir, missing_music_reason  # noqa: E402
+
 TARGET_X_REALTIME = 50.0
 INPUT_RATE_HZ = 44100
 N = 500
 
 
-def find_music_dir() -> Path:
-    candidates = (os.environ.get("SAMPLEGAN_MUSIC_DIR"), REPO.parent / "shared" / "data" / "music",
-                  "/work/shared/data/music")
-    for candidate in candidates:
-        if candidate and any(Path(candidate).glob("*.ogg")):
-            return Path(candidate)
-    sys.exit("error: no music folder with .ogg files; set SAMPLEGAN_MUSIC_DIR")
+def music_folder() -> Path:
+    folder = find_music_dir()
+    if folder is None:
+        sys.exit(f"error: {missing_music_reason()}")
+    return folder
 
 
 def build_inputs(music_dir: Path, seconds: float, folder: Path) -> dict[str, Path]:
@@ -81,7 +82,7 @@ def time_import(source: Path, target_rate_hz: int, out: Path, repeats: int) -> t
 def run(seconds: float, repeats: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_import_") as temp:
         folder = Path(temp)
-        inputs = build_inputs(find_music_dir(), seconds, folder)
+        inputs = build_inputs(music_folder(), seconds, folder)
         cases = []
         for name, path in inputs.items():
             for target_rate_hz in (16000, 44100):

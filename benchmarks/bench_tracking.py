@@ -37,7 +37,8 @@ from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_log
 from harness.data.corpus import synthesize_dataset
 from harness.data.loader import load_dataset
 from harness.tracking.store import TrackedRun, TrackingStore
-from harness.training.trainer import RunOptions, Trainer, TrainingObserver
+from harness.training.events import RunOptions, TrainingObserver
+from harness.training.trainer import Trainer
 from models.registry import resolve
 
 VARIANT = "paper"

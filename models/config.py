@@ -18,7 +18,6 @@ from models.errors import SampleGanError
 from models.parts import PARTS
 
 SAMPLE_RATES_HZ = (16000, 44100)
-PAPER_WINDOWS = (500, 1000, 4410)
 
 
 @dataclass(frozen=True)

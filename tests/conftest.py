@@ -8,33 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from shared_music import find_music_dir, missing_music_reason
 
-REPO = Path(__file__).resolve().parents[1]
 EXCERPT_S = 2  # seconds cut from a real recording; enough to hear, quick to encode
 EXCERPT_RATE_HZ = 44100
-
-
-def _find_music_dir() -> Path | None:
-    candidates = (
-        os.environ.get("SAMPLEGAN_MUSIC_DIR"),
-        REPO.parent / "shared" / "data" / "music",
-        "/work/shared/data/music",
-    )
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir() and any(Path(candidate).glob("*.ogg")):
-            return Path(candidate)
-    return None
 
 
 @pytest.fixture(scope="session")
 def music_dir() -> Path:
     """The folder of real recordings (.ogg); skips the test when there is none."""
-    found = _find_music_dir()
+    found = find_music_dir()
     if found is None:
-        pytest.skip(
-            "no real recordings found: set SAMPLEGAN_MUSIC_DIR to a folder of .ogg files "
-            "(looked in $SAMPLEGAN_MUSIC_DIR, ../shared/data/music, /work/shared/data/music)"
-        )
+        pytest.skip(missing_music_reason())
     return found
 
 
@@ -162,10 +147,11 @@ SAMPLEGAN = str(Path(__import__("sys").executable).with_name("samplegan"))
 
 
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
+            check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real console script (so `main()` turns errors into one line and an exit code)."""
     completed = subprocess.run([SAMPLEGAN, *args], capture_output=True, text=True, timeout=timeout,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+                               cwd=cwd)
     if check and completed.returncode != 0:
         raise AssertionError(f"samplegan {' '.join(args)} failed ({completed.returncode}):\n"
                              f"{completed.stdout}\n{completed.stderr}")

@@ -86,33 +86,23 @@ def store_env(tmp_path: Path) -> dict[str, str]:
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (children in other sessions included), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
-            parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent]
-        found.update(children)
-        frontier.extend(children)
-    return found
+    """Every live process below `pid` (children in other sessions included)."""
+    import psutil
+
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
 
 
 def alive(pid: int) -> bool:
     """Whether `pid` exists and is not a zombie."""
+    import psutil
+
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @dataclass
@@ -147,6 +137,11 @@ class UiProcess:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"`samplegan ui` did not become ready:\n{self.output}")
             time.sleep(0.2)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the command itself, as the OOM killer or `kill -9` would; nothing else."""
+        self.process.kill()
+        self.process.wait()
 
     def interrupt(self, timeout_s: float = 30.0) -> int:
         """Send SIGINT as Ctrl-C would and return the exit status."""

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.io import wavfile
 
 from harness.common.errors import SampleGanError
+from harness.common.files import publish
 
 FULL_SCALE_16BIT = 32768  # 2**15: int16 sample value of 1.0
 
@@ -338,7 +339,7 @@ def write_wav(path: Path | str, audio: np.ndarray, sample_rate_hz: int) -> None:
     try:
         with partial.open("xb") as handle:
             wavfile.write(handle, int(sample_rate_hz), to_int16(audio))
-        os.replace(partial, path)
+        publish(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

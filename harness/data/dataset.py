@@ -40,6 +40,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from harness.common.errors import SampleGanError
+from harness.common.files import publish
 from harness.data.duplicates import Fingerprint, duplicate_groups, fingerprint
 
 DATASET_FORMAT = "samplegan-dataset/1"
@@ -271,12 +272,7 @@ def _publish(partial: Path, out: Path, force: bool) -> None:
     """Move the finished folder into place; the old one goes only after that."""
     if out.exists() and any(out.iterdir()):
         _check_out(out, force)  # it may have appeared while we were working
-        replaced = out.with_name(f".{out.name}.replaced-{os.getpid()}")
-        os.rename(out, replaced)
-        os.rename(partial, out)
-        shutil.rmtree(replaced, ignore_errors=True)
-    else:
-        os.rename(partial, out)  # also replaces an empty folder atomically
+    publish(partial, out)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,13 @@ def _recent_mean(values: np.ndarray | None, window: int) -> float | None:
     return float(finite.mean()) if finite.size else None
 
 
+def gan_history(history: Mapping[str, Sequence[float]]) -> dict[str, Sequence[float]]:
+    """The GAN phase's series of a training history under their bare names (``gan/d_loss``
+    -> ``d_loss``), as `diagnose_training` reads them; other phases' series are left out."""
+    return {key.split("/", 1)[1]: values for key, values in history.items()
+            if key.startswith("gan/")}
+
+
 def diagnose_training(history: Mapping[str, Sequence[float]], *, window: int = 50) -> dict:
     """Summarise the last `window` steps of a GAN run and flag two failure modes.
 

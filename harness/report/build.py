@@ -21,10 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from harness.common.errors import SampleGanError
-from harness.common.files import file_lock
+from harness.common.files import file_lock, publish
 from harness.report.analysis import Analysis
 from harness.report.answers import answer_lines
 from harness.report.document import Document
@@ -73,24 +71,25 @@ def _build_report(data: StudyData, folder: Path) -> dict[str, Any]:
         frame = analysis.frame
         frame.to_csv(folder / "trials.csv", index=False)
         finished = int(frame["state"].isin(FINISHED_STATES).sum())
-        document = Document(f"Ablation report: study `{data.name}`")
-        document.paragraph(
+        sources = (
             f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from Optuna storage "
             f"`{data.storage_display}` and MLflow `{data.tracking_display}`; {finished} of "
             f"{len(frame)} cells with a trial finished"
             + (f" ({data.design_cells} in the design)." if data.design_cells else "."))
-        study_section(document, data)
+        # As a paper: the answer and what to listen to first, the methods (provenance) after.
+        document = Document(f"Ablation report: study `{data.name}`")
         document.heading("Answer")
         answers = answer_lines(data, analysis)
         document.bullets(answers)
         document.paragraph(HOW_TO_READ)
+        listening_section(document, data, analysis, media, folder, scratch)
         variants_section(document, data, analysis)
+        study_section(document, data, sources)
         if analysis.factors:
             effects_section(document, data, analysis, folder)
         if data.searched:
             search_section(document, data, analysis, folder)
         collapse_section(document, data, analysis, media, folder)
-        listening_section(document, data, analysis, media, folder, scratch)
         trials_section(document, data, analysis, folder)
         mlflow_section(document, data)
     document.paragraph("Files: `index.html` (self-contained: images and clips embedded), "
@@ -146,21 +145,6 @@ def _check_replaceable(folder: Path, study_name: str) -> None:
                              "choose another --out or remove that folder")
 
 
-def _move_into_place(building: Path, folder: Path) -> None:
-    """Rename `building` to `folder`, retiring an earlier report only once the new one is whole."""
-    if not folder.exists():
-        building.rename(folder)
-        return
-    retired = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.time_ns()}")
-    folder.rename(retired)
-    try:
-        building.rename(folder)
-    except BaseException:
-        retired.rename(folder)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
 def write_report(study_name: str, out: Path | None = None, storage: str | None = None,
                  tracking_uri: str | None = None) -> Path:
     """Write the ablation report of a study and log it to the study's parent MLflow run.
@@ -192,7 +176,7 @@ def write_report(study_name: str, out: Path | None = None, storage: str | None =
         building.chmod(0o755)  # mkdtemp's 0700 would hide the report from other users
         with file_lock(folder.parent / f".{folder.name}.lock"):
             _check_replaceable(folder, study_name)
-            _move_into_place(building, folder)
+            publish(building, folder)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

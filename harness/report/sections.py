@@ -36,7 +36,7 @@ from harness.report.stats import (
     param_correlations,
 )
 from harness.report.stores import StudyData, spec_objective_name
-from harness.tracking.store import HOST, MLFLOW_PORT
+from harness.tracking.store import HOST, MLFLOW_PORT, experiment_page
 
 LOCAL_UI = f"http://{HOST}:{MLFLOW_PORT}"  # where `samplegan ui` serves a local store by default
 
@@ -50,13 +50,13 @@ def run_link(tracking_uri: str, experiment_id: str | None, run_id: str) -> str |
         run_id: The run id.
 
     Returns:
-        The page on the server for an http(s) store; for a local store, the page on
-        `LOCAL_UI`, where `samplegan ui` serves it; None without an experiment.
+        The page, in the UI's model-training view, on the server for an http(s) store; for a
+        local store, on `LOCAL_UI`, where `samplegan ui` serves it; None without an experiment.
     """
     if not experiment_id:
         return None
     base = tracking_uri if urlsplit(tracking_uri).scheme in ("http", "https") else LOCAL_UI
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return experiment_page(base, experiment_id, run_id)
 
 
 def run_reference(data: StudyData, run_id: str | None, page: str = "") -> str:
@@ -447,8 +447,11 @@ def missing_lines(data: StudyData) -> list[str]:
     return lines
 
 
-def study_section(document: Document, data: StudyData) -> None:
+def study_section(document: Document, data: StudyData, sources: str) -> None:
+    """Provenance (stores, dataset, code, versions, hardware, spec) and what is missing: the
+    report's methods, after its answer, players and variants."""
     document.heading("Study")
+    document.paragraph(sources)
     document.bullets(_header_bullets(data) + _spec_bullets(data))
     missing = missing_lines(data)
     if missing:

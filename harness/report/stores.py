@@ -14,7 +14,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,7 +32,7 @@ from harness.report.stats import (
 )
 from harness.study.spec import Pruner
 from harness.study.status import failure_reason, trial_outcomes
-from harness.tracking.store import TrackingStore, retrying
+from harness.tracking.store import StoreMissing, TrackingStore, retrying
 
 # Frame columns filled from each run's latest metric values; NaN when the run or metric is missing.
 METRIC_COLUMNS = {
@@ -62,8 +61,9 @@ TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_l
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RERUN", "RUNNING", "WAITING")
 
 
-# `OptunaObserver` starts the reason of a collapse prune with this word; the median pruner does not.
-COLLAPSE_PRUNE_PREFIX = "collapsed"
+# Studies recorded before workers stored `prune_kind` say why only in `prune_reason`, whose
+# text for a collapse starts with this word (the median pruner's does not).
+LEGACY_COLLAPSE_REASON_PREFIX = "collapsed"
 
 
 def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
@@ -104,28 +104,36 @@ def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
     return point, int(replicate_text)
 
 
-def collapsed_outcome(state: str, prune_reason: str | None, collapsed_share: float,
-                      prune_kind: str | None = None) -> float:
+def prune_kind(attrs: Mapping[str, Any]) -> str:
+    """Which rule pruned a trial: its `prune_kind` user attribute ("collapse", "median", ...).
+
+    Trials of studies recorded before the worker stored it fall back on their `prune_reason`:
+    "collapse" when the reason is missing (the default pruner) or starts with
+    `LEGACY_COLLAPSE_REASON_PREFIX`, else "median" or "other".
+    """
+    kind = attrs.get("prune_kind")
+    if kind:
+        return str(kind)
+    reason = attrs.get("prune_reason")
+    if not reason or reason.startswith(LEGACY_COLLAPSE_REASON_PREFIX):
+        return "collapse"
+    return "median" if reason.startswith("median") else "other"
+
+
+def collapsed_outcome(state: str, kind: str | None, collapsed_share: float) -> float:
     """The value a trial contributes to the collapse analysis.
 
     Args:
         state: Optuna trial state name.
-        prune_reason: The trial's `prune_reason` user attribute, if any.
+        kind: For a pruned trial, the rule that pruned it (`prune_kind`).
         collapsed_share: Share of collapsed clips at the run's last evaluation (NaN if unknown).
-        prune_kind: The trial's `prune_kind` user attribute ("collapse", "median"); trials
-            recorded before it existed fall back to reading `prune_reason`.
 
     Returns:
-        1.0 for a trial pruned as collapsed (a missing reason counts as collapse, the default
-        pruner); the measured share for other finished trials, including median-pruned ones;
-        NaN for trials that did not finish.
+        1.0 for a trial pruned as collapsed; the measured share for other finished trials,
+        including median-pruned ones; NaN for trials that did not finish.
     """
-    if state == "PRUNED":
-        if prune_kind is not None:
-            if prune_kind == "collapse":
-                return 1.0
-        elif not prune_reason or prune_reason.startswith(COLLAPSE_PRUNE_PREFIX):
-            return 1.0
+    if state == "PRUNED" and kind == "collapse":
+        return 1.0
     if state in FINISHED_STATES:
         return float(collapsed_share)
     return math.nan
@@ -168,12 +176,13 @@ def _open_study(study_name: str, storage: str | None):
 
 
 def _open_tracking(tracking_uri: str | None) -> tuple[str, TrackingStore | None]:
-    """(display URI, store); no store when the local SQLite file is missing (opening creates it)."""
+    """(display URI, store); no store when there is none there (none is created)."""
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (
         f"sqlite:///{store_dir() / 'mlflow.db'}")
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+    try:
+        store = TrackingStore.open(uri, create=False)
+    except StoreMissing:
         return redact_url(uri) or uri, None
-    store = TrackingStore.open(uri)
     return store.display_uri, store
 
 
@@ -222,7 +231,7 @@ def _trial_row(trial, cell: str, attempts: int, axes: Sequence[str],
         "objective_step": last_step if last_step is not None and state in FINISHED_STATES
         else math.nan,
         "prune_reason": attrs.get("prune_reason"),
-        "prune_kind": attrs.get("prune_kind"),
+        "prune_kind": prune_kind(attrs) if state == "PRUNED" else None,
         "error": failure_reason(attrs),
         "attempts": attempts,
         "duration_s": trial.duration.total_seconds() if trial.duration else math.nan,
@@ -260,8 +269,8 @@ def read_study(study_name: str, storage: str | None, tracking_uri: str | None) -
         row["first_collapsed_step"] = (
             first_collapsed_step(tracking.client(), run.info.run_id, collapsed_threshold)
             if run and tracking else math.nan)
-        row[COLLAPSE] = collapsed_outcome(row["state"], row["prune_reason"], row["collapsed_share"],
-                                          row.pop("prune_kind", None))
+        row[COLLAPSE] = collapsed_outcome(row["state"], row.pop("prune_kind"),
+                                          row["collapsed_share"])
     frame = pd.DataFrame(rows, columns=_frame_columns(axes, searched))
     importances, importance_note = _importances(study, searched)
     return StudyData(

@@ -132,8 +132,10 @@ class CalibrationRun:
         self.last_evaluation = None  # rendered once, as the tracked run renders every one
 
     def trainer(self, config: SampleGANConfig):
-        from harness.training.trainer import RunOptions, Trainer
+        from harness.training.events import RunOptions, check_dataset
+        from harness.training.trainer import Trainer
 
+        check_dataset(config, self.dataset)
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
         started = time.perf_counter()
         trainer = Trainer(config, self.dataset, folder, options=RunOptions(progress=False))

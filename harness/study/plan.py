@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import SampleGanError
 from harness.study.calibration import (
     CALIBRATION_CAP_S,
     HELDOUT,
@@ -198,14 +197,12 @@ def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
     import optuna
 
     from harness.study.queue import CELL_ATTR, DONE_STATES, cell_failures
-    from harness.study.storage import open_storage
+    from harness.study.storage import StorageMissing, open_storage
 
     try:
         opened = open_storage(storage, spec.storage, create=False)
-    except SampleGanError as error:
-        if "no study storage" in str(error):
-            return spec.cells()
-        raise
+    except StorageMissing:
+        return spec.cells()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if spec.name not in optuna.get_all_study_names(opened.optuna):
         return spec.cells()

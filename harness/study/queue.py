@@ -12,12 +12,16 @@ it raised (up to `budget.max_retries` times).
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import optuna
+import psutil
 from optuna.trial import TrialState
 
 from harness.common.errors import SampleGanError
@@ -28,6 +32,9 @@ CELL_ATTR = "cell"
 REPLICATE_ATTR = "replicate"
 DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 LIVE_STATES = (TrialState.RUNNING, TrialState.WAITING)
+# psutil derives a start time from the kernel's boot time and clock ticks: a few ms of
+# rounding at most, while a reused pid starts seconds or more after the dead worker did.
+_CREATE_TIME_TOLERANCE_S = 0.05
 
 
 def _quiet_optuna() -> None:
@@ -81,29 +88,44 @@ def create_or_resume(spec: StudySpec, storage: StudyStorage) -> tuple[optuna.Stu
 
 
 # ------------------------------------------------------------------------ liveness
-def process_start_ticks(pid: int) -> str | None:
-    """The kernel's start time of `pid` (field 22 of /proc/PID/stat), or None if gone."""
+def process_create_time(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch, as psutil reports it), or None
+    when it is gone: no such process, or one that exited and waits to be reaped (a zombie).
+    A reused pid has a later start, so (pid, start) names one process for good; NaN when
+    the start cannot be read (another user's process), which counts as alive."""
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process.create_time()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
+    except psutil.AccessDenied:
+        return math.nan
 
 
 def worker_identity() -> dict[str, str]:
     pid = os.getpid()
+    created = process_create_time(pid)
     return {"worker.host": socket.gethostname(), "worker.pid": str(pid),
-            "worker.start_ticks": process_start_ticks(pid) or "",
+            "worker.create_time": "" if created is None else repr(created),
             "worker.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
 
 
-def _is_dead_local_worker(trial: optuna.trial.FrozenTrial) -> bool:
-    """True when the trial's worker ran on this machine and that process is gone."""
-    attrs = trial.user_attrs
+def is_dead_local_worker(attrs: Mapping[str, Any]) -> bool:
+    """True when a trial's worker (its `worker_identity` attributes) ran on this machine and
+    that process is gone: its pid missing, a zombie, or taken by a process that started at
+    another time."""
     if attrs.get("worker.host") != socket.gethostname() or "worker.pid" not in attrs:
         return False
-    ticks = process_start_ticks(int(attrs["worker.pid"]))
-    return ticks is None or ticks != attrs.get("worker.start_ticks")
+    created = process_create_time(int(attrs["worker.pid"]))
+    if created is None:
+        return True
+    try:
+        recorded = float(attrs.get("worker.create_time", ""))
+    except ValueError:  # recorded before create times were: the pid alone must do
+        return False
+    return not math.isnan(created) and abs(created - recorded) > _CREATE_TIME_TOLERANCE_S
 
 
 def fail_stale_trials(study: optuna.Study, storage: StudyStorage) -> list[int]:
@@ -115,7 +137,7 @@ def fail_stale_trials(study: optuna.Study, storage: StudyStorage) -> list[int]:
         now_failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
         failed.extend(sorted(before & now_failed))
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _is_dead_local_worker(trial):
+        if is_dead_local_worker(trial.user_attrs):
             try:
                 # Say why before finishing it: a finished trial takes no more attributes.
                 storage.optuna.set_trial_user_attr(trial._trial_id, "stale", "worker process died")

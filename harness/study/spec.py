@@ -33,7 +33,6 @@ OBJECTIVE_METRICS = (
     "likelihood/gain_over_linear",
 )
 PRUNER_KINDS = ("collapse", "median", "collapse+median", "none")
-DATA_AXES = ("sample_rate", "n")  # axes that change the dataset a trial needs
 
 
 class SpecError(SampleGanError):

@@ -30,6 +30,10 @@ from harness.study.spec import StorageSettings
 JOURNAL_SUFFIXES = (".journal", ".log")
 
 
+class StorageMissing(SampleGanError):
+    """A read-only command found no study storage where it looked (and created none)."""
+
+
 class StudyStorage:
     """An opened Optuna storage and how to lock and check liveness on it."""
 
@@ -42,10 +46,6 @@ class StudyStorage:
     @property
     def display_url(self) -> str:
         return redact_url(self.url) or ""
-
-    @property
-    def is_local(self) -> bool:
-        return self.lock_path is not None
 
     @contextlib.contextmanager
     def exclusive(self, study_name: str) -> Iterator[None]:
@@ -102,7 +102,7 @@ def open_storage(url: str | None = None, settings: StorageSettings | None = None
                     "use e.g. postgresql://host/db or mlruns/optuna.journal"
                 )
             if not create and not path.exists():
-                raise SampleGanError(f"no study storage at {path}: run `samplegan study run SPEC` "
+                raise StorageMissing(f"no study storage at {path}: run `samplegan study run SPEC` "
                                      "first, or pass --storage")
             return StudyStorage(str(path), _journal(path), path, heartbeat=False)
         if scheme.startswith(("postgresql", "sqlite", "mysql")):

@@ -23,7 +23,7 @@ def generate_command(*, run_id: str, seconds: float, out: Path, seed: int,
         raise SampleGanError(f"--out must be a .wav file, got {out}")
     if not out.parent.exists():
         raise SampleGanError(f"folder {out.parent} does not exist")
-    store = TrackingStore.open(tracking_uri)
+    store = TrackingStore.open(tracking_uri, create=False)  # read-only: never make a store
     get_run(store, run_id)
     model_dir = download_artifacts(store, run_id, "model")
     import_tensorflow_quietly()  # only once the inputs are known to be good

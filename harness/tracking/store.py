@@ -32,9 +32,30 @@ from harness.common.signals import Terminated
 
 HOST = "127.0.0.1"
 MLFLOW_PORT = 5000  # `samplegan ui` defaults, also where reports link a local store's runs
+# MLflow 3.17's UI picks its GenAI or model-training pages by a switch at the top of its
+# sidebar (kept per browser, GenAI by default), not by the experiment's kind tag; a page
+# address can choose the view itself with this query.
+TRAINING_VIEW_QUERY = "workflowType=machine_learning"
 FLUSH_EVERY_METRICS = 500  # buffered metric values before a log_batch call
 FLUSH_EVERY_S = 15.0  # ... or seconds since the last flush, whichever comes first
 _RETRY_S = 120.0  # how long a write is retried while SQLite reports "database is locked"
+# MLflow's declaration of what an experiment is for; without it, MLflow 3 UIs offer their
+# GenAI pages (traces, "Evaluation runs") or ask which kind it is. Ours train models.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+
+
+
+def experiment_page(base_url: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI page of an experiment's runs, or of one run, in the model-training view.
+
+    Args:
+        base_url: The UI's address, e.g. ``http://127.0.0.1:5000``.
+        experiment_id: The experiment's id.
+        run_id: A run of it; None for the experiment's table of runs.
+    """
+    page = f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+    return f"{page}/{run_id}?{TRAINING_VIEW_QUERY}" if run_id else f"{page}?{TRAINING_VIEW_QUERY}"
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -75,18 +96,33 @@ def _check_http(uri: str) -> None:
         ) from None
 
 
-def _check_database(uri: str) -> None:
-    """Connect once, quickly, so an unreachable database is an error in seconds."""
+def _check_database(uri: str) -> bool:
+    """Connect once, quickly, so an unreachable database is an error in seconds.
+
+    Returns:
+        Whether the database holds an MLflow store (its `experiments` table).
+    """
     import sqlalchemy
 
     connect_args = {"connect_timeout": 10} if uri.startswith("postgresql") else {}
     engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool,
                                       connect_args=connect_args)
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as connection:
+            return sqlalchemy.inspect(connection).has_table("experiments")
     finally:
         engine.dispose()
+
+
+class StoreMissing(SampleGanError):
+    """A read-only command found no MLflow store where it looked (and created none)."""
+
+
+def _missing(where: str) -> StoreMissing:
+    return StoreMissing(
+        f"no MLflow store at {where}: train a model or run a study first (`samplegan train`, "
+        "`samplegan study run`), or point --tracking-uri or $SAMPLEGAN_STORE_DIR at an "
+        "existing store")
 
 
 class TrackingStore:
@@ -102,8 +138,17 @@ class TrackingStore:
         return redact_url(self.uri) or ""
 
     @classmethod
-    def open(cls, uri: str | None = None) -> TrackingStore:
-        """Resolve `uri` (or $MLFLOW_TRACKING_URI, or the local default) and make it usable."""
+    def open(cls, uri: str | None = None, create: bool = True) -> TrackingStore:
+        """Resolve `uri` (or $MLFLOW_TRACKING_URI, or the local default) and make it usable.
+
+        Args:
+            uri: a tracking URI; None means $MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db.
+            create: make the store if it does not exist yet. Read-only commands pass False.
+
+        Raises:
+            StoreMissing: `create` is False and there is no store there (nothing is created).
+            SampleGanError: the store cannot be reached or opened.
+        """
         uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
         if uri is None:
             root = store_dir()
@@ -112,15 +157,17 @@ class TrackingStore:
         else:
             artifact_root = None
         store = cls(uri, artifact_root)
-        store._initialise()
+        store._initialise(create)
         return store
 
-    def _initialise(self) -> None:
+    def _initialise(self, create: bool) -> None:
         scheme = urlsplit(self.uri).scheme
         try:
             if scheme == "sqlite":
-                artifact_root = self.artifact_root or (
-                    _sqlite_path(self.uri).parent / "artifacts").as_uri()
+                db_path = _sqlite_path(self.uri)
+                if not create and not (db_path and db_path.is_file()):
+                    raise _missing(str(db_path or self.uri))
+                artifact_root = self.artifact_root or (db_path.parent / "artifacts").as_uri()
                 self.artifact_root = artifact_root
                 _initialise_sqlite(self.uri, artifact_root)
             elif scheme in ("http", "https"):
@@ -128,12 +175,14 @@ class TrackingStore:
             elif scheme.startswith(("postgresql", "mysql", "mssql")):
                 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-                _check_database(self.uri)  # MLflow itself retries for minutes before failing
-                lock = store_dir() / ".mlflow-db.lock"
-                with file_lock(lock):
-                    SqlAlchemyStore(self.uri, self.artifact_root or store_dir().joinpath(
-                        "artifacts").as_uri()).engine.dispose()
+                # MLflow itself retries for minutes before failing: connect once first.
+                exists = _check_database(self.uri)
+                if not create and not exists:
+                    raise _missing(self.display_uri)
                 self.artifact_root = self.artifact_root or store_dir().joinpath("artifacts").as_uri()
+                if create:  # a read-only command must not leave even the lock file behind
+                    with file_lock(store_dir() / ".mlflow-db.lock"):
+                        SqlAlchemyStore(self.uri, self.artifact_root).engine.dispose()
             elif scheme in ("file", ""):
                 raise SampleGanError(
                     f"MLflow 3 no longer accepts a plain file store ({self.uri}); use "
@@ -156,7 +205,8 @@ class TrackingStore:
         return self._client
 
     def experiment_id(self, name: str) -> str:
-        """The id of experiment `name`, created (race-safely) if missing."""
+        """The id of experiment `name`, created (race-safely) if missing, marked as model
+        training (`EXPERIMENT_KIND_TAG`) if it is not marked yet."""
         from mlflow.exceptions import MlflowException
 
         client = self.client()
@@ -166,17 +216,27 @@ class TrackingStore:
                 raise SampleGanError(
                     f"MLflow experiment {name!r} is deleted; restore it in the UI or pick another name"
                 )
+            self.mark_model_training(experiment)
             return experiment.experiment_id
         location = None
         if self.artifact_root:
             location = f"{self.artifact_root.rstrip('/')}/{_slug(name)}"
         try:
-            return retrying(client.create_experiment, name, artifact_location=location)
+            return retrying(client.create_experiment, name, artifact_location=location,
+                            tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
         except MlflowException:
             experiment = retrying(client.get_experiment_by_name, name)  # another worker won
             if experiment is None:
                 raise
+            self.mark_model_training(experiment)
             return experiment.experiment_id
+
+    def mark_model_training(self, experiment) -> None:
+        """Tag an MLflow experiment made before the harness tagged its experiments (or by
+        someone else) as model training; a kind already chosen is left alone."""
+        if EXPERIMENT_KIND_TAG not in experiment.tags:
+            retrying(self.client().set_experiment_tag, experiment.experiment_id,
+                     EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
 
 
 def _slug(name: str) -> str:
@@ -279,6 +339,8 @@ class TrackedRun:
             all_tags["mlflow.parentRunId"] = parent_run_id
         if resume_run_id:
             existing = get_run(store, resume_run_id)
+            store.mark_model_training(
+                retrying(client.get_experiment, existing.info.experiment_id))
             retrying(client.update_run, existing.info.run_id, status=RUNNING)
             run = cls(store, existing.info.run_id)
             run.name = existing.info.run_name  # a resumed run keeps its name

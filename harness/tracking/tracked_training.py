@@ -69,8 +69,9 @@ def provenance() -> dict[str, str]:
 
 
 def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGANConfig,
-                    dataset: Dataset, seed: int) -> dict[str, Any]:
-    """Everything needed to reproduce the run, as flat MLflow params."""
+                    dataset: Dataset, seed: int, source: Mapping[str, str]) -> dict[str, Any]:
+    """Everything needed to reproduce the run, as flat MLflow params; `source` is
+    `provenance()`."""
     params: dict[str, Any] = {
         "variant": variant,
         "overrides": json.dumps(dict(overrides), sort_keys=True),
@@ -81,7 +82,7 @@ def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGA
         "dataset.holdout_segments": len(dataset.holdout),
     }
     params.update({f"config.{key}": value for key, value in config.to_dict().items()})
-    params.update(provenance())
+    params.update(source)
     return params
 
 
@@ -161,10 +162,11 @@ class MlflowObserver(TrainingObserver):
             self.latest = None
 
 
-def _check_resumable(store: TrackingStore, run_id: str, params: Mapping[str, Any]) -> None:
-    """Refuse, before the run is touched, to resume it with other settings than it had."""
+def _check_resumable(store: TrackingStore, run_id: str, params: Mapping[str, Any],
+                     soft: frozenset[str]) -> None:
+    """Refuse, before the run is touched, to resume it with other settings than it had
+    (`soft` keys, the provenance, may differ)."""
     logged = get_run(store, run_id).data.params
-    soft = set(provenance())
     for key, value in params.items():
         text = param_text(value)
         if key in logged and key not in soft and logged[key] != text:
@@ -182,22 +184,34 @@ class TrainingOutcome:
 
 
 def _checked_inputs(store: TrackingStore, variant: str, overrides: Mapping[str, Any],
-                    data_dir: Path, seed: int, resume_run_id: str | None,
-                    ) -> tuple[SampleGANConfig, Dataset, dict[str, Any], str]:
-    """The config, dataset, run parameters and quality reference split of a run, checked
-    before any run exists; warns when quality can only be measured on training audio."""
+                    data_dir: Path, seed: int, resume_run_id: str | None, dataset: Dataset | None,
+                    ) -> tuple[SampleGANConfig, Dataset, dict[str, Any], frozenset[str], str]:
+    """The config, dataset, run parameters, their soft (provenance) keys and the quality
+    reference split of a run, checked before any run exists; warns when quality can only
+    be measured on training audio."""
     config = resolve(variant, overrides)
-    dataset = load_dataset(data_dir)
-    check_dataset(config, dataset)
-    params = training_params(variant, overrides, config, dataset, seed)
+    if dataset is None:
+        dataset = load_dataset(data_dir)
+        check_dataset(config, dataset)  # the one check: `Trainer` trusts its dataset
+    source = provenance()  # runs git: once per run
+    soft_keys = frozenset(source)
+    params = training_params(variant, overrides, config, dataset, seed, source)
     if resume_run_id:
-        _check_resumable(store, resume_run_id, params)
+        _check_resumable(store, resume_run_id, params, soft_keys)
     reference_split = evaluation_split(dataset)
     if reference_split == "train":
         print(f"warning: {dataset.path}: {QUALITY_ON_TRAIN_AUDIO}, so quality/* flatters the "
               "model; import with --holdout-fraction > 0 and two or more recordings",
               file=sys.stderr)
-    return config, dataset, params, reference_split
+    return config, dataset, params, soft_keys, reference_split
+
+
+def _note_resume(run: TrackedRun, trainer) -> None:
+    """Tag and say so when the trainer continues from a checkpoint."""
+    if trainer.resumed_from:
+        run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
+        print(f"resuming MLflow run {run.run_id} from its checkpoint at {trainer.position()}",
+              file=sys.stderr)
 
 
 def tracked_training(
@@ -206,16 +220,19 @@ def tracked_training(
     resume_run_id: str | None = None, parent_run_id: str | None = None,
     tags: Mapping[str, str] | None = None, run_name: str | None = None,
     extra_observer: TrainingObserver | None = None, progress: bool = True,
-    on_run_started: Callable[[str], None] | None = None,
+    on_run_started: Callable[[str], None] | None = None, dataset: Dataset | None = None,
 ) -> TrainingOutcome:
     """Train variant + overrides on `data_dir` inside one MLflow run with a truthful status.
+
+    `dataset` is `data_dir` already loaded and checked against the variant (`samplegan
+    train` checks it before it opens a store); None loads and checks it here.
 
     Raises:
         SampleGanError: bad variant, override or dataset (before any run exists).
         StopTraining: the extra observer stopped the run (it is still FINISHED, tagged pruned).
     """
-    config, dataset, params, reference_split = _checked_inputs(
-        store, variant, overrides, data_dir, seed, resume_run_id)
+    config, dataset, params, soft_keys, reference_split = _checked_inputs(
+        store, variant, overrides, data_dir, seed, resume_run_id, dataset)
     import_tensorflow_quietly()  # only once the inputs are known to be good
     params.update(host_info())  # now TensorFlow can say which GPUs there are
     from harness.training.trainer import Trainer
@@ -230,17 +247,14 @@ def tracked_training(
     pruned: StopTraining | None = None
     result: TrainingResult | None = None
     with run:
-        run.log_params(params, soft_keys=frozenset(provenance()))
+        run.log_params(params, soft_keys=soft_keys)
         run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running",
                       QUALITY_REFERENCE_TAG: reference_split})
         run.log_text(config.to_json(), "config.json")
         observer = MlflowObserver(run, extra_observer)
         trainer = Trainer(config, dataset, store_dir() / "work" / run.run_id, observer,
                           RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
-        if trainer.resumed_from:
-            run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
-            print(f"resuming MLflow run {run.run_id} from its checkpoint at {trainer.position()}",
-                  file=sys.stderr)
+        _note_resume(run, trainer)
         try:
             try:
                 result = trainer.run()
@@ -268,7 +282,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
     The page is titled with the run's name (a study trial's names its grid point) and lists
     the variant's overrides, so it says which model it shows.
     """
-    from harness.evaluation.dynamics import diagnose_training
+    from harness.evaluation.dynamics import diagnose_training, gan_history
     from harness.tracking.plots import plot_training_curves
 
     run.flush()
@@ -284,9 +298,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
         curves = plot_training_curves(trainer.history, folder / "training_curves.png",
                                       likelihood).path
         run.log_artifact(curves)
-        gan_history = {key.split("/", 1)[1]: values for key, values in trainer.history.items()
-                       if key.startswith("gan/")}
-        run.log_json(diagnose_training(gan_history), "dynamics.json")
+        run.log_json(diagnose_training(gan_history(trainer.history)), "dynamics.json")
         if trainer.evaluations:
             last = trainer.evaluations[-1]
             outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early
@@ -326,7 +338,8 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
     if not Path(data_dir).is_dir():
         raise SampleGanError(f"dataset folder {data_dir} does not exist; create it with "
                              "`samplegan data synth` or `samplegan data import`")
-    check_dataset(config, load_dataset(data_dir))
+    dataset = load_dataset(data_dir)
+    check_dataset(config, dataset)  # the one check, before any store is touched
     store = TrackingStore.open(tracking_uri)
     if resume_run and get_run(store, resume_run).info.status == "FINISHED":
         raise SampleGanError(f"run {resume_run} already FINISHED; there is nothing to resume")
@@ -335,7 +348,7 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         outcome = tracked_training(store=store, experiment=experiment, variant=variant,
                                    overrides=overrides, data_dir=data_dir, seed=seed,
                                    max_minutes=max_minutes, resume_run_id=resume_run,
-                                   on_run_started=started.append)
+                                   on_run_started=started.append, dataset=dataset)
     except SampleGanError as error:
         if not started:
             raise

@@ -262,8 +262,10 @@ def _time_step_parts(trainer, steps: int, lstm_mode: str) -> dict[str, list[floa
     update) over `steps` repeats after a warm-up, each compiled as the whole step is."""
     import tensorflow as tf
 
+    from harness.training.trainer import gan_step_seeds
+
     real, seed_segments, seed = trainer.gan_batch(0)
-    seeds = tf.random.experimental.stateless_split(seed, 4)
+    seeds = gan_step_seeds(seed)
     fake_sequences = tf.function(trainer.fake_sequences, reduce_retracing=True)
     discriminator_update = tf.function(trainer.discriminator_update, reduce_retracing=True)
     generator_update = tf.function(trainer.generator_update, reduce_retracing=True)
@@ -294,7 +296,8 @@ def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
 
     from harness.data.corpus import synthesize_dataset
     from harness.data.loader import load_dataset
-    from harness.training.trainer import RunOptions, Trainer
+    from harness.training.events import RunOptions
+    from harness.training.trainer import Trainer
     from models.registry import resolve
 
     sizes = QUICK_TRAIN if quick else FULL_TRAIN

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from harness.common.signals import Terminated, raise_if_stop_requested
 from harness.data.loader import Dataset
 from harness.evaluation.diagnostics import diagnose_batch
-from harness.evaluation.dynamics import diagnose_training
+from harness.evaluation.dynamics import diagnose_training, gan_history
 from harness.evaluation.likelihood import (
     PROBE_CLIPS,
     STATELESS_POSITIONS,
@@ -32,7 +32,7 @@ from harness.evaluation.likelihood import (
     make_probe,
 )
 from harness.evaluation.quality import ReferenceSet, quality_metrics
-from harness.training.events import (  # noqa: F401 - re-exported for callers of the loop
+from harness.training.events import (
     PHASES,
     QUALITY_REFERENCE_SEGMENTS,
     SEED_BANK_SEGMENTS,
@@ -42,13 +42,22 @@ from harness.training.events import (  # noqa: F401 - re-exported for callers of
     TrainingDiverged,
     TrainingObserver,
     TrainingResult,
-    check_dataset,
-    evaluation_count,
     evaluation_split,
     phase_totals,
 )
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
+
+
+def gan_step_seeds(seed: tf.Tensor) -> tf.Tensor:
+    """The stateless-RNG seeds of one GAN step's parts, split from the step's (2,) seed.
+
+    Returns:
+        (4, 2) int seeds, in order: the seed window and the generation of
+        `Trainer.fake_sequences`, the gradient penalty of `Trainer.discriminator_update`,
+        the replayed positions of `Trainer.generator_update`.
+    """
+    return tf.random.experimental.stateless_split(seed, 4)
 
 
 def _finite(metrics: dict[str, float], phase: str, step: int) -> None:
@@ -62,7 +71,8 @@ class Trainer:
 
     def __init__(self, config: SampleGANConfig, dataset: Dataset, work_dir: Path,
                  observer: TrainingObserver | None = None, options: RunOptions | None = None):
-        check_dataset(config, dataset)
+        """`dataset` must fit `config`: entry points (`tracked_training`, `samplegan train`,
+        `study plan`) check it with `check_dataset` once, before anything is created."""
         self.config = config
         self.dataset = dataset
         self.work_dir = Path(work_dir)
@@ -203,7 +213,7 @@ class Trainer:
         return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
 
     def _gan_step(self, real, seed_segments, seed):
-        seeds = tf.random.experimental.stateless_split(seed, 4)
+        seeds = gan_step_seeds(seed)
         seed_window, fake, fed = self.fake_sequences(seed_segments, seeds[0], seeds[1])
         d_metrics = self.discriminator_update(real, fake, seeds[2])
         g_metrics = self.generator_update(seed_window, fake, fed, seeds[3])
@@ -368,14 +378,12 @@ class Trainer:
         clips = clips.numpy()
         generation_s = time.perf_counter() - started
         clips = np.clip(clips, -1.0, 1.0).astype(np.float32)
-        gan_history = {key.split("/", 1)[1]: values for key, values in self.history.items()
-                       if key.startswith("gan/")}
         evaluation = Evaluation(
             step=step, sample_rate_hz=c.sample_rate, n=c.n, clips=clips,
             diagnosis=diagnose_batch(list(clips), c.sample_rate, c.n),
             quality=quality_metrics(list(clips), self._quality_reference, c.sample_rate,
                                     seed=self.options.seed),
-            dynamics=diagnose_training(gan_history),
+            dynamics=diagnose_training(gan_history(self.history)),
             likelihood=self.heldout_likelihood(),
             generation_s=generation_s,
         )

@@ -3,8 +3,10 @@
 Both servers run as child processes, each in its own session so that Ctrl-C in
 the terminal reaches only this process, which then stops each child's whole
 process group (the `mlflow server` launcher and its uvicorn worker alike): no
-server outlives the command. Their output goes to log files under the store
-folder (`mlruns/logs/`), and the last line of a log is quoted when a server fails.
+server outlives the command. Each runs under `harness.ui.process_guard`, which stops
+its group when this process dies without that chance (SIGKILL, a crash). Their
+output goes to log files under the store folder (`mlruns/logs/`), and the last
+line of a log is quoted when a server fails.
 
 With an http(s) tracking URI there is no MLflow UI to start: that server is the
 UI, so its URL is printed and only the dashboard (if any) is served.
@@ -19,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -36,6 +39,7 @@ from harness.common.redaction import redact_text
 from harness.tracking.store import HOST, TrackingStore
 
 DASHBOARD_PORT = 8080
+MLFLOW_UI = "MLflow UI"  # the server's name in messages
 STARTUP_TIMEOUT_S = 120.0  # MLflow's server imports for ~15 s on a busy 2-core machine
 STOP_TIMEOUT_S = 10.0  # grace period after SIGTERM before the group is killed
 POLL_INTERVAL_S = 0.25
@@ -43,6 +47,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: termina
 DASHBOARD_INSTALL_HINT = (
     "Optuna dashboard: not installed; `pip install -e '.[dashboard]'` to browse studies too"
 )
+TRAINING_VIEW_HINT = ('(if an experiment opens as GenAI "Evaluation runs", choose "Model '
+                      'training" at the top of the sidebar; the browser remembers it)')
 
 
 @dataclass
@@ -77,15 +83,16 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
         port: TCP port of the MLflow UI on 127.0.0.1.
         dashboard_port: TCP port of the Optuna dashboard on 127.0.0.1.
         tracking_uri: MLflow tracking URI; None means $MLFLOW_TRACKING_URI or the
-            SQLite store in ./mlruns (created if missing).
-        storage: Optuna storage URL; None means $SAMPLEGAN_STORAGE or ./mlruns/optuna.journal.
+            SQLite store in ./mlruns, which must exist (browsing creates no store).
+        storage: Optuna storage URL; None means $SAMPLEGAN_STORAGE or ./mlruns/optuna.journal;
+            without a study there yet, the dashboard is not started.
 
     Returns:
         0 once stopped by a signal, or at once when there is nothing to serve.
 
     Raises:
-        SampleGanError: a port is invalid or taken, a store cannot be opened, or a
-            server failed to start or died (its log's last line is in the message).
+        SampleGanError: a port is invalid or taken, there is no MLflow store or it cannot be
+            opened, or a server failed to start or died (its log's last line is in the message).
     """
     for value, option in ((port, "--port"), (dashboard_port, "--dashboard-port")):
         if not 1 <= value <= 65535:
@@ -99,22 +106,28 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     needed = ([(port, "--port")] if not remote_ui else []) + (
         [(dashboard_port, "--dashboard-port")] if dashboard else [])
     _ensure_free(needed)
-    store = TrackingStore.open(tracking_uri)
+    store = TrackingStore.open(tracking_uri, create=False)  # browsing never creates a store
     study_storage = None
     if dashboard:
-        from harness.study.storage import open_storage
+        from harness.study.storage import StorageMissing, open_storage
 
-        study_storage = open_storage(storage)
+        try:
+            study_storage = open_storage(storage, create=False)
+        except StorageMissing as missing:
+            click.echo(f"Optuna dashboard: not started, {missing}")
     else:
         click.echo(DASHBOARD_INSTALL_HINT)
 
     if remote_ui:
         click.echo(f"MLflow UI:        {store.display_uri}  (the tracking server itself; "
                    "nothing to start)")
+        click.echo(f"{'':<18}{TRAINING_VIEW_HINT}")
     if remote_ui and study_storage is None:
         return 0
     secrets = (store.uri, study_storage.url if study_storage else None)
-    log_dir = store_dir() / "logs"
+    # Beside the local store; for a store elsewhere, in a temporary folder rather than a new ./mlruns.
+    log_dir = store_dir() / "logs" if store_dir().is_dir() else Path(
+        tempfile.mkdtemp(prefix="samplegan-ui-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     return _serve_until_stopped(store, study_storage, remote_ui, port, dashboard_port, log_dir,
                                 secrets)
@@ -138,6 +151,8 @@ def _serve_until_stopped(store: TrackingStore, study_storage, remote_ui: bool, p
                 return 0
             for server in servers:
                 click.echo(f"{server.name + ':':<17} {server.url}  ({server.detail})")
+                if server.name == MLFLOW_UI:
+                    click.echo(f"{'':<18}{TRAINING_VIEW_HINT}")
             click.echo("Press Ctrl-C to stop.")
             while not stop.wait(POLL_INTERVAL_S):
                 for server in servers:
@@ -198,8 +213,14 @@ def _stop_requested() -> Iterator[threading.Event]:
 
 def _spawn(name: str, url: str, ready_path: str, detail: str, command: list[str],
            env: dict[str, str], log_path: Path) -> _Server:
+    """Start `command` under `harness.ui.process_guard`, leading a process group of its own.
+
+    Its stdin is the guard's lifeline: a pipe only this process holds, which the kernel
+    closes when this process dies, even by SIGKILL; the guard then stops the group.
+    """
+    guarded = [sys.executable, "-m", "harness.ui.process_guard", *command]
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log,
+        process = subprocess.Popen(guarded, env=env, stdin=subprocess.PIPE, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     return _Server(name, url, ready_path, detail, process, log_path)
 
@@ -218,7 +239,7 @@ def _start_mlflow(store: TrackingStore, port: int, log_dir: Path) -> _Server:
     if store.artifact_root:
         # Experiments created from the UI then put artifacts where `samplegan train` does.
         command += ["--default-artifact-root", store.artifact_root]
-    return _spawn("MLflow UI", f"http://{HOST}:{port}", "/health", f"store {store.display_uri}",
+    return _spawn(MLFLOW_UI, f"http://{HOST}:{port}", "/health", f"store {store.display_uri}",
                   command, env, log_dir / "mlflow-ui.log")
 
 
@@ -283,4 +304,6 @@ def _stop_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group_id, signal.SIGKILL)
     process.wait()
+    if process.stdin:
+        process.stdin.close()  # the guard's lifeline, no longer needed
 

@@ -10,6 +10,7 @@ from harness.evaluation.dynamics import (
     HISTORY_KEYS,
     VANISHING_GRAD_NORM,
     diagnose_training,
+    gan_history,
 )
 
 STEPS = 200
@@ -110,3 +111,9 @@ def test_nan_steps_are_counted_and_left_out() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="window"):
         diagnose_training(_healthy_history(), window=0)
+
+
+def test_gan_history_keeps_the_gan_series_under_their_bare_names() -> None:
+    history = {"gan/d_loss": [0.7, 0.6], "gan/d_acc_real": [0.5, 0.6],
+               "autoencoder/reconstruction_mse": [0.1], "pretrain/teacher_loss": [3.0]}
+    assert gan_history(history) == {"d_loss": [0.7, 0.6], "d_acc_real": [0.5, 0.6]}

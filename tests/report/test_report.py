@@ -47,7 +47,8 @@ from harness.report.stats import (
     rank_axes,
     untested_levels,
 )
-from harness.report.stores import collapsed_outcome, parse_cell_key, trials_frame
+from harness.report.stores import collapsed_outcome, parse_cell_key, prune_kind, trials_frame
+from harness.tracking.store import TRAINING_VIEW_QUERY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEED_SHIFT = 10.0  # what replicate 1's seed adds at every grid point (cancels when paired)
@@ -91,15 +92,21 @@ def test_cell_keys_parse_back_into_grid_points_and_replicates() -> None:
 
 
 def test_pruned_for_collapse_counts_as_collapsed_and_unfinished_counts_as_nothing() -> None:
-    reason = "collapsed: 100% of clips collapsed (mostly silent) for 2 evaluations in a row"
-    assert collapsed_outcome("PRUNED", reason, 0.75) == 1.0
-    assert collapsed_outcome("PRUNED", None, math.nan) == 1.0
-    assert collapsed_outcome("PRUNED", "median pruner: objective 3 at GAN step 10", 0.25) == 0.25
+    assert collapsed_outcome("PRUNED", "collapse", 0.75) == 1.0
+    assert collapsed_outcome("PRUNED", "median", 0.25) == 0.25
     assert collapsed_outcome("COMPLETE", None, 0.5) == 0.5
-    assert collapsed_outcome("PRUNED", "anything", 0.25, prune_kind="collapse") == 1.0
-    assert collapsed_outcome("PRUNED", "collapsed-looking text", 0.25, prune_kind="median") == 0.25
     assert math.isnan(collapsed_outcome("FAIL", None, 1.0))
     assert math.isnan(collapsed_outcome("RUNNING", None, 1.0))
+
+
+def test_the_prune_kind_is_read_from_the_trial_and_from_the_reason_of_older_studies() -> None:
+    assert prune_kind({"prune_kind": "collapse", "prune_reason": "anything"}) == "collapse"
+    assert prune_kind({"prune_kind": "median", "prune_reason": "collapsed-looking"}) == "median"
+    # Recorded before workers stored the kind: the reason's wording says it.
+    reason = "collapsed: 100% of clips collapsed (mostly silent) for 2 evaluations in a row"
+    assert prune_kind({"prune_reason": reason}) == "collapse"
+    assert prune_kind({}) == "collapse"  # the default pruner's
+    assert prune_kind({"prune_reason": "median pruner: objective 3 at GAN step 10"}) == "median"
 
 
 # ---------------------------------------------------------------------------- analysis
@@ -350,9 +357,9 @@ def test_document_renders_markdown_tables_and_embeds_images_in_html(tmp_path: Pa
 
 def test_run_links_point_to_the_server_or_to_samplegan_ui_for_a_local_store() -> None:
     assert (run_link("http://mlflow.lab:5000/", "3", "abc")
-            == "http://mlflow.lab:5000/#/experiments/3/runs/abc")
+            == "http://mlflow.lab:5000/#/experiments/3/runs/abc?workflowType=machine_learning")
     assert (run_link("sqlite:////tmp/mlflow.db", "3", "abc")
-            == "http://127.0.0.1:5000/#/experiments/3/runs/abc")
+            == "http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning")
     assert run_link("https://mlflow.lab", None, "abc") is None
 
 
@@ -705,7 +712,8 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
     assert "## Interactions of pairs of axes" in markdown and "## Listening" in markdown
     experiment = client.get_experiment_by_name(STUDY).experiment_id
     for run_id in trials["mlflow_run_id"]:  # every row links to its run in the MLflow UI
-        assert f"(http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id})" in markdown
+        link = f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}"
+        assert f"({link}?{TRAINING_VIEW_QUERY})" in markdown  # in the model-training view
     assert "Code commit: `" in markdown and "manifest SHA-256 `" in markdown
     assert f"{os.cpu_count()} CPUs" in markdown and "tensorflow `" in markdown
 
@@ -719,6 +727,27 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
     logged = {item.path for item in client.list_artifacts(summary["mlflow_parent_run_id"],
                                                           "report")}
     assert {"report/index.html", "report/report.md", "report/trials.csv"} <= logged
+
+
+@pytest.mark.slow
+def test_a_real_report_opens_with_its_answer_and_players_and_puts_its_methods_after(
+        in_study_dir: Path) -> None:
+    """As a paper: the answer and the listening players first, then the variants; the
+    provenance (stores, dataset, code, versions, hardware, spec) below them."""
+    write_report(STUDY)
+    folder = in_study_dir / "reports" / STUDY
+    markdown = (folder / "report.md").read_text()
+    headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[:4] == ["Answer", "Listening", "Variants", "Study"], headings
+    variants_at = markdown.index("\n## Variants")
+    for provenance in ("Generated ", "Code commit: `", "manifest SHA-256 `", "tensorflow `",
+                       f"{os.cpu_count()} CPUs"):
+        assert markdown.index(provenance) > variants_at, provenance
+    page = (folder / "index.html").read_text()
+    answer, first_player = page.index("<h2 id='answer'>"), page.index("<audio")
+    variants, study = page.index("<h2 id='variants'>"), page.index("<h2 id='study'>")
+    assert answer < first_player < variants < study < page.index("Code commit:")
+    assert page.index("<h1>") < answer < page.index("Generated ")
 
 
 @pytest.mark.slow
@@ -899,7 +928,7 @@ def test_a_study_tracked_on_an_mlflow_server_reports_through_it(tmp_path: Path) 
         assert "listen_paper_00.wav" in listened or "listen_worst_00.wav" in listened
         markdown = (folder / "report.md").read_text()
         for run_id in trials["mlflow_run_id"]:
-            assert f"({uri}/#/experiments/" in markdown and f"/runs/{run_id})" in markdown
+            assert f"({uri}/#/experiments/" in markdown and f"/runs/{run_id}?{TRAINING_VIEW_QUERY})" in markdown
         parent = json.loads((folder / "report.json").read_text())["mlflow_parent_run_id"]
         logged = {item.path for item in MlflowClient(uri).list_artifacts(parent, "report")}
         assert "report/index.html" in logged

@@ -344,6 +344,54 @@ def test_running_again_duplicates_nothing(in_mixed_store):
     assert len(parents) == 1 and len(children) == 4
 
 
+# ------------------------------------------------------------- worker liveness
+def _identity_of(process: subprocess.Popen) -> dict[str, str]:
+    """The attributes a worker records about itself, as `process` would record them."""
+    import socket
+
+    import psutil
+
+    return {"worker.host": socket.gethostname(), "worker.pid": str(process.pid),
+            "worker.create_time": repr(psutil.Process(process.pid).create_time())}
+
+
+def test_a_live_worker_is_alive_and_a_reaped_or_zombie_one_is_dead():
+    from harness.study.queue import is_dead_local_worker, worker_identity
+
+    assert not is_dead_local_worker(worker_identity())  # this very process
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        attrs = _identity_of(child)
+        assert not is_dead_local_worker(attrs)
+        child.kill()
+        deadline = time.monotonic() + 30
+        while not is_dead_local_worker(attrs):  # killed, not yet reaped: a zombie
+            assert time.monotonic() < deadline, "a killed child still looks alive"
+            time.sleep(0.05)
+        assert child.poll() is not None  # no longer a zombie: reaped
+        assert is_dead_local_worker(attrs)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_reused_pid_does_not_keep_a_dead_worker_alive():
+    """Same pid, another start time: another process, so the worker is dead."""
+    from harness.study.queue import is_dead_local_worker
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        attrs = _identity_of(child)
+        earlier = {**attrs, "worker.create_time": repr(float(attrs["worker.create_time"]) - 5)}
+        assert is_dead_local_worker(earlier)
+        legacy = {key: value for key, value in attrs.items() if key != "worker.create_time"}
+        assert not is_dead_local_worker(legacy)  # recorded before create times: the pid decides
+        assert not is_dead_local_worker({**attrs, "worker.host": "another-machine"})
+    finally:
+        child.kill()
+        child.wait()
+
+
 # ------------------------------------------------- interrupt, kill, resume (local)
 @pytest.mark.slow
 def test_ctrl_c_then_a_killed_worker_then_resume(tmp_path, store):

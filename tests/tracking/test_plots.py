@@ -122,7 +122,8 @@ def real_run(tiny_training, tmp_path_factory):
     """A real tiny Trainer run with all three phases: (history, steps per phase)."""
     from harness.data.corpus import synthesize_dataset
     from harness.data.loader import load_dataset
-    from harness.training.trainer import RunOptions, Trainer
+    from harness.training.events import RunOptions
+    from harness.training.trainer import Trainer
     from models.registry import resolve
 
     folder = tmp_path_factory.mktemp("curves")

@@ -29,9 +29,10 @@ def check_config(config: dict) -> None:
     assert datetime.datetime.fromisoformat(config["date"]).tzinfo is not None
 
 
-def test_bench_generation_prints_every_path_and_batch(cli):
-    completed = cli("bench", "generation", "--json", "--quick")
+def test_bench_generation_prints_every_path_and_batch(cli, tmp_path):
+    completed = cli("bench", "generation", "--json", "--quick", cwd=tmp_path)
     result = one_json_object(completed)
+    assert sorted(tmp_path.iterdir()) == []  # a benchmark creates no store
     assert set(result) == {"config", "results"}
     check_config(result["config"])
     assert set(result["config"]) >= {"n", "lstm_units", "sample_rate_hz"}
@@ -46,9 +47,10 @@ def test_bench_generation_prints_every_path_and_batch(cli):
     assert completed.stderr.count("bench generation: ") == 1 + len(rows)  # a line per case
 
 
-def test_bench_train_prints_both_modes_with_peak_memory(cli):
-    completed = cli("bench", "train", "--json", "--quick")
+def test_bench_train_prints_both_modes_with_peak_memory(cli, tmp_path):
+    completed = cli("bench", "train", "--json", "--quick", cwd=tmp_path)
     result = one_json_object(completed)
+    assert sorted(tmp_path.iterdir()) == []  # a benchmark creates no store
     assert set(result) == {"config", "results"}
     check_config(result["config"])
     assert [row["lstm_mode"] for row in result["results"]] == ["stateless", "stateful"]

@@ -13,13 +13,8 @@ from harness.common import signals as stopping
 from harness.common.errors import SampleGanError
 from harness.data.corpus import synthesize_dataset
 from harness.data.loader import load_dataset
-from harness.training.trainer import (
-    RunOptions,
-    Trainer,
-    TrainingObserver,
-    evaluation_count,
-    phase_totals,
-)
+from harness.training.events import RunOptions, TrainingObserver, evaluation_count, phase_totals
+from harness.training.trainer import Trainer
 from models.registry import resolve
 
 pytestmark = pytest.mark.slow
@@ -163,10 +158,15 @@ def test_ctrl_c_checkpoints_where_it_stops_and_redoes_the_evaluation_it_cut_shor
                     atol=1e-5), name
 
 
-def test_a_dataset_of_another_shape_is_refused_before_building(tiny_corpus, tiny_training, tmp_path):
-    config = resolve("paper", {**tiny_training, "n": 64})
+def test_a_dataset_of_another_shape_is_refused_before_any_run(tiny_corpus, tiny_training, store):
+    from harness.tracking.store import TrackingStore
+    from harness.tracking.tracked_training import tracked_training
+
+    tracking = TrackingStore.open()
     with pytest.raises(SampleGanError, match=r"n=32 at 16000 Hz but the variant needs n=64"):
-        Trainer(config, load_dataset(tiny_corpus), tmp_path)
+        tracked_training(store=tracking, experiment="refused", variant="paper",
+                         overrides={**tiny_training, "n": 64}, data_dir=tiny_corpus)
+    assert tracking.client().get_experiment_by_name("refused") is None
 
 
 def test_the_time_budget_stops_early_but_still_evaluates(config, tiny_corpus, tmp_path):

@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: a trained run's .wav artifact is listed in `samplegan ui`.
+"""End to end in headless Chromium: a trained run's .wav artifact is listed in `samplegan ui`,
+and its experiment opens in MLflow's model-training view.
 
 Needs the Debian packages `chromium` and `chromium-driver` (or $CHROMIUM_BIN and
 $CHROMEDRIVER_BIN); skipped without them. Run with `pytest -m browser`.
@@ -25,6 +26,12 @@ from ui_support import (
 )
 
 from harness.data.corpus import synthesize_dataset
+from harness.tracking.store import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING_KIND,
+    TrackingStore,
+    experiment_page,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -81,11 +88,49 @@ def _show_artifact(url: str, screenshot: Path) -> str:
             raise
 
 
-def test_wav_artifact_of_a_trained_run_is_listed_and_served(tmp_path: Path) -> None:
+def _body_once_shown(driver, url: str, text: str) -> str:
+    """Open `url`, wait until `text` is visible and return the page's whole text."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    wait = WebDriverWait(driver, 45, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda d: _visible(d, text))
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def _check_training_view(base: str, experiment_id: str, run_name: str, screenshot: Path) -> None:
+    """The harness's link opens the experiment's runs in the model-training view; so does its
+    plain address once "Model training" is chosen in the sidebar, as `samplegan ui` advises."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with chromium_driver() as driver:
+        try:
+            shown = _body_once_shown(driver, experiment_page(base, experiment_id), run_name)
+            assert "Evaluation runs" not in shown and "Training runs" not in shown, shown
+            assert "Model registry" in shown  # the model-training sidebar
+            plain = f"{base}/#/experiments/{experiment_id}"
+            driver.get(plain)
+            # The GenAI page opens with a popover over it, and redirects while it loads: click
+            # through the page's own event handling, and again should the element be replaced.
+            WebDriverWait(driver, 45, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: d.execute_script("arguments[0].click(); return true;",
+                                           _visible(d, "Model training")[0]))
+            shown = _body_once_shown(driver, plain, run_name)
+            assert "Evaluation runs" not in shown and "Model registry" in shown, shown
+        except (WebDriverException, AssertionError):
+            driver.save_screenshot(str(screenshot))
+            raise
+
+
+def test_a_trained_run_is_listed_served_and_shown_in_the_training_view(tmp_path: Path) -> None:
     browser_binaries()  # skip early, before training, without Chromium
+    # `samplegan ui` browses only an existing store: make it, then start the UI while the
+    # model trains, which keeps the test near a minute on 2 cores.
+    TrackingStore.open(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     training = _start_training(tmp_path)
-    # The UI starts while the model trains (both open the new store; a file lock
-    # serialises creating it), which keeps the test near a minute on 2 cores.
     port, dashboard_port = free_port(), free_port()
     ui = UiProcess.start(tmp_path, port, dashboard_port)
     try:
@@ -100,9 +145,16 @@ def test_wav_artifact_of_a_trained_run_is_listed_and_served(tmp_path: Path) -> N
         wav = _get(f"{base}/get-artifact?path={WAV_ARTIFACT}&run_uuid={run_id}")
         assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"  # downloadable, not just listed
 
-        page = f"{base}/#/experiments/{run['info']['experiment_id']}/runs/{run_id}/artifacts"
+        experiment_id = run["info"]["experiment_id"]
+        page = f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts"
         shown = _show_artifact(page, tmp_path / "mlflow-artifacts.png")
         assert shown == WAV_ARTIFACT.split("/")[1]
+
+        experiment = json.loads(_get(
+            f"{base}/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}"))["experiment"]
+        assert {"key": EXPERIMENT_KIND_TAG, "value": MODEL_TRAINING_KIND} in experiment["tags"]
+        _check_training_view(base, experiment_id, run["info"]["run_name"],
+                             tmp_path / "mlflow-experiment.png")
 
         servers = descendants(ui.process.pid)
         assert ui.interrupt() == 0, ui.output

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from ui_support import SAMPLEGAN, UiProcess, alive, descendants, free_port, port_open, store_env
 
 from harness.common.errors import SampleGanError
+from harness.tracking.store import TrackingStore
 from harness.ui import servers as ui
 
 DASHBOARD_INSTALLED = importlib.util.find_spec("optuna_dashboard") is not None
@@ -78,6 +80,7 @@ def test_server_dying_at_start_is_reported_from_its_log(tmp_path: Path) -> None:
 def running_ui(tmp_path_factory: pytest.TempPathFactory):
     """One `samplegan ui` for the module (it takes ~15 s to start); a study is in its journal."""
     tmp_path = tmp_path_factory.mktemp("ui")
+    TrackingStore.open(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the UI creates none
     if DASHBOARD_INSTALLED:
         import optuna
 
@@ -118,12 +121,72 @@ def test_remote_tracking_server_is_only_printed(running_ui, monkeypatch, capsys)
         capsys.readouterr().out)
 
 
+# A starter that runs a command under the guard (a child that starts a grandchild, both
+# sleeping), prints the guard's pid and waits to be killed.
+_STARTER = """
+import subprocess, sys, time
+grandchild = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); time.sleep(120)"
+guard = subprocess.Popen([sys.executable, "-m", "harness.ui.process_guard", sys.executable, "-c", grandchild],
+                         stdin=subprocess.PIPE, start_new_session=True)
+print(guard.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_guard_stops_its_command_and_the_commands_children_when_its_starter_dies() -> None:
+    import psutil
+
+    starter = subprocess.Popen([sys.executable, "-c", _STARTER], stdout=subprocess.PIPE, text=True)
+    try:
+        guard = psutil.Process(int(starter.stdout.readline()))
+        deadline = time.monotonic() + 60
+        while len(guard.children(recursive=True)) < 2:  # the command and its child
+            assert time.monotonic() < deadline, "the guarded command never started its child"
+            time.sleep(0.1)
+        guarded = [guard, *guard.children(recursive=True)]
+        starter.kill()
+        starter.wait()
+        _, survivors = psutil.wait_procs(guarded, timeout=30)
+        assert survivors == []
+    finally:
+        starter.kill()
+        starter.wait()
+
+
+@pytest.mark.slow
+def test_a_killed_ui_leaves_no_server_behind(tmp_path: Path) -> None:
+    """SIGKILL gives `samplegan ui` no chance to stop its servers: their guards must."""
+    import psutil
+
+    TrackingStore.open(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    if DASHBOARD_INSTALLED:
+        import optuna
+
+        from harness.study.storage import open_storage
+
+        optuna.create_study(storage=open_storage(str(tmp_path / "mlruns" / "optuna.journal")).optuna)
+    ports = free_port(), free_port()
+    started = UiProcess.start(tmp_path, *ports)
+    try:
+        started.wait_ready()
+        servers = psutil.Process(started.process.pid).children(recursive=True)
+        # guard + mlflow launcher + its uvicorn, guard + dashboard
+        assert len(servers) >= (5 if DASHBOARD_INSTALLED else 3), servers
+        started.kill_hard()
+        _, survivors = psutil.wait_procs(servers, timeout=30)
+        assert survivors == []
+        assert not port_open(ports[0]) and not port_open(ports[1])
+    finally:
+        started.kill()
+
+
 # Last in the module: it stops the shared `samplegan ui`.
 @pytest.mark.slow
 def test_sigint_stops_both_servers_and_frees_the_ports(running_ui) -> None:
     started, ports = running_ui
     servers = descendants(started.process.pid)
-    assert len(servers) >= (3 if DASHBOARD_INSTALLED else 2)  # mlflow, its uvicorn, dashboard
+    # each under its guard: mlflow, its uvicorn, the dashboard
+    assert len(servers) >= (5 if DASHBOARD_INSTALLED else 3)
     assert started.interrupt() == 0, started.output
     assert [pid for pid in servers if alive(pid)] == []
     assert not port_open(ports[0])
