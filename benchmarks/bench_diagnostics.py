@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.diagnostics import diagnose_batch, diagnose_clip
+from harness.evaluation.diagnostics import diagnose_batch, diagnose_clip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shared_music import find_music_dir  # noqa: E402
@@ -38,7 +38,7 @@ def _one_loop() -> tuple[np.ndarray, str]:
     """A stretch of music at 16 kHz to tile, and where it came from."""
     folder = _music_dir()
     if folder is not None:
-        from harness.audio import read_audio, resample
+        from harness.data.audio import read_audio, resample
 
         audio, rate = read_audio(folder / RECORDING)
         return resample(audio, rate, RATE_HZ), f"{RECORDING} looped"

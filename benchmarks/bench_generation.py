@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.bench import format_generation_bench, run_generation_bench
-from harness.quiet_tf import import_tensorflow_quietly
+from harness.common.quiet_tf import import_tensorflow_quietly
+from harness.training.bench import format_generation_bench, run_generation_bench
 
 
 def main() -> None:

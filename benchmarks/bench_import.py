@@ -2,7 +2,7 @@
 
 Builds a long 44.1 kHz stereo input from the recordings in the music folder
 (concatenated and looped to --seconds) as Ogg Vorbis and as 16-bit WAV with
-ffmpeg, then times `harness.dataset.import_audio` to 16 kHz and to 44.1 kHz.
+ffmpeg, then times `harness.data.importer.import_audio` to 16 kHz and to 44.1 kHz.
 The target is at least 50x real time for 44.1 kHz stereo input.
 
     python benchmarks/bench_import.py [--json] [--seconds 180] [--repeats 3]
@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.audio import ffmpeg_binary
-from harness.dataset import import_audio
+from harness.data.audio import ffmpeg_binary
+from harness.data.importer import import_audio
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))

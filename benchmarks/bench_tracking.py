@@ -31,13 +31,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import harness.tracked_training as tracked_module
-from harness.corpus import synthesize_dataset
-from harness.dataset import load_dataset
-from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
-from harness.tracking import STORE_DIR_ENV, TrackedRun, TrackingStore
-from harness.training import Trainer
-from harness.training_api import RunOptions, TrainingObserver
+import harness.tracking.tracked_training as tracked_module
+from harness.common.files import STORE_DIR_ENV
+from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
+from harness.data.corpus import synthesize_dataset
+from harness.data.loader import load_dataset
+from harness.tracking.store import TrackedRun, TrackingStore
+from harness.training.events import RunOptions, TrainingObserver
+from harness.training.trainer import Trainer
 from models.registry import resolve
 
 VARIANT = "paper"
@@ -189,22 +190,21 @@ def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[st
                     untracked.append(_untracked(overrides, root / "data", root / f"work{repeat}"))
                 else:
                     tracked.append(_tracked(overrides, root / "data", root / f"store{repeat}"))
+    return _summary(untracked, tracked, overrides, repeats, gan_steps)
 
-    def median(rows: list[dict], *keys: str) -> float:
-        values = []
-        for row in rows:
-            for key in keys[:-1]:
-                row = row.get(key, {})
-            values.append(row.get(keys[-1], 0.0))
-        return statistics.median(values)
 
-    untracked_s = median(untracked, "wall_s")
-    tracked_s = median(tracked, "wall_s")
-    untracked_cpu_s = median(untracked, "cpu_s")
-    tracked_cpu_s = median(tracked, "cpu_s")
-    gan_step_ms = median(untracked, "gan_step_ms")
-    tracked_gan_step_ms = median(tracked, "gan_step_ms")
-    steps = overrides["ae_steps"] + gan_steps
+def median(rows: list[dict], *keys: str) -> float:
+    """The median over `rows` of the value at the nested `keys` (0.0 where missing)."""
+    values = []
+    for row in rows:
+        for key in keys[:-1]:
+            row = row.get(key, {})
+        values.append(row.get(keys[-1], 0.0))
+    return statistics.median(values)
+
+
+def _categories(tracked: list[dict], untracked_s: float) -> dict[str, dict[str, Any]]:
+    """Seconds and calls of each kind of tracking work (medians over the tracked runs)."""
     categories = {}
     for category in (SET_UP, PER_STEP, EVALUATION, FINAL, BACKGROUND):
         seconds = median(tracked, "seconds", category)
@@ -213,6 +213,19 @@ def run(repeats: int = 3, gan_steps: int = 300, evaluations: int = 2) -> dict[st
             "calls": int(median(tracked, "calls", category)),
             "percent_of_untracked_run": round(100 * seconds / untracked_s, 2),
         }
+    return categories
+
+
+def _summary(untracked: list[dict], tracked: list[dict], overrides: dict[str, Any], repeats: int,
+             gan_steps: int) -> dict[str, Any]:
+    untracked_s = median(untracked, "wall_s")
+    tracked_s = median(tracked, "wall_s")
+    untracked_cpu_s = median(untracked, "cpu_s")
+    tracked_cpu_s = median(tracked, "cpu_s")
+    gan_step_ms = median(untracked, "gan_step_ms")
+    tracked_gan_step_ms = median(tracked, "gan_step_ms")
+    steps = overrides["ae_steps"] + gan_steps
+    categories = _categories(tracked, untracked_s)
     per_step_us = 1e6 * categories[PER_STEP]["seconds"] / steps
     tracking_s = sum(figures["seconds"] for name, figures in categories.items()
                      if name != BACKGROUND)  # time the training loop spent in tracking

@@ -1,3 +1,26 @@
-"""Sample-GAN Lab: the harness that imports audio, trains, tracks, diagnoses and reports."""
+"""Sample-GAN Lab: the harness that imports audio, trains, evaluates, tracks, runs studies and reports.
+
+One subpackage per stage. Data flows one way, and a package imports only the packages
+listed before it (and `models`, which imports nothing from here):
+
+    common      errors, signals, host facts, quiet imports, file locks and atomic publish
+    data        audio decoding, the dataset format, importing recordings, the built-in corpus
+    evaluation  collapse diagnostics, quality, training dynamics, likelihood
+    training    the training events, the trainer, generation, the speed benchmarks
+    tracking    the MLflow store, the tracked training run, the run page and its figures
+    study       study specs, the plan, the Optuna queue, the launcher and its workers
+    report      the ablation report: reading the stores, statistics, sections, the document
+    ui          the MLflow UI and Optuna dashboard servers behind `samplegan ui`
+    cli         the `samplegan` command groups, thin: they parse options and call the above
+
+Why evaluation sits below training, not after it: the trainer evaluates while it
+trains (collapse diagnostics, quality, likelihood at every evaluation, and the
+pruner's verdict comes from them), so training must import evaluation; evaluation
+itself is pure functions over arrays and audio files that know nothing of a trainer,
+and `samplegan diagnose` runs them on any WAV file. With evaluation after training
+the trainer would import upward.
+
+`tests/test_layers.py` parses every module's imports and fails on an upward one.
+"""
 
 __version__ = "0.1.0"

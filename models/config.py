@@ -14,13 +14,9 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from harness.errors import SampleGanError
+from models.errors import SampleGanError
+from models.parts import PARTS
 
-LSTM_MODES = ("stateless", "stateful")
-SEED_SOURCES = ("encoded", "noise", "real")
-OUTPUT_HEADS = ("tanh", "mulaw")
-SAMPLE_INPUTS = ("raw", "mulaw-companded", "mulaw-embedding")
-GAN_LOSSES = ("bce", "hinge", "wgan-gp")
 SAMPLE_RATES_HZ = (16000, 44100)
 
 
@@ -179,18 +175,10 @@ def _check(condition: bool, message: str) -> None:
 def _validate(config: SampleGANConfig) -> None:
     for name in field_names():
         coerce_value(name, getattr(config, name))
-    _check(config.lstm_mode in LSTM_MODES, f"lstm_mode must be one of {', '.join(LSTM_MODES)}")
-    _check(
-        config.seed_source in SEED_SOURCES, f"seed_source must be one of {', '.join(SEED_SOURCES)}"
-    )
-    _check(
-        config.output_head in OUTPUT_HEADS, f"output_head must be one of {', '.join(OUTPUT_HEADS)}"
-    )
-    _check(config.sample_input in SAMPLE_INPUTS,
-           f"sample_input must be one of {', '.join(SAMPLE_INPUTS)}")
+    for axis, table in PARTS.items():
+        _check(getattr(config, axis) in table, f"{axis} must be one of {', '.join(table)}")
     _check(not (config.pretrain_epochs and config.pretrain_steps),
            "set pretrain_epochs or pretrain_steps, not both")
-    _check(config.gan_loss in GAN_LOSSES, f"gan_loss must be one of {', '.join(GAN_LOSSES)}")
     _check(
         config.sample_rate in SAMPLE_RATES_HZ,
         f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES_HZ))} Hz",

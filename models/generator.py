@@ -30,8 +30,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from models.heads import HEADS
-from models.inputs import build_sample_input
+from models.parts import part
 from models.prefilter import build_prefilter
 
 Carry = tuple
@@ -52,8 +51,8 @@ class Generator(keras.Model):
         self.n = config.n
         self.units = config.lstm_units
         self.grad_positions = config.grad_positions
-        self.head = HEADS[config.output_head](config)
-        self.sample_input = build_sample_input(config)
+        self.head = part("output_head", config.output_head)(config)
+        self.sample_input = part("sample_input", config.sample_input).for_config(config)
         self.prefilter = build_prefilter(config, stride=self._prefilter_stride(config))
         self.lstm1 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
                                        return_state=True, name="lstm1")
@@ -286,5 +285,3 @@ class StatefulGenerator(Generator):
         params = self.sequence_params(audio[:, :-1])[:, self.n - 1:]  # after a full window
         return self.head.teacher_loss(params, audio[:, self.n:])
 
-
-GENERATORS = {"stateless": StatelessGenerator, "stateful": StatefulGenerator}

@@ -66,5 +66,3 @@ class MulawHead:
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=params)
         )
 
-
-HEADS = {"tanh": TanhHead, "mulaw": MulawHead}

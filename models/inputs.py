@@ -30,6 +30,11 @@ class RawSamples(keras.layers.Layer):
 
     features = 1
 
+    @classmethod
+    def for_config(cls, config) -> RawSamples:
+        del config
+        return cls(name="sample_input")
+
     def call(self, waveform: tf.Tensor) -> tf.Tensor:
         return tf.cast(waveform, tf.float32)[..., None]
 
@@ -46,6 +51,10 @@ class MulawCompanded(keras.layers.Layer):
     def __init__(self, classes: int, **kwargs):
         super().__init__(**kwargs)
         self.mu = float(classes - 1)
+
+    @classmethod
+    def for_config(cls, config) -> MulawCompanded:
+        return cls(config.mulaw_channels, name="sample_input")
 
     def call(self, waveform: tf.Tensor) -> tf.Tensor:
         x = tf.clip_by_value(tf.cast(waveform, tf.float32), -1.0, 1.0)
@@ -67,15 +76,10 @@ class MulawEmbedding(keras.layers.Layer):
         self.features = features
         self.table = keras.layers.Embedding(classes, features, name="table")
 
+    @classmethod
+    def for_config(cls, config) -> MulawEmbedding:
+        return cls(config.mulaw_channels, config.input_embedding_dim, name="sample_input")
+
     def call(self, waveform: tf.Tensor) -> tf.Tensor:
         return self.table(mulaw_encode(waveform, self.classes))  # (B, T, E)
-
-
-def build_sample_input(config) -> keras.layers.Layer:
-    """The input part named by `config.sample_input`."""
-    if config.sample_input == "raw":
-        return RawSamples(name="sample_input")
-    if config.sample_input == "mulaw-companded":
-        return MulawCompanded(config.mulaw_channels, name="sample_input")
-    return MulawEmbedding(config.mulaw_channels, config.input_embedding_dim, name="sample_input")
 

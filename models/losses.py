@@ -8,6 +8,9 @@ import tensorflow as tf
 class BceLoss:
     """Binary cross-entropy (the paper); the generator uses the non-saturating form."""
 
+    def __init__(self, config):
+        del config  # BCE and hinge have no parameter
+
     def discriminator(self, real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
         real = tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_scores), real_scores)
         fake = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_scores), fake_scores)
@@ -37,8 +40,8 @@ class HingeLoss(BceLoss):
 class WganGpLoss(HingeLoss):
     """Wasserstein critic loss with a gradient penalty on real/fake interpolates."""
 
-    def __init__(self, gp_weight: float):
-        self.gp_weight = gp_weight
+    def __init__(self, config):
+        self.gp_weight = config.gp_weight  # weight of the gradient penalty
 
     def discriminator(self, real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
         return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
@@ -53,11 +56,3 @@ class WganGpLoss(HingeLoss):
         norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=-1) + 1e-12)
         return self.gp_weight * tf.reduce_mean(tf.square(norms - 1.0))
 
-
-def build_loss(config):
-    losses = {
-        "bce": BceLoss,
-        "hinge": HingeLoss,
-        "wgan-gp": lambda: WganGpLoss(config.gp_weight),
-    }
-    return losses[config.gan_loss]()

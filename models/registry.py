@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from harness.errors import SampleGanError
 from models.config import SampleGANConfig, coerce_value, parse_value
+from models.errors import SampleGanError
 
 
 @dataclass(frozen=True)

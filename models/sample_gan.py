@@ -12,9 +12,7 @@ import tensorflow as tf
 from models.autoencoder import build_decoder, build_encoder
 from models.config import SampleGANConfig
 from models.discriminator import Discriminator
-from models.generator import GENERATORS
-from models.losses import build_loss
-from models.seeds import SEED_SOURCES
+from models.parts import part
 
 WEIGHT_FILES = ("encoder", "decoder", "generator", "discriminator")
 
@@ -26,10 +24,10 @@ class SampleGAN:
         self.config = config
         self.encoder = build_encoder(config)
         self.decoder = build_decoder(config)
-        self.generator = GENERATORS[config.lstm_mode](config)
+        self.generator = part("lstm_mode", config.lstm_mode)(config)
         self.discriminator = Discriminator(config)
-        self.seed_source = SEED_SOURCES[config.seed_source](config, self.encoder)
-        self.loss = build_loss(config)
+        self.seed_source = part("seed_source", config.seed_source)(config, self.encoder)
+        self.loss = part("gan_loss", config.gan_loss)(config)
         self._build()
 
     def _build(self) -> None:

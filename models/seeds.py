@@ -42,5 +42,3 @@ class RealSeed:
         del seed
         return tf.convert_to_tensor(real_segments, tf.float32)
 
-
-SEED_SOURCES = {"encoded": EncodedSeed, "noise": NoiseSeed, "real": RealSeed}

@@ -26,7 +26,7 @@ def music_dir() -> Path:
 @pytest.fixture(scope="session")
 def ffmpeg() -> str:
     """The ffmpeg executable the harness decodes with (used here to build fixtures)."""
-    from harness.audio import ffmpeg_binary
+    from harness.data.audio import ffmpeg_binary
 
     return ffmpeg_binary()
 
@@ -125,7 +125,7 @@ def tiny_set_args() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small built-in-corpus dataset matching TINY_TRAINING (16 kHz, n = 32)."""
-    from harness.corpus import synthesize_dataset
+    from harness.data.corpus import synthesize_dataset
 
     folder = tmp_path_factory.mktemp("corpus") / "tiny"
     synthesize_dataset(folder, seconds=6.0, sample_rate_hz=16000, n=32, pieces=3,

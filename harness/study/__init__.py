@@ -1,1 +1,5 @@
-"""Optuna studies of Sample-GAN variants: specs, storage, queue, workers, launcher, status."""
+"""Optuna studies of Sample-GAN variants: specs, plan, storage, queue, workers, launcher, status.
+
+May import: `harness.common`, `harness.data`, `harness.evaluation`, `harness.training`,
+`harness.tracking`, `models`.
+"""

@@ -12,9 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
+from harness.common.files import file_lock, store_dir
 from harness.study.spec import StudySpec
-from harness.tracking import file_lock, store_dir
 from models.registry import get_variant
 
 
@@ -52,8 +52,9 @@ def _audio_sources(patterns: tuple[str, ...]) -> list[Path]:
 
 def prepare_datasets(spec: StudySpec, log=print) -> dict[tuple[int, int], Path]:
     """Create every dataset the study needs that does not exist yet."""
-    from harness.corpus import synthesize_dataset
-    from harness.dataset import import_audio, load_dataset
+    from harness.data.corpus import synthesize_dataset
+    from harness.data.importer import import_audio
+    from harness.data.loader import load_dataset
 
     prepared = {}
     for sample_rate_hz, n in data_shapes(spec):

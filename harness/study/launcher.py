@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.errors import SampleGanError
-from harness.stopping import Terminated, install_termination_handler
+from harness.common.errors import SampleGanError
+from harness.common.signals import Terminated, install_termination_handler
 from harness.study.datasets import prepare_datasets
 from harness.study.plan import PLAN_ATTR, StudyPlan, budget_refusal, plan_study
 from harness.study.queue import (
@@ -31,7 +31,7 @@ from harness.study.spec import StudySpec, load_spec
 from harness.study.status import format_status, study_status
 from harness.study.storage import StudyStorage, open_storage
 from harness.study.worker import DEADLINE_ENV, PARENT_RUN_ATTR
-from harness.tracking import (
+from harness.tracking.store import (
     FAILED,
     FINISHED,
     KILLED,
@@ -171,6 +171,43 @@ def _check_plan(spec: StudySpec, spec_path: Path, plans: list[dict[str, str]],
     return plan
 
 
+def _wait_for_workers(processes: list[subprocess.Popen]) -> bool:
+    """Wait until every worker has ended; True if Ctrl-C or SIGTERM stopped them first."""
+    try:
+        while any(process.poll() is None for process in processes):
+            time.sleep(0.5)
+    except (KeyboardInterrupt, Terminated):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping workers after their current step (trials in flight are recorded as "
+              "interrupted; Ctrl-C again to stop at once) ...", flush=True)
+        _stop_workers(processes, signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return True
+    return False
+
+
+def _end_study(spec: StudySpec, study, study_storage: StudyStorage, tracking: TrackingStore,
+               parent: TrackedRun, processes: list[subprocess.Popen], deadline: float | None,
+               interrupted: bool) -> int:
+    """Record how the workers ended: print the status, end the parent run unless trials run
+    elsewhere; returns the cells left to do."""
+    if any(process.returncode not in (0, 130, 2) for process in processes):
+        _kill_runs_of_dead_workers(study, study_storage, tracking)
+    status = study_status(spec.name, storage=study_storage.url)
+    print(format_status(status), flush=True)
+    left, _ = cells_left(study, spec)
+    running = status["trials"]["RUNNING"]
+    parent.log_json(status, "study_status.json")
+    timed_out = deadline is not None and time.time() >= deadline
+    if running:  # workers of another launcher (another machine) are still at it
+        print(f"{running} trial(s) still running elsewhere; the parent run stays RUNNING "
+              "until the last launcher ends", flush=True)
+    else:
+        parent.end(FINISHED if left == 0 and not interrupted
+                   else KILLED if interrupted or timed_out else FAILED)
+    return left
+
+
 def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None = None,
               storage: str | None = None, tracking_uri: str | None = None,
               yes: bool = False) -> int:
@@ -209,30 +246,10 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
     parent = TrackedRun(tracking, parent_run_id)
     interrupted = False
     try:
-        while any(process.poll() is None for process in processes):
-            time.sleep(0.5)
-    except (KeyboardInterrupt, Terminated):
-        interrupted = True
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("stopping workers after their current step (trials in flight are recorded as "
-              "interrupted; Ctrl-C again to stop at once) ...", flush=True)
-        _stop_workers(processes, signal.SIGINT)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted = _wait_for_workers(processes)
     finally:
-        if any(process.returncode not in (0, 130, 2) for process in processes):
-            _kill_runs_of_dead_workers(study, study_storage, tracking)
-        status = study_status(spec.name, storage=study_storage.url)
-        print(format_status(status), flush=True)
-        left, _ = cells_left(study, spec)
-        running = status["trials"]["RUNNING"]
-        parent.log_json(status, "study_status.json")
-        timed_out = deadline is not None and time.time() >= deadline
-        if running:  # workers of another launcher (another machine) are still at it
-            print(f"{running} trial(s) still running elsewhere; the parent run stays RUNNING "
-                  "until the last launcher ends", flush=True)
-        else:
-            parent.end(FINISHED if left == 0 and not interrupted
-                       else KILLED if interrupted or timed_out else FAILED)
+        left = _end_study(spec, study, study_storage, tracking, parent, processes,
+                          deadline, interrupted)
     if interrupted:
         return 130
     if any(process.returncode == 2 for process in processes):

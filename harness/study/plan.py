@@ -38,73 +38,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SampleGanError
+from harness.study.calibration import (
+    CALIBRATION_CAP_S,
+    HELDOUT,
+    CalibrationRequest,
+    PointTiming,
+    TimingCache,
+    progress,
+    run_calibration,
+    timing_identity,
+)
 from harness.study.spec import Cell, StudySpec
-from harness.tracking import file_lock, store_dir
 from models.config import SampleGANConfig
 
-CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
-TIMED_CALLS = 2  # at most this many calls of each timed function after its first (tracing) call
-QUICK_CALL_S = 1.0  # ... and a second one only when the first took less: the fastest counts
-MIN_PROBE_SAMPLES = 8  # the shorter probe length of a slow point never goes below this
-DECISION_PROBE_SAMPLES = 32  # samples generated once to tell a slow point from a fast one
-DECISION_PROBE_S = 0.25  # ... and again at a length taking about this long, if it was quicker
 # Keys that change how many steps run, or only the values computed: never the cost of a step.
 COST_NEUTRAL_KEYS = frozenset({
     "ae_steps", "gan_steps", "pretrain_epochs", "eval_every", "lr_autoencoder", "lr_generator",
     "lr_discriminator", "adam_beta1", "adam_beta2", "feedback_noise", "seed_noise_std",
     "mulaw_temperature", "gp_weight",
 })
-HELDOUT = "heldout"  # the held-out likelihood measured every `eval_every` teacher-forced steps
-CACHE_FILE = "plan_timings.json"
 PLAN_ATTR = "plan"  # the study's user attribute holding the launcher's plan (for status)
-
-
-def progress(message: str) -> None:
-    """One line on stderr: calibrating a large study takes minutes."""
-    print(f"plan: {message}", file=sys.stderr, flush=True)
-
-
-# ------------------------------------------------------------------------ timings
-@dataclass(frozen=True)
-class PhaseTiming:
-    """Wall seconds of one timed function: its first call (tracing included) and a later one."""
-
-    first_s: float
-    step_s: float
-
-
-@dataclass(frozen=True)
-class PointTiming:
-    """What one configuration costs on this machine, measured with no other worker of ours.
-
-    `phases` holds every training phase the trial runs and "evaluation" (one evaluation:
-    generation, diagnosis, quality metrics).
-    """
-
-    build_s: float  # Trainer construction: nets, optimisers, evaluation data
-    phases: dict[str, PhaseTiming]
-    render_s: float  # per evaluation: clips, figure and page the tracked run writes
-    finish_s: float  # per trial: final model and training curves
-    cores_busy: float  # CPU seconds per wall second of the timed steps (1.0 = one core)
-
-    @staticmethod
-    def from_dict(values: Mapping[str, Any]) -> PointTiming:
-        return PointTiming(build_s=values["build_s"], render_s=values["render_s"],
-                           finish_s=values["finish_s"], cores_busy=values["cores_busy"],
-                           phases={k: PhaseTiming(**v) for k, v in values["phases"].items()})
 
 
 # ------------------------------------------------------------------- extrapolation
@@ -173,250 +133,6 @@ def schedule_seconds(durations: Sequence[float], workers: int, startup_s: float)
         first_free = free_at.index(min(free_at))
         free_at[first_free] += duration
     return max(free_at)
-
-
-def linear_at(x: float, x1: float, y1: float, x2: float, y2: float) -> float:
-    """The line through (x1, y1) and (x2, y2) at x; y1 when x1 == x2. Never below y1 or 0.
-
-    Used to extrapolate a step's seconds from two generated lengths to the real one.
-    """
-    if x2 == x1:
-        return y1
-    slope = max(0.0, (y2 - y1) / (x2 - x1))
-    return max(0.0, y1 + slope * (x - x1))
-
-
-# -------------------------------------------------------------------- calibration
-@dataclass(frozen=True)
-class CalibrationRequest:
-    """One configuration to time: its config values, dataset and the phases it runs."""
-
-    key: str  # its `cost_key` in the timing cache
-    config: dict[str, Any]
-    dataset: str
-    phases: tuple[str, ...]
-    allowance_s: float  # calibration seconds this configuration may take beyond the minimum
-
-
-def _time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, float, float]:
-    """(timing, wall seconds, CPU seconds) of up to `calls` calls after the first.
-
-    The fastest later call is the step's cost: on a shared machine other jobs can only
-    make a call slower, and one hiccup must not stand for thousands of steps. A later call
-    is repeated only while the calls so far took under `QUICK_CALL_S` in all: hiccups
-    matter for quick calls, and a slow call (a GAN step, an evaluation) costs the
-    calibration most when repeated.
-    """
-    from harness.bench import timed_calls
-
-    first = timed_calls(run, 1)[0]
-    later = []
-    while len(later) < max(1, calls) and (not later
-                                          or sum(t.wall_s for t in later) < QUICK_CALL_S):
-        later += timed_calls(run, 1)
-    step_s = min(t.wall_s for t in later)
-    return (PhaseTiming(first_s=first.wall_s, step_s=step_s),
-            sum(t.wall_s for t in later), sum(t.cpu_s for t in later))
-
-
-def _materialise(metrics: Mapping[str, Any]) -> None:
-    for value in metrics.values():
-        float(value)  # waits for the step: TensorFlow runs ops asynchronously
-
-
-class _Calibration:
-    """Times one configuration's Trainer; lives in the calibration process."""
-
-    def __init__(self, request: CalibrationRequest, work_dir: Path):
-        from harness.dataset import load_dataset
-
-        self.request = request
-        self.config = SampleGANConfig.from_dict(request.config)
-        self.dataset = load_dataset(Path(request.dataset))
-        self.work_dir = work_dir
-        self.wall_s = 0.0
-        self.cpu_s = 0.0
-        self.last_evaluation = None  # rendered once, as the tracked run renders every one
-
-    def trainer(self, config: SampleGANConfig):
-        from harness.training import Trainer
-        from harness.training_api import RunOptions, check_dataset
-
-        check_dataset(config, self.dataset)
-        folder = Path(tempfile.mkdtemp(dir=self.work_dir))
-        started = time.perf_counter()
-        trainer = Trainer(config, self.dataset, folder, options=RunOptions(progress=False))
-        return trainer, time.perf_counter() - started
-
-    def time(self, run: Callable[[], object], calls: int) -> PhaseTiming:
-        timing, wall_s, cpu_s = _time_function(run, calls)
-        self.wall_s += wall_s
-        self.cpu_s += cpu_s
-        return timing
-
-    def step(self, trainer, phase: str) -> Callable[[], None]:
-        step_fn = trainer.phase_step(phase)
-        counter = iter(range(1_000_000))
-        return lambda: _materialise(step_fn(next(counter)))
-
-    def run(self) -> PointTiming:
-        from harness.plots import plot_training_curves
-        from harness.tracked_training import render_evaluation
-
-        config = self.config
-        trainer, build_s = self.trainer(config)
-        phases: dict[str, PhaseTiming] = {}
-        for phase in self.request.phases:
-            if phase == HELDOUT:
-                phases[phase] = self.time(trainer.heldout_likelihood, TIMED_CALLS)
-            elif phase != "gan":
-                phases[phase] = self.time(self.step(trainer, phase), TIMED_CALLS)
-        if "gan" in self.request.phases:
-            phases.update(self.generation_phases(trainer))
-        else:
-            phases["evaluation"] = self.time(trainer.evaluate, TIMED_CALLS)
-            self.last_evaluation = trainer.evaluations[-1]
-        folder = Path(tempfile.mkdtemp(dir=self.work_dir))
-        started = time.perf_counter()
-        render_evaluation(self.last_evaluation, folder / "eval")
-        render_s = time.perf_counter() - started
-        started = time.perf_counter()
-        trainer.model.save(folder / "model", trainer.seed_bank())
-        plot_training_curves(trainer.history, folder / "curves.png")
-        finish_s = time.perf_counter() - started
-        return PointTiming(build_s=build_s, phases=phases, render_s=render_s, finish_s=finish_s,
-                           cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0)
-
-    def generation_phases(self, trainer) -> dict[str, PhaseTiming]:
-        """The GAN step and the evaluation: each at its real length if that fits half the
-        allowance, else at two shorter lengths (sized to fit), extrapolated linearly."""
-        import numpy as np
-
-        config = self.config
-        # Seconds per generated sample at the evaluation's batch: a short generation bounds
-        # it; when the bound says a phase would not fit and the call was so quick that its
-        # overhead could dominate, a longer generation gives the slope.
-        window = trainer.model.seed_windows(trainer.seed_bank()[: config.eval_clips], [0, 1])
-
-        def generation_s(samples: int) -> float:
-            return self.time(lambda: trainer.model.generator.generate(
-                window, samples, np.array([0, 2]))[0].numpy(), 1).step_s
-
-        real = {"gan": config.gen_length, "evaluation": config.eval_length}
-        batch_ratio = {"gan": max(1.0, config.batch_size / config.eval_clips), "evaluation": 1.0}
-
-        def fitting(per_sample_s: float, call_s: float) -> tuple[dict[str, bool], dict[str, int]]:
-            """Which phases to time at their real length, and the longer probe length of
-            the others (its two calls take about half the allowance)."""
-            longest = {phase: min(real[phase], max(MIN_PROBE_SAMPLES * 3, int(
-                self.request.allowance_s / 4 / max(per_sample_s * batch_ratio[phase], 1e-9))))
-                for phase in real}
-            fits = {phase: (1 + TIMED_CALLS) * (call_s + per_sample_s * batch_ratio[phase]
-                                                * real[phase]) <= self.request.allowance_s / 2
-                    or 2 * longest[phase] >= real[phase] for phase in real}
-            return fits, longest
-
-        short_s = generation_s(DECISION_PROBE_SAMPLES)
-        per_sample_s = short_s / DECISION_PROBE_SAMPLES  # an upper bound: the call's overhead too
-        fits, longest = fitting(per_sample_s, 0.0)
-        if not all(fits.values()) and short_s < DECISION_PROBE_S:
-            samples = int(DECISION_PROBE_SAMPLES * DECISION_PROBE_S / max(short_s, 1e-3))
-            per_sample_s = max(0.0, (generation_s(samples) - short_s)
-                               / (samples - DECISION_PROBE_SAMPLES))
-            fits, longest = fitting(per_sample_s, max(0.0, short_s - DECISION_PROBE_SAMPLES
-                                                      * per_sample_s))
-        timed = {}
-        if fits["gan"]:
-            timed["gan"] = self.time(self.step(trainer, "gan"), TIMED_CALLS)
-        if fits["evaluation"]:
-            timed["evaluation"] = self.time(trainer.evaluate, TIMED_CALLS)
-            self.last_evaluation = trainer.evaluations[-1]
-        if all(fits.values()):
-            return timed
-        lengths = [{phase: max(MIN_PROBE_SAMPLES, longest[phase] // 3) for phase in real}, longest]
-        progress(f"  {per_sample_s * 1e3:.2g} ms per generated sample: timing "
-                 + " and ".join(f"the {phase} at {lengths[0][phase]} and {lengths[1][phase]} "
-                                f"samples instead of {real[phase]}"
-                                for phase in real if not fits[phase]))
-        probes = []
-        for probe_lengths in lengths:
-            short, _ = self.trainer(config.replace(
-                train_gen_length=config.train_gen_length if fits["gan"] else probe_lengths["gan"],
-                eval_samples=config.eval_samples if fits["evaluation"]
-                else probe_lengths["evaluation"]))
-            probes.append({
-                "gan": None if fits["gan"] else self.time(self.step(short, "gan"), 1),
-                "evaluation": None if fits["evaluation"] else self.time(short.evaluate, 1)})
-            if not fits["evaluation"]:
-                self.last_evaluation = short.evaluations[-1]
-        for phase in real:
-            if not fits[phase]:
-                (length1, first), (length2, second) = (
-                    (lengths[0][phase], probes[0][phase]), (lengths[1][phase], probes[1][phase]))
-                step_s = linear_at(real[phase], length1, first.step_s, length2, second.step_s)
-                # The first call's extra (tracing) hardly depends on the length.
-                timed[phase] = PhaseTiming(first_s=second.first_s - second.step_s + step_s,
-                                           step_s=step_s)
-        return timed
-
-
-def _calibrate(requests: Sequence[CalibrationRequest], cache_path: Path, machine_key: str) -> None:
-    """Time every request in this (fresh) process, saving each to the cache as it is measured
-    (with how long this process took to import what a worker imports)."""
-    started = time.perf_counter()
-    from harness.quiet_tf import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    import harness.tracked_training  # noqa: F401 - what a worker imports before its first trial
-    import harness.training  # noqa: F401
-
-    startup_s = time.perf_counter() - started
-    cache = TimingCache(cache_path)
-    cache.save({}, machine_key, startup_s)
-    with tempfile.TemporaryDirectory(prefix="samplegan-plan-") as folder:
-        for request in requests:
-            progress(f"timing {_describe(request.config)}")
-            timing = _Calibration(request, Path(folder)).run()
-            cache.save({request.key: asdict(timing)}, machine_key, startup_s)
-
-
-def _describe(config: Mapping[str, Any]) -> str:
-    keys = ("lstm_mode", "prefilter", "n", "sample_rate", "output_head", "seed_source")
-    return ", ".join(f"{key}={config[key]}" for key in keys if key in config)
-
-
-def run_calibration(requests: Sequence[CalibrationRequest], environment: Mapping[str, str],
-                    cache: TimingCache, machine_key: str) -> None:
-    """Time `requests` in a fresh process with `environment` set; the timings go to `cache`.
-
-    One process, with no other worker of ours running: the sharing between workers is
-    modelled (`slowdown`). Measured side by side, two calibration processes on this 2-core
-    machine ran each call 2-3 times slower than two study workers then ran their trials.
-
-    Raises:
-        SampleGanError: the calibration process died (e.g. killed for lack of memory),
-            naming the configuration it was timing: a trial of it would die the same way.
-    """
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
-    try:
-        with ProcessPoolExecutor(max_workers=1,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(_calibrate, list(requests), cache.path, machine_key).result()
-    except BrokenProcessPool:
-        measured = TimingCache(cache.path)
-        lost = [r for r in requests if measured.point(r.key) is None]
-        raise SampleGanError(
-            f"timing {_describe(lost[0].config) if lost else 'a configuration'} ended abruptly "
-            "(its process was killed, most likely for lack of memory); a trial of it would end "
-            "the same way: lower batch_size, grad_positions, train_gen_length or lstm_units"
-        ) from None
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # ----------------------------------------------------------------------- the plan
@@ -522,72 +238,6 @@ def cost_key(config: SampleGANConfig, identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
-    """What timings are valid for: this machine's processor and cores, the GPU a worker
-    sees, the code a step runs (`code_digest`) and TensorFlow."""
-    import platform
-
-    from harness.host import processor_name
-    from harness.tracked_training import provenance
-
-    code = provenance()
-    return {"processor": processor_name(), "cpus": str(os.cpu_count()),
-            "platform": platform.platform(),
-            "cuda_visible_devices": environment.get("CUDA_VISIBLE_DEVICES",
-                                                    os.environ.get("CUDA_VISIBLE_DEVICES", "")),
-            "code": code_digest(),
-            "tensorflow": code["version.tensorflow"], "keras": code["version.keras"]}
-
-
-# Source that never runs inside a timed call: editing it keeps the timings (docs, specs and
-# tests are not source either). The calibration itself (this module) is not among them.
-_UNTIMED_SOURCE = ("cli", "report", "ui", "diagnose_command", "bench", "study/")
-
-
-def code_digest(root: Path | None = None) -> str:
-    """SHA-256 of the Python source a trial's timed calls run: `models/` and `harness/` under
-    `root` (default: this checkout) less `_UNTIMED_SOURCE`, this module kept. A commit that
-    changes only docs, specs, tests or the report keeps the cached timings; any change to
-    what a step runs discards them."""
-    root = root or Path(__file__).resolve().parents[2]
-    digest = hashlib.sha256()
-    for path in sorted([*root.glob("models/**/*.py"), *root.glob("harness/**/*.py")]):
-        relative = path.relative_to(root).as_posix()
-        inside = relative.removeprefix("harness/")
-        if (relative.startswith("harness/") and inside.startswith(_UNTIMED_SOURCE)
-                and inside != "study/plan.py"):
-            continue
-        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-class TimingCache:
-    """Measured timings under the store folder, keyed by `cost_key` (and start-up by machine)."""
-
-    def __init__(self, path: Path | None = None):
-        self.path = path or store_dir() / CACHE_FILE
-        self.data: dict[str, Any] = {"points": {}, "startup": {}}
-        if self.path.exists():
-            self.data = json.loads(self.path.read_text())
-
-    def point(self, key: str) -> PointTiming | None:
-        found = self.data["points"].get(key)
-        return PointTiming.from_dict(found) if found else None
-
-    def startup(self, machine_key: str) -> float | None:
-        return self.data["startup"].get(machine_key)
-
-    def save(self, points: Mapping[str, dict[str, Any]], machine_key: str, startup_s: float) -> None:
-        with file_lock(self.path.with_name(self.path.name + ".lock")):
-            if self.path.exists():
-                self.data = json.loads(self.path.read_text())
-            self.data["points"].update(points)
-            self.data["startup"][machine_key] = startup_s
-            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            partial.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-            partial.replace(self.path)
-
-
 @dataclass
 class _Point:
     name: str
@@ -610,10 +260,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
     """
-    from harness.dataset import load_dataset
-    from harness.study.datasets import dataset_dir, prepare_datasets
-    from harness.training_api import PHASES, evaluation_count, heldout_count, phase_totals
-    from models.registry import get_variant
+    from harness.study.datasets import prepare_datasets
 
     workers = len(worker_envs)
     own_devices = bool(worker_envs[0].get("CUDA_VISIBLE_DEVICES"))
@@ -621,6 +268,34 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     machine_key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     cells = cells_to_do(spec, storage)
     prepare_datasets(spec, log=progress)
+    points = _points(spec, cells, identity)
+    cache, calibration_s = _time_missing(spec, points, bool(cells), worker_envs[0], machine_key)
+    startup_s = cache.startup(machine_key)
+
+    cores = len(os.sched_getaffinity(0))
+    concurrent = max(1, min(workers, len(cells)))
+    cap_s = None if spec.budget.minutes_per_trial is None else 60.0 * spec.budget.minutes_per_trial
+    planned = [_point_plan(point, cache, concurrent, cores, own_devices, cap_s)
+               for point in points.values()]
+    by_name = {p.point: p for p in planned}
+    durations = [by_name[point_name(cell)].trial_seconds for cell in cells]  # queue order
+    total = schedule_seconds(durations, workers, startup_s or 0.0)
+    hardware = {"cpus": cores, "processor": identity["processor"],
+                "gpus": [env["CUDA_VISIBLE_DEVICES"] for env in worker_envs
+                         if env.get("CUDA_VISIBLE_DEVICES")],
+                "shared_cores": not own_devices}
+    return StudyPlan(spec=str(spec_path), workers=workers, hardware=hardware, points=planned,
+                     total_seconds=total, calibration_seconds=calibration_s)
+
+
+def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str]) -> dict[str, _Point]:
+    """The grid points of `cells`, each with the configurations its trials train (one, or
+    the extremes of the searched ranges), their phase totals and timing keys."""
+    from harness.data.loader import load_dataset
+    from harness.study.datasets import dataset_dir
+    from harness.training.events import evaluation_count, heldout_count, phase_totals
+    from models.registry import get_variant
+
     variant = get_variant(spec.base_variant)
     points: dict[str, _Point] = {}
     datasets: dict[Path, Any] = {}
@@ -639,6 +314,15 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             configs.append((config, totals, (evaluation_count(config), heldout_count(config, totals)),
                             cost_key(config, identity)))
         points[name] = _Point(name, 1, configs)
+    return points
+
+
+def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool,
+                  environment: Mapping[str, str], machine_key: str) -> tuple[TimingCache, float]:
+    """Calibrate the configurations the cache lacks (and the start-up, once per machine);
+    returns the cache and the seconds calibration took."""
+    from harness.study.datasets import dataset_dir
+    from harness.training.events import PHASES, heldout_count
 
     cache = TimingCache()
     # Configurations that differ only in cost-neutral keys are timed once, with every phase
@@ -656,60 +340,47 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         cached = cache.point(key)
         if cached is None or not phases <= set(cached.phases):
             missing[key] = (config, phases)
-    calibration_s = 0.0
-    if missing or (cache.startup(machine_key) is None and cells):
-        allowance = CALIBRATION_CAP_S / max(1, len(missing))
-        requests = [CalibrationRequest(
-            key=key, config=config.to_dict(),
-            phases=tuple(p for p in (*PHASES, HELDOUT) if p in phases),
-            dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
-            for key, (config, phases) in missing.items()]
-        progress(f"timing {len(requests)} configuration(s) not measured on this machine with "
-                 f"this code yet ({cache.path})")
-        started = time.perf_counter()
-        run_calibration(requests, {**worker_envs[0], "TF_CPP_MIN_LOG_LEVEL": "3"}, cache,
-                        machine_key)
-        calibration_s = time.perf_counter() - started
-        cache = TimingCache(cache.path)
-    startup_s = cache.startup(machine_key)
+    if not missing and (cache.startup(machine_key) is not None or not any_cells):
+        return cache, 0.0
+    allowance = CALIBRATION_CAP_S / max(1, len(missing))
+    requests = [CalibrationRequest(
+        key=key, config=config.to_dict(),
+        phases=tuple(p for p in (*PHASES, HELDOUT) if p in phases),
+        dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
+        for key, (config, phases) in missing.items()]
+    progress(f"timing {len(requests)} configuration(s) not measured on this machine with "
+             f"this code yet ({cache.path})")
+    started = time.perf_counter()
+    run_calibration(requests, {**environment, "TF_CPP_MIN_LOG_LEVEL": "3"}, cache, machine_key)
+    return TimingCache(cache.path), time.perf_counter() - started
 
-    cores = len(os.sched_getaffinity(0))
-    concurrent = max(1, min(workers, len(cells)))
-    planned: list[PointPlan] = []
-    for point in points.values():
-        options = []
-        for config, totals, evaluations, key in point.configs:
-            timing = cache.point(key)
-            factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
-            cap_s = (None if spec.budget.minutes_per_trial is None
-                     else 60.0 * spec.budget.minutes_per_trial)
-            evaluation_runs, heldout = evaluations
-            options.append((trial_seconds(timing, totals, evaluation_runs, factor, cap_s, heldout),
-                            trial_seconds(timing, totals, evaluation_runs, factor, None, heldout),
-                            timing, totals, evaluations, factor, config))
-        seconds, uncut, timing, totals, evaluations, factor, config = max(
-            options, key=lambda option: option[0])
-        phase_seconds = {phase: factor * timing.phases[phase].step_s
-                         for phase in PHASES if totals[phase]}
-        phase_seconds["evaluation"] = factor * (timing.phases["evaluation"].step_s
-                                                + timing.render_s)
-        steps_s = sum(totals[p] * phase_seconds[p] for p in PHASES if totals[p])
-        evaluations, heldout = evaluations
-        if heldout:
-            phase_seconds[HELDOUT] = factor * timing.phases[HELDOUT].step_s
-            steps_s += heldout * phase_seconds[HELDOUT]
-        phase_seconds["setup"] = max(0.0, uncut - steps_s - evaluations * phase_seconds["evaluation"])
-        planned.append(PointPlan(point.name, point.cells, phase_seconds, seconds, uncut,
-                                 config.gan_steps))
-    by_name = {p.point: p for p in planned}
-    durations = [by_name[point_name(cell)].trial_seconds for cell in cells]  # queue order
-    total = schedule_seconds(durations, workers, startup_s or 0.0)
-    hardware = {"cpus": cores, "processor": identity["processor"],
-                "gpus": [env["CUDA_VISIBLE_DEVICES"] for env in worker_envs
-                         if env.get("CUDA_VISIBLE_DEVICES")],
-                "shared_cores": not own_devices}
-    return StudyPlan(spec=str(spec_path), workers=workers, hardware=hardware, points=planned,
-                     total_seconds=total, calibration_seconds=calibration_s)
+
+def _point_plan(point: _Point, cache: TimingCache, concurrent: int, cores: int,
+                own_devices: bool, cap_s: float | None) -> PointPlan:
+    """A point's plan: its slowest configuration's trial, per phase and in total."""
+    from harness.training.events import PHASES
+
+    options = []
+    for config, totals, evaluations, key in point.configs:
+        timing = cache.point(key)
+        factor = slowdown(timing.cores_busy, concurrent, cores, own_devices)
+        evaluation_runs, heldout = evaluations
+        options.append((trial_seconds(timing, totals, evaluation_runs, factor, cap_s, heldout),
+                        trial_seconds(timing, totals, evaluation_runs, factor, None, heldout),
+                        timing, totals, evaluations, factor, config))
+    seconds, uncut, timing, totals, evaluations, factor, config = max(
+        options, key=lambda option: option[0])
+    phase_seconds = {phase: factor * timing.phases[phase].step_s
+                     for phase in PHASES if totals[phase]}
+    phase_seconds["evaluation"] = factor * (timing.phases["evaluation"].step_s
+                                            + timing.render_s)
+    steps_s = sum(totals[p] * phase_seconds[p] for p in PHASES if totals[p])
+    evaluations, heldout = evaluations
+    if heldout:
+        phase_seconds[HELDOUT] = factor * timing.phases[HELDOUT].step_s
+        steps_s += heldout * phase_seconds[HELDOUT]
+    phase_seconds["setup"] = max(0.0, uncut - steps_s - evaluations * phase_seconds["evaluation"])
+    return PointPlan(point.name, point.cells, phase_seconds, seconds, uncut, config.gan_steps)
 
 
 def budget_refusal(spec: StudySpec, plan: StudyPlan) -> str | None:

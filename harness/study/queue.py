@@ -24,7 +24,7 @@ import optuna
 import psutil
 from optuna.trial import TrialState
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
 from harness.study.spec import StudySpec
 from harness.study.storage import StudyStorage
 

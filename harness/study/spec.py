@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
 from models.config import coerce_value, field_names, field_type
 from models.registry import VARIANTS, get_variant
 
@@ -270,16 +270,37 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
     base = _typed(data, "base_variant", (str,), "", "paper")
     if base not in VARIANTS:
         raise SpecError(f"base_variant {base!r} is unknown; variants: {', '.join(VARIANTS)}")
-    overrides_table = _table(data, "overrides", "")
+    overrides = _parse_overrides(_table(data, "overrides", ""))
+    design = _table(data, "design", "")
+    _no_unknown(design, {"grid", "search", "replicates"}, "design.")
+    grid = _parse_grid(_table(design, "grid", "design."))
+    search = _parse_search(_table(design, "search", "design."), grid)
+    replicates = _positive(_typed(design, "replicates", (int,), "design.", 1), "design.replicates")
+    objective = _parse_objective(_table(data, "objective", ""))
+    budget = _parse_budget(_table(data, "budget", ""), grid, search)
+    pruner = _parse_pruner(_table(data, "pruner", ""))
+    storage = _parse_storage(_table(data, "storage", ""))
+    spec = StudySpec(
+        name=name, base_variant=base, dataset=_parse_dataset(data), overrides=overrides,
+        grid=grid, search=search, replicates=replicates,
+        seed=_typed(data, "seed", (int,), "", 0), objective=objective, budget=budget,
+        pruner=pruner, storage=storage,
+        description=_typed(data, "description", (str,), "", ""), source=dict(data),
+    )
+    _check_cells_resolve(spec)
+    return spec
+
+
+def _parse_overrides(overrides_table: Mapping[str, Any]) -> dict[str, Any]:
     overrides = {}
     for key, value in overrides_table.items():
         if key not in field_names():
             raise SpecError(f"unknown key overrides.{key}; config keys: {', '.join(field_names())}")
         overrides[key] = _config_value(key, value, "overrides.")
+    return overrides
 
-    design = _table(data, "design", "")
-    _no_unknown(design, {"grid", "search", "replicates"}, "design.")
-    grid_table = _table(design, "grid", "design.")
+
+def _parse_grid(grid_table: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
     grid: dict[str, tuple[Any, ...]] = {}
     for axis, values in grid_table.items():
         if axis not in field_names():
@@ -292,10 +313,10 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
         if len(set(map(json.dumps, checked))) != len(checked):
             raise SpecError(f"design.grid.{axis} repeats a value")
         grid[axis] = checked
-    search = _parse_search(_table(design, "search", "design."), grid)
-    replicates = _positive(_typed(design, "replicates", (int,), "design.", 1), "design.replicates")
+    return grid
 
-    objective_table = _table(data, "objective", "")
+
+def _parse_objective(objective_table: Mapping[str, Any]) -> Objective:
     _no_unknown(objective_table, {"metric", "direction", "collapse_penalty"}, "objective.")
     objective = Objective(
         metric=_typed(objective_table, "metric", (str,), "objective.", Objective.metric),
@@ -308,8 +329,11 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
                         f"choose from {', '.join(OBJECTIVE_METRICS)}")
     if objective.direction not in ("minimize", "maximize"):
         raise SpecError("objective.direction must be minimize or maximize")
+    return objective
 
-    budget_table = _table(data, "budget", "")
+
+def _parse_budget(budget_table: Mapping[str, Any], grid: Mapping[str, Any],
+                  search: Mapping[str, Any]) -> Budget:
     _no_unknown(budget_table, {"trials", "gan_steps", "minutes_per_trial", "timeout_minutes",
                                "max_hours", "max_retries"}, "budget.")
     budget = Budget(
@@ -334,8 +358,10 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
         raise SpecError("design.grid is missing: give a grid, or a search with budget.trials")
     if not grid and not search:
         raise SpecError("design needs a grid, a search, or both")
+    return budget
 
-    pruner_table = _table(data, "pruner", "")
+
+def _parse_pruner(pruner_table: Mapping[str, Any]) -> Pruner:
     _no_unknown(pruner_table, {"kind", "patience", "collapsed_share", "warmup_evaluations"}, "pruner.")
     pruner = Pruner(
         kind=_typed(pruner_table, "kind", (str,), "pruner.", Pruner.kind),
@@ -350,8 +376,10 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
         raise SpecError(f"pruner.kind must be one of {', '.join(PRUNER_KINDS)}")
     if not 0.0 < pruner.collapsed_share <= 1.0:
         raise SpecError("pruner.collapsed_share must be in (0, 1]")
+    return pruner
 
-    storage_table = _table(data, "storage", "")
+
+def _parse_storage(storage_table: Mapping[str, Any]) -> StorageSettings:
     _no_unknown(storage_table, {"heartbeat_interval_s", "grace_period_s"}, "storage.")
     storage = StorageSettings(
         heartbeat_interval_s=_positive(_typed(storage_table, "heartbeat_interval_s", (int,),
@@ -361,23 +389,14 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
     )
     if storage.grace_period_s <= storage.heartbeat_interval_s:
         raise SpecError("storage.grace_period_s must exceed storage.heartbeat_interval_s")
-
-    spec = StudySpec(
-        name=name, base_variant=base, dataset=_parse_dataset(data), overrides=overrides,
-        grid=grid, search=search, replicates=replicates,
-        seed=_typed(data, "seed", (int,), "", 0), objective=objective, budget=budget,
-        pruner=pruner, storage=storage,
-        description=_typed(data, "description", (str,), "", ""), source=dict(data),
-    )
-    _check_cells_resolve(spec)
-    return spec
+    return storage
 
 
 def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
     """A Fréchet objective needs more log-mel frames than dimensions in every evaluation."""
     if not spec.objective.metric.startswith("quality/frechet"):
         return
-    from harness.quality import MEL_BANDS, logmel_frame_count
+    from harness.evaluation.quality import MEL_BANDS, logmel_frame_count
 
     frames = config.eval_clips * logmel_frame_count(config.eval_length, config.sample_rate)
     if frames <= MEL_BANDS:

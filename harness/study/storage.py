@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.errors import SampleGanError
+from harness.common.errors import SampleGanError
+from harness.common.files import file_lock, store_dir
+from harness.common.redaction import redact_text, redact_url
 from harness.study.spec import StorageSettings
-from harness.tracking import file_lock, redact_text, redact_url, store_dir
 
 JOURNAL_SUFFIXES = (".journal", ".log")
 

@@ -20,10 +20,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from harness.diagnostics import COLLAPSED_LABELS
-from harness.errors import SampleGanError
-from harness.quiet_tf import import_tensorflow_quietly, quiet_library_logging
-from harness.stopping import Terminated, install_stop_handlers, raise_if_stop_requested
+from harness.common.errors import SampleGanError
+from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
+from harness.common.redaction import redact_text
+from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
+from harness.evaluation.diagnostics import COLLAPSED_LABELS
 from harness.study.datasets import dataset_dir
 from harness.study.queue import (
     CELL_ATTR,
@@ -35,8 +36,8 @@ from harness.study.queue import (
 )
 from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.study.storage import StudyStorage, open_storage
-from harness.tracking import TrackingStore, redact_text
-from harness.training_api import Evaluation, StopTraining, TrainingObserver
+from harness.tracking.store import TrackingStore
+from harness.training.events import Evaluation, StopTraining, TrainingObserver
 from models.registry import get_variant
 
 POLL_S = 2.0  # idle workers look for stale or re-queued trials this often
@@ -164,7 +165,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, log, attrs: Mapping[str, Any
 def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
               tracking: TrackingStore, trial_id: int, log=print) -> TrialState:
     """Train one claimed trial and tell Optuna how it ended."""
-    from harness.tracked_training import tracked_training
+    from harness.tracking.tracked_training import tracked_training
 
     trial = optuna.Trial(study, trial_id)
     for key, value in worker_identity().items():

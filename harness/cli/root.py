@@ -1,0 +1,71 @@
+"""The root `samplegan` group and the entry point; each command group lives in its own module.
+
+Heavy imports (TensorFlow, MLflow, Optuna) happen inside the commands so that
+`samplegan --help` and the data commands start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness.cli.bench import bench
+from harness.cli.data import data
+from harness.cli.diagnose import diagnose
+from harness.cli.report import report
+from harness.cli.runs import generate, train
+from harness.cli.study import study
+from harness.cli.ui import ui
+from harness.cli.variants import variants
+from harness.common.errors import SampleGanError
+from harness.common.quiet_tf import quiet_library_logging
+from harness.common.signals import install_stop_handlers
+
+STOPPABLE_COMMANDS = ("train", "generate")  # they stop between steps on Ctrl-C / SIGTERM
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="samplegan-lab")
+def cli() -> None:
+    """Sample-GAN Lab: reproduce and ablate Sample-GAN, a raw-waveform music GAN.
+
+    Typical session: `samplegan study run studies/smoke.toml`, then
+    `samplegan report smoke`, then `samplegan ui` to browse the runs.
+    """
+
+
+for command in (data, variants, train, generate, diagnose, study, report, ui, bench):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: one-line errors and non-zero exits for bad input."""
+    quiet_library_logging()
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command in STOPPABLE_COMMANDS:
+        # From the first moment: a Ctrl-C during start-up must not be lost (see harness/common/signals.py).
+        install_stop_handlers()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:  # click's wrapper around Ctrl-C
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SampleGanError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except BaseException as exc:
+        from harness.common.signals import Terminated
+
+        if isinstance(exc, Terminated):
+            click.echo("error: terminated", err=True)
+            sys.exit(143)
+        raise

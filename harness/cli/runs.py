@@ -1,0 +1,50 @@
+"""`samplegan train` and `samplegan generate`: one tracked training run, and audio from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.cli.options import tracking_uri_option
+
+
+@click.command()
+@click.option("--variant", required=True, help="Registry variant (see `samplegan variants`).")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Dataset folder from `samplegan data import|synth`.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set lstm_units=16 (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the run.")
+@click.option("--resume", "resume_run", default=None, metavar="RUN_ID",
+              help="Continue an interrupted run from its last checkpoint.")
+@click.option("--max-minutes", type=click.FloatRange(min=0.0), default=None,
+              help="Stop the adversarial phase after this many minutes (the run still finishes).")
+@tracking_uri_option()
+@click.option("--experiment", default="samplegan", show_default=True, help="MLflow experiment name.")
+def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
+          resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
+          experiment: str) -> None:
+    """Train the autoencoder, then the GAN; print the MLflow run id as the last line."""
+    from harness.tracking.tracked_training import train_command
+
+    run_id = train_command(
+        variant=variant, data_dir=data_dir, assignments=list(assignments), seed=seed,
+        resume_run=resume_run, max_minutes=max_minutes, tracking_uri=tracking_uri,
+        experiment=experiment,
+    )
+    click.echo(run_id)
+
+
+@click.command()
+@click.option("--run", "run_id", required=True, help="MLflow run id of a finished training run.")
+@click.option("--seconds", type=click.FloatRange(min=0.001), required=True, help="Length of audio.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="WAV file to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the seed segment and sampling.")
+@tracking_uri_option()
+def generate(run_id: str, seconds: float, out: Path, seed: int, tracking_uri: str | None) -> None:
+    """Write SECONDS of 16-bit audio from a trained run."""
+    from harness.tracking.generate import generate_command
+
+    generate_command(run_id=run_id, seconds=seconds, out=out, seed=seed, tracking_uri=tracking_uri)
+    click.echo(str(out))

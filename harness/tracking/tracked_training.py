@@ -1,0 +1,363 @@
+"""One tracked training run: variant + dataset in, a complete MLflow run out.
+
+Used by `samplegan train` and by every study trial. Bad input (unknown variant or
+key, unusable dataset) fails before a run is created, so nothing half-made appears
+in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.common.errors import SampleGanError
+from harness.common.files import store_dir
+from harness.common.host import host_info
+from harness.common.quiet_tf import import_tensorflow_quietly
+from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
+from harness.data.loader import Dataset, load_dataset, manifest_sha256
+from harness.tracking.run_page import evaluation_row, render_evaluation
+from harness.tracking.store import TrackedRun, TrackingStore, get_run, param_text
+from harness.training.events import (
+    Evaluation,
+    RunOptions,
+    StopTraining,
+    TrainingObserver,
+    TrainingResult,
+    check_dataset,
+    evaluation_split,
+)
+from models.config import SampleGANConfig
+from models.registry import resolve
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
+QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
+QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
+                          "nothing out")
+
+
+def provenance() -> dict[str, str]:
+    """Git commit and dirtiness of the harness source, and the versions that matter."""
+    info: dict[str, str] = {}
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True, timeout=10)
+        status = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10)
+        info["git_commit"] = commit.stdout.strip()
+        info["git_dirty"] = str(bool(status.stdout.strip())).lower()
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = "unknown"
+        info["git_dirty"] = "unknown"
+    for package in ("tensorflow", "keras", "mlflow", "optuna", "samplegan-lab"):
+        try:
+            info[f"version.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[f"version.{package}"] = "not installed"
+    info.update(host_info())
+    return info
+
+
+def training_params(variant: str, overrides: Mapping[str, Any], config: SampleGANConfig,
+                    dataset: Dataset, seed: int, source: Mapping[str, str]) -> dict[str, Any]:
+    """Everything needed to reproduce the run, as flat MLflow params; `source` is
+    `provenance()`."""
+    params: dict[str, Any] = {
+        "variant": variant,
+        "overrides": json.dumps(dict(overrides), sort_keys=True),
+        "seed": seed,
+        "dataset.path": str(Path(dataset.path).resolve()),
+        "dataset.manifest_sha256": manifest_sha256(dataset.path),
+        "dataset.train_segments": len(dataset.train),
+        "dataset.holdout_segments": len(dataset.holdout),
+    }
+    params.update({f"config.{key}": value for key, value in config.to_dict().items()})
+    params.update(source)
+    return params
+
+
+METRICS_EVERY_STEPS = 10  # per-step metrics reach MLflow as means over this many steps
+
+
+class MlflowObserver(TrainingObserver):
+    """Sends training metrics and evaluations to a `TrackedRun`; forwards to `extra`.
+
+    Per-step metrics are logged as the mean of each window of `metrics_every` steps, at
+    the window's last step (partial windows at every checkpoint), like Lightning's
+    `log_every_n_steps`: a point per step costs a database row per metric and makes the
+    curves no clearer. The in-memory history (dynamics, training curves) keeps every step.
+    Keeps the files of the latest evaluation so the run's `final/` page reuses them
+    instead of drawing the same figure again.
+    """
+
+    def __init__(self, run: TrackedRun, extra: TrainingObserver | None = None,
+                 metrics_every: int = METRICS_EVERY_STEPS):
+        self.run = run
+        self.extra = extra or TrainingObserver()
+        self.metrics_every = metrics_every
+        self.evaluation_rows: list[dict[str, Any]] = []
+        self.latest: tuple[int, tempfile.TemporaryDirectory] | None = None
+        self._window: dict[str, list[float]] = {}
+        self._window_step = 0
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self._window.setdefault(key, []).append(value)
+        self._window_step = step
+        if (step + 1) % self.metrics_every == 0:
+            self._log_window()
+        self.extra.on_metrics(phase, step, metrics)
+
+    def _log_window(self) -> None:
+        if self._window:
+            means = {key: sum(values) / len(values) for key, values in self._window.items()}
+            self.run.log_metrics(means, self._window_step)
+            self._window = {}
+
+    def on_checkpoint(self, phase: str, step: int) -> None:
+        self._log_window()
+        self.run.flush()
+        self.extra.on_checkpoint(phase, step)
+
+    def on_evaluation(self, evaluation: Evaluation) -> None:
+        self.run.log_metrics(evaluation.metrics(), evaluation.step)
+        self.run.flush()
+        self.evaluation_rows.append(evaluation_row(evaluation))
+        self.run.in_background(self._render_and_log, evaluation)  # training goes on meanwhile
+        self.extra.on_evaluation(evaluation)
+
+    def _render_and_log(self, evaluation: Evaluation) -> None:
+        rendered = tempfile.TemporaryDirectory(prefix="samplegan-eval-")
+        render_evaluation(evaluation, Path(rendered.name))
+        self.run.log_artifacts(Path(rendered.name), f"eval/step_{evaluation.step:06d}")
+        self._drop_latest()
+        self.latest = (evaluation.step, rendered)
+
+    def rendered(self, step: int) -> Path | None:
+        """The folder of the evaluation at `step`, if it is the latest one."""
+        if self.latest is not None and self.latest[0] == step:
+            return Path(self.latest[1].name)
+        return None
+
+    def close(self) -> None:
+        """Log the last partial window of step metrics; drop the kept evaluation files."""
+        self._log_window()
+        with contextlib.suppress(Exception):  # a write error is raised when the run ends
+            self.run.sync()  # the writer thread may still be rendering into `latest`
+        self._drop_latest()
+
+    def _drop_latest(self) -> None:
+        if self.latest is not None:
+            self.latest[1].cleanup()
+            self.latest = None
+
+
+def _check_resumable(store: TrackingStore, run_id: str, params: Mapping[str, Any],
+                     soft: frozenset[str]) -> None:
+    """Refuse, before the run is touched, to resume it with other settings than it had
+    (`soft` keys, the provenance, may differ)."""
+    logged = get_run(store, run_id).data.params
+    for key, value in params.items():
+        text = param_text(value)
+        if key in logged and key not in soft and logged[key] != text:
+            raise SampleGanError(
+                f"run {run_id} has {key}={logged[key]!r}, not {text!r}; resume with the same "
+                "variant, --set values, data and seed"
+            )
+
+
+@dataclass
+class TrainingOutcome:
+    run_id: str
+    result: TrainingResult | None
+    pruned_reason: str | None = None
+
+
+def _checked_inputs(store: TrackingStore, variant: str, overrides: Mapping[str, Any],
+                    data_dir: Path, seed: int, resume_run_id: str | None, dataset: Dataset | None,
+                    ) -> tuple[SampleGANConfig, Dataset, dict[str, Any], frozenset[str], str]:
+    """The config, dataset, run parameters, their soft (provenance) keys and the quality
+    reference split of a run, checked before any run exists; warns when quality can only
+    be measured on training audio."""
+    config = resolve(variant, overrides)
+    if dataset is None:
+        dataset = load_dataset(data_dir)
+        check_dataset(config, dataset)  # the one check: `Trainer` trusts its dataset
+    source = provenance()  # runs git: once per run
+    soft_keys = frozenset(source)
+    params = training_params(variant, overrides, config, dataset, seed, source)
+    if resume_run_id:
+        _check_resumable(store, resume_run_id, params, soft_keys)
+    reference_split = evaluation_split(dataset)
+    if reference_split == "train":
+        print(f"warning: {dataset.path}: {QUALITY_ON_TRAIN_AUDIO}, so quality/* flatters the "
+              "model; import with --holdout-fraction > 0 and two or more recordings",
+              file=sys.stderr)
+    return config, dataset, params, soft_keys, reference_split
+
+
+def _note_resume(run: TrackedRun, trainer) -> None:
+    """Tag and say so when the trainer continues from a checkpoint."""
+    if trainer.resumed_from:
+        run.set_tags({"samplegan.resumed_from_checkpoint": trainer.resumed_from})
+        print(f"resuming MLflow run {run.run_id} from its checkpoint at {trainer.position()}",
+              file=sys.stderr)
+
+
+def tracked_training(
+    *, store: TrackingStore, experiment: str, variant: str, overrides: Mapping[str, Any],
+    data_dir: Path, seed: int = 0, max_minutes: float | None = None,
+    resume_run_id: str | None = None, parent_run_id: str | None = None,
+    tags: Mapping[str, str] | None = None, run_name: str | None = None,
+    extra_observer: TrainingObserver | None = None, progress: bool = True,
+    on_run_started: Callable[[str], None] | None = None, dataset: Dataset | None = None,
+) -> TrainingOutcome:
+    """Train variant + overrides on `data_dir` inside one MLflow run with a truthful status.
+
+    `dataset` is `data_dir` already loaded and checked against the variant (`samplegan
+    train` checks it before it opens a store); None loads and checks it here.
+
+    Raises:
+        SampleGanError: bad variant, override or dataset (before any run exists).
+        StopTraining: the extra observer stopped the run (it is still FINISHED, tagged pruned).
+    """
+    config, dataset, params, soft_keys, reference_split = _checked_inputs(
+        store, variant, overrides, data_dir, seed, resume_run_id, dataset)
+    import_tensorflow_quietly()  # only once the inputs are known to be good
+    params.update(host_info())  # now TensorFlow can say which GPUs there are
+    from harness.training.trainer import Trainer
+
+    install_stop_handlers()
+    raise_if_stop_requested()  # Ctrl-C during start-up: leave no run behind
+    run = TrackedRun.start(store, experiment, run_name=run_name or variant,
+                           tags={"samplegan.variant": variant, **(tags or {})},
+                           parent_run_id=parent_run_id, resume_run_id=resume_run_id)
+    if on_run_started:
+        on_run_started(run.run_id)
+    pruned: StopTraining | None = None
+    result: TrainingResult | None = None
+    with run:
+        run.log_params(params, soft_keys=soft_keys)
+        run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running",
+                      QUALITY_REFERENCE_TAG: reference_split})
+        run.log_text(config.to_json(), "config.json")
+        observer = MlflowObserver(run, extra_observer)
+        trainer = Trainer(config, dataset, store_dir() / "work" / run.run_id, observer,
+                          RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
+        _note_resume(run, trainer)
+        try:
+            try:
+                result = trainer.run()
+            except (KeyboardInterrupt, Terminated):
+                with contextlib.suppress(Exception):  # the run must still end KILLED
+                    run.set_tags({INTERRUPTED_AT_TAG: trainer.position()})
+                raise
+            except StopTraining as stop:
+                pruned = stop
+                run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
+            _log_final(run, trainer, observer, run.name or run_name or variant, variant, overrides,
+                       pruned, result)
+        finally:
+            observer.close()
+    if pruned is not None:
+        raise pruned
+    return TrainingOutcome(run.run_id, result)
+
+
+def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str, variant: str,
+               overrides: Mapping[str, Any], pruned: StopTraining | None,
+               result: TrainingResult | None) -> None:
+    """The final model, training curves, dynamics and the run's HTML page.
+
+    The page is titled with the run's name (a study trial's names its grid point) and lists
+    the variant's overrides, so it says which model it shows.
+    """
+    from harness.evaluation.dynamics import diagnose_training, gan_history
+    from harness.tracking.plots import plot_training_curves
+
+    run.flush()
+    run.sync()  # the last evaluation's files, which `final/` reuses, and its metrics
+    # From the store, not from this process's evaluations: a resumed run has them all.
+    likelihood = {**run.metric_histories("likelihood/"),
+                  **run.metric_histories("pretrain/heldout_loss")}
+
+    with tempfile.TemporaryDirectory(prefix="samplegan-final-") as temp:
+        folder = Path(temp)
+        trainer.model.save(folder / "model", trainer.seed_bank())
+        run.log_artifacts(folder / "model", "model")
+        curves = plot_training_curves(trainer.history, folder / "training_curves.png",
+                                      likelihood).path
+        run.log_artifact(curves)
+        run.log_json(diagnose_training(gan_history(trainer.history)), "dynamics.json")
+        if trainer.evaluations:
+            last = trainer.evaluations[-1]
+            outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early
+                                               else "completed")
+            summary = {"run name": run_name, "variant": variant,
+                       "overrides": ", ".join(f"{key}={value}" for key, value in overrides.items())
+                       or "none",
+                       "run id": run.run_id, "outcome": outcome,
+                       "final label": last.diagnosis.label,
+                       "collapsed share": last.diagnosis.metrics.get("collapsed_share"),
+                       "steps": ", ".join(f"{phase} {int(steps.numpy())}"
+                                          for phase, steps in trainer.steps.items()),
+                       "quality measured on": ("held-out audio"
+                                               if evaluation_split(trainer.dataset) == "holdout"
+                                               else QUALITY_ON_TRAIN_AUDIO)}
+            render_evaluation(last, folder / "final", summary=summary,
+                              history_rows=observer.evaluation_rows, curves_png=curves,
+                              reuse=observer.rendered(last.step))
+            run.log_artifacts(folder / "final", "final")
+            run.set_tags({
+                "samplegan.outcome": outcome,
+                "samplegan.final_label": last.diagnosis.label,
+                "samplegan.final_collapsed_share": last.diagnosis.metrics.get("collapsed_share"),
+            })
+            if result and result.stopped_early:
+                run.set_tags({"samplegan.stopped_early": result.stopped_early})
+
+
+def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed: int,
+                  resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
+                  experiment: str) -> str:
+    """`samplegan train`: returns the run id (printed as the last line of stdout)."""
+    from models.registry import parse_overrides
+
+    overrides = parse_overrides(assignments)
+    config = resolve(variant, overrides)  # fail on bad input before touching any store
+    if not Path(data_dir).is_dir():
+        raise SampleGanError(f"dataset folder {data_dir} does not exist; create it with "
+                             "`samplegan data synth` or `samplegan data import`")
+    dataset = load_dataset(data_dir)
+    check_dataset(config, dataset)  # the one check, before any store is touched
+    store = TrackingStore.open(tracking_uri)
+    if resume_run and get_run(store, resume_run).info.status == "FINISHED":
+        raise SampleGanError(f"run {resume_run} already FINISHED; there is nothing to resume")
+    started: list[str] = []
+    try:
+        outcome = tracked_training(store=store, experiment=experiment, variant=variant,
+                                   overrides=overrides, data_dir=data_dir, seed=seed,
+                                   max_minutes=max_minutes, resume_run_id=resume_run,
+                                   on_run_started=started.append, dataset=dataset)
+    except SampleGanError as error:
+        if not started:
+            raise
+        raise SampleGanError(f"{error} (MLflow run {started[0]} marked FAILED)") from None
+    except (KeyboardInterrupt, Terminated):
+        if started:
+            where = get_run(store, started[0]).data.tags.get(INTERRUPTED_AT_TAG)
+            saved = f"at {where}, checkpoint saved" if where else "before training started"
+            print(f"interrupted {saved}: MLflow run {started[0]} marked KILLED; resume it with "
+                  f"the same arguments and --resume {started[0]}", file=sys.stderr)
+        raise
+    return outcome.run_id

@@ -1,0 +1,167 @@
+"""The vocabulary shared by the training loop and whoever watches it (tracking, studies).
+
+No TensorFlow here: the command line checks inputs and builds observers without
+paying for a TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.common.errors import SampleGanError
+from harness.data.loader import Dataset
+from harness.evaluation.diagnostics import BatchDiagnosis
+from models.config import SampleGANConfig
+
+PHASES = ("autoencoder", "pretrain", "gan")
+QUALITY_REFERENCE_SEGMENTS = 256  # held-out segments the quality metrics compare against
+SEED_BANK_SEGMENTS = 64  # real segments exported with the model for `samplegan generate`
+
+
+class TrainingDiverged(SampleGanError):
+    """A loss became NaN or infinite (reported as a one-line error; the run is FAILED)."""
+
+
+class StopTraining(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by an observer to end training early (e.g. the study prunes the trial).
+
+    `kind` names the rule that stopped it ("collapse", "median", ...), `reason` says why.
+    """
+
+    def __init__(self, reason: str, kind: str = "other"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (not what to train): seed, time budget, checkpoints, progress display."""
+
+    seed: int = 0
+    max_minutes: float | None = None  # wall-clock budget of the whole run; None = no limit
+    checkpoint_every_s: float = 120.0  # also checkpointed at every evaluation and phase end
+    progress: bool = True  # tqdm bars on stderr
+
+
+@dataclass
+class Evaluation:
+    """A generated batch with its collapse diagnostics and quality metrics at one GAN step."""
+
+    step: int
+    sample_rate_hz: int
+    n: int
+    clips: np.ndarray  # (clips, samples) float32 in [-1, 1]
+    diagnosis: BatchDiagnosis
+    quality: dict[str, float | None]
+    dynamics: dict[str, Any]
+    likelihood: dict[str, float] = field(default_factory=dict)  # harness/evaluation/likelihood.py
+    generation_s: float | None = None  # wall time of generating `clips` (the first includes tracing)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat numeric metrics for tracking; None values are left out."""
+        values: dict[str, float] = {}
+        for key, value in self.diagnosis.metrics.items():
+            values[f"eval/{key}"] = value
+        for key, value in self.quality.items():
+            values[f"quality/{key}"] = value
+        for key, value in self.dynamics.items():
+            values[f"dynamics/{key}"] = value
+        for key, value in self.likelihood.items():
+            values[f"likelihood/{key}"] = value
+        if self.generation_s:
+            values["speed/generation_samples_per_s"] = self.clips.size / self.generation_s
+        return {
+            key: float(value) for key, value in values.items()
+            if isinstance(value, int | float | bool | np.number) and value is not None
+            and math.isfinite(float(value))
+        }
+
+
+class TrainingObserver:
+    """Receives what training produces. The default does nothing; subclasses track or prune."""
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        """Per-step scalar metrics of `phase` at its own step counter."""
+
+    def on_evaluation(self, evaluation: Evaluation) -> None:
+        """A finished evaluation; may raise `StopTraining` to end the run early."""
+
+    def on_checkpoint(self, phase: str, step: int) -> None:
+        """A checkpoint was written."""
+
+
+@dataclass
+class TrainingResult:
+    model: Any  # models.sample_gan.SampleGAN
+    history: dict[str, list[float]]
+    evaluations: list[Evaluation]
+    stopped_early: str | None = None
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+def evaluation_split(dataset: Dataset) -> str:
+    """The split evaluations seed from and measure quality against: "holdout", or "train"
+    when nothing is held out (then quality is measured on the training audio)."""
+    return "holdout" if len(dataset.holdout) else "train"
+
+
+def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
+    """Fail with an actionable message when the dataset does not fit the variant."""
+    if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
+        raise SampleGanError(
+            f"dataset {dataset.path} has n={dataset.n} at {dataset.sample_rate} Hz but the variant "
+            f"needs n={config.n} at {config.sample_rate} Hz; import it again with "
+            f"--n {config.n} --sample-rate {config.sample_rate}, or train at the dataset's with "
+            f"--set n={dataset.n} --set sample_rate={dataset.sample_rate}"
+        )
+    if len(dataset.train) < 2:
+        raise SampleGanError(f"dataset {dataset.path} has fewer than 2 training segments")
+    teacher = config.pretrain_epochs or config.pretrain_steps
+    if teacher and not dataset.crop_starts("train", config.teacher_length):
+        raise SampleGanError(
+            f"teacher forcing needs {config.teacher_length} contiguous samples (n + "
+            f"pretrain_length), but {dataset.path} has no run of adjacent segments that long; "
+            "import with stride = n and longer sources, lower pretrain_length, or set "
+            "pretrain_epochs=0 and pretrain_steps=0"
+        )
+
+
+def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
+    """Steps of each training phase of a full run, in the order `Trainer.run` runs them.
+
+    The one place these counts are defined: `Trainer.run` runs them and `samplegan study
+    plan` extrapolates its timed steps to them (here, without TensorFlow, so planning
+    and launching need no TensorFlow import). A phase that does not run has 0 steps.
+
+    Args:
+        config: the run's resolved config.
+        dataset: its dataset (an epoch of teacher forcing is sized by its train split).
+
+    Returns:
+        `{phase: steps}` for every phase of `PHASES`.
+    """
+    pretrain = config.pretrain_steps
+    if config.pretrain_epochs:  # an epoch predicts about as many samples as the train split holds
+        predicted = config.teacher_length - config.n
+        steps_per_epoch = max(1, len(dataset.train) * dataset.n // (config.batch_size * predicted))
+        pretrain = config.pretrain_epochs * steps_per_epoch
+    return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
+
+
+def heldout_count(config: SampleGANConfig, totals: Mapping[str, int]) -> int:
+    """Held-out likelihood measurements of a fresh run's teacher forcing: one every
+    `eval_every` of its `totals["pretrain"]` steps (`Trainer._pretrain_likelihood_on_schedule`)."""
+    return totals.get("pretrain", 0) // config.eval_every
+
+
+def evaluation_count(config: SampleGANConfig) -> int:
+    """Evaluations of a full run: one every `eval_every` GAN steps, and one after the last
+    GAN step unless it had one (as `Trainer.run` does)."""
+    scheduled = config.gan_steps // config.eval_every
+    return scheduled + (config.gan_steps % config.eval_every != 0 or scheduled == 0)

@@ -1,0 +1,280 @@
+"""`samplegan study plan` and the launcher's budget check: arithmetic, JSON, refusal, a real run.
+
+No test asserts a timing: the figures depend on the machine. The arithmetic is checked
+against hand-worked values, the real calibration only for its shape and consistency.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import harness.study.calibration as calibration
+from harness.study.calibration import HELDOUT, PhaseTiming, PointTiming, code_digest, linear_at
+from harness.study.plan import schedule_seconds, seconds_left, slowdown, trial_seconds
+from harness.training.events import evaluation_count, heldout_count, phase_totals
+from models.registry import resolve
+
+TIMING = PointTiming(
+    build_s=2.0, render_s=0.5, finish_s=1.5, cores_busy=1.5,
+    phases={"autoencoder": PhaseTiming(first_s=1.0, step_s=0.01),
+            "gan": PhaseTiming(first_s=5.0, step_s=0.2),
+            "evaluation": PhaseTiming(first_s=3.0, step_s=1.0)})
+TOTALS = {"autoencoder": 101, "pretrain": 0, "gan": 50}
+
+
+# ------------------------------------------------------------------------- arithmetic
+def test_a_trial_is_set_up_plus_steps_plus_evaluations():
+    # autoencoder 1 + 100 x 0.01 = 2; gan 5 + 49 x 0.2 = 14.8; evaluations 3 + 2 x 1 + 3 x 0.5
+    # = 6.5; build and finish 3.5: 26.8 s alone.
+    assert trial_seconds(TIMING, TOTALS, 3, 1.0, None) == pytest.approx(26.8)
+    # Twice as slow when the cores are shared: everything doubles.
+    assert trial_seconds(TIMING, TOTALS, 3, 2.0, None) == pytest.approx(53.6)
+
+
+def test_a_trial_over_its_cap_stops_after_the_step_in_flight_and_one_evaluation():
+    # Training (23.3 s) exceeds the 10 s cap: 10 + gan step 0.2 + evaluation 1 + render 0.5,
+    # plus build and finish 3.5 (the cap starts once the model is built).
+    assert trial_seconds(TIMING, TOTALS, 3, 1.0, 10.0) == pytest.approx(15.2)
+    assert trial_seconds(TIMING, TOTALS, 3, 1.0, 60.0) == pytest.approx(26.8)
+
+
+def test_teacher_forcing_pays_for_its_heldout_likelihood_measurements():
+    timing = PointTiming(
+        build_s=2.0, render_s=0.5, finish_s=1.5, cores_busy=1.0,
+        phases={"pretrain": PhaseTiming(first_s=2.0, step_s=0.1),
+                HELDOUT: PhaseTiming(first_s=1.5, step_s=0.25),
+                "evaluation": PhaseTiming(first_s=3.0, step_s=1.0)})
+    totals = {"autoencoder": 0, "pretrain": 61, "gan": 0}
+    config = resolve("embedded-fix", {"pretrain_steps": 61, "eval_every": 30, "gan_steps": 0})
+    assert heldout_count(config, totals) == 2  # after steps 30 and 60, as the trainer measures
+    # pretrain 2 + 60 x 0.1 = 8; held-out 1.5 + 0.25 = 1.75; one evaluation 3 + 0.5 = 3.5;
+    # build and finish 3.5: 16.75 s.
+    assert trial_seconds(timing, totals, 1, 1.0, None, 2) == pytest.approx(16.75)
+    assert trial_seconds(timing, totals, 1, 1.0, None) == pytest.approx(15.0)  # not measured
+
+
+def test_a_quick_call_is_timed_twice_more_a_slow_one_once(monkeypatch):
+    calls = []
+    monkeypatch.setattr(calibration, "QUICK_CALL_S", 1e9)  # every call counts as quick
+    timing, _, _ = calibration.time_function(lambda: calls.append(1), 2)
+    assert len(calls) == 3 and timing.step_s <= timing.first_s + 1.0
+    calls.clear()
+    monkeypatch.setattr(calibration, "QUICK_CALL_S", 0.0)  # every call counts as slow
+    calibration.time_function(lambda: calls.append(1), 2)
+    assert len(calls) == 2  # the tracing call and one more
+
+
+def test_the_timing_cache_survives_edits_to_code_no_step_runs(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    import shutil
+
+    for package in ("models", "harness"):
+        shutil.copytree(repo / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    before = code_digest(tmp_path)
+    assert before == code_digest(repo)  # the same source, wherever it lies
+    for untimed in (tmp_path / "harness" / "report" / "build.py",
+                    tmp_path / "harness" / "cli" / "root.py",
+                    tmp_path / "harness" / "study" / "spec.py",
+                    tmp_path / "harness" / "study" / "plan.py"):
+        untimed.write_text(untimed.read_text() + "\n# edited\n")
+    assert code_digest(tmp_path) == before
+    for timed in (tmp_path / "models" / "heads.py", tmp_path / "harness" / "training" / "trainer.py",
+                  tmp_path / "harness" / "study" / "calibration.py"):
+        text = timed.read_text()
+        timed.write_text(text + "\n# edited\n")
+        assert code_digest(tmp_path) != before, timed.name
+        timed.write_text(text)
+
+
+def test_workers_sharing_cores_slow_each_other_only_beyond_the_cores():
+    assert slowdown(1.5, 1, 2, own_devices=False) == 1.0
+    assert slowdown(1.5, 2, 2, own_devices=False) == pytest.approx(1.5)  # demand 3 on 2 cores
+    assert slowdown(0.8, 2, 2, own_devices=False) == 1.0  # demand 1.6 fits
+    assert slowdown(1.5, 4, 2, own_devices=True) == 1.0  # a GPU each
+
+
+def test_the_schedule_gives_the_next_trial_to_the_first_free_worker():
+    # Two workers free at 5 s: A 10 -> w0 until 15, B 4 -> w1 until 9, C 4 -> w1 until 13,
+    # D 6 -> w1 until 19 (w0 is busy until 15).
+    assert schedule_seconds([10, 4, 4, 6], 2, 5.0) == pytest.approx(19.0)
+    assert schedule_seconds([10, 4, 4, 6], 1, 5.0) == pytest.approx(29.0)
+    assert schedule_seconds([], 2, 5.0) == 0.0
+
+
+def test_time_left_finishes_running_trials_then_runs_the_queue():
+    # Running: 30 of 100 s done -> 70 left; 10 of 20 -> 10. Queue 50, 50: 10 + 50 on one worker,
+    # 70 on the other, then 50 more on the first: 110.
+    assert seconds_left([50, 50], [(100, 30), (20, 10)], 2) == pytest.approx(110.0)
+    assert seconds_left([], [(100, 130)], 2) == 0.0
+
+
+def test_lengths_extrapolate_along_the_line_through_the_two_probes():
+    # 8 samples 2 s, 24 samples 4 s: 0.125 s per sample, so 500 samples 63.5 s.
+    assert linear_at(500, 8, 2.0, 24, 4.0) == pytest.approx(63.5)
+    assert linear_at(500, 8, 2.0, 8, 2.0) == 2.0
+    assert linear_at(500, 8, 2.0, 24, 1.0) == 2.0  # noise that would slope down is ignored
+
+
+def test_phase_totals_count_every_phase_the_trainer_runs(tiny_corpus):
+    from harness.data.loader import load_dataset
+
+    dataset = load_dataset(tiny_corpus)
+    config = resolve("paper", {"sample_rate": 16000, "n": 32, "ae_levels": 1, "ae_steps": 7,
+                               "gan_steps": 25, "eval_every": 10, "batch_size": 4})
+    assert phase_totals(config, dataset) == {"autoencoder": 7, "pretrain": 0, "gan": 25}
+    assert evaluation_count(config) == 3  # at 10, 20 and after 25
+    teacher = config.replace(pretrain_epochs=2)  # an epoch predicts about the train split
+    assert phase_totals(teacher, dataset)["pretrain"] == 2 * max(1, len(dataset.train) // 4)
+    assert phase_totals(config.replace(pretrain_steps=13), dataset)["pretrain"] == 13
+    assert evaluation_count(config.replace(gan_steps=20)) == 2
+    assert evaluation_count(config.replace(gan_steps=0)) == 1
+
+
+# -------------------------------------------------------------- a tiny real study
+TINY = """
+[overrides]
+sample_rate = 16000
+n = 32
+lstm_units = 4
+ae_levels = 1
+ae_filters = 4
+ae_kernel = 3
+ae_steps = 3
+pretrain_steps = 2
+batch_size = 4
+grad_positions = 4
+eval_every = 2
+eval_clips = 2
+eval_samples = 128
+[objective]
+metric = "quality/mr_lsd_db"
+[pruner]
+kind = "none"
+"""
+
+
+GRID = 'lstm_mode = ["stateless", "stateful"]\nlr_generator = [0.0001, 0.001]\n'
+
+
+def tiny_spec(folder: Path, name: str, budget: str, grid: str = GRID) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\n[dataset]\nbuiltin = true\nseconds = 3.0\npieces = 2\n'
+                    f"{TINY}[design.grid]\n{grid}[budget]\ngan_steps = 4\n{budget}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory, cli):
+    """A tiny study planned once for two workers (two configurations timed)."""
+    home = tmp_path_factory.mktemp("plan")
+    env = {"SAMPLEGAN_STORE_DIR": str(home / "mlruns")}
+    spec = tiny_spec(home, "tiny", "")
+    completed = cli("study", "plan", str(spec), "--workers", "2", "--json", env=env)
+    return home, env, spec, completed, cli
+
+
+@pytest.mark.slow
+def test_the_plan_json_has_the_contracts_keys(planned):
+    _, _, spec, completed, _ = planned
+    assert completed.returncode == 0, completed.stderr
+    plan = json.loads(completed.stdout)
+    assert list(plan) == ["spec", "workers", "hardware", "points", "total_minutes",
+                          "calibration_seconds"]
+    assert plan["spec"] == str(spec) and plan["workers"] == 2
+    assert plan["hardware"]["cpus"] == len(os.sched_getaffinity(0))
+    # Four grid points (the learning rate does not change a step's cost: timed once per mode).
+    assert [p["point"] for p in plan["points"]] == [
+        f'lr_generator={lr},lstm_mode="{mode}"' for lr in ("0.0001", "0.001")
+        for mode in ("stateless", "stateful")]
+    for point in plan["points"]:
+        assert list(point) == ["point", "trials", "phase_seconds", "trial_minutes"]
+        assert point["trials"] == 1
+        assert set(point["phase_seconds"]) == {"autoencoder", "pretrain", "heldout", "gan",
+                                               "evaluation", "setup"}
+        assert all(value > 0 for value in point["phase_seconds"].values())
+    by_point = {p["point"]: p for p in plan["points"]}
+    for mode in ("stateless", "stateful"):
+        low, high = (by_point[f'lr_generator={lr},lstm_mode="{mode}"'] for lr in ("0.0001", "0.001"))
+        assert low["phase_seconds"] == high["phase_seconds"]
+    assert plan["calibration_seconds"] > 0
+    assert "plan: timing" in completed.stderr  # progress on stderr
+
+
+@pytest.mark.slow
+def test_the_plan_adds_up_and_is_reused_from_the_cache(planned):
+    home, env, spec, first, run_cli = planned
+
+    table = run_cli("study", "plan", str(spec), "--workers", "2", env=env)
+    assert table.returncode == 0, table.stderr
+    assert "calibration 0 s" in table.stdout and "plan: timing" not in table.stderr
+    again = json.loads(run_cli("study", "plan", str(spec), "--workers", "2", "--json",
+                               env=env).stdout)
+    assert again["points"] == json.loads(first.stdout)["points"]
+    for point in again["points"]:
+        seconds = point["phase_seconds"]
+        steps = (3 * seconds["autoencoder"] + 2 * seconds["pretrain"] + seconds["heldout"]
+                 + 4 * seconds["gan"] + 2 * seconds["evaluation"])
+        assert point["trial_minutes"] * 60 == pytest.approx(steps + seconds["setup"], abs=0.1)
+    one_worker = json.loads(run_cli("study", "plan", str(spec), "--json", env=env).stdout)
+    assert one_worker["workers"] == 1 and one_worker["calibration_seconds"] == 0
+    assert one_worker["total_minutes"] >= again["total_minutes"]
+
+
+@pytest.mark.slow
+def test_run_refuses_a_study_over_its_budget_unless_yes(planned):
+    home, env, _, _, run_cli = planned
+
+    # Two trials, timed already (the learning rate does not change a step's cost).
+    spec = tiny_spec(home, "tight", "max_hours = 0.0001\n",  # 0.36 s
+                     grid='lstm_mode = ["stateless", "stateful"]\n')
+    refused = run_cli("study", "run", str(spec), "--workers", "2", env=env)
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1, refused.stderr
+    assert re.match(r"error: predicted .* exceeds budget\.max_hours = 0\.0001; most of the time "
+                    r"goes to lstm_mode=.* \d+%, .*; reshape .*tight\.toml or pass --yes", lines[0])
+    status = run_cli("study", "status", "tight", env=env)
+    assert status.returncode == 2 and "no study 'tight'" in status.stderr  # nothing was created
+
+    started = run_cli("study", "run", str(spec), "--workers", "2", "--yes", env=env, timeout=600)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert re.search(r"plan: 2 trial\(s\) to do, predicted [\d.]+ min on 2 worker\(s\)",
+                     started.stdout)
+    assert "warning: predicted" in started.stdout and "starting anyway (--yes)" in started.stdout
+
+    status = json.loads(run_cli("study", "status", "tight", "--json", env=env).stdout)
+    assert "timing" not in started.stderr  # the plan came from the cache
+    assert status["cells_done"] == 2 and status["time"]["predicted_seconds_left"] == 0.0
+    assert "predicted left: 0 s" in run_cli("study", "status", "tight", env=env).stdout
+    done = json.loads(run_cli("study", "plan", str(spec), "--json", env=env).stdout)
+    assert done["points"] == [] and done["total_minutes"] == 0.0  # only cells still to do
+
+
+@pytest.mark.slow
+def test_a_trial_over_minutes_per_trial_is_refused_naming_the_point(planned):
+    home, env, _, _, run_cli = planned
+
+    spec = tiny_spec(home, "short", "minutes_per_trial = 0.001\n")
+    refused = run_cli("study", "run", str(spec), env=env)
+    assert refused.returncode == 2
+    assert re.match(r"error: 4 grid point\(s\) would be cut at budget\.minutes_per_trial = 0\.001 "
+                    r"before their 4 GAN steps \(.* needs [\d.]+ min per trial\)",
+                    refused.stderr.strip())
+
+
+def test_plan_errors_are_one_line(tmp_path, store, cli):
+    run_cli = cli
+    missing = run_cli("study", "plan", str(tmp_path / "none.toml"))
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("error: study spec")
+    spec = tiny_spec(tmp_path, "x", "")
+    both = run_cli("study", "plan", str(spec), "--workers", "3", "--gpus", "0,1")
+    assert both.returncode == 2
+    assert both.stderr.strip() == ("error: --workers 3 contradicts --gpus 0,1 (2 GPUs): there is "
+                                   "one worker per GPU; drop --workers")
+    assert not store.exists()

@@ -1,0 +1,644 @@
+"""Optuna studies end to end: specs, workers, exactly-once cells, pruning, failure, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from harness.study.spec import SpecError, load_spec, parse_spec
+from harness.study.storage import open_storage
+from harness.tracking.store import TrackingStore
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLEGAN = str(Path(sys.executable).with_name("samplegan"))
+
+TINY_OVERRIDES = """
+[overrides]
+sample_rate = 16000
+n = 32
+lstm_units = 4
+ae_levels = 1
+ae_filters = 4
+ae_kernel = 3
+ae_steps = 2
+batch_size = 4
+prefilter_filters = 2
+prefilter_kernel = 3
+prefilter_pool = 2
+grad_positions = 4
+eval_every = 1
+eval_clips = 2
+eval_samples = 256
+"""
+
+
+def write_spec(folder: Path, name: str, body: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\nbase_variant = "paper"\n'
+                    "[dataset]\nbuiltin = true\nseconds = 3.0\npieces = 2\n"
+                    f"{TINY_OVERRIDES}{body}")
+    return path
+
+
+def trials_of(name: str, storage: str | None = None) -> list[optuna.trial.FrozenTrial]:
+    opened = open_storage(storage, create=False)
+    return optuna.load_study(study_name=name, storage=opened.optuna).get_trials(deepcopy=True)
+
+
+def child_runs(name: str, tracking_uri: str | None = None):
+    client = TrackingStore.open(tracking_uri).client()
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("samplegan.role") == "study"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+def launch(spec: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([SAMPLEGAN, "study", "run", str(spec), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+
+
+def wait_for_running_trial(name: str, process: subprocess.Popen, storage: str | None = None,
+                           timeout: float = 180) -> optuna.trial.FrozenTrial:
+    """A RUNNING trial that already has its MLflow run and worker identity."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            for trial in trials_of(name, storage):
+                attrs = trial.user_attrs
+                if trial.state == TrialState.RUNNING and "mlflow_run_id" in attrs \
+                        and "worker.pid" in attrs:
+                    return trial
+        except Exception:  # the study may not exist yet
+            pass
+        time.sleep(0.5)
+    raise AssertionError("no trial started")
+
+
+# ------------------------------------------------------------------------------ specs
+@pytest.mark.parametrize("name, cells", [("smoke", 8), ("paper_ablation", 72), ("collapse_hunt", 48)])
+def test_the_shipped_specs_are_valid(name, cells):
+    spec = load_spec(REPO / "studies" / f"{name}.toml")
+    assert spec.name == name and len(spec.cells()) == cells
+    assert len({cell.key for cell in spec.cells()}) == cells
+
+
+def test_the_paper_ablation_is_the_full_factorial_of_the_users_axes():
+    spec = load_spec(REPO / "studies" / "paper_ablation.toml")
+    assert spec.grid == {"prefilter": (False, True), "lstm_mode": ("stateless", "stateful"),
+                         "n": (500, 1000, 4410), "sample_rate": (16000, 44100)}
+
+
+GOOD = {
+    "name": "ok", "base_variant": "paper",
+    "dataset": {"builtin": True},
+    "design": {"grid": {"lstm_mode": ["stateless", "stateful"]}, "replicates": 2},
+    "objective": {"metric": "quality/mr_lsd_db"},
+}
+
+
+def spec_with(**changes) -> dict:
+    data = json.loads(json.dumps(GOOD))
+    for dotted, value in changes.items():
+        table = data
+        *parents, key = dotted.split("__")
+        for parent in parents:
+            table = table.setdefault(parent, {})
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    return data
+
+
+def test_a_good_spec_parses_into_cells():
+    spec = parse_spec(GOOD)
+    assert [cell.key for cell in spec.cells()] == [
+        'lstm_mode="stateless"|rep=0', 'lstm_mode="stateless"|rep=1',
+        'lstm_mode="stateful"|rep=0', 'lstm_mode="stateful"|rep=1']
+    assert spec.trial_seed(spec.cells()[3]) == 1
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"colour": "red"}, r"unknown key colour"),
+    ({"design__grid__lstm_modes": ["stateful"]}, r"unknown axis design\.grid\.lstm_modes"),
+    ({"design__grid__lstm_mode": []}, r"design\.grid\.lstm_mode is empty"),
+    ({"design__grid__lstm_mode": ["sideways"]}, r"lstm_mode must be one of"),
+    ({"design__grid__n": ["500"]}, r"design\.grid\.n: .*n must be an int"),
+    ({"design__grid__prefilter": [1, 0]}, r"design\.grid\.prefilter: .*must be a bool"),
+    ({"design__replicates": 0}, r"design\.replicates must be > 0"),
+    ({"design__grd": {}}, r"unknown key design\.grd"),
+    ({"design__grid": None}, r"design\.grid is missing"),
+    ({"budget__trials": 5}, r"budget\.trials is only for search-only designs"),
+    ({"budget__minutes_per_trial": "ten"}, r"budget\.minutes_per_trial must be"),
+    ({"budget__max_hours": 0}, r"budget\.max_hours must be > 0"),
+    ({"objective__metric": "accuracy"}, r"objective\.metric 'accuracy' is unknown"),
+    ({"objective__direction": "up"}, r"objective\.direction must be"),
+    ({"pruner__kind": "hyperband"}, r"pruner\.kind must be one of"),
+    ({"dataset": {"builtin": True, "path": "x"}}, r"dataset needs exactly one of"),
+    ({"dataset__secs": 3}, r"unknown key dataset\.secs"),
+    ({"base_variant": "nope"}, r"base_variant 'nope' is unknown"),
+    ({"overrides__lstm_units": 0}, r"lstm_units must be at least 1"),
+    ({"overrides__unit": 3}, r"unknown key overrides\.unit"),
+    ({"design__search__lr_generator": {"low": 1e-3, "high": 1e-5}}, r"high must be above low"),
+    ({"design__search__lstm_mode": {"choices": ["x"]}}, r"also a grid axis|lstm_mode must be one"),
+    ({"design__grid__prefilter_kernel": [600]}, r"grid point .*prefilter_kernel=600: n must be"),
+    ({"name": "has space"}, r"name must be"),
+])
+def test_a_bad_spec_is_rejected_naming_the_key(changes, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(spec_with(**changes))
+
+
+def test_a_spec_whose_objective_cannot_be_computed_is_rejected():
+    with pytest.raises(SpecError, match=r"frechet_logmel needs more audio per evaluation"):
+        parse_spec(spec_with(objective__metric="quality/frechet_logmel",
+                             overrides__eval_samples=256, overrides__sample_rate=16000))
+
+
+def test_bad_specs_fail_from_the_command_line_before_anything_starts(tmp_path, store):
+    (tmp_path / "bad.toml").write_text('name = "bad"\n[dataset]\nbuiltin = true\n'
+                                       '[design.grid]\nlstm_mode = []\n')
+    completed = subprocess.run([SAMPLEGAN, "study", "run", str(tmp_path / "bad.toml")],
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "error: design.grid.lstm_mode is empty: the grid would have no points"
+    assert not store.exists()
+    missing = subprocess.run([SAMPLEGAN, "study", "run", str(tmp_path / "none.toml")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_worker_plans_one_worker_per_gpu_and_refuses_contradictions():
+    from harness.common.errors import SampleGanError
+    from harness.study.launcher import plan_workers
+
+    assert plan_workers(None, None) == [{}]
+    assert plan_workers(3, None) == [{}, {}, {}]
+    assert plan_workers(None, "0,2") == [{"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "2"}]
+    with pytest.raises(SampleGanError, match="one worker per GPU"):
+        plan_workers(3, "0,1")
+    with pytest.raises(SampleGanError, match="ids like 0,1"):
+        plan_workers(None, "zero")
+
+
+# ------------------------------------------------------------------- a local study
+@pytest.fixture(scope="module")
+def mixed_study(tmp_path_factory):
+    """Four cells on two 'GPUs': one collapses (pruned), one is healthy, two diverge (fail).
+
+    A discriminator learning rate of 1e38 makes a loss infinite at GAN step 1, before the
+    pruner (one evaluation of warm-up) may act at step 2.
+    """
+    home = tmp_path_factory.mktemp("mixed")
+    spec = write_spec(home, "mixed", """
+[design]
+replicates = 1
+[design.grid]
+output_head = ["tanh", "mulaw"]
+lr_discriminator = [0.0001, 1e38]
+[objective]
+metric = "quality/mr_lsd_db"
+[budget]
+gan_steps = 2
+max_retries = 0
+[pruner]
+kind = "collapse"
+patience = 1
+warmup_evaluations = 1
+collapsed_share = 0.5
+""")
+    env = {"SAMPLEGAN_STORE_DIR": str(home / "mlruns")}
+    first = subprocess.run([SAMPLEGAN, "study", "run", str(spec), "--gpus", "0,1"], cwd=home,
+                           capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env})
+    return home, spec, env, first
+
+
+@pytest.fixture
+def in_mixed_store(mixed_study, monkeypatch):
+    home, spec, env, first = mixed_study
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", env["SAMPLEGAN_STORE_DIR"])
+    monkeypatch.chdir(home)
+    return mixed_study
+
+
+def _by_cell(trials):
+    return {tuple(sorted(t.params.items())): t for t in trials}
+
+
+@pytest.mark.slow
+def test_two_workers_run_every_cell_exactly_once(in_mixed_store):
+    _, _, _, first = in_mixed_store
+    assert first.returncode == 1, first.stdout + first.stderr  # two cells failed for good
+    trials = trials_of("mixed")
+    assert len(trials) == 4
+    assert len({t.user_attrs["cell"] for t in trials}) == 4
+    workers = set(re.findall(r"\[worker (\d)\] trial \d+ started", first.stdout))
+    assert workers == {"0", "1"}
+
+
+@pytest.mark.slow
+def test_a_collapsing_trial_is_pruned_with_its_reason_in_both_stores(in_mixed_store):
+    trial = _by_cell(trials_of("mixed"))[(("lr_discriminator", 0.0001), ("output_head", "tanh"))]
+    assert trial.state == TrialState.PRUNED
+    assert trial.user_attrs["prune_kind"] == "collapse"
+    assert trial.user_attrs["prune_reason"].startswith("collapsed: 100% of clips collapsed")
+    assert list(trial.intermediate_values) == [1, 2]  # pruned at the first one after warm-up
+    assert "at GAN step 2" in trial.user_attrs["prune_reason"]
+    run = TrackingStore.open().client().get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["samplegan.outcome"] == "pruned"
+    assert run.data.tags["samplegan.prune_reason"] == trial.user_attrs["prune_reason"]
+
+
+@pytest.mark.slow
+def test_a_healthy_trial_completes_with_the_penalised_objective(in_mixed_store):
+    trial = _by_cell(trials_of("mixed"))[(("lr_discriminator", 0.0001), ("output_head", "mulaw"))]
+    assert trial.state == TrialState.COMPLETE
+    metrics = TrackingStore.open().client().get_run(trial.user_attrs["mlflow_run_id"]).data.metrics
+    expected = metrics["quality/mr_lsd_db"] + 100.0 * metrics["eval/collapsed_share"]
+    assert trial.value == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_failing_trials_are_recorded_and_the_study_goes_on(in_mixed_store):
+    trials = _by_cell(trials_of("mixed"))
+    for head in ("tanh", "mulaw"):
+        trial = trials[(("lr_discriminator", 1e38), ("output_head", head))]
+        assert trial.state == TrialState.FAIL
+        assert re.match(r"TrainingDiverged: [dg]_loss became (inf|nan)", trial.user_attrs["error"])
+        run = TrackingStore.open().client().get_run(trial.user_attrs["mlflow_run_id"])
+        assert run.info.status == "FAILED"
+        assert run.data.tags["samplegan.error"].startswith("TrainingDiverged")
+
+
+@pytest.mark.slow
+def test_each_worker_sees_only_its_own_gpu(in_mixed_store):
+    _, _, _, first = in_mixed_store
+    assert "[worker 0] started (CUDA_VISIBLE_DEVICES='0')" in first.stdout
+    assert "[worker 1] started (CUDA_VISIBLE_DEVICES='1')" in first.stdout
+    by_trial = {number: worker for worker, number in
+                re.findall(r"\[worker (\d)\] trial (\d+) started", first.stdout)}
+    assert len(by_trial) == 4  # the log names who ran what
+    for trial in trials_of("mixed"):
+        assert trial.user_attrs["worker.cuda_visible_devices"] == by_trial[str(trial.number)]
+
+
+@pytest.mark.slow
+def test_trials_and_runs_point_at_each_other(in_mixed_store):
+    trials = trials_of("mixed")
+    parents, children = child_runs("mixed")
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    study = optuna.load_study(study_name="mixed", storage=open_storage(create=False).optuna)
+    assert study.user_attrs["mlflow_parent_run_id"] == parent.info.run_id
+    by_run = {run.info.run_id: run for run in children}
+    for trial in trials:
+        run = by_run[trial.user_attrs["mlflow_run_id"]]
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.tags["optuna.study_name"] == "mixed"
+        assert run.data.tags["optuna.trial_number"] == str(trial.number)
+        assert run.data.tags["samplegan.cell"] == trial.user_attrs["cell"]
+    assert parent.info.status == "FAILED"  # two cells could not be done
+
+
+@pytest.mark.slow
+def test_study_status_reports_progress(in_mixed_store):
+    completed = subprocess.run([SAMPLEGAN, "study", "status", "mixed", "--json"],
+                               capture_output=True, text=True, timeout=60)
+    status = json.loads(completed.stdout)
+    assert status["cells"] == 4 and status["cells_done"] == 2
+    assert status["trials"] == {"COMPLETE": 1, "PRUNED": 1, "RUNNING": 0, "WAITING": 0, "FAIL": 2,
+                                "RERUN": 0}
+    assert len(status["points"]) == 4 and status["best"]["trial"] is not None
+    assert status["time"]["trial_seconds"] > 0
+    table = subprocess.run([SAMPLEGAN, "study", "status", "mixed"], capture_output=True, text=True,
+                           timeout=60).stdout
+    assert "2/4 cells done" in table and "best so far" in table
+
+
+@pytest.mark.slow
+def test_running_again_duplicates_nothing(in_mixed_store):
+    home, spec, env, _ = in_mixed_store
+    again = subprocess.run([SAMPLEGAN, "study", "run", str(spec)], capture_output=True, text=True,
+                           timeout=300, env={**os.environ, **env})
+    assert "0 cell(s) queued now" in again.stdout
+    assert again.returncode == 1
+    assert len(trials_of("mixed")) == 4
+    parents, children = child_runs("mixed")
+    assert len(parents) == 1 and len(children) == 4
+
+
+# ------------------------------------------------------------- worker liveness
+def _identity_of(process: subprocess.Popen) -> dict[str, str]:
+    """The attributes a worker records about itself, as `process` would record them."""
+    import socket
+
+    import psutil
+
+    return {"worker.host": socket.gethostname(), "worker.pid": str(process.pid),
+            "worker.create_time": repr(psutil.Process(process.pid).create_time())}
+
+
+def test_a_live_worker_is_alive_and_a_reaped_or_zombie_one_is_dead():
+    from harness.study.queue import is_dead_local_worker, worker_identity
+
+    assert not is_dead_local_worker(worker_identity())  # this very process
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        attrs = _identity_of(child)
+        assert not is_dead_local_worker(attrs)
+        child.kill()
+        deadline = time.monotonic() + 30
+        while not is_dead_local_worker(attrs):  # killed, not yet reaped: a zombie
+            assert time.monotonic() < deadline, "a killed child still looks alive"
+            time.sleep(0.05)
+        assert child.poll() is not None  # no longer a zombie: reaped
+        assert is_dead_local_worker(attrs)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_reused_pid_does_not_keep_a_dead_worker_alive():
+    """Same pid, another start time: another process, so the worker is dead."""
+    from harness.study.queue import is_dead_local_worker
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        attrs = _identity_of(child)
+        earlier = {**attrs, "worker.create_time": repr(float(attrs["worker.create_time"]) - 5)}
+        assert is_dead_local_worker(earlier)
+        legacy = {key: value for key, value in attrs.items() if key != "worker.create_time"}
+        assert not is_dead_local_worker(legacy)  # recorded before create times: the pid decides
+        assert not is_dead_local_worker({**attrs, "worker.host": "another-machine"})
+    finally:
+        child.kill()
+        child.wait()
+
+
+# ------------------------------------------------- interrupt, kill, resume (local)
+@pytest.mark.slow
+def test_ctrl_c_then_a_killed_worker_then_resume(tmp_path, store):
+    spec = write_spec(tmp_path, "resume", """
+[design]
+replicates = 1
+[design.grid]
+lstm_mode = ["stateless", "stateful"]
+[objective]
+metric = "quality/mr_lsd_db"
+[budget]
+gan_steps = 6
+[pruner]
+kind = "none"
+""")
+    client = lambda: TrackingStore.open().client()  # noqa: E731
+
+    # 1. Ctrl-C: the trial in flight is FAIL (interrupted) in Optuna and KILLED in MLflow.
+    process = launch(spec)
+    first = wait_for_running_trial("resume", process)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=180)[0]
+    assert process.returncode == 130, output
+    interrupted = trials_of("resume")[first.number]
+    assert interrupted.state == TrialState.FAIL
+    assert interrupted.user_attrs["interrupted"] == "KeyboardInterrupt"
+    assert client().get_run(first.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+
+    # 2. A worker dies without a word (SIGKILL): its trial is failed as stale, its run KILLED.
+    process = launch(spec)
+    second = wait_for_running_trial("resume", process)
+    os.kill(int(second.user_attrs["worker.pid"]), signal.SIGKILL)
+    output = process.communicate(timeout=180)[0]
+    assert process.returncode == 1, output
+    killed = trials_of("resume")[second.number]
+    assert killed.state == TrialState.FAIL and killed.user_attrs["stale"] == "worker process died"
+    assert client().get_run(second.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+
+    # 3. Resume: every cell runs to the end exactly once; interrupted runs are continued.
+    process = launch(spec)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 0, output
+    trials = trials_of("resume")
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs["cell"] for t in done) == sorted(
+        ['lstm_mode="stateless"|rep=0', 'lstm_mode="stateful"|rep=0'])
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    parents, children = child_runs("resume")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 2  # retries reopened the cell's run instead of adding one
+    assert {run.info.status for run in children} == {"FINISHED"}
+    for trial in done:
+        history = client().get_metric_history(trial.user_attrs["mlflow_run_id"], "gan/d_loss")
+        assert max(m.step for m in history) == 5
+
+
+# ------------------------------------------------------------------------ PostgreSQL
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgresql_two_workers_retry_the_trial_of_a_killed_worker(pg_database, tmp_path, store):
+    storage = pg_database("optuna")
+    spec = write_spec(tmp_path, "pg", """
+[design]
+replicates = 3
+[design.grid]
+lstm_mode = ["stateful"]
+[objective]
+metric = "quality/mr_lsd_db"
+[budget]
+gan_steps = 6
+[pruner]
+kind = "none"
+[storage]
+heartbeat_interval_s = 1
+grace_period_s = 3
+""")
+    process = launch(spec, "--workers", "2", "--storage", storage)
+    victim = wait_for_running_trial("pg", process, storage)
+    os.kill(int(victim.user_attrs["worker.pid"]), signal.SIGKILL)
+    output = process.communicate(timeout=400)[0]
+    assert process.returncode == 0, output  # the surviving worker finished every cell
+    trials = trials_of("pg", storage)
+    assert trials[victim.number].state == TrialState.FAIL
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs["cell"] for t in done) == [
+        f'lstm_mode="stateful"|rep={r}' for r in range(3)]
+    retry = [t for t in done if t.user_attrs["cell"] == victim.user_attrs["cell"]]
+    assert len(retry) == 1 and retry[0].user_attrs["mlflow_run_id"] == victim.user_attrs["mlflow_run_id"]
+
+
+@pytest.mark.postgres
+def test_a_silent_worker_on_another_machine_is_detected_by_heartbeat(pg_database):
+    """No shared process table across machines: only the heartbeat can tell."""
+    from harness.study.queue import (
+        claim_waiting_trial,
+        create_or_resume,
+        fail_stale_trials,
+        queue_missing_cells,
+    )
+
+    spec = parse_spec(spec_with(storage={"heartbeat_interval_s": 1, "grace_period_s": 2}))
+    storage = open_storage(pg_database("heartbeat"), spec.storage)
+    study, created = create_or_resume(spec, storage)
+    assert created and len(queue_missing_cells(study, spec)) == 4
+    trial_id = claim_waiting_trial(study, storage)
+    storage.optuna.set_trial_user_attr(trial_id, "worker.host", "another-machine")
+    storage.optuna.set_trial_user_attr(trial_id, "worker.pid", "1")
+    storage.optuna.record_heartbeat(trial_id)
+    assert fail_stale_trials(study, storage) == []  # still beating
+    time.sleep(3.5)
+    assert fail_stale_trials(study, storage) == [0]
+    assert study.get_trials()[0].state == TrialState.FAIL
+    assert queue_missing_cells(study, spec) == [study.get_trials()[0].user_attrs["cell"]]
+
+
+def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
+    completed = subprocess.run(
+        [SAMPLEGAN, "study", "status", "x", "--storage",
+         "postgresql://bob:topsecret@127.0.0.1:1/optuna"], capture_output=True, text=True,
+        timeout=60)
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open study storage "
+                                                   "postgresql://bob:***@127.0.0.1:1/optuna")
+    assert "topsecret" not in completed.stderr
+
+
+# ------------------------------------------- a partial study, then the same study resumed
+PARTIAL_SPEC = """name = "partial"
+base_variant = "paper"
+[dataset]
+builtin = true
+seconds = 3.0
+pieces = 2
+""" + TINY_OVERRIDES.replace("eval_clips = 2", "eval_clips = 4") + """lstm_mode = "stateful"
+[design]
+replicates = 1
+[design.grid]
+prefilter = [false, true]
+feedback_noise = [0.0, 0.05]
+[objective]
+metric = "quality/mr_lsd_db"
+[budget]
+gan_steps = 3
+[pruner]
+kind = "none"
+"""
+
+
+def _complete_trials(name: str) -> int:
+    try:
+        return sum(t.state == TrialState.COMPLETE for t in trials_of(name))
+    except Exception:  # the study may not exist yet
+        return 0
+
+
+def _status(name: str) -> dict:
+    completed = subprocess.run([SAMPLEGAN, "study", "status", name, "--json"],
+                               capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(completed.stdout)
+
+
+@pytest.mark.slow
+def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failure(
+        tmp_path, store):
+    from harness.report.build import write_report
+
+    spec = tmp_path / "partial.toml"
+    spec.write_text(PARTIAL_SPEC)
+    process = launch(spec, "--workers", "1")
+    deadline = time.monotonic() + 300
+    while not _complete_trials("partial"):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.3)
+    process.send_signal(signal.SIGINT)  # Ctrl-C while the next cell trains
+    output = process.communicate(timeout=180)[0]
+    assert process.returncode == 130, output
+    objectives = re.findall(r"objective (\S+)", output)
+    assert objectives and all(len(value) <= 9 for value in objectives)  # 6 digits, not 14
+    assert optuna.load_study(study_name="partial", storage=open_storage(
+        None, create=False).optuna).metric_names == ["quality/mr_lsd_db"]  # the dashboard's name
+
+    # 1. The partial report says nothing about levels no finished trial reached.
+    markdown = write_report("partial", out=tmp_path / "first").with_name("report.md").read_text()
+    trials = pd.read_csv(tmp_path / "first" / "trials.csv")
+    finished = trials[trials["state"].isin(["COMPLETE", "PRUNED"])]
+    assert 1 <= len(finished) < 4
+    answer = markdown.split("## Answer", 1)[1].split("\n## ", 1)[0]
+    assert "nothing in this design prevents" not in answer and "no axis changes" not in answer
+    untested = {"prefilter": {False, True} - set(finished["prefilter"]),
+                "feedback_noise": {0.0, 0.05} - set(finished["feedback_noise"])}
+    assert any(untested.values())  # at most two of the four cells finished
+    for axis, levels in untested.items():
+        for level in levels:
+            assert re.search(rf"Untested so far \(no finished trial\):[^\n]*`{axis}`="
+                             rf"[^;\n]*{str(level).lower()}", answer), (axis, level, answer)
+        if len(levels) == 1:  # one level tested: no effect to report, in either ranking
+            assert re.search(rf"\| `{axis}` \| – \| – \|[^\n]*\| untested \|", markdown)
+    assert _status("partial")["trials"]["FAIL"] == 1  # the interrupted cell is not done yet
+
+    # 2. Resumed to the end: the interrupted trial is a re-run, not a failure, everywhere.
+    resumed = launch(spec, "--workers", "1")
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    status = _status("partial")
+    assert status["trials"]["COMPLETE"] == 4 and status["trials"]["FAIL"] == 0
+    assert status["trials"]["RERUN"] == 1 and status["failed"] == []
+    assert [entry["reason"] for entry in status["rerun"]] == ["KeyboardInterrupt"]
+    table = subprocess.run([SAMPLEGAN, "study", "status", "partial"], capture_output=True,
+                           text=True, timeout=120, check=True).stdout
+    assert "failed:" not in table and "1 rerun" in table
+    report = write_report("partial", out=tmp_path / "second")
+    markdown = report.with_name("report.md").read_text()
+    assert "| FAIL |" not in markdown and "): 4 complete, 1 rerun\n" in markdown
+    assert "| rerun (cell since finished) | KeyboardInterrupt | 1 |" in markdown
+    assert "Untested so far" not in markdown
+
+    # Every clip the listening figures show has a player (eval_clips = 4).
+    wavs = sorted(path.name for path in report.parent.glob("listen_*.wav"))
+    assert [name for name in wavs if name.startswith("listen_best_")] == [
+        f"listen_best_{index:02d}.wav" for index in range(4)]
+    assert report.read_text().count("<audio ") == len(wavs)
+
+    # The interrupted cell's run continued from its checkpoint: one point per step.
+    client = TrackingStore.open().client()
+    _, children = child_runs("partial")
+    assert len(children) == 4
+    for run in children:  # each run's page names its grid point and overrides
+        page = (Path(client.download_artifacts(run.info.run_id, "final", str(tmp_path)))
+                / "index.html").read_text()
+        assert f"<title>{run.info.run_name} — step 3</title>" in page
+        overrides = re.search(r"<th>overrides</th><td>([^<]*)</td>", page)[1]
+        assert "lstm_mode=stateful" in overrides and "prefilter=" in overrides
+        assert run.info.run_name.startswith("partial #") and "|rep=0" in run.info.run_name
+        for key in run.data.metrics:
+            steps = [metric.step for metric in client.get_metric_history(run.info.run_id, key)]
+            assert len(steps) == len(set(steps)), (key, sorted(steps))
+
+
+def test_the_music_answer_study_is_collapse_cpu_with_only_its_dataset_switched():
+    studies = REPO / "studies"
+    corpus = load_spec(studies / "collapse_cpu.toml")
+    music = load_spec(studies / "collapse_cpu_music.toml")
+    assert corpus.dataset.builtin and music.dataset.audio == ("../shared/data/music",)
+    for field in ("base_variant", "overrides", "grid", "replicates", "objective",
+                  "budget", "pruner"):
+        assert getattr(music, field) == getattr(corpus, field), field
+    # The seed differs on purpose: it picks the held-out pieces (a long one, for the floor).
+    assert corpus.replicates >= 2 and corpus.grid["gan_steps"][0] == 0  # GAN off is a level
+    assert len(corpus.cells()) == 8 * corpus.replicates

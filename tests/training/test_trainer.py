@@ -1,0 +1,200 @@
+"""The training loop on the built-in corpus: what changes, what stays frozen, resume, budgets."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from harness.common import signals as stopping
+from harness.common.errors import SampleGanError
+from harness.data.corpus import synthesize_dataset
+from harness.data.loader import load_dataset
+from harness.training.events import RunOptions, TrainingObserver, evaluation_count, phase_totals
+from harness.training.trainer import Trainer
+from models.registry import resolve
+
+pytestmark = pytest.mark.slow
+
+
+def weights(model) -> list[np.ndarray]:
+    return [w.numpy().copy() for w in model.weights]
+
+
+def same(a: list[np.ndarray], b: list[np.ndarray], atol: float = 0.0) -> bool:
+    return all(np.allclose(x, y, atol=atol, rtol=0) for x, y in zip(a, b, strict=True))
+
+
+class SnapshotAtPhaseEnd(TrainingObserver):
+    """Copies every net's weights when a phase writes its closing checkpoint."""
+
+    def __init__(self, trainer_ref: list):
+        self.trainer_ref = trainer_ref
+        self.snapshots: dict[str, dict[str, list[np.ndarray]]] = {}
+
+    def on_checkpoint(self, phase: str, step: int) -> None:
+        model = self.trainer_ref[0].model
+        self.snapshots[phase] = {name: weights(getattr(model, name))
+                                 for name in ("encoder", "decoder", "generator", "discriminator")}
+
+
+class InterruptAtGanStep(TrainingObserver):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        if phase == "gan" and step == self.step:
+            raise KeyboardInterrupt
+
+
+class CtrlCAtGanStep(TrainingObserver):
+    """Presses Ctrl-C (a real SIGINT to this process) while GAN step `step` is recorded."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        if phase == "gan" and step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def stop_handlers():
+    """The command line's Ctrl-C handling (stop at the next safe point), undone afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping.install_stop_handlers()
+    yield
+    stopping._requested.clear()
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.fixture(scope="module")
+def config(tiny_training):
+    return resolve("paper", {**tiny_training, "gan_steps": 4, "ae_steps": 3})
+
+
+@pytest.fixture(scope="module")
+def straight_run(config, tiny_corpus, tmp_path_factory):
+    """One uninterrupted tiny run, with weight snapshots at the end of each phase."""
+    holder: list = []
+    observer = SnapshotAtPhaseEnd(holder)
+    trainer = Trainer(config, load_dataset(tiny_corpus), tmp_path_factory.mktemp("straight"),
+                      observer, RunOptions(seed=3, progress=False, checkpoint_every_s=0))
+    holder.append(trainer)
+    result = trainer.run()
+    return trainer, result, observer.snapshots
+
+
+def test_gan_training_changes_generator_and_discriminator_with_finite_losses(straight_run):
+    trainer, result, snapshots = straight_run
+    assert result.steps == {"autoencoder": 3, "pretrain": 0, "gan": 4}
+    for key in ("gan/d_loss", "gan/g_loss", "gan/g_grad_norm", "gan/d_grad_norm"):
+        assert len(result.history[key]) == 4
+        assert all(math.isfinite(value) for value in result.history[key])
+    assert min(result.history["gan/g_grad_norm"]) > 0.0
+    after_autoencoder = snapshots["autoencoder"]
+    assert not same(after_autoencoder["generator"], weights(trainer.model.generator))
+    assert not same(after_autoencoder["discriminator"], weights(trainer.model.discriminator))
+
+
+def test_the_encoder_is_frozen_during_gan_training(straight_run):
+    trainer, _, snapshots = straight_run
+    assert same(snapshots["autoencoder"]["encoder"], weights(trainer.model.encoder))
+    assert same(snapshots["autoencoder"]["decoder"], weights(trainer.model.decoder))
+
+
+def test_evaluations_follow_the_schedule(straight_run):
+    trainer, result, _ = straight_run
+    assert [e.step for e in result.evaluations] == [2, 4]
+    # What `study plan` extrapolates to is what the run did.
+    assert result.steps == phase_totals(trainer.config, trainer.dataset)
+    assert len(result.evaluations) == evaluation_count(trainer.config)
+    last = result.evaluations[-1]
+    assert last.clips.shape == (2, 256)
+    assert set(last.diagnosis.metrics) >= {"collapsed_share", "share_healthy", "diversity_lsd_db"}
+    assert last.quality["mr_lsd_db"] > 0.0
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(straight_run, config, tiny_corpus, tmp_path):
+    trainer, _, _ = straight_run
+    dataset = load_dataset(tiny_corpus)
+    options = RunOptions(seed=3, progress=False, checkpoint_every_s=0)
+    interrupted = Trainer(config, dataset, tmp_path, InterruptAtGanStep(2), options)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+    resumed = Trainer(config, dataset, tmp_path, None, options)
+    assert resumed.resumed_from is not None
+    assert int(resumed.steps["gan"].numpy()) == 2
+    result = resumed.run()
+    assert result.steps["gan"] == 4
+    assert len(result.history["gan/d_loss"]) == 4  # the history came back with the checkpoint
+    # batches and random numbers derive from (seed, phase, step): same weights as never stopping
+    for name in ("generator", "discriminator", "encoder"):
+        assert same(weights(getattr(trainer.model, name)), weights(getattr(resumed.model, name)),
+                    atol=1e-5), name
+
+
+def test_ctrl_c_checkpoints_where_it_stops_and_redoes_the_evaluation_it_cut_short(
+        straight_run, config, tiny_corpus, tmp_path, stop_handlers):
+    trainer, _, _ = straight_run
+    dataset = load_dataset(tiny_corpus)
+    options = RunOptions(seed=3, progress=False)  # no timed checkpoint in a run this short
+    interrupted = Trainer(config, dataset, tmp_path, CtrlCAtGanStep(1), options)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+    # GAN step 1 finished, then the stop took effect before the evaluation at step 2.
+    assert interrupted.position() == "gan step 2" and interrupted.evaluated_steps == []
+    stopping._requested.clear()
+    resumed = Trainer(config, dataset, tmp_path, None, options)
+    assert resumed.position() == "gan step 2"  # not the autoencoder's closing checkpoint
+    result = resumed.run()
+    assert [e.step for e in result.evaluations] == [2, 4]
+    for name in ("generator", "discriminator"):
+        assert same(weights(getattr(trainer.model, name)), weights(getattr(resumed.model, name)),
+                    atol=1e-5), name
+
+
+def test_a_dataset_of_another_shape_is_refused_before_any_run(tiny_corpus, tiny_training, store):
+    from harness.tracking.store import TrackingStore
+    from harness.tracking.tracked_training import tracked_training
+
+    tracking = TrackingStore.open()
+    with pytest.raises(SampleGanError, match=r"n=32 at 16000 Hz but the variant needs n=64"):
+        tracked_training(store=tracking, experiment="refused", variant="paper",
+                         overrides={**tiny_training, "n": 64}, data_dir=tiny_corpus)
+    assert tracking.client().get_experiment_by_name("refused") is None
+
+
+def test_the_time_budget_stops_early_but_still_evaluates(config, tiny_corpus, tmp_path):
+    trainer = Trainer(config, load_dataset(tiny_corpus), tmp_path, None,
+                      RunOptions(seed=0, progress=False, max_minutes=0.0))
+    result = trainer.run()
+    assert result.stopped_early and "time budget" in result.stopped_early
+    assert result.steps["gan"] == 0 and len(result.evaluations) == 1
+
+
+@pytest.mark.parametrize("lstm_mode", ["stateless", "stateful"])
+def test_teacher_forcing_trains_only_the_generator(lstm_mode, tiny_training, tmp_path):
+    synthesize_dataset(tmp_path / "short", seconds=0.4, sample_rate_hz=16000, n=32, pieces=2,
+                       holdout_fraction=0.5, seed=1, force=False)
+    dataset = load_dataset(tmp_path / "short")
+    config = resolve("teacher-forced", {**tiny_training, "pretrain_epochs": 1, "gan_steps": 0,
+                                        "lstm_mode": lstm_mode})
+    holder: list = []
+    observer = SnapshotAtPhaseEnd(holder)
+    trainer = Trainer(config, dataset, tmp_path / "work", observer, RunOptions(progress=False))
+    holder.append(trainer)
+    result = trainer.run()
+    steps = len(dataset.train) // config.batch_size  # one epoch predicts about the split
+    assert steps > 5 and result.steps["pretrain"] == steps
+    assert result.steps == phase_totals(config, dataset)
+    losses = result.history["pretrain/teacher_loss"]
+    assert len(losses) == steps and all(math.isfinite(v) for v in losses)
+    before, after = observer.snapshots["autoencoder"], observer.snapshots["pretrain"]
+    assert not same(before["generator"], after["generator"])
+    assert same(before["discriminator"], after["discriminator"])
+    assert same(before["encoder"], after["encoder"])
