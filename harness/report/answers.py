@@ -185,8 +185,10 @@ def toy_sizes(spec: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     except SampleGanError:
         return {}
     paper = get_variant("paper").config()
+    # Real priming leaves the autoencoder unused (and untrained): its steps are no size then.
+    unused = {"ae_steps"} if study.seed_source == "real" and "seed_source" not in grid else set()
     return {key: (getattr(study, key), getattr(paper, key)) for key in SIZE_KEYS
-            if key not in grid and getattr(study, key) < getattr(paper, key)}
+            if key not in grid and key not in unused and getattr(study, key) < getattr(paper, key)}
 
 
 def caveat_line(replicates: int, noise_sds: Mapping[str, float], paired: bool,
@@ -268,12 +270,19 @@ def likelihood_answer(variants: pd.DataFrame) -> str:
     beating = measured[measured["gain_over_linear"] > 0]
     sure = beating[beating["gain_over_linear_low"] > 0]
 
+    def unit(variant: str) -> str:
+        """The gain's unit where the variant names its head (the head's own loss)."""
+        return (" nats" if "output_head=mulaw" in variant
+                else " MSE" if "output_head=tanh" in variant else "")
+
     def listed(rows: pd.DataFrame) -> str:
-        return ", ".join(f"`{variant}` ({num(row['gain_over_linear'], 3)})"
+        return ", ".join(f"`{variant}` ({num(row['gain_over_linear'], 3)}{unit(str(variant))})"
                          for variant, row in rows.iterrows())
 
     line = (f"**Likelihood:** {len(beating)} of {len(measured)} measured variant(s) predict "
-            "held-out audio better than linear prediction (mean gain over linear > 0)")
+            "held-out audio better than linear prediction (mean gain over linear > 0, in the "
+            "head's own loss: nats per sample for mu-law heads, MSE for tanh; compare gains "
+            "within a head)")
     if len(beating):
         line += f": {listed(beating)}; {len(sure)} of them with the 95% interval above 0"
     rest = measured.drop(beating.index)

@@ -164,9 +164,13 @@ def write_report(study_name: str, out: Path | None = None, storage: str | None =
         ``report.md``, ``trials.csv``, ``report.json`` (summary) and the PNG plots.
 
     Raises:
-        SampleGanError: unknown study or storage, or `out` holds something else.
+        SampleGanError: unknown study or storage, a study without trials, or `out` holds
+            something else.
     """
     data = read_study(study_name, storage, tracking_uri)
+    if data.frame.empty:
+        raise SampleGanError(f"study {study_name!r} has no trials yet ({data.storage_display}): "
+                             "start it with `samplegan study run SPEC`, then report")
     folder = (Path(out) if out is not None else Path("reports") / study_name).absolute()
     _check_replaceable(folder, study_name)
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -337,6 +337,15 @@ def test_toy_sizes_compare_fixed_overrides_and_budget_with_the_paper_variant() -
                                "gan_steps": (2, 2000)}
 
 
+def test_an_unused_autoencoder_is_no_toy_size() -> None:
+    # collapse_cpu: real priming, so ae_steps = 0 trains nothing the trials use.
+    spec = {"base_variant": "embedded-fix", "overrides": {"sample_rate": 16000, "ae_steps": 0},
+            "design": {"grid": {"gan_steps": [0, 60]}}}
+    assert toy_sizes(spec) == {"sample_rate": (16000, 44100)}
+    encoded = {**spec, "overrides": {**spec["overrides"], "seed_source": "encoded"}}
+    assert toy_sizes(encoded)["ae_steps"] == (0, 2000)
+
+
 def test_inline_markdown_becomes_escaped_html() -> None:
     text = "**bold** `a<b` [run](http://h/?a=1&b=2) <script>"
     assert inline_html(text) == ('<b>bold</b> <code>a&lt;b</code> '
@@ -948,3 +957,37 @@ def test_paper_likeness_counts_the_paper_levels_of_each_grid_point():
     })
     likeness = paper_likeness(frame, "point", ["sample_input", "output_head", "gan_steps"])
     assert likeness == {"raw/tanh/gan": 3, "raw/tanh/nogan": 2, "emb/mulaw/gan": 1}
+
+
+def test_cli_report_of_a_study_without_trials_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    env = _store_env(tmp_path)
+    store = Path(env["SAMPLEGAN_STORE_DIR"])
+    store.mkdir(parents=True, exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(str(store / "optuna.journal")))
+    optuna.create_study(study_name="empty", storage=storage)
+    completed = subprocess.run([*_samplegan(), "report", "empty"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 2, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "has no trials yet" in lines[0], completed.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_the_likelihood_answer_names_each_gains_unit_and_counts_sure_ones() -> None:
+    import pandas as pd
+
+    from harness.report.answers import likelihood_answer
+
+    variants = pd.DataFrame(
+        {"gain_over_linear": [1.04, 6e-5, -0.08], "gain_over_linear_low": [0.85, 6e-5, -1.16]},
+        index=["output_head=mulaw,sample_input=mulaw-embedding",
+               "output_head=tanh,sample_input=mulaw-embedding", "output_head=mulaw,sample_input=raw"])
+    line = likelihood_answer(variants)
+    assert line.startswith("**Likelihood:** 2 of 3 measured variant(s)")
+    assert "(1.04 nats)" in line and "MSE)" in line and "(-0.08 nats)" in line
+    assert "2 of them with the 95% interval above 0" in line
+    assert "Not better: `output_head=mulaw,sample_input=raw`" in line
