@@ -68,6 +68,9 @@ class SampleGANConfig:
     clip_norm: float = 0.0  # global gradient-norm clip of both generator optimisers; 0 = none
     pretrain_length: int = 0  # predicted samples per teacher-forced sequence, after an
     #                           n-sample warm-up; 0 = n (sequences of 2n contiguous samples)
+    teacher_warmup: int = -1  # samples at the start of each teacher-forced sequence that only
+    #   warm up the LSTM state, without loss; -1 = n (every prediction sees a full window, as in
+    #   generation). Stateful only: below n the warm-up's compute is spent on predictions
     gp_weight: float = 10.0  # gradient-penalty weight of wgan-gp (Gulrajani et al.)
     train_gen_length: int = 0  # samples generated per training sequence; 0 = n (paper)
     grad_positions: int = 32  # stateless only: generated positions per sequence that carry
@@ -90,7 +93,12 @@ class SampleGANConfig:
     @property
     def teacher_length(self) -> int:
         """Samples per teacher-forced sequence: an n-sample window, then the predicted ones."""
-        return self.n + (self.pretrain_length or self.n)
+        return self.warmup_samples + (self.pretrain_length or self.n)
+
+    @property
+    def warmup_samples(self) -> int:
+        """Samples of each teacher-forced sequence before its first predicted one (>= 1)."""
+        return self.n if self.teacher_warmup < 0 else max(1, self.teacher_warmup)
 
     @property
     def eval_length(self) -> int:
@@ -190,6 +198,11 @@ def _validate(config: SampleGANConfig) -> None:
     _check(config.n >= config.prefilter_kernel + config.prefilter_pool,
            "n must be at least prefilter_kernel + prefilter_pool (the prefilter's reach)")
     _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
+    _check(-1 <= config.teacher_warmup <= config.n,
+           "teacher_warmup must be -1 (= n) or in [0, n]")
+    _check(config.lstm_mode == "stateful" or config.teacher_warmup in (-1, config.n),
+           "teacher_warmup below n needs lstm_mode = stateful (a stateless generator reads "
+           "whole n-sample windows)")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
                  "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")

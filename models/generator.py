@@ -49,6 +49,7 @@ class Generator(keras.Model):
     def __init__(self, config, **kwargs):
         super().__init__(name="generator", **kwargs)
         self.n = config.n
+        self.warmup = config.warmup_samples  # teacher forcing's unscored samples per sequence
         self.units = config.lstm_units
         self.grad_positions = config.grad_positions
         self.head = part("output_head", config.output_head)(config)
@@ -282,6 +283,7 @@ class StatefulGenerator(Generator):
 
     def teacher_loss(self, audio, seed):
         del seed
-        params = self.sequence_params(audio[:, :-1])[:, self.n - 1:]  # after a full window
-        return self.head.teacher_loss(params, audio[:, self.n:])
+        start = self.warmup  # the first predicted sample (n: after a full window)
+        params = self.sequence_params(audio[:, :-1])[:, start - 1:]
+        return self.head.teacher_loss(params, audio[:, start:])
 

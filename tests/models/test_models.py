@@ -10,6 +10,7 @@ from harness.training.bench import paper_predict_loop
 from harness.training.generation import generate_audio
 from models.autoencoder import code_length
 from models.mulaw import mulaw_decode, mulaw_encode, mulaw_levels
+from models.errors import SampleGanError
 from models.registry import VARIANTS, resolve
 from models.sample_gan import SampleGAN, set_global_seed
 from models.seeds import NoiseSeed, RealSeed
@@ -114,6 +115,30 @@ def test_loss_at_positions_equals_the_window_by_window_loss(lstm_mode, sample_in
         expected = [generator.head.teacher_loss(params[:, p - 1], audio[:, p]) for p in (32, 50, 79)]
     np.testing.assert_allclose(float(generator.loss_at(audio, positions)),
                                float(tf.reduce_mean(expected)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("teacher_warmup,first", [(-1, 32), (32, 32), (10, 10), (0, 1)])
+def test_stateful_teacher_loss_scores_every_sample_after_the_warm_up(teacher_warmup, first):
+    model = tiny("mulaw", lstm_mode="stateful", sample_input="mulaw-embedding",
+                 teacher_warmup=teacher_warmup, pretrain_length=16)
+    generator = model.generator
+    assert model.config.teacher_length == first + 16
+    audio = tf.random.uniform((2, 60), -0.5, 0.5, seed=4)
+    params = generator.sequence_params(audio)  # params[:, t] predicts audio[:, t + 1]
+    per_position = [float(generator.head.teacher_loss(params[:, p - 1], audio[:, p]))
+                    for p in range(first, 60)]  # hand-indexed: every sample from `first` on
+    np.testing.assert_allclose(float(generator.teacher_loss(audio, tf.constant([0, 0]))),
+                               np.mean(per_position), rtol=1e-5)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(teacher_warmup=33), "teacher_warmup must be -1"),
+    (dict(teacher_warmup=-2), "teacher_warmup must be -1"),
+    (dict(teacher_warmup=8, lstm_mode="stateless"), "needs lstm_mode = stateful"),
+])
+def test_teacher_warmup_is_checked(overrides, message):
+    with pytest.raises(SampleGanError, match=message):
+        resolve("mulaw", {**TINY, **overrides})
 
 
 @pytest.mark.parametrize("prefilter,sample_input", [(False, "raw"), (True, "raw"),
