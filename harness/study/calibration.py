@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -269,9 +270,25 @@ class CalibrationRun:
         return timed
 
 
-def calibrate_in_this_process(requests: Sequence[CalibrationRequest], cache_path: Path, machine_key: str) -> None:
+def exit_with_parent(parent_pid: int, every_s: float = 1.0) -> None:
+    """End this process as soon as `parent_pid` is no longer its parent (the planning
+    command was killed, even by SIGKILL, and this process was re-parented): a calibration
+    nobody waits for must not keep the cores busy for minutes."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def calibrate_in_this_process(requests: Sequence[CalibrationRequest], cache_path: Path,
+                              machine_key: str, parent_pid: int | None = None) -> None:
     """Time every request in this (fresh) process, saving each to the cache as it is measured
-    (with how long this process took to import what a worker imports)."""
+    (with how long this process took to import what a worker imports). With `parent_pid`,
+    the process ends when that process does."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     started = time.perf_counter()
     from harness.common.quiet_tf import import_tensorflow_quietly
 
@@ -311,7 +328,8 @@ def run_calibration(requests: Sequence[CalibrationRequest], environment: Mapping
     try:
         with ProcessPoolExecutor(max_workers=1,
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(calibrate_in_this_process, list(requests), cache.path, machine_key).result()
+            pool.submit(calibrate_in_this_process, list(requests), cache.path, machine_key,
+                        os.getpid()).result()
     except BrokenProcessPool:
         measured = TimingCache(cache.path)
         lost = [r for r in requests if measured.point(r.key) is None]

@@ -9,8 +9,8 @@ import tensorflow as tf
 from harness.training.bench import paper_predict_loop
 from harness.training.generation import generate_audio
 from models.autoencoder import code_length
-from models.mulaw import mulaw_decode, mulaw_encode, mulaw_levels
 from models.errors import SampleGanError
+from models.mulaw import mulaw_decode, mulaw_encode, mulaw_levels
 from models.registry import VARIANTS, resolve
 from models.sample_gan import SampleGAN, set_global_seed
 from models.seeds import NoiseSeed, RealSeed

@@ -278,3 +278,34 @@ def test_plan_errors_are_one_line(tmp_path, store, cli):
     assert both.stderr.strip() == ("error: --workers 3 contradicts --gpus 0,1 (2 GPUs): there is "
                                    "one worker per GPU; drop --workers")
     assert not store.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_plan_leaves_no_calibration_behind(tmp_path):
+    """SIGKILL gives `study plan` no chance to stop its calibration process: it must notice."""
+    import subprocess
+
+    import psutil
+    from ui_support import SAMPLEGAN
+
+    spec = tiny_spec(tmp_path, "orphan", "")
+    planner = subprocess.Popen(
+        [SAMPLEGAN, "study", "plan", str(spec)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "SAMPLEGAN_STORE_DIR": str(tmp_path / "mlruns"),
+             "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        for line in planner.stderr:  # the calibration process prints this once it is timing
+            if line.startswith("plan: timing lstm_mode="):
+                break
+        else:
+            pytest.fail(f"study plan ended before calibrating ({planner.wait()})")
+        children = psutil.Process(planner.pid).children(recursive=True)
+        assert children, "the calibration process is not a child of study plan"
+        planner.kill()
+        planner.wait()
+        _, survivors = psutil.wait_procs(children, timeout=30)
+        assert survivors == []
+    finally:
+        planner.kill()
+        planner.wait()
