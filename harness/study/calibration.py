@@ -73,12 +73,22 @@ class PointTiming:
     render_s: float  # per evaluation: clips, figure and page the tracked run writes
     finish_s: float  # per trial: final model and training curves
     cores_busy: float  # CPU seconds per wall second of the timed steps (1.0 = one core)
+    others_busy: float = 0.0  # cores other processes kept busy meanwhile (0 on a quiet machine)
 
     @staticmethod
     def from_dict(values: Mapping[str, Any]) -> PointTiming:
         return PointTiming(build_s=values["build_s"], render_s=values["render_s"],
                            finish_s=values["finish_s"], cores_busy=values["cores_busy"],
+                           others_busy=values.get("others_busy", 0.0),
                            phases={k: PhaseTiming(**v) for k, v in values["phases"].items()})
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds every process on this machine has spent so far (all cores)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +168,7 @@ class CalibrationRun:
         from harness.tracking.run_page import render_evaluation
 
         config = self.config
+        machine_s, own_s, started = busy_cpu_s(), time.process_time(), time.perf_counter()
         trainer, build_s = self.trainer(config)
         phases: dict[str, PhaseTiming] = {}
         for phase in self.request.phases:
@@ -178,8 +189,10 @@ class CalibrationRun:
         trainer.model.save(folder / "model", trainer.seed_bank())
         plot_training_curves(trainer.history, folder / "curves.png")
         finish_s = time.perf_counter() - started
+        others_s = (busy_cpu_s() - machine_s) - (time.process_time() - own_s)
         return PointTiming(build_s=build_s, phases=phases, render_s=render_s, finish_s=finish_s,
-                           cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0)
+                           cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0,
+                           others_busy=max(0.0, others_s / (time.perf_counter() - started)))
 
     def generation_phases(self, trainer) -> dict[str, PhaseTiming]:
         """The GAN step and the evaluation: each at its real length if that fits half the

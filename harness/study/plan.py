@@ -60,11 +60,14 @@ from models.config import SampleGANConfig
 
 # Keys that change how many steps run, or only the values computed: never the cost of a step.
 COST_NEUTRAL_KEYS = frozenset({
-    "ae_steps", "gan_steps", "pretrain_epochs", "eval_every", "lr_autoencoder", "lr_generator",
+    "ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "eval_every", "lr_autoencoder", "lr_generator",
     "lr_discriminator", "adam_beta1", "adam_beta2", "feedback_noise", "seed_noise_std",
     "mulaw_temperature", "gp_weight",
 })
 PLAN_ATTR = "plan"  # the study's user attribute holding the launcher's plan (for status)
+# Cores other processes may keep busy while a configuration is timed before the plan warns:
+# a calibration beside a test run mis-predicted a collapse_cpu point by 52 % (docs/studies.md).
+BUSY_OTHERS_CORES = 0.25
 
 
 # ------------------------------------------------------------------- extrapolation
@@ -277,6 +280,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     cap_s = None if spec.budget.minutes_per_trial is None else 60.0 * spec.budget.minutes_per_trial
     planned = [_point_plan(point, cache, concurrent, cores, own_devices, cap_s)
                for point in points.values()]
+    _warn_if_timed_busy(points, cache, cores)
     by_name = {p.point: p for p in planned}
     durations = [by_name[point_name(cell)].trial_seconds for cell in cells]  # queue order
     total = schedule_seconds(durations, workers, startup_s or 0.0)
@@ -286,6 +290,16 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
                 "shared_cores": not own_devices}
     return StudyPlan(spec=str(spec_path), workers=workers, hardware=hardware, points=planned,
                      total_seconds=total, calibration_seconds=calibration_s)
+
+
+def _warn_if_timed_busy(points: Mapping[str, _Point], cache: TimingCache, cores: int) -> None:
+    """Say so (stderr) when timings this plan uses were measured beside other busy processes."""
+    busy = {key: cache.point(key).others_busy for point in points.values()
+            for *_, key in point.configs if cache.point(key).others_busy > BUSY_OTHERS_CORES}
+    if busy:
+        progress(f"{len(busy)} configuration(s) were timed while other processes kept up to "
+                 f"{max(busy.values()):.1f} of {cores} cores busy: their predictions may be off "
+                 f"by tens of percent; to time them again on a quiet machine, delete {cache.path}")
 
 
 def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str]) -> dict[str, _Point]:

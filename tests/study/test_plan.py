@@ -15,7 +15,13 @@ import pytest
 
 import harness.study.calibration as calibration
 from harness.study.calibration import HELDOUT, PhaseTiming, PointTiming, code_digest, linear_at
-from harness.study.plan import schedule_seconds, seconds_left, slowdown, trial_seconds
+from harness.study.plan import (
+    BUSY_OTHERS_CORES,
+    schedule_seconds,
+    seconds_left,
+    slowdown,
+    trial_seconds,
+)
 from harness.training.events import evaluation_count, heldout_count, phase_totals
 from models.registry import resolve
 
@@ -309,3 +315,26 @@ def test_a_killed_plan_leaves_no_calibration_behind(tmp_path):
     finally:
         planner.kill()
         planner.wait()
+
+
+@pytest.mark.slow
+def test_a_plan_timed_beside_busy_processes_says_so(tmp_path, cli):
+    """Timings taken while other processes keep the cores busy are flagged, in the cache and
+    on stderr, with how to time them again."""
+    import subprocess
+    import sys
+
+    spec = tiny_spec(tmp_path, "busy", "", grid='lstm_mode = ["stateful"]\n')
+    store = tmp_path / "mlruns"
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])]  # one core
+    try:
+        completed = cli("study", "plan", str(spec), env={"SAMPLEGAN_STORE_DIR": str(store)})
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert completed.returncode == 0, completed.stderr
+    timings = json.loads((store / "plan_timings.json").read_text())["points"]
+    assert [timing["others_busy"] > BUSY_OTHERS_CORES for timing in timings.values()] == [True]
+    assert re.search(r"1 configuration\(s\) were timed while other processes kept up to "
+                     r"[\d.]+ of \d+ cores busy.*delete .*plan_timings\.json", completed.stderr)
