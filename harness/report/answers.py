@@ -279,12 +279,16 @@ def likelihood_answer(variants: pd.DataFrame) -> str:
         return ", ".join(f"`{variant}` ({num(row['gain_over_linear'], 3)}{unit(str(variant))})"
                          for variant, row in rows.iterrows())
 
-    line = (f"**Likelihood:** {len(beating)} of {len(measured)} measured variant(s) predict "
-            "held-out audio better than linear prediction (mean gain over linear > 0, in the "
-            "head's own loss: nats per sample for mu-law heads, MSE for tanh; compare gains "
-            "within a head)")
-    if len(beating):
-        line += f": {listed(beating)}; {len(sure)} of them with the 95% interval above 0"
+    line = (f"**Likelihood:** {len(sure)} of {len(measured)} measured variant(s) predict "
+            "held-out audio better than linear prediction, the 95% interval of the gain above 0 "
+            "(gain in the head's own loss: nats per sample for mu-law heads, MSE for tanh; "
+            "compare gains within a head)")
+    if len(sure):
+        line += f": {listed(sure)}"
+    unsure = beating.drop(sure.index)
+    if len(unsure):
+        line += (f". Mean gain above 0 but within seed noise (interval reaching 0, or one "
+                 f"replicate): {listed(unsure)}")
     rest = measured.drop(beating.index)
     if len(rest):
         line += f". Not better: {listed(rest)}"

@@ -989,5 +989,10 @@ def test_the_likelihood_answer_names_each_gains_unit_and_counts_sure_ones() -> N
     line = likelihood_answer(variants)
     assert line.startswith("**Likelihood:** 2 of 3 measured variant(s)")
     assert "(1.04 nats)" in line and "MSE)" in line and "(-0.08 nats)" in line
-    assert "2 of them with the 95% interval above 0" in line
     assert "Not better: `output_head=mulaw,sample_input=raw`" in line
+    # A mean gain whose interval reaches 0 is not counted as beating linear prediction.
+    variants.loc["output_head=tanh,sample_input=mulaw-embedding", "gain_over_linear_low"] = -2e-5
+    line = likelihood_answer(variants)
+    assert line.startswith("**Likelihood:** 1 of 3 measured variant(s)")
+    assert ("within seed noise (interval reaching 0, or one replicate): "
+            "`output_head=tanh,sample_input=mulaw-embedding` (6e-05 MSE)") in line
