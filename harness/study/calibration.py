@@ -84,11 +84,26 @@ class PointTiming:
 
 
 def busy_cpu_s() -> float:
-    """CPU seconds every process on this machine has spent so far (all cores)."""
-    import psutil
+    """CPU seconds every process has spent so far on the cores this process may run on.
 
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    Only those cores: a container's /proc/stat can list every core of its host, whose other
+    tenants do not slow a step down unless they share this process's cores."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:  # not Linux: the whole machine's cores
+        import psutil
+
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    mine = {f"cpu{index}" for index in os.sched_getaffinity(0)}
+    ticks = 0
+    for line in lines:
+        name, *fields = line.split()
+        if name in mine:
+            # user nice system idle iowait irq softirq steal [guest guest_nice: inside user]
+            values = [int(field) for field in fields[:8]]
+            ticks += sum(values) - values[3] - values[4]
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -168,7 +183,7 @@ class CalibrationRun:
         from harness.tracking.run_page import render_evaluation
 
         config = self.config
-        machine_s, own_s, started = busy_cpu_s(), time.process_time(), time.perf_counter()
+        machine_s, own_s, began = busy_cpu_s(), time.process_time(), time.perf_counter()
         trainer, build_s = self.trainer(config)
         phases: dict[str, PhaseTiming] = {}
         for phase in self.request.phases:
@@ -192,7 +207,7 @@ class CalibrationRun:
         others_s = (busy_cpu_s() - machine_s) - (time.process_time() - own_s)
         return PointTiming(build_s=build_s, phases=phases, render_s=render_s, finish_s=finish_s,
                            cores_busy=self.cpu_s / self.wall_s if self.wall_s else 1.0,
-                           others_busy=max(0.0, others_s / (time.perf_counter() - started)))
+                           others_busy=max(0.0, others_s / (time.perf_counter() - began)))
 
     def generation_phases(self, trainer) -> dict[str, PhaseTiming]:
         """The GAN step and the evaluation: each at its real length if that fits half the
