@@ -53,7 +53,10 @@ Decision order of `diagnose_clip` (the first rule that matches wins):
      smooth, without the sharp peaks of pitched sound beyond what chance leaves;
    - ``modulation_z`` <= `Thresholds.noise_modulation_z`: the level does not move from
      frame to frame beyond chance (a slow fade does not count; onsets, bursts and
-     tremolo do).
+     tremolo do). Not consulted when the flatness is at least
+     `Thresholds.noise_broadband_flatness`: a broadband spectrum whose shape holds still
+     and has no peaks is impulsive noise however its level jumps (generators that sample
+     a near-uniform mu-law softmax make it: spikes on hiss, flatness 0.36-0.48).
 
    Pink, brown, band-limited and AR(2)-coloured noise pass all three; music fails at
    least one: a tonal drone on tonality, a rhythm on modulation, changing notes on
@@ -166,7 +169,8 @@ def _label(metrics: dict[str, float | int | None], thresholds: Thresholds) -> st
         metrics["fluctuation_z"] is not None
         and metrics["fluctuation_z"] <= thresholds.noise_fluctuation_z
         and metrics["tonality_ratio"] <= thresholds.noise_tonality_ratio
-        and metrics["modulation_z"] <= thresholds.noise_modulation_z
+        and (metrics["modulation_z"] <= thresholds.noise_modulation_z
+             or (flatness is not None and flatness >= thresholds.noise_broadband_flatness))
     ):
         return "noise"
     return "healthy"

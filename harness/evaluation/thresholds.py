@@ -74,6 +74,21 @@ class Thresholds:
             4 s; coloured percussive bursts 58-190, a 4 Hz tremolo 40-86. Over 1 s that
             tail goes down to 4.7: 9 of the 1,885 one-second windows at 16 kHz (40.8-42.6 s
             into the Brahms) are labelled `noise`, none at 44.1 kHz.
+        noise_broadband_flatness: Median spectral flatness at or above which the level's
+            movement (`modulation_z`) does not keep a clip whose spectral shape is
+            noise-like on the other two cues out of `noise`. Free-running clips of mu-law
+            generators that learned little more than the histogram of sample values are
+            spikes on broadband hiss: flatness 0.36-0.48, fluctuation_z 0.88-1.06,
+            tonality_ratio 0.85-0.98 and modulation_z 10-67 from the spikes, labelled
+            `healthy` or `noise` by which side of 0.4 their flatness fell (the
+            collapse_cpu study, 2026-12-03). Windows of the shipped recordings and the
+            built-in corpus (1-4 s at 0.1 s steps, 16 and 44.1 kHz) that only modulation
+            keeps healthy measure at most 0.228 (loop_amen's cymbals over 1 s at 16 kHz;
+            loop_compus 0.196, the Brahms tail 0.196): 0.3 sits 1.3x above them and 1.2x
+            below the spikes. Whether such a clip's level moves in a rhythm or as
+            independent frame-to-frame jitter could be told apart in principle, but over
+            2 s windows a Ljung-Box test on the frames' gain measured 5.6-8 on music and
+            1.5-8 on those clips: frames of 64 ms are too coarse for it.
         loop_residual_db: Largest `loop_residual_db` for `loop`: the energy of
             x[t + L] - x[t] over the mean-removed tail, relative to the tail's energy,
             at the period L and at the whole number of periods closest to half the tail
@@ -119,6 +134,7 @@ class Thresholds:
     noise_fluctuation_z: float = 2.5
     noise_tonality_ratio: float = 1.4
     noise_modulation_z: float = 6.0
+    noise_broadband_flatness: float = 0.3
     loop_residual_db: float = -40.0
     loop_drop_correlation: float = 0.5
     loop_max_period_s: float = 0.05

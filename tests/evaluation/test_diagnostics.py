@@ -712,3 +712,39 @@ def test_shipped_recordings_are_far_from_repeating_themselves(shipped: dict, nam
     for where, excerpt in _excerpts(shipped[name][rate_hz], rate_hz):
         residual_db = diagnose_clip(excerpt, rate_hz, N).metrics["loop_residual_db"]
         assert residual_db is None or residual_db > DEFAULT_THRESHOLDS.loop_residual_db + 15.0, (where, residual_db)
+
+
+# ------------------------------------------------------------------- impulsive noise
+GENERATED = Path(__file__).parent / "data"
+
+
+def _spiky_hiss(rng: np.random.Generator, seconds: float, rate_hz: int) -> np.ndarray:
+    """Hiss with 100 single-sample spikes per second, gently low-passed (flatness ~0.35)."""
+    size = int(seconds * rate_hz)
+    spikes = np.zeros(size)
+    where = rng.choice(size, int(100 * seconds), replace=False)
+    spikes[where] = rng.choice([-1.0, 1.0], where.size) * rng.uniform(5.0, 15.0, where.size)
+    return _at_minus_20_dbfs(signal.lfilter([1.0, 0.75], [1.0], rng.standard_normal(size) + spikes))
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+def test_spikes_on_broadband_hiss_are_noise_although_their_level_jumps(rate_hz: int) -> None:
+    clip = _spiky_hiss(np.random.default_rng(6), 4.0, rate_hz)
+    diagnosis = diagnose_clip(clip, rate_hz, N)
+    metrics = diagnosis.metrics
+    assert DEFAULT_THRESHOLDS.noise_broadband_flatness < metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_flatness
+    assert metrics["modulation_z"] > DEFAULT_THRESHOLDS.noise_modulation_z  # the spikes move the level
+    assert diagnosis.label == "noise", metrics
+    # Without the broadband rule the spikes' modulation kept it `healthy`.
+    assert diagnose_clip(clip, rate_hz, N, Thresholds(noise_broadband_flatness=1.0)).label == "healthy"
+
+
+@pytest.mark.parametrize("name", ["embedded_fix_spiky_hiss.wav", "raw_mulaw_spiky_hiss.wav"])
+def test_generated_spiky_hiss_from_a_real_study_is_noise(name: str) -> None:
+    decoded = decode_audio(GENERATED / name)
+    diagnosis = diagnose_clip(decoded.audio, decoded.sample_rate_hz, N)
+    metrics = diagnosis.metrics
+    assert metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_flatness  # flatness alone missed it
+    assert diagnosis.label == "noise", metrics
+    old = Thresholds(noise_broadband_flatness=1.0)
+    assert diagnose_clip(decoded.audio, decoded.sample_rate_hz, N, old).label == "healthy"
