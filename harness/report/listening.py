@@ -141,6 +141,7 @@ def listening_section(document: Document, data: StudyData, analysis: Analysis,
         document.paragraph("No finished run with clips in MLflow yet: nothing to listen to.")
         return
     frame = analysis.frame
+    finished = ranked  # pruned variants too: a paper corner pruned as collapsed is the contrast
     completed = set(frame.loc[frame["state"] == "COMPLETE", analysis.group])
     if completed:  # a variant with only pruned trials was stopped early: it is neither
         ranked = ranked[ranked.index.isin(completed)]
@@ -155,7 +156,7 @@ def listening_section(document: Document, data: StudyData, analysis: Analysis,
     paper_like = paper_likeness(analysis.frame, analysis.group, data.axes)
     client = data.tracking.client()
     clip_length = rate = window_n = None
-    for role, variant in _picks(ranked, roles, paper_like):
+    for role, variant in _picks(ranked, roles, paper_like, finished.index):
         run = _pick_run(analysis.frame[analysis.frame[analysis.group] == variant], media)
         if role == "paper":
             document.subheading(f"The variant closest to the paper ({paper_like[variant]} of "
@@ -180,19 +181,24 @@ def listening_section(document: Document, data: StudyData, analysis: Analysis,
     _real_audio(document, data, folder, clip_length, rate, window_n)
 
 
-def _picks(ranked: pd.DataFrame, roles: tuple[str, str],
-           paper_like: dict[str, int]) -> list[tuple[str, str]]:
+def _picks(ranked: pd.DataFrame, roles: tuple[str, str], paper_like: dict[str, int],
+           finished: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """(role, variant) to listen to: the first-ranked, then the one closest to the paper
-    (worst first on ties) or, without one, the last-ranked."""
+    (worst first on ties) or, without one, the last-ranked.
+
+    `finished` (ranked best first; default `ranked`) are the variants the paper pick may come
+    from: also those whose every trial was pruned, which `ranked` leaves out when some
+    variant completed, since the paper's own corner is often pruned as collapsed."""
     picks = [(roles[0], ranked.index[0])]
-    if len(ranked) > 1:
-        closest = [variant for variant in reversed(ranked.index)
+    pool = list(ranked.index if finished is None else finished)
+    if len(pool) > 1:
+        closest = [variant for variant in reversed(pool)
                    if variant != ranked.index[0] and paper_like.get(variant, 0) > 0]
         if closest:  # the grid point with the most of the paper's parts, worst first on ties
             top = max(paper_like[variant] for variant in closest)
             picks.append(("paper",
                           next(variant for variant in closest if paper_like[variant] == top)))
-        else:
+        elif len(ranked) > 1:
             picks.append((roles[1], ranked.index[-1]))
     return picks
 

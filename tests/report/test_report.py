@@ -996,3 +996,21 @@ def test_the_likelihood_answer_names_each_gains_unit_and_counts_sure_ones() -> N
     assert line.startswith("**Likelihood:** 1 of 3 measured variant(s)")
     assert ("within seed noise (interval reaching 0, or one replicate): "
             "`output_head=tanh,sample_input=mulaw-embedding` (6e-05 MSE)") in line
+
+
+def test_the_paper_pick_may_be_a_variant_whose_every_trial_was_pruned() -> None:
+    """collapse_cpu: the paper's corner (tanh, raw input, GAN on) was pruned as collapsed in
+    every replicate; the listening section must still play it against the best variant."""
+    from harness.report.listening import _picks
+
+    completed = pd.DataFrame(index=["fix", "tanh_raw_gan_off"])  # ranked, best first
+    finished = ["fix", "tanh_raw_gan_off", "tanh_raw_gan_on"]  # the last one only pruned
+    paper_like = {"fix": 0, "tanh_raw_gan_off": 2, "tanh_raw_gan_on": 3}
+    assert _picks(completed, ("best", "worst"), paper_like, finished) == [
+        ("best", "fix"), ("paper", "tanh_raw_gan_on")]
+    # Without the pruned variants, the closest completed one, as before.
+    assert _picks(completed, ("best", "worst"), paper_like) == [
+        ("best", "fix"), ("paper", "tanh_raw_gan_off")]
+    # One completed variant and no paper-like one: nothing to contrast, no repeat of the best.
+    assert _picks(completed.iloc[:1], ("best", "worst"), {"fix": 0, "x": 0}, ["fix", "x"]) == [
+        ("best", "fix")]
