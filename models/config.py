@@ -18,6 +18,9 @@ from models.errors import SampleGanError
 from models.parts import PARTS
 
 SAMPLE_RATES_HZ = (16000, 44100)
+# Keys that only change how a trained generator is sampled, never its weights: the ones
+# `samplegan generate --set` may change.
+SAMPLING_KEYS = ("mulaw_temperature", "mulaw_top_p")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class SampleGANConfig:
     ae_kernel: int = 9  # autoencoder conv kernel in samples
     mulaw_channels: int = 256  # classes of the mu-law head (8-bit mu-law)
     mulaw_temperature: float = 1.0  # softmax temperature when sampling the mu-law head
+    mulaw_top_p: float = 1.0  # nucleus sampling of the mu-law head: draw only from the most
+    #                          likely classes holding this much probability; 1 = every class
     input_embedding_dim: int = 32  # features per sample of the mulaw-embedding input
     seed_noise_std: float = 0.1  # std of the "noise" seed window
 
@@ -217,3 +222,13 @@ def _validate(config: SampleGANConfig) -> None:
     _check(all(0.0 <= beta < 1.0 for beta in (config.adam_beta1, config.adam_beta2,
                                                 config.pretrain_beta1)),
            "adam betas must be in [0, 1)")
+    _check(0.0 < config.mulaw_top_p <= 1.0, "mulaw_top_p must be in (0, 1]")
+
+
+def check_sampling_keys(values: dict[str, Any]) -> None:
+    """Refuse any key of `values` that the trained weights fix (not in `SAMPLING_KEYS`)."""
+    fixed = sorted(set(values) - set(SAMPLING_KEYS))
+    if fixed:
+        raise SampleGanError(
+            f"{', '.join(fixed)} is fixed by the trained weights; only the sampling keys "
+            f"{', '.join(SAMPLING_KEYS)} can be changed when generating")

@@ -37,13 +37,16 @@ class MulawHead:
     """Dense(channels) logits over 8-bit mu-law classes, sampled with a temperature.
 
     Sampling (rather than taking a mean) keeps the output from regressing to a
-    constant: the collapse mechanism suspected in the paper.
+    constant: the collapse mechanism suspected in the paper. `mulaw_top_p` < 1 samples
+    from the nucleus only (Holtzman et al. 2020): the most likely classes that together
+    hold that much probability, so a rare tail class is never drawn.
     """
 
     def __init__(self, config):
         self.params_dim = config.mulaw_channels
         self.channels = config.mulaw_channels
         self.temperature = config.mulaw_temperature
+        self.top_p = config.mulaw_top_p
         self.layer = keras.layers.Dense(config.mulaw_channels, name="head")
         self.levels = mulaw_levels(config.mulaw_channels)  # (channels,)
 
@@ -51,7 +54,10 @@ class MulawHead:
         """Gumbel-max sampling of logits (..., C) / temperature -> decoded samples (...)."""
         uniform = tf.random.stateless_uniform(tf.shape(params), seed, minval=1e-7, maxval=1.0)
         gumbel = -tf.math.log(-tf.math.log(uniform))
-        classes = tf.argmax(params / self.temperature + gumbel, axis=-1)
+        logits = params / self.temperature
+        if self.top_p < 1.0:
+            logits = nucleus(logits, self.top_p)
+        classes = tf.argmax(logits + gumbel, axis=-1)
         return tf.gather(self.levels, classes)
 
     def relaxed(self, params: tf.Tensor) -> tf.Tensor:
@@ -66,3 +72,17 @@ class MulawHead:
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=params)
         )
 
+
+
+def nucleus(logits: tf.Tensor, top_p: float) -> tf.Tensor:
+    """Logits (..., C) with every class outside the top-`top_p` nucleus set to -inf.
+
+    The nucleus is the smallest set of most likely classes whose probability reaches
+    `top_p`; the most likely class is always in it. Classes tied with its least likely
+    member stay in too.
+    """
+    ordered = tf.sort(logits, axis=-1, direction="DESCENDING")
+    mass_before = tf.math.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
+    kept = tf.where(mass_before < top_p, ordered, tf.fill(tf.shape(ordered), float("inf")))
+    threshold = tf.reduce_min(kept, axis=-1, keepdims=True)
+    return tf.where(logits >= threshold, logits, tf.fill(tf.shape(logits), float("-inf")))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from models.autoencoder import build_decoder, build_encoder
-from models.config import SampleGANConfig
+from models.config import SampleGANConfig, check_sampling_keys
 from models.discriminator import Discriminator
 from models.parts import part
 
@@ -65,9 +67,15 @@ class SampleGAN:
         return directory
 
     @classmethod
-    def load(cls, directory: Path) -> tuple[SampleGAN, np.ndarray]:
-        """Inverse of `save`: the model and its seed bank (segments, n)."""
-        config = SampleGANConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    def load(cls, directory: Path, sampling: Mapping[str, Any] | None = None,
+             ) -> tuple[SampleGAN, np.ndarray]:
+        """Inverse of `save`: the model and its seed bank (segments, n).
+
+        `sampling` changes how the saved weights are sampled from: only `SAMPLING_KEYS`.
+        """
+        values = json.loads((directory / "config.json").read_text())
+        check_sampling_keys(sampling or {})
+        config = SampleGANConfig.from_dict({**values, **(sampling or {})})
         model = cls(config)
         for name in WEIGHT_FILES:
             getattr(model, name).load_weights(str(directory / f"{name}.weights.h5"))

@@ -41,10 +41,14 @@ def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
 @click.option("--seconds", type=click.FloatRange(min=0.001), required=True, help="Length of audio.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="WAV file to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the seed segment and sampling.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Sample differently: mulaw_temperature or mulaw_top_p (repeatable).")
 @tracking_uri_option()
-def generate(run_id: str, seconds: float, out: Path, seed: int, tracking_uri: str | None) -> None:
+def generate(run_id: str, seconds: float, out: Path, seed: int, assignments: tuple[str, ...],
+             tracking_uri: str | None) -> None:
     """Write SECONDS of 16-bit audio from a trained run."""
     from harness.tracking.generate import generate_command
 
-    generate_command(run_id=run_id, seconds=seconds, out=out, seed=seed, tracking_uri=tracking_uri)
+    generate_command(run_id=run_id, seconds=seconds, out=out, seed=seed, tracking_uri=tracking_uri,
+                     assignments=list(assignments))
     click.echo(str(out))

@@ -7,6 +7,7 @@ import math
 import mlflow
 import numpy as np
 import pytest
+import scipy.io.wavfile
 import scipy.signal
 import scipy.stats
 
@@ -164,3 +165,13 @@ def test_a_real_run_logs_the_likelihood_family_at_every_evaluation(lstm_mode, cl
                                   histories["gain_over_linear"], strict=True):
         assert gain.value == pytest.approx(linear.value - loss.value)
         assert 0.0 < loss.value < 10.0  # nats of a 256-class softmax near its start
+    if lstm_mode == "stateful":  # `generate --set` samples the run's weights differently
+        out = store.parent / "nucleus.wav"
+        cli("generate", "--run", run_id, "--seconds", "0.05", "--out", str(out),
+            "--set", "mulaw_top_p=0.5", "--set", "mulaw_temperature=0.8", check=True)
+        rate, audio = scipy.io.wavfile.read(out)
+        assert rate == 16000 and len(audio) == 800
+        refused = cli("generate", "--run", run_id, "--seconds", "0.05",
+                      "--out", str(store.parent / "no.wav"), "--set", "lstm_units=3")
+        assert refused.returncode == 2 and not (store.parent / "no.wav").exists()
+        assert refused.stderr.strip().splitlines()[-1].startswith("error: lstm_units is fixed")

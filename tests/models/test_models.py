@@ -10,6 +10,7 @@ from harness.training.bench import paper_predict_loop
 from harness.training.generation import generate_audio
 from models.autoencoder import code_length
 from models.errors import SampleGanError
+from models.heads import nucleus
 from models.mulaw import mulaw_decode, mulaw_encode, mulaw_levels
 from models.registry import VARIANTS, resolve
 from models.sample_gan import SampleGAN, set_global_seed
@@ -163,6 +164,52 @@ def test_stateful_sampled_head_follows_the_full_sequence_logits():
     logits = generator.sequence_params(tf.concat([seed_window, fed[:, :-1]], axis=1))[:, 31:]
     expected = tf.gather(mulaw_levels(256), tf.argmax(logits, axis=-1))
     np.testing.assert_allclose(expected.numpy(), emitted.numpy(), atol=1e-6)
+
+
+def numpy_nucleus(logits: np.ndarray, top_p: float) -> np.ndarray:
+    """Boolean mask (..., C) of the classes in the top-p nucleus, by sorting in NumPy."""
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    order = np.argsort(-probabilities, axis=-1, kind="stable")
+    ordered = np.take_along_axis(probabilities, order, -1)
+    before = np.cumsum(ordered, -1) - ordered
+    keep_ordered = before < top_p
+    mask = np.zeros_like(keep_ordered)
+    np.put_along_axis(mask, order, keep_ordered, -1)
+    return mask
+
+
+def test_nucleus_keeps_the_smallest_set_of_likely_classes_reaching_top_p():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05], [0.05, 0.15, 0.3, 0.5]], np.float32))
+    for top_p, kept in ((0.4, 1), (0.7, 2), (0.85, 3), (1.0, 4)):
+        masked = nucleus(tf.constant(logits), top_p).numpy()
+        assert (np.isfinite(masked).sum(-1) == kept).all(), top_p
+        np.testing.assert_array_equal(masked[0, :kept], logits[0, :kept])  # kept ones unchanged
+    rng = np.random.default_rng(0)
+    many = rng.normal(0.0, 3.0, (64, 256)).astype(np.float32)
+    for top_p in (0.1, 0.5, 0.9, 0.99):
+        np.testing.assert_array_equal(np.isfinite(nucleus(tf.constant(many), top_p).numpy()),
+                                      numpy_nucleus(many, top_p))
+
+
+def test_top_p_generation_draws_only_from_the_nucleus():
+    model = tiny("stateful", output_head="mulaw", mulaw_top_p=0.3)
+    for weight in model.generator.head_layer.weights:  # sharper logits: a nucleus of a few
+        weight.assign(weight * 20.0)
+    generator = model.generator
+    seed_window = tf.random.uniform((2, 32), -0.8, 0.8, seed=3)
+    emitted, fed = generator.generate(seed_window, 60, tf.constant([1, 1]))
+    logits = generator.sequence_params(tf.concat([seed_window, fed[:, :-1]], axis=1))[:, 31:]
+    inside = numpy_nucleus(logits.numpy(), 0.3)
+    classes = mulaw_encode(emitted, 256).numpy()
+    assert np.take_along_axis(inside, classes[..., None], -1).all()
+    assert inside.sum(-1).max() < 256 and len(np.unique(classes)) > 1  # a real restriction
+
+
+@pytest.mark.parametrize("top_p", [0.0, -0.1, 1.5])
+def test_top_p_outside_0_1_is_refused(top_p):
+    with pytest.raises(SampleGanError, match="mulaw_top_p"):
+        resolve("mulaw", {**TINY, "mulaw_top_p": top_p})
 
 
 REFERENCE_STEPS = 300  # samples per stream: long after the seed has left the n = 32 window
