@@ -30,7 +30,8 @@ class SampleGANConfig:
     # --- the user's axes -------------------------------------------------------------
     sample_rate: int = 44100  # Hz; the paper assumed 44.1 kHz input
     n: int = 500  # window = segment length in samples; the paper mostly used 500
-    lstm_mode: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample
+    lstm_mode: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample;
+    #   "frame-tier": the LSTMs step once per frame_size samples, an MLP predicts each sample
     prefilter: bool = False  # paper tried conv+max-pool before the LSTMs, then removed it
 
     # --- research axes (paper value first) ---------------------------------------------
@@ -57,6 +58,8 @@ class SampleGANConfig:
     mulaw_top_p: float = 1.0  # nucleus sampling of the mu-law head: draw only from the most
     #                          likely classes holding this much probability; 1 = every class
     input_embedding_dim: int = 32  # features per sample of the mulaw-embedding input
+    frame_size: int = 16  # frame-tier only: samples per LSTM step (SampleRNN's 2-tier model: 16)
+    sample_mlp_units: int = 256  # frame-tier only: width of the per-sample MLP
     seed_noise_std: float = 0.1  # std of the "noise" seed window
 
     # --- optimisation (ours) -------------------------------------------------------------
@@ -205,11 +208,12 @@ def _validate(config: SampleGANConfig) -> None:
     _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
     _check(-1 <= config.teacher_warmup <= config.n,
            "teacher_warmup must be -1 (= n) or in [0, n]")
-    _check(config.lstm_mode == "stateful" or config.teacher_warmup in (-1, config.n),
-           "teacher_warmup below n needs lstm_mode = stateful (a stateless generator reads "
-           "whole n-sample windows)")
+    _check(config.lstm_mode != "stateless" or config.teacher_warmup in (-1, config.n),
+           "teacher_warmup below n needs lstm_mode = stateful or frame-tier (a stateless "
+           "generator reads whole n-sample windows)")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
-                 "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim"):
+                 "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size",
+                 "sample_mlp_units"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")
     for name in ("ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "grad_positions",
                  "eval_samples", "pretrain_length"):
@@ -223,6 +227,11 @@ def _validate(config: SampleGANConfig) -> None:
                                                 config.pretrain_beta1)),
            "adam betas must be in [0, 1)")
     _check(0.0 < config.mulaw_top_p <= 1.0, "mulaw_top_p must be in (0, 1]")
+    _check(config.lstm_mode != "frame-tier" or config.frame_size <= config.n,
+           "frame_size must be at most n (the seed window holds at least one frame)")
+    _check(config.lstm_mode != "frame-tier" or not config.prefilter,
+           "lstm_mode = frame-tier takes no prefilter (its sample tier reads the last frame_size "
+           "samples directly)")
 
 
 def check_sampling_keys(values: dict[str, Any]) -> None:

@@ -287,3 +287,124 @@ class StatefulGenerator(Generator):
         params = self.sequence_params(audio[:, :-1])[:, start - 1:]
         return self.head.teacher_loss(params, audio[:, start:])
 
+
+
+class FrameTierGenerator(Generator):
+    """Two tiers, as SampleRNN's two-tier model (Mehri et al., ICLR 2017).
+
+    The two stacked LSTMs (the frame tier) step once per frame of `frame_size` = F
+    samples: each step reads the features of F samples (the `sample_input` part's, e.g.
+    F mu-law embeddings) and its output is projected to F conditioning vectors, one for
+    each sample of the next frame. The sample tier, a two-layer MLP, predicts each sample
+    from the features of the F samples before it plus its conditioning vector. The LSTMs
+    thus span F samples per step (a 100-sample period is 6 steps, not 100), and teacher
+    forcing runs the sample tier in parallel over every position.
+
+    Frame boundaries are counted from the end of the seed window: in a sequence whose
+    first n samples are the window (generation, the GAN's replay, the held-out probe,
+    teacher-forced crops), frames start at offset r = n mod F, so the first predicted
+    position is r + F and the window's last frame ends at n. Generation carries the LSTM
+    state and a phase in [0, F): O(1) per sample, one LSTM step every F samples.
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.frame = config.frame_size
+        self.mlp_units = config.sample_mlp_units
+        self.upsample = keras.layers.Dense(self.frame * self.mlp_units, name="upsample")
+        self.sample_in = keras.layers.Dense(self.mlp_units, name="sample_in")
+        self.sample_hidden = keras.layers.Dense(self.mlp_units, activation="relu",
+                                                name="sample_hidden")
+
+    def _prefilter_stride(self, config) -> int:
+        return 1
+
+    @property
+    def offset(self) -> int:
+        """Where the first frame starts in a sequence that begins with an n-sample window."""
+        return self.n % self.frame
+
+    def _sample_tier(self, window_features: tf.Tensor, cond: tf.Tensor) -> tf.Tensor:
+        """Head parameters from the flattened features of the F previous samples and the
+        conditioning vector of the position: (..., F*C), (..., U) -> (..., P)."""
+        hidden = tf.nn.relu(self.sample_in(window_features) + cond)
+        return self.head_layer(self.sample_hidden(hidden))
+
+    def _params(self, audio: tf.Tensor, offset: int) -> tf.Tensor:
+        """Params of every predictable position of `audio` (B, T), frames starting at `offset`.
+
+        The audio is padded at its end to whole frames (a frame only conditions positions
+        after it, so padding changes no prediction). Returns (B, T' - offset - F + 1, P):
+        index i predicts position offset + F + i (the last one may lie past the audio).
+        """
+        frame = self.frame
+        length = tf.shape(audio)[1] - offset
+        audio = tf.pad(audio[:, offset:], [[0, 0], [0, (frame - length % frame) % frame]])
+        features = self.frames(audio)  # (B, M, C)
+        batch, samples = tf.shape(features)[0], tf.shape(features)[1]
+        channels = features.shape[-1]
+        hidden, *_ = self.lstm1(tf.reshape(features, [batch, samples // frame, frame * channels]))
+        hidden, *_ = self.lstm2(hidden)  # (B, K, units): after each frame
+        cond = tf.reshape(self.upsample(hidden), [batch, samples, self.mlp_units])
+        windows = tf.signal.frame(features, frame, 1, axis=1)  # (B, M - F + 1, F, C)
+        windows = tf.reshape(windows, [batch, samples - frame + 1, frame * channels])
+        return self._sample_tier(windows, cond[:, : samples - frame + 1])
+
+    def window_params(self, windows: tf.Tensor) -> tf.Tensor:
+        """Params of the sample after each window (B, W), its frames ending at W."""
+        width = int(windows.shape[1])
+        return self._params(windows, width % self.frame)[:, width - width % self.frame - self.frame]
+
+    def params_at(self, audio, positions):
+        params = self._params(audio, self.offset)
+        return tf.gather(params, positions - self.offset - self.frame, axis=1)
+
+    def teacher_loss(self, audio, seed):
+        del seed
+        first = self.offset + self.frame  # the first position a full frame precedes
+        start = max(self.warmup, first)
+        params = self._params(audio, self.offset)[:, start - first: tf.shape(audio)[1] - first]
+        return self.head.teacher_loss(params, audio[:, start:])
+
+    def replay_relaxed(self, seed_window, fed, seed):
+        del seed
+        length = tf.shape(fed)[1]
+        history = tf.concat([seed_window, fed], axis=1)  # (B, n + L)
+        first = self.n - self.offset - self.frame  # the index predicting position n
+        params = self._params(history, self.offset)[:, first: first + length]
+        return tf.range(length), self.head.relaxed(params)
+
+    def _frame_features(self, buffer: tf.Tensor) -> tf.Tensor:
+        """Flattened features (B, F*C) of the F newest samples."""
+        features = self.frames(buffer)
+        return tf.reshape(features, [tf.shape(features)[0], self.frame * features.shape[-1]])
+
+    def start(self, seed_window: tf.Tensor) -> Carry:
+        window = tf.convert_to_tensor(seed_window, tf.float32)
+        width, frame = int(window.shape[1]), self.frame
+        features = self.frames(window[:, width % frame:])  # (B, K*F, C)
+        batch = tf.shape(features)[0]
+        frames = tf.reshape(features, [batch, width // frame, frame * features.shape[-1]])
+        hidden, h1, c1 = self.lstm1(frames)
+        hidden, h2, c2 = self.lstm2(hidden)
+        cond = tf.reshape(self.upsample(hidden[:, -1]), [batch, frame, self.mlp_units])
+        buffer = window[:, -frame:]
+        phase = tf.constant(0, tf.int32)
+        return (buffer, h1, c1, h2, c2, cond, phase,
+                self._sample_tier(self._frame_features(buffer), cond[:, 0]))
+
+    def advance(self, carry: Carry, fed: tf.Tensor) -> Carry:
+        buffer, h1, c1, h2, c2, cond, phase, _ = carry
+        buffer = tf.concat([buffer[:, 1:], fed[:, None]], axis=1)
+        phase = phase + 1
+
+        def next_frame():
+            out1, (n_h1, n_c1) = self.lstm1.cell(self._frame_features(buffer), [h1, c1])
+            out2, (n_h2, n_c2) = self.lstm2.cell(out1, [h2, c2])
+            n_cond = tf.reshape(self.upsample(out2), tf.shape(cond))
+            return n_h1, n_c1, n_h2, n_c2, n_cond, tf.zeros_like(phase)
+
+        h1, c1, h2, c2, cond, phase = tf.cond(
+            phase >= self.frame, next_frame, lambda: (h1, c1, h2, c2, cond, phase))
+        params = self._sample_tier(self._frame_features(buffer), tf.gather(cond, phase, axis=1))
+        return (buffer, h1, c1, h2, c2, cond, phase, params)

@@ -25,6 +25,7 @@ PARTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "lstm_mode": MappingProxyType({
         "stateless": "models.generator:StatelessGenerator",  # the paper: re-run the window
         "stateful": "models.generator:StatefulGenerator",  # state carried, O(1) per sample
+        "frame-tier": "models.generator:FrameTierGenerator",  # SampleRNN's two tiers
     }),
     "output_head": MappingProxyType({
         "tanh": "models.heads:TanhHead",  # the paper: deterministic regression

@@ -63,6 +63,12 @@ _VARIANTS = (
              lstm_mode="stateful", seed_source="real", output_head="mulaw",
              sample_input="mulaw-embedding", pretrain_steps=900, lr_pretrain=2e-3,
              pretrain_beta1=0.9, clip_norm=1.0),
+    _variant("frame-tier-fix",
+             "embedded-fix with SampleRNN's two tiers: the LSTMs step once per 16-sample frame "
+             "and an MLP predicts each sample from the 16 before it.",
+             lstm_mode="frame-tier", seed_source="real", output_head="mulaw",
+             sample_input="mulaw-embedding", pretrain_steps=900, lr_pretrain=2e-3,
+             pretrain_beta1=0.9, clip_norm=1.0),
     _variant("autoregressive-fix",
              "The collapse-hunt candidate: stateful, real priming, sampled mu-law head, "
              "teacher forcing and feedback noise.",

@@ -42,7 +42,9 @@ class SampleGAN:
         n = self.config.n
         self.decoder(self.encoder(tf.zeros((1, n))))
         pool = self.config.prefilter_pool
-        short = tf.zeros((1, min(n, 2 * (self.config.prefilter_kernel + pool) + 2 * pool)))
+        reach = max(2 * (self.config.prefilter_kernel + pool) + 2 * pool,
+                    self.config.frame_size)  # a frame-tier window holds a whole frame
+        short = tf.zeros((1, min(n, reach)))
         carry = self.generator.start(short)
         self.generator.advance(carry, tf.zeros((1,)))
         self.generator(short)  # through __call__, so Keras marks it built

@@ -57,7 +57,8 @@ def test_every_variant_builds_with_the_right_shapes(variant, eager_functions):
     assert relaxed.shape == (batch, positions.shape[0])
     # the parts are the ones the variant names
     assert type(model.generator).__name__ == {"stateless": "StatelessGenerator",
-                                              "stateful": "StatefulGenerator"}[config.lstm_mode]
+                                              "stateful": "StatefulGenerator",
+                                              "frame-tier": "FrameTierGenerator"}[config.lstm_mode]
     assert type(model.generator.prefilter).__name__ == ("ConvPrefilter" if config.prefilter
                                                         else "NoPrefilter")
     assert type(model.generator.head).__name__ == {"tanh": "TanhHead",
@@ -210,6 +211,64 @@ def test_top_p_generation_draws_only_from_the_nucleus():
 def test_top_p_outside_0_1_is_refused(top_p):
     with pytest.raises(SampleGanError, match="mulaw_top_p"):
         resolve("mulaw", {**TINY, "mulaw_top_p": top_p})
+
+
+@pytest.mark.parametrize("sample_input,frame_size", [("raw", 4), ("mulaw-embedding", 4),
+                                                      ("mulaw-embedding", 5)])
+def test_frame_tier_generation_follows_its_teacher_forced_params(sample_input, frame_size):
+    # n = 30: frames of 4 start at offset 2 (30 mod 4), frames of 5 at 0.
+    model = tiny("stateful", n=30, lstm_mode="frame-tier", frame_size=frame_size,
+                 sample_mlp_units=8, sample_input=sample_input)
+    generator = model.generator
+    for weight in generator.weights:  # untrained weights settle on a constant; these move
+        weight.assign(weight * 3.0)
+    seed_window = tf.random.uniform((2, 30), -0.8, 0.8, seed=3)
+    emitted, fed = generator.generate(seed_window, 50, tf.constant([1, 1]))
+    history = tf.concat([seed_window, fed], axis=1)
+    params = generator.params_at(history, tf.range(30, 80))  # the held-out likelihood's path
+    np.testing.assert_allclose(tf.tanh(params[..., 0]).numpy(), emitted.numpy(), atol=1e-5)
+    _, relaxed = generator.replay_relaxed(seed_window, fed, tf.constant([0, 0]))  # the GAN's
+    np.testing.assert_allclose(relaxed.numpy(), emitted.numpy(), atol=1e-5)
+    np.testing.assert_allclose(generator(seed_window).numpy(), params[:, 0].numpy(), atol=1e-5)
+    assert float(tf.math.reduce_std(emitted[:, 10:])) > 1e-3  # not a constant past 2 frames
+
+
+def test_frame_tier_sampled_head_follows_the_teacher_forced_logits():
+    model = tiny("stateful", n=30, lstm_mode="frame-tier", frame_size=4, sample_mlp_units=8,
+                 output_head="mulaw", mulaw_temperature=1e-6, sample_input="mulaw-embedding")
+    generator = model.generator
+    for weight in generator.weights:
+        weight.assign(weight * 3.0)
+    seed_window = tf.random.uniform((2, 30), -0.8, 0.8, seed=3)
+    emitted, fed = generator.generate(seed_window, 50, tf.constant([1, 1]))
+    logits = generator.params_at(tf.concat([seed_window, fed], axis=1), tf.range(30, 80)).numpy()
+    top_two = np.sort(logits, axis=-1)[..., -2:]
+    clear = top_two[..., 1] - top_two[..., 0] > 1e-3  # ReLU units can tie classes exactly
+    expected = mulaw_levels(256).numpy()[logits.argmax(-1)]
+    assert clear.mean() > 0.8
+    np.testing.assert_allclose(expected[clear], emitted.numpy()[clear], atol=1e-6)
+    assert len(np.unique(emitted.numpy())) > 5
+
+
+def test_frame_tier_teacher_loss_scores_from_the_warmup_on():
+    model = tiny("stateful", n=30, lstm_mode="frame-tier", frame_size=4, sample_mlp_units=8,
+                 output_head="mulaw", sample_input="mulaw-embedding", teacher_warmup=0)
+    generator = model.generator
+    audio = tf.random.uniform((2, 61), -0.5, 0.5, seed=4)
+    first = 30 % 4 + 4  # the first position a whole frame precedes
+    expected = generator.head.teacher_loss(generator.params_at(audio, tf.range(first, 61)),
+                                           audio[:, first:])
+    assert float(generator.teacher_loss(audio, tf.constant([0, 0]))) == pytest.approx(
+        float(expected), rel=1e-5)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"frame_size": 40}, "frame_size must be at most n"),
+    ({"prefilter": True}, "takes no prefilter"),
+])
+def test_frame_tier_refuses_what_it_cannot_build(overrides, message):
+    with pytest.raises(SampleGanError, match=message):
+        resolve("frame-tier-fix", {**TINY, **overrides})
 
 
 REFERENCE_STEPS = 300  # samples per stream: long after the seed has left the n = 32 window
