@@ -58,10 +58,12 @@ class GenerationSizes:
 FULL_GENERATION = GenerationSizes(
     n=500, lstm_units=128, paper_samples=40, repeats=3,
     samples={("stateless", 1): 200, ("stateless", 64): 16,
-             ("stateful", 1): 8 * CHUNK_SAMPLES, ("stateful", 64): 2 * CHUNK_SAMPLES})
+             ("stateful", 1): 8 * CHUNK_SAMPLES, ("stateful", 64): 2 * CHUNK_SAMPLES,
+             ("frame-tier", 1): 8 * CHUNK_SAMPLES, ("frame-tier", 64): 2 * CHUNK_SAMPLES})
 QUICK_GENERATION = GenerationSizes(
     n=32, lstm_units=8, paper_samples=5, repeats=1,
-    samples={("stateless", 1): 16, ("stateless", 64): 4, ("stateful", 1): 256, ("stateful", 64): 64})
+    samples={("stateless", 1): 16, ("stateless", 64): 4, ("stateful", 1): 256, ("stateful", 64): 64,
+             ("frame-tier", 1): 256, ("frame-tier", 64): 64})
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,11 @@ class TrainSizes:
 
 
 FULL_TRAIN = TrainSizes(overrides={"n": 500, "batch_size": 16},
-                        steps={"stateless": 1, "stateful": 5}, corpus_seconds=2.0)
+                        steps={"stateless": 1, "stateful": 5, "frame-tier": 5}, corpus_seconds=2.0)
 QUICK_TRAIN = TrainSizes(
     overrides={"n": 32, "batch_size": 4, "lstm_units": 8, "ae_levels": 1, "ae_filters": 4,
                "sample_rate": 16000},
-    steps={"stateless": 1, "stateful": 1}, corpus_seconds=1.0)
+    steps={"stateless": 1, "stateful": 1, "frame-tier": 1}, corpus_seconds=1.0)
 
 
 # ----------------------------------------------------------------------------- shared

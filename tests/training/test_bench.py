@@ -38,7 +38,7 @@ def test_bench_generation_prints_every_path_and_batch(cli, tmp_path):
     assert set(result["config"]) >= {"n", "lstm_units", "sample_rate_hz"}
     rows = {(row["path"], row["batch"]): row for row in result["results"]}
     assert set(rows) == {("paper_predict_loop", 1), ("stateless", 1), ("stateless", 64),
-                         ("stateful", 1), ("stateful", 64)}
+                         ("stateful", 1), ("stateful", 64), ("frame-tier", 1), ("frame-tier", 64)}
     for row in rows.values():
         assert row["samples_per_s"] > 0 and isinstance(row["xla"], bool)
         assert row["ratio_to_paper_predict_loop"] == pytest.approx(
@@ -47,13 +47,13 @@ def test_bench_generation_prints_every_path_and_batch(cli, tmp_path):
     assert completed.stderr.count("bench generation: ") == 1 + len(rows)  # a line per case
 
 
-def test_bench_train_prints_both_modes_with_peak_memory(cli, tmp_path):
+def test_bench_train_prints_every_mode_with_peak_memory(cli, tmp_path):
     completed = cli("bench", "train", "--json", "--quick", cwd=tmp_path)
     result = one_json_object(completed)
     assert sorted(tmp_path.iterdir()) == []  # a benchmark creates no store
     assert set(result) == {"config", "results"}
     check_config(result["config"])
-    assert [row["lstm_mode"] for row in result["results"]] == ["stateless", "stateful"]
+    assert [row["lstm_mode"] for row in result["results"]] == ["stateless", "stateful", "frame-tier"]
     for row in result["results"]:
         assert (row["batch"], row["n"]) == (result["config"]["batch"], result["config"]["n"])
         assert row["generator_step_s"] == pytest.approx(
