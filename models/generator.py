@@ -288,7 +288,6 @@ class StatefulGenerator(Generator):
         return self.head.teacher_loss(params, audio[:, start:])
 
 
-
 class FrameTierGenerator(Generator):
     """Two tiers, as SampleRNN's two-tier model (Mehri et al., ICLR 2017).
 
@@ -324,6 +323,16 @@ class FrameTierGenerator(Generator):
         """Where the first frame starts in a sequence that begins with an n-sample window."""
         return self.n % self.frame
 
+    def _frame_tier(self, features: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """Both LSTMs over whole frames of per-sample features (B, K*F, C): the output after
+        each frame (B, K, units) and the final states h1, c1, h2, c2."""
+        batch, samples = tf.shape(features)[0], tf.shape(features)[1]
+        frames = tf.reshape(features, [batch, samples // self.frame,
+                                       self.frame * features.shape[-1]])
+        hidden, h1, c1 = self.lstm1(frames)
+        hidden, h2, c2 = self.lstm2(hidden)
+        return hidden, h1, c1, h2, c2
+
     def _sample_tier(self, window_features: tf.Tensor, cond: tf.Tensor) -> tf.Tensor:
         """Head parameters from the flattened features of the F previous samples and the
         conditioning vector of the position: (..., F*C), (..., U) -> (..., P)."""
@@ -343,8 +352,7 @@ class FrameTierGenerator(Generator):
         features = self.frames(audio)  # (B, M, C)
         batch, samples = tf.shape(features)[0], tf.shape(features)[1]
         channels = features.shape[-1]
-        hidden, *_ = self.lstm1(tf.reshape(features, [batch, samples // frame, frame * channels]))
-        hidden, *_ = self.lstm2(hidden)  # (B, K, units): after each frame
+        hidden, *_ = self._frame_tier(features)  # (B, K, units): after each frame
         cond = tf.reshape(self.upsample(hidden), [batch, samples, self.mlp_units])
         windows = tf.signal.frame(features, frame, 1, axis=1)  # (B, M - F + 1, F, C)
         windows = tf.reshape(windows, [batch, samples - frame + 1, frame * channels])
@@ -382,11 +390,8 @@ class FrameTierGenerator(Generator):
     def start(self, seed_window: tf.Tensor) -> Carry:
         window = tf.convert_to_tensor(seed_window, tf.float32)
         width, frame = int(window.shape[1]), self.frame
-        features = self.frames(window[:, width % frame:])  # (B, K*F, C)
-        batch = tf.shape(features)[0]
-        frames = tf.reshape(features, [batch, width // frame, frame * features.shape[-1]])
-        hidden, h1, c1 = self.lstm1(frames)
-        hidden, h2, c2 = self.lstm2(hidden)
+        batch = tf.shape(window)[0]
+        hidden, h1, c1, h2, c2 = self._frame_tier(self.frames(window[:, width % frame:]))
         cond = tf.reshape(self.upsample(hidden[:, -1]), [batch, frame, self.mlp_units])
         buffer = window[:, -frame:]
         phase = tf.constant(0, tf.int32)

@@ -73,7 +73,6 @@ class MulawHead:
         )
 
 
-
 def nucleus(logits: tf.Tensor, top_p: float) -> tf.Tensor:
     """Logits (..., C) with every class outside the top-`top_p` nucleus set to -inf.
 

@@ -34,6 +34,11 @@ def _variant(name: str, description: str, **overrides: Any) -> Variant:
     return Variant(name, description, MappingProxyType(overrides))
 
 
+# What made the generator learn (embedded-fix), whatever its LSTMs' mode: real priming, a
+# sampled mu-law head, an embedded mu-law input, teacher forcing with its own optimiser.
+_FIX = dict(seed_source="real", output_head="mulaw", sample_input="mulaw-embedding",
+            pretrain_steps=900, lr_pretrain=2e-3, pretrain_beta1=0.9, clip_norm=1.0)
+
 _VARIANTS = (
     _variant("paper", "Faithful Sample-GAN: stateless LSTMs, encoded seed, tanh head, BCE, n=500, 44.1 kHz."),
     # the user's axes
@@ -60,15 +65,11 @@ _VARIANTS = (
              "What made the generator learn here: stateful, real priming, sampled mu-law head, an "
              "embedded mu-law input, and teacher forcing with its own optimiser (Adam 2e-3, "
              "beta1 0.9, gradient norm clipped at 1).",
-             lstm_mode="stateful", seed_source="real", output_head="mulaw",
-             sample_input="mulaw-embedding", pretrain_steps=900, lr_pretrain=2e-3,
-             pretrain_beta1=0.9, clip_norm=1.0),
+             lstm_mode="stateful", **_FIX),
     _variant("frame-tier-fix",
              "embedded-fix with SampleRNN's two tiers: the LSTMs step once per 16-sample frame "
              "and an MLP predicts each sample from the 16 before it.",
-             lstm_mode="frame-tier", seed_source="real", output_head="mulaw",
-             sample_input="mulaw-embedding", pretrain_steps=900, lr_pretrain=2e-3,
-             pretrain_beta1=0.9, clip_norm=1.0),
+             lstm_mode="frame-tier", **_FIX),
     _variant("autoregressive-fix",
              "The collapse-hunt candidate: stateful, real priming, sampled mu-law head, "
              "teacher forcing and feedback noise.",

@@ -19,7 +19,7 @@ def generate_command(*, run_id: str, seconds: float, out: Path, seed: int,
     """Download the run's model, generate `seconds` of audio, write 16-bit WAV to `out`.
 
     `assignments` ("KEY=VALUE", the CLI's --set) change the sampling keys only
-    (`models.sample_gan.SAMPLING_KEYS`).
+    (`models.config.SAMPLING_KEYS`).
     """
     from harness.data.audio import write_wav
     from harness.tracking.store import TrackingStore, download_artifacts, get_run
