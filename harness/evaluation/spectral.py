@@ -45,6 +45,9 @@ _RMS_RATIO_SD = 0.986
 _ADJACENT_BIN_FACTOR = 1.65
 
 
+_DB_PER_NEPER_OF_POWER = 10.0 / math.log(10.0)  # a natural-log power ratio in dB
+
+
 _TONALITY_SMOOTH_BINS = 9  # running median width: over twice a Hann main lobe (4 bins)
 
 
@@ -70,6 +73,7 @@ class _NoiseCues:
     fluctuation_z: float
     tonality_ratio: float
     modulation_z: float
+    modulation_depth_db: float
 
 
 def _block_bounds(frames: int) -> list[tuple[int, int]]:
@@ -107,6 +111,11 @@ def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
         several times more). modulation_z: z-score of the RMS second difference of the
         frames' amplitude (exp of half the gain) against what chance alone gives (about 0
         for noise, however slowly it fades; onsets, bursts and tremolo far more).
+        modulation_depth_db: how far the level moves from frame to frame beyond chance, in
+        dB: the RMS second difference of the frames' gain (mean log power) over sqrt(6),
+        with what chance gives removed in quadrature (0 for noise; so the typical size of
+        independent frame-to-frame level jitter). `modulation_z` says the level moves;
+        this says by how much (a rhythm moves it by 5 dB and more, spiky hiss by 2).
     """
     frames = power.shape[0]
     mean_power = power.sum(axis=0, dtype=np.float64) / frames
@@ -136,7 +145,10 @@ def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
     chance = 6.0 * gain_variance / 4.0 * float(middle @ middle)
     ratio = math.sqrt(float(curvature @ curvature) / chance) if chance > 0.0 else 0.0
     modulation_z = (ratio - 1.0) * math.sqrt(curvature.size) / _RMS_RATIO_SD
-    return _NoiseCues(fluctuation_z, tonality_ratio, modulation_z)
+    gain_curvature = gain[2:] - 2.0 * gain[1:-1] + gain[:-2]
+    excess = float(gain_curvature @ gain_curvature) / gain_curvature.size - 6.0 * gain_variance
+    modulation_depth_db = _DB_PER_NEPER_OF_POWER * math.sqrt(max(excess, 0.0) / 6.0)
+    return _NoiseCues(fluctuation_z, tonality_ratio, modulation_z, modulation_depth_db)
 
 
 def spectral_pass(
@@ -208,7 +220,7 @@ def mean_spectrum_centroid_hz(mean_power: np.ndarray, sample_rate_hz: int, fft_s
 
 def median_noise_cues(cues: list[_NoiseCues]) -> dict[str, float | None]:
     """The clip's noise cues: medians over its active blocks (None without one)."""
-    names = ("fluctuation_z", "tonality_ratio", "modulation_z")
+    names = ("fluctuation_z", "tonality_ratio", "modulation_z", "modulation_depth_db")
     if not cues:
         return dict.fromkeys(names)
     # statistics.median: a clip of a few seconds has one block, and NumPy's per-call cost dominates.

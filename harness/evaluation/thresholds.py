@@ -89,6 +89,21 @@ class Thresholds:
             independent frame-to-frame jitter could be told apart in principle, but over
             2 s windows a Ljung-Box test on the frames' gain measured 5.6-8 on music and
             1.5-8 on those clips: frames of 64 ms are too coarse for it.
+        noise_modulation_depth_db: `modulation_depth_db` below which the level's movement
+            (`modulation_z`) does not keep a clip whose spectral shape is noise-like on the
+            other two cues out of `noise`, whatever its flatness: the level moves beyond chance
+            but by too little to be a rhythm or notes. The depth is the RMS frame-to-frame
+            level jitter in dB with chance removed (0 for steady noise; N(0, s) dB of
+            independent jitter per frame measures s). Spikes on coloured hiss from mu-law
+            generators measure 0.9-2.7 dB (14 clips: 12 from the
+            stateful `embedded-fix` after 1,200 steps, seeds 0 and 1, and the 2 in
+            tests/evaluation/data from collapse_cpu; 2026-12-03); the
+            noise-like shipped music that only modulation keeps healthy, every 1-4 s window at
+            0.1 s steps at 16 and 44.1 kHz, at least 4.29 (loop_amen; loop_mika 4.35) and
+            4.06 for the window of the Brahms recording that holds its last chord's release.
+            3.3 sits 1.2x above the one and 1.2x below the other. The applause after that
+            chord (38.6-43.8 s), noise whose level jitters by 0.9-3 dB, is `noise` with it:
+            467 windows of 1-4 s over both files and rates, all starting after 38.7 s.
         loop_residual_db: Largest `loop_residual_db` for `loop`: the energy of
             x[t + L] - x[t] over the mean-removed tail, relative to the tail's energy,
             at the period L and at the whole number of periods closest to half the tail
@@ -135,6 +150,7 @@ class Thresholds:
     noise_tonality_ratio: float = 1.4
     noise_modulation_z: float = 6.0
     noise_broadband_flatness: float = 0.3
+    noise_modulation_depth_db: float = 3.3
     loop_residual_db: float = -40.0
     loop_drop_correlation: float = 0.5
     loop_max_period_s: float = 0.05

@@ -27,7 +27,7 @@ RECORDINGS = (
 )
 TEN_MS = 0.010
 RATE_44K = 44100
-NOISE_CUES = ("fluctuation_z", "tonality_ratio", "modulation_z")
+NOISE_CUES = ("fluctuation_z", "tonality_ratio", "modulation_z", "modulation_depth_db")
 # Every recording shipped in the shared music folder (the loops and drones are Sonic Pi samples).
 SHIPPED = (
     *RECORDINGS,
@@ -567,10 +567,18 @@ def test_every_audio_file_in_the_music_folder_is_covered(music_dir: Path) -> Non
     assert audio_files <= set(SHIPPED)
 
 
-def _excerpts(audio: np.ndarray, rate: int) -> list[tuple[str, np.ndarray]]:
-    """The whole file, then 2, 3 and 4 s excerpts at five offsets up to the last audible sample."""
+# The live Brahms recording ends in 5 s of applause after its last chord (38.6 s): noise, and
+# labelled so since `noise_modulation_depth_db` (see test_the_applause_after_the_last_chord_is_noise).
+APPLAUSE_FROM_S = {"brahms_hungarian_dance_5.ogg": 38.6, "brahms_hungarian_dance_5.hq.ogg": 38.6}
+
+
+def _excerpts(audio: np.ndarray, rate: int, music_until_s: float | None = None) -> list[tuple[str, np.ndarray]]:
+    """The whole file, then 2, 3 and 4 s excerpts at five offsets up to the last audible sample
+    (or up to `music_until_s`)."""
     audible = np.flatnonzero(np.abs(audio) >= 10 ** (DEFAULT_THRESHOLDS.silence_db / 20))
     end = int(audible[-1]) + 1
+    if music_until_s is not None:
+        end = min(end, round(music_until_s * rate))
     excerpts = [("whole", audio)]
     for seconds in (2, 3, 4):
         size = seconds * rate
@@ -585,9 +593,23 @@ def _excerpts(audio: np.ndarray, rate: int) -> list[tuple[str, np.ndarray]]:
 def test_shipped_recordings_and_their_excerpts_are_healthy(shipped: dict, name: str, rate_hz: int) -> None:
     if name not in shipped:
         pytest.skip(f"{name} is missing")
-    for where, excerpt in _excerpts(shipped[name][rate_hz], rate_hz):
+    for where, excerpt in _excerpts(shipped[name][rate_hz], rate_hz, APPLAUSE_FROM_S.get(name)):
         diagnosis = diagnose_clip(excerpt, rate_hz, N)
         assert diagnosis.label == "healthy", (where, diagnosis.metrics)
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+@pytest.mark.parametrize("name", APPLAUSE_FROM_S)
+def test_the_applause_after_the_last_chord_is_noise(shipped: dict, name: str, rate_hz: int) -> None:
+    # Its level jitters beyond chance (modulation_z 7-62) but by about 1-3 dB, as spiky hiss does.
+    if name not in shipped:
+        pytest.skip(f"{name} is missing")
+    for start_s in (39.5, 40.5, 41.5):
+        excerpt = shipped[name][rate_hz][round(start_s * rate_hz) : round((start_s + 2.0) * rate_hz)]
+        diagnosis = diagnose_clip(excerpt, rate_hz, N)
+        metrics = diagnosis.metrics
+        assert diagnosis.label == "noise", (start_s, metrics)
+        assert metrics["modulation_depth_db"] < DEFAULT_THRESHOLDS.noise_modulation_depth_db
 
 
 @pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
@@ -727,6 +749,10 @@ def _spiky_hiss(rng: np.random.Generator, seconds: float, rate_hz: int) -> np.nd
     return _at_minus_20_dbfs(signal.lfilter([1.0, 0.75], [1.0], rng.standard_normal(size) + spikes))
 
 
+# Neither of the two rules that catch spiky hiss: its modulation would keep it `healthy`.
+NEITHER_RULE = Thresholds(noise_broadband_flatness=1.0, noise_modulation_depth_db=0.0)
+
+
 @pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
 def test_spikes_on_broadband_hiss_are_noise_although_their_level_jumps(rate_hz: int) -> None:
     clip = _spiky_hiss(np.random.default_rng(6), 4.0, rate_hz)
@@ -735,16 +761,63 @@ def test_spikes_on_broadband_hiss_are_noise_although_their_level_jumps(rate_hz: 
     assert DEFAULT_THRESHOLDS.noise_broadband_flatness < metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_flatness
     assert metrics["modulation_z"] > DEFAULT_THRESHOLDS.noise_modulation_z  # the spikes move the level
     assert diagnosis.label == "noise", metrics
-    # Without the broadband rule the spikes' modulation kept it `healthy`.
-    assert diagnose_clip(clip, rate_hz, N, Thresholds(noise_broadband_flatness=1.0)).label == "healthy"
+    assert diagnose_clip(clip, rate_hz, N, NEITHER_RULE).label == "healthy"
+    # Either rule alone is enough.
+    for only_one in (Thresholds(noise_broadband_flatness=1.0), Thresholds(noise_modulation_depth_db=0.0)):
+        assert diagnose_clip(clip, rate_hz, N, only_one).label == "noise"
 
 
-@pytest.mark.parametrize("name", ["embedded_fix_spiky_hiss.wav", "raw_mulaw_spiky_hiss.wav"])
+@pytest.mark.parametrize("name", ["embedded_fix_spiky_hiss.wav", "raw_mulaw_spiky_hiss.wav",
+                                  "embedded_fix_coloured_spiky_hiss.wav"])
 def test_generated_spiky_hiss_from_a_real_study_is_noise(name: str) -> None:
     decoded = decode_audio(GENERATED / name)
     diagnosis = diagnose_clip(decoded.audio, decoded.sample_rate_hz, N)
     metrics = diagnosis.metrics
     assert metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_flatness  # flatness alone missed it
     assert diagnosis.label == "noise", metrics
-    old = Thresholds(noise_broadband_flatness=1.0)
-    assert diagnose_clip(decoded.audio, decoded.sample_rate_hz, N, old).label == "healthy"
+    assert diagnose_clip(decoded.audio, decoded.sample_rate_hz, N, NEITHER_RULE).label == "healthy"
+    # The depth rule alone catches every one; the broadband rule misses the coloured one.
+    depth_only = Thresholds(noise_broadband_flatness=1.0)
+    assert diagnose_clip(decoded.audio, decoded.sample_rate_hz, N, depth_only).label == "noise"
+    coloured = metrics["spectral_flatness"] < DEFAULT_THRESHOLDS.noise_broadband_flatness
+    assert coloured == name.startswith("embedded_fix_coloured")
+
+
+@pytest.mark.parametrize("sigma_db", [1.5, 3.0, 6.0])
+def test_modulation_depth_is_the_size_of_frame_to_frame_level_jitter(sigma_db: float) -> None:
+    # Brown noise whose level jumps by an independent N(0, sigma) dB at every spectral frame.
+    rng = np.random.default_rng(7)
+    frame = spectral_fft_size(RATE_16K)
+    frames = 30 * RATE_16K // frame
+    gains = np.repeat(10 ** (rng.normal(0.0, sigma_db, frames) / 20), frame)
+    jittered = _at_minus_20_dbfs(COLOURED_NOISES["brown"](rng, frames * frame, RATE_16K) * gains)
+    depth = diagnose_clip(jittered, RATE_16K, N).metrics["modulation_depth_db"]
+    assert depth == pytest.approx(sigma_db, rel=0.2)
+    steady = _at_minus_20_dbfs(COLOURED_NOISES["brown"](rng, frames * frame, RATE_16K))
+    assert diagnose_clip(steady, RATE_16K, N).metrics["modulation_depth_db"] < 0.3
+
+
+def _only_modulation_keeps_it_healthy(metrics: dict) -> bool:
+    thresholds = DEFAULT_THRESHOLDS
+    return (metrics["fluctuation_z"] is not None
+            and metrics["fluctuation_z"] <= thresholds.noise_fluctuation_z
+            and metrics["tonality_ratio"] <= thresholds.noise_tonality_ratio
+            and metrics["modulation_z"] > thresholds.noise_modulation_z)
+
+
+def test_music_that_only_its_level_keeps_healthy_moves_it_far_more_than_spiky_hiss(shipped: dict) -> None:
+    # Noise-like spectra kept `healthy` by their rhythm alone: here 2 s windows of loop_mika
+    # (9.4 dB); every 1-4 s window at 0.1 s steps measured 4.3 dB and more, spiky hiss 0.9-2.7.
+    depths = []
+    for name in SHIPPED:
+        for rate_hz in (RATE_16K, RATE_44K):
+            if name not in shipped:
+                continue
+            audio = shipped[name][rate_hz][: round(APPLAUSE_FROM_S.get(name, 1e9) * rate_hz)]
+            for start in range(0, audio.size - 2 * rate_hz + 1, rate_hz // 2):  # 2 s every 0.5 s
+                metrics = diagnose_clip(audio[start : start + 2 * rate_hz], rate_hz, N).metrics
+                if _only_modulation_keeps_it_healthy(metrics):
+                    depths.append((name, rate_hz, start / rate_hz, metrics["modulation_depth_db"]))
+    if not depths:
+        pytest.skip("no shipped recording has an excerpt that only its modulation keeps healthy")
+    assert min(depth for *_, depth in depths) > 1.25 * DEFAULT_THRESHOLDS.noise_modulation_depth_db, depths
