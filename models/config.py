@@ -79,6 +79,10 @@ class SampleGANConfig:
     teacher_warmup: int = -1  # samples at the start of each teacher-forced sequence that only
     #   warm up the LSTM state, without loss; -1 = n (every prediction sees a full window, as in
     #   generation). Stateful only: below n the warm-up's compute is spent on predictions
+    teacher_polarity_flip: bool = False  # negate each teacher-forced sequence with probability
+    #   1/2 (a waveform and its negative sound the same): twice the training audio
+    teacher_gain_db: float = 0.0  # scale each teacher-forced sequence by a gain drawn uniformly
+    #   within +-this many dB (then clipped to [-1, 1]); 0 = none
     gp_weight: float = 10.0  # gradient-penalty weight of wgan-gp (Gulrajani et al.)
     train_gen_length: int = 0  # samples generated per training sequence; 0 = n (paper)
     grad_positions: int = 32  # stateless only: generated positions per sequence that carry
@@ -218,7 +222,7 @@ def _validate(config: SampleGANConfig) -> None:
     for name in ("ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "grad_positions",
                  "eval_samples", "pretrain_length"):
         _check(getattr(config, name) >= 0, f"{name} must be >= 0")
-    for name in ("feedback_noise", "seed_noise_std", "gp_weight", "clip_norm"):
+    for name in ("feedback_noise", "seed_noise_std", "gp_weight", "clip_norm", "teacher_gain_db"):
         _check(getattr(config, name) >= 0.0, f"{name} must be >= 0")
     for name in ("lr_autoencoder", "lr_generator", "lr_discriminator", "lr_pretrain",
                  "mulaw_temperature"):

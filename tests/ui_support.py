@@ -174,7 +174,9 @@ def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
         [str(Path(sys.executable).with_name("mlflow")), "server",
          "--backend-store-uri", backend_store_uri, "--artifacts-destination", str(artifacts),
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        # As `samplegan ui` does: the GenAI job runner's four consumer processes do nothing here.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

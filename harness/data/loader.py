@@ -223,3 +223,30 @@ def manifest_sha256(path: Path | str) -> str:
     if not manifest_path.is_file():
         raise SampleGanError(f"{path} is not a samplegan dataset (no {MANIFEST_NAME})")
     return hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+
+
+def augment_crops(crops: np.ndarray, rng: np.random.Generator, polarity_flip: bool,
+                  gain_db: float) -> np.ndarray:
+    """Training crops negated with probability 1/2 and scaled by a gain uniform in +-`gain_db` dB.
+
+    Each augmentation draws from `rng` only when it is on (one draw per crop), so a batch
+    without augmentation is the same as before these existed. Scaled crops are clipped to
+    [-1, 1], the range of the audio.
+
+    Args:
+        crops: float32 (count, length) crops, e.g. from `Dataset.random_crops`.
+        rng: The batch's generator.
+        polarity_flip: Negate each crop with probability 1/2.
+        gain_db: Half-width of the gain range in dB; 0 = no gain.
+
+    Returns:
+        float32 (count, length); `crops` itself when neither is on.
+    """
+    if not polarity_flip and gain_db <= 0.0:
+        return crops
+    factors = np.ones(len(crops), np.float64)
+    if polarity_flip:
+        factors *= np.where(rng.random(len(crops)) < 0.5, -1.0, 1.0)
+    if gain_db > 0.0:
+        factors *= 10.0 ** (rng.uniform(-gain_db, gain_db, len(crops)) / 20.0)
+    return np.clip(crops * factors[:, None].astype(np.float32), -1.0, 1.0)

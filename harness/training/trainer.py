@@ -20,7 +20,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from harness.common.signals import Terminated, raise_if_stop_requested
-from harness.data.loader import Dataset
+from harness.data.loader import Dataset, augment_crops
 from harness.evaluation.diagnostics import diagnose_batch
 from harness.evaluation.dynamics import diagnose_training, gan_history
 from harness.evaluation.likelihood import (
@@ -301,9 +301,13 @@ class Trainer:
         return np.take_along_axis(segments, index, axis=1)
 
     def _teacher_audio(self, rng: np.random.Generator) -> np.ndarray:
-        """(B, n + pretrain_length) contiguous train samples at random positions."""
-        return self.dataset.random_crops("train", self.config.teacher_length,
-                                         self.config.batch_size, rng)
+        """(B, n + pretrain_length) contiguous train samples at random positions, augmented as
+        `teacher_polarity_flip` and `teacher_gain_db` say (each draws from `rng` only when on,
+        so runs without them see the same batches as before they existed)."""
+        crops = self.dataset.random_crops("train", self.config.teacher_length,
+                                          self.config.batch_size, rng)
+        return augment_crops(crops, rng, self.config.teacher_polarity_flip,
+                             self.config.teacher_gain_db)
 
     # --- bookkeeping ----------------------------------------------------------------------
     def _out_of_time(self) -> bool:

@@ -29,7 +29,7 @@ from harness.data.dataset import (
     summarize_manifest,
 )
 from harness.data.importer import import_audio
-from harness.data.loader import load_dataset, manifest_sha256
+from harness.data.loader import augment_crops, load_dataset, manifest_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLEGAN = Path(sys.executable).with_name("samplegan")  # the console script of this environment
@@ -488,3 +488,30 @@ def test_console_script_all_bad_input_exits_non_zero_with_one_line(tmp_path):
     assert error.startswith(
         f"error: no usable audio: 7 input(s) skipped; first: {bad['corrupt.mp3'][0]}: cannot decode")
     assert not out.exists() and _siblings(out) == ["bad"]
+
+
+# ----------------------------------------------------------------- training augmentation
+def test_augmented_crops_are_each_crop_negated_or_not_and_scaled_within_the_gain_range():
+    crops = np.random.default_rng(0).uniform(-0.1, 0.1, (400, 64)).astype(np.float32)
+    augmented = augment_crops(crops, np.random.default_rng(1), polarity_flip=True, gain_db=6.0)
+    factors = augmented[:, 0] / crops[:, 0]
+    np.testing.assert_allclose(augmented, crops * factors[:, None], rtol=1e-5)  # one factor a crop
+    magnitudes_db = 20 * np.log10(np.abs(factors))
+    assert magnitudes_db.min() >= -6.0 - 1e-4 and magnitudes_db.max() <= 6.0 + 1e-4
+    assert magnitudes_db.min() < -5.0 and magnitudes_db.max() > 5.0  # the range is used
+    assert 150 < (factors < 0).sum() < 250  # about half negated
+
+
+def test_augmentation_clips_to_full_scale_and_flipping_alone_keeps_the_level():
+    crops = np.full((50, 8), 0.9, np.float32)
+    louder = augment_crops(crops, np.random.default_rng(2), polarity_flip=False, gain_db=12.0)
+    assert np.abs(louder).max() == 1.0 and (louder > 0).all()
+    flipped = augment_crops(crops, np.random.default_rng(2), polarity_flip=True, gain_db=0.0)
+    assert set(np.unique(flipped)) == {np.float32(-0.9), np.float32(0.9)}
+
+
+def test_no_augmentation_is_the_crops_themselves_and_draws_nothing():
+    crops = np.ones((4, 8), np.float32)
+    rng = np.random.default_rng(3)
+    assert augment_crops(crops, rng, polarity_flip=False, gain_db=0.0) is crops
+    assert rng.random() == np.random.default_rng(3).random()  # the batch's later draws are unchanged

@@ -198,3 +198,24 @@ def test_teacher_forcing_trains_only_the_generator(lstm_mode, tiny_training, tmp
     assert not same(before["generator"], after["generator"])
     assert same(before["discriminator"], after["discriminator"])
     assert same(before["encoder"], after["encoder"])
+
+
+def test_teacher_batches_are_the_same_crops_negated_and_scaled_when_augmented(tiny_training, tiny_corpus,
+                                                                              tmp_path):
+    dataset = load_dataset(tiny_corpus)
+    plain_config = resolve("teacher-forced", {**tiny_training, "pretrain_epochs": 0, "pretrain_steps": 2, "gan_steps": 0})
+    augmented_config = resolve("teacher-forced", {**tiny_training, "pretrain_epochs": 0, "pretrain_steps": 2, "gan_steps": 0,
+                                                  "teacher_polarity_flip": True, "teacher_gain_db": 6.0})
+    batches = []
+    for name, config in (("plain", plain_config), ("augmented", augmented_config)):
+        trainer = Trainer(config, dataset, tmp_path / name, TrainingObserver(), RunOptions(progress=False))
+        batches.append([trainer._teacher_audio(trainer._rng("pretrain", step)) for step in range(8)])
+        assert trainer.run().steps["pretrain"] == 2  # and a run with it trains
+    plain, augmented = np.concatenate(batches[0]), np.concatenate(batches[1])
+    factors = augmented[:, 0] / plain[:, 0]
+    np.testing.assert_allclose(augmented, plain * factors[:, None], rtol=1e-5, atol=1e-7)
+    assert (factors < 0).any() and (factors > 0).any()
+    assert (np.abs(20 * np.log10(np.abs(factors))) <= 6.0 + 1e-4).all()
+    assert not np.allclose(np.abs(factors), 1.0)
+    with pytest.raises(SampleGanError, match="teacher_gain_db must be >= 0"):
+        resolve("teacher-forced", {**tiny_training, "teacher_gain_db": -1.0})
