@@ -15,6 +15,7 @@ import json
 import math
 import os
 import socket
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -69,7 +70,9 @@ def create_or_resume(spec: StudySpec, storage: StudyStorage) -> tuple[optuna.Stu
                                     direction=spec.objective.direction,
                                     sampler=optuna.samplers.TPESampler(seed=spec.seed),
                                     pruner=make_pruner(spec))
-        study.set_metric_names([spec.objective.metric])  # the dashboard's name for the values
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2; still the only way
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([spec.objective.metric])  # the dashboard's name for the values
         study.set_user_attr("spec_fingerprint", spec.fingerprint())
         study.set_user_attr("spec", json.dumps(spec.source, default=str))
         study.set_user_attr("cells", len(spec.cells()))

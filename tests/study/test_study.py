@@ -251,6 +251,7 @@ def test_two_workers_run_every_cell_exactly_once(in_mixed_store):
     assert len({t.user_attrs["cell"] for t in trials}) == 4
     workers = set(re.findall(r"\[worker (\d)\] trial \d+ started", first.stdout))
     assert workers == {"0", "1"}
+    assert "Warning" not in first.stdout + first.stderr  # e.g. Optuna's ExperimentalWarning
 
 
 @pytest.mark.slow
