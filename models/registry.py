@@ -70,6 +70,11 @@ _VARIANTS = (
              "embedded-fix with SampleRNN's two tiers: the LSTMs step once per 16-sample frame "
              "and an MLP predicts each sample from the 16 before it.",
              lstm_mode="frame-tier", **_FIX),
+    _variant("augmented-fix",
+             "embedded-fix trained on augmented audio: each teacher-forced sequence negated with "
+             "probability 1/2 and scaled within +-6 dB (for small training sets: the real "
+             "recordings, studies/augment_music.toml).",
+             lstm_mode="stateful", teacher_polarity_flip=True, teacher_gain_db=6.0, **_FIX),
     _variant("autoregressive-fix",
              "The collapse-hunt candidate: stateful, real priming, sampled mu-law head, "
              "teacher forcing and feedback noise.",

@@ -72,6 +72,9 @@ def test_every_variant_builds_with_the_right_shapes(variant, eager_functions):
 def test_the_registry_variants_keep_their_axes():
     assert resolve("n4410").n == 4410 and resolve("n1000").n == 1000
     assert resolve("paper-16k").sample_rate == 16000 and resolve("paper").sample_rate == 44100
+    augmented, fix = resolve("augmented-fix"), resolve("embedded-fix")
+    assert augmented.teacher_polarity_flip and augmented.teacher_gain_db == 6.0
+    assert augmented.replace(teacher_polarity_flip=False, teacher_gain_db=0.0) == fix
 
 
 def test_prefilter_compresses_the_stateless_window_but_not_the_stateful_stream():
