@@ -115,7 +115,7 @@ def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
         dB: the RMS second difference of the frames' gain (mean log power) over sqrt(6),
         with what chance gives removed in quadrature (0 for noise; so the typical size of
         independent frame-to-frame level jitter). `modulation_z` says the level moves;
-        this says by how much (a rhythm moves it by 5 dB and more, spiky hiss by 2).
+        this says by how much (a rhythm moves it by 4.3 dB and more, spiky hiss by 0.9-2.7).
     """
     frames = power.shape[0]
     mean_power = power.sum(axis=0, dtype=np.float64) / frames
