@@ -83,6 +83,10 @@ class SampleGANConfig:
     #   1/2 (a waveform and its negative sound the same): twice the training audio
     teacher_gain_db: float = 0.0  # scale each teacher-forced sequence by a gain drawn uniformly
     #   within +-this many dB (then clipped to [-1, 1]); 0 = none
+    teacher_chunks: int = 1  # truncated BPTT over long excerpts, as SampleRNN trains: each
+    #   teacher-forced excerpt is this many consecutive chunks of pretrain_length predicted
+    #   samples, one per step, each starting from the LSTM state the previous one ended in
+    #   (gradient stopped between them); 1 = every sequence starts from a zero state
     gp_weight: float = 10.0  # gradient-penalty weight of wgan-gp (Gulrajani et al.)
     train_gen_length: int = 0  # samples generated per training sequence; 0 = n (paper)
     grad_positions: int = 32  # stateless only: generated positions per sequence that carry
@@ -104,8 +108,24 @@ class SampleGANConfig:
 
     @property
     def teacher_length(self) -> int:
-        """Samples per teacher-forced sequence: an n-sample window, then the predicted ones."""
+        """Samples per teacher-forced crop: an n-sample window, then the predicted ones; with
+        `teacher_chunks` > 1, the whole excerpt its chunks are cut from."""
+        if self.teacher_chunks > 1:
+            return self.chunk_context + self.teacher_chunks * self.pretrain_length
         return self.warmup_samples + (self.pretrain_length or self.n)
+
+    @property
+    def teacher_predicted(self) -> int:
+        """Samples scored per sequence of a teacher-forced step."""
+        if self.teacher_chunks > 1:
+            return self.pretrain_length
+        return self.teacher_length - self.warmup_samples
+
+    @property
+    def chunk_context(self) -> int:
+        """Samples of a carried chunk before its first predicted one: the frame tier's first
+        frame, the stateful net's previous sample."""
+        return self.frame_size if self.lstm_mode == "frame-tier" else 1
 
     @property
     def warmup_samples(self) -> int:
@@ -217,7 +237,7 @@ def _validate(config: SampleGANConfig) -> None:
            "generator reads whole n-sample windows)")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
                  "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size",
-                 "sample_mlp_units"):
+                 "sample_mlp_units", "teacher_chunks"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")
     for name in ("ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "grad_positions",
                  "eval_samples", "pretrain_length"):
@@ -236,6 +256,16 @@ def _validate(config: SampleGANConfig) -> None:
     _check(config.lstm_mode != "frame-tier" or not config.prefilter,
            "lstm_mode = frame-tier takes no prefilter (its sample tier reads the last frame_size "
            "samples directly)")
+    if config.teacher_chunks > 1:
+        _check(config.lstm_mode != "stateless" and not config.prefilter,
+               "teacher_chunks > 1 carries the LSTM state: it needs lstm_mode = stateful or "
+               "frame-tier, without prefilter")
+        _check(config.teacher_warmup == 0 and config.pretrain_length > 0,
+               "teacher_chunks > 1 needs teacher_warmup = 0 (the carried state is the warm-up) "
+               "and pretrain_length > 0 (the chunk length)")
+        _check(config.lstm_mode != "frame-tier" or config.pretrain_length % config.frame_size == 0,
+               "teacher_chunks > 1 with lstm_mode = frame-tier needs pretrain_length a multiple "
+               "of frame_size (chunks of whole frames)")
 
 
 def check_sampling_keys(values: dict[str, Any]) -> None:

@@ -50,6 +50,8 @@ class Generator(keras.Model):
         super().__init__(name="generator", **kwargs)
         self.n = config.n
         self.warmup = config.warmup_samples  # teacher forcing's unscored samples per sequence
+        self.carry_context = config.chunk_context  # a carried chunk's samples before its first
+        #                                            predicted one (`carried_loss`)
         self.units = config.lstm_units
         self.grad_positions = config.grad_positions
         self.head = part("output_head", config.output_head)(config)
@@ -93,6 +95,29 @@ class Generator(keras.Model):
     def teacher_loss(self, audio: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """Next-sample prediction loss on real audio (B, 2n) of contiguous samples."""
         raise NotImplementedError
+
+    # Truncated BPTT over long excerpts (`teacher_chunks` > 1), as SampleRNN trains: the
+    # excerpt is cut into chunks of L predicted samples, each chunk starts from the LSTM
+    # state the previous one ended in (gradient stopped there), the first from zeros.
+    def zero_state(self, batch: int) -> tuple[tf.Tensor, ...]:
+        """The LSTM state (h1, c1, h2, c2) a carried excerpt starts from."""
+        zeros = tf.zeros([batch, self.units])
+        return zeros, zeros, zeros, zeros
+
+    def carried_loss(self, audio: tf.Tensor,
+                     state: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
+        """Teacher-forced loss of one chunk from a carried LSTM state.
+
+        Args:
+            audio: (B, carry_context + L) contiguous samples; the last L are predicted.
+            state: (h1, c1, h2, c2), each (B, units): where the previous chunk ended.
+
+        Returns:
+            The loss over the L predicted samples and the state the next chunk, which
+            starts L samples later, continues from. Chunk after chunk, the losses are
+            those of one pass over the whole excerpt.
+        """
+        raise NotImplementedError(f"{type(self).__name__} carries no state between sequences")
 
     def params_at(self, audio: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
         """Head parameters predicting audio[:, p] from the samples before p: (B, T) -> (B, K, P).
@@ -287,6 +312,14 @@ class StatefulGenerator(Generator):
         params = self.sequence_params(audio[:, :-1])[:, start - 1:]
         return self.head.teacher_loss(params, audio[:, start:])
 
+    def carried_loss(self, audio, state):
+        h1, c1, h2, c2 = state
+        hidden, h1, c1 = self.lstm1(self.frames(audio[:, :-1]), initial_state=[h1, c1])
+        hidden, h2, c2 = self.lstm2(hidden, initial_state=[h2, c2])
+        # The next chunk's first input is this chunk's last sample: the state after the
+        # input before it is the one to carry.
+        return self.head.teacher_loss(self.head_layer(hidden), audio[:, 1:]), (h1, c1, h2, c2)
+
 
 class FrameTierGenerator(Generator):
     """Two tiers, as SampleRNN's two-tier model (Mehri et al., ICLR 2017).
@@ -373,6 +406,24 @@ class FrameTierGenerator(Generator):
         start = max(self.warmup, first)
         params = self._params(audio, self.offset)[:, start - first: tf.shape(audio)[1] - first]
         return self.head.teacher_loss(params, audio[:, start:])
+
+    def carried_loss(self, audio, state):
+        # audio (B, F + L), L a multiple of F. The LSTMs read the frames of its first L
+        # samples (the last frame conditions only what lies past the chunk, so it is the
+        # next chunk's first); frame k's output conditions the F samples of frame k + 1.
+        h1, c1, h2, c2 = state
+        frame = self.frame
+        length = tf.shape(audio)[1] - frame
+        features = self.frames(audio)  # (B, F + L, C)
+        batch, channels = tf.shape(features)[0], features.shape[-1]
+        frames = tf.reshape(features[:, :length], [batch, length // frame, frame * channels])
+        hidden, h1, c1 = self.lstm1(frames, initial_state=[h1, c1])
+        hidden, h2, c2 = self.lstm2(hidden, initial_state=[h2, c2])
+        cond = tf.reshape(self.upsample(hidden), [batch, length, self.mlp_units])
+        windows = tf.signal.frame(features[:, :-1], frame, 1, axis=1)  # (B, L, F, C)
+        windows = tf.reshape(windows, [batch, length, frame * channels])
+        params = self._sample_tier(windows, cond)
+        return self.head.teacher_loss(params, audio[:, frame:]), (h1, c1, h2, c2)
 
     def replay_relaxed(self, seed_window, fed, seed):
         del seed

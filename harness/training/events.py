@@ -126,7 +126,7 @@ def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
     if teacher and not dataset.crop_starts("train", config.teacher_length):
         raise SampleGanError(
             f"teacher forcing needs {config.teacher_length} contiguous samples (warm-up + "
-            f"pretrain_length), but {dataset.path} has no run of adjacent segments that long; "
+            f"pretrain_length, or teacher_chunks x pretrain_length), but {dataset.path} has no run of adjacent segments that long; "
             "import with stride = n and longer sources, lower pretrain_length, or set "
             "pretrain_epochs=0 and pretrain_steps=0"
         )
@@ -148,8 +148,8 @@ def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
     """
     pretrain = config.pretrain_steps
     if config.pretrain_epochs:  # an epoch predicts about as many samples as the train split holds
-        predicted = config.teacher_length - config.warmup_samples
-        steps_per_epoch = max(1, len(dataset.train) * dataset.n // (config.batch_size * predicted))
+        steps_per_epoch = max(1, len(dataset.train) * dataset.n
+                              // (config.batch_size * config.teacher_predicted))
         pretrain = config.pretrain_epochs * steps_per_epoch
     return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
 

@@ -90,12 +90,20 @@ class Trainer:
         # False while a step has updated weights but not yet its counter: a checkpoint then
         # would repeat that step on resume (a second Ctrl-C raises anywhere, even there).
         self._consistent = True
+        # Truncated BPTT over long excerpts: the LSTM state the next chunk starts from, kept
+        # in the checkpoint so a resumed run continues its excerpt (only when on, so
+        # checkpoints of runs without it stay as they were).
+        self._carried = ([tf.Variable(tf.zeros([config.batch_size, config.lstm_units]),
+                                      trainable=False, name=f"carried_{i}") for i in range(4)]
+                         if config.teacher_chunks > 1 else [])
+        self._excerpt: tuple[int, np.ndarray] | None = None  # (first step, excerpt) in use
         self.checkpoint = tf.train.Checkpoint(
             encoder=self.model.encoder, decoder=self.model.decoder,
             generator=self.model.generator, discriminator=self.model.discriminator,
             opt_autoencoder=self.opt_autoencoder, opt_teacher=self.opt_teacher,
             opt_generator=self.opt_generator, opt_discriminator=self.opt_discriminator,
             **{f"step_{phase}": variable for phase, variable in self.steps.items()},
+            **{f"carried_{i}": variable for i, variable in enumerate(self._carried)},
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.work_dir / "checkpoints",
                                                   max_to_keep=2)
@@ -137,6 +145,7 @@ class Trainer:
     def _compile_steps(self) -> None:
         self._ae_step = tf.function(self._autoencoder_step, reduce_retracing=True)
         self._teacher_step = tf.function(self._pretrain_step, reduce_retracing=True)
+        self._carried_step = tf.function(self._carried_pretrain_step, reduce_retracing=True)
         self._adversarial_step = tf.function(self._gan_step, reduce_retracing=True)
 
     def _evaluation_segments(self) -> np.ndarray:
@@ -210,6 +219,18 @@ class Trainer:
             loss = self.model.generator.teacher_loss(audio, seed)
         grads = tape.gradient(loss, variables)
         self.opt_teacher.apply_gradients(zip(grads, variables, strict=True))
+        return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
+
+    def _carried_pretrain_step(self, audio, reset):
+        """A teacher-forced step on one chunk from the carried state (zeros when `reset`)."""
+        state = tuple(tf.where(reset, tf.zeros_like(v), v) for v in self._carried)
+        variables = self.model.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss, state = self.model.generator.carried_loss(audio, state)
+        grads = tape.gradient(loss, variables)
+        self.opt_teacher.apply_gradients(zip(grads, variables, strict=True))
+        for variable, value in zip(self._carried, state, strict=True):
+            variable.assign(tf.stop_gradient(value))
         return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
 
     def _gan_step(self, real, seed_segments, seed):
@@ -440,9 +461,19 @@ class Trainer:
         return self._ae_step(segments)
 
     def pretrain_batch_step(self, step: int) -> dict[str, tf.Tensor]:
-        """Teacher-forced step `step` on (B, n + pretrain_length) contiguous training audio."""
-        audio = self._teacher_audio(self._rng("pretrain", step))
-        return self._teacher_step(audio, self._tf_seed("pretrain", step))
+        """Teacher-forced step `step` on (B, n + pretrain_length) contiguous training audio,
+        or, with `teacher_chunks` = K > 1, on chunk step % K of the excerpts drawn at step
+        step - step % K, from the state the previous chunk ended in."""
+        chunks = self.config.teacher_chunks
+        if chunks == 1:
+            audio = self._teacher_audio(self._rng("pretrain", step))
+            return self._teacher_step(audio, self._tf_seed("pretrain", step))
+        first, chunk = step - step % chunks, step % chunks
+        if self._excerpt is None or self._excerpt[0] != first:
+            self._excerpt = (first, self._teacher_audio(self._rng("pretrain", first)))
+        length = self.config.pretrain_length
+        audio = self._excerpt[1][:, chunk * length: (chunk + 1) * length + self.config.chunk_context]
+        return self._carried_step(tf.constant(audio), tf.constant(chunk == 0))
 
     def _after_step(self, phase: str) -> Callable[[int], None] | None:
         """What runs after each step of `phase`: GAN evaluations, the pretraining learning curve."""

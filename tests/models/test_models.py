@@ -274,6 +274,50 @@ def test_frame_tier_refuses_what_it_cannot_build(overrides, message):
         resolve("frame-tier-fix", {**TINY, **overrides})
 
 
+@pytest.mark.parametrize("lstm_mode", ["stateful", "frame-tier"])
+def test_carried_chunks_score_what_one_pass_over_the_excerpt_scores(lstm_mode):
+    model = tiny("stateful", n=30, lstm_mode=lstm_mode, frame_size=4, sample_mlp_units=8,
+                 output_head="mulaw", sample_input="mulaw-embedding", teacher_warmup=0,
+                 pretrain_length=12, teacher_chunks=3)
+    generator, config = model.generator, model.config
+    for weight in generator.weights:  # untrained weights barely use the state; these do
+        weight.assign(weight * 3.0)
+    context, length = config.chunk_context, 12
+    assert generator.carry_context == context == (4 if lstm_mode == "frame-tier" else 1)
+    assert config.teacher_length == context + 3 * length and config.teacher_predicted == length
+    excerpt = tf.random.uniform((2, config.teacher_length), -0.5, 0.5, seed=5)
+    if lstm_mode == "frame-tier":  # one pass, frames from the excerpt's first sample
+        whole = generator._params(excerpt, 0)
+    else:
+        whole = generator.sequence_params(excerpt[:, :-1])
+    state = generator.zero_state(2)
+    for chunk in range(3):
+        audio = excerpt[:, chunk * length: (chunk + 1) * length + context]
+        fresh, _ = generator.carried_loss(audio, generator.zero_state(2))
+        loss, state = generator.carried_loss(audio, state)
+        expected = generator.head.teacher_loss(whole[:, chunk * length: (chunk + 1) * length],
+                                               excerpt[:, context + chunk * length:
+                                                       context + (chunk + 1) * length])
+        assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+        if chunk:  # the carried state, not a fresh one, is what matches the one pass
+            assert abs(float(fresh) - float(loss)) > 1e-3
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(lstm_mode="stateless"), "needs lstm_mode = stateful or frame-tier"),
+    (dict(prefilter=True), "without prefilter"),
+    (dict(teacher_warmup=-1), "needs teacher_warmup = 0"),
+    (dict(pretrain_length=0), "pretrain_length > 0"),
+    (dict(lstm_mode="frame-tier", pretrain_length=14), "a multiple of frame_size"),
+    (dict(teacher_chunks=0), "teacher_chunks must be at least 1"),
+])
+def test_teacher_chunks_are_checked(overrides, message):
+    values = dict(lstm_mode="stateful", teacher_warmup=0, pretrain_length=16, frame_size=4,
+                  teacher_chunks=4)
+    with pytest.raises(SampleGanError, match=message):
+        resolve("mulaw", {**TINY, **values, **overrides})
+
+
 REFERENCE_STEPS = 300  # samples per stream: long after the seed has left the n = 32 window
 
 

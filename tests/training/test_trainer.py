@@ -219,3 +219,36 @@ def test_teacher_batches_are_the_same_crops_negated_and_scaled_when_augmented(ti
     assert not np.allclose(np.abs(factors), 1.0)
     with pytest.raises(SampleGanError, match="teacher_gain_db must be >= 0"):
         resolve("teacher-forced", {**tiny_training, "teacher_gain_db": -1.0})
+
+
+def test_carried_teacher_forcing_continues_each_excerpt_and_resumes_mid_excerpt(tiny_training,
+                                                                               tiny_corpus, tmp_path):
+    dataset = load_dataset(tiny_corpus)
+    config = resolve("frame-tier-fix", {**tiny_training, "ae_steps": 0, "gan_steps": 0,
+                                        "pretrain_steps": 5, "teacher_chunks": 3,
+                                        "pretrain_length": 16, "teacher_warmup": 0,
+                                        "frame_size": 4})
+    trainer = Trainer(config, dataset, tmp_path / "work", TrainingObserver(), RunOptions(progress=False))
+    generator = trainer.model.generator
+    excerpts = {first: trainer._teacher_audio(trainer._rng("pretrain", first)) for first in (0, 3)}
+    assert excerpts[0].shape == (4, 4 + 3 * 16)
+    carried = generator.zero_state(4)
+    for step in range(4):  # chunks 0, 1, 2 of the first excerpt, then chunk 0 of the next
+        first, chunk = step - step % 3, step % 3
+        start = generator.zero_state(4) if chunk == 0 else carried
+        _, expected = generator.carried_loss(excerpts[first][:, chunk * 16: chunk * 16 + 20], start)
+        trainer.pretrain_batch_step(step)
+        carried = tuple(variable.numpy() for variable in trainer._carried)
+        for got, want in zip(carried, expected, strict=True):
+            np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-6)
+        assert np.abs(carried[1]).max() > 1e-3  # a real state, not the zeros it started from
+    trainer.steps["pretrain"].assign(4)
+    trainer.save_checkpoint("pretrain")  # mid-excerpt: chunk 1 of the excerpt drawn at step 3
+
+    resumed = Trainer(config, dataset, tmp_path / "work", TrainingObserver(), RunOptions(progress=False))
+    for got, want in zip(resumed._carried, carried, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
+    result = resumed.run()
+    # The steps above ran outside `run`, so only the resumed one is in the history.
+    assert result.steps["pretrain"] == 5 and len(result.history["pretrain/teacher_loss"]) == 1
+    assert resumed._excerpt[0] == 3  # the excerpt the interrupted run was in, drawn again
