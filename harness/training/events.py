@@ -126,7 +126,8 @@ def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
     if teacher and not dataset.crop_starts("train", config.teacher_length):
         raise SampleGanError(
             f"teacher forcing needs {config.teacher_length} contiguous samples (warm-up + "
-            f"pretrain_length, or teacher_chunks x pretrain_length), but {dataset.path} has no run of adjacent segments that long; "
+            f"pretrain_length, or teacher_chunks x pretrain_length), but {dataset.path} has no "
+            "run of adjacent segments that long; "
             "import with stride = n and longer sources, lower pretrain_length, or set "
             "pretrain_epochs=0 and pretrain_steps=0"
         )

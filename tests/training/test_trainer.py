@@ -252,3 +252,17 @@ def test_carried_teacher_forcing_continues_each_excerpt_and_resumes_mid_excerpt(
     # The steps above ran outside `run`, so only the resumed one is in the history.
     assert result.steps["pretrain"] == 5 and len(result.history["pretrain/teacher_loss"]) == 1
     assert resumed._excerpt[0] == 3  # the excerpt the interrupted run was in, drawn again
+
+
+def test_an_excerpt_longer_than_the_training_audio_is_refused_before_any_run(tiny_training, tiny_corpus):
+    from harness.training.events import check_dataset
+
+    dataset = load_dataset(tiny_corpus)  # 2 s pieces: no 3,000 x 16 contiguous samples
+    config = resolve("frame-tier-fix", {**tiny_training, "pretrain_steps": 5, "teacher_chunks": 3000,
+                                        "pretrain_length": 16, "teacher_warmup": 0, "frame_size": 4})
+    with pytest.raises(SampleGanError, match=r"teacher forcing needs 48004 contiguous samples .*"
+                                             r"teacher_chunks x pretrain_length"):
+        check_dataset(config, dataset)
+    check_dataset(resolve("frame-tier-fix", {**tiny_training, "pretrain_steps": 5, "teacher_chunks": 30,
+                                             "pretrain_length": 16, "teacher_warmup": 0, "frame_size": 4}),
+                  dataset)  # 484 samples fit
