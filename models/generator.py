@@ -356,14 +356,17 @@ class FrameTierGenerator(Generator):
         """Where the first frame starts in a sequence that begins with an n-sample window."""
         return self.n % self.frame
 
-    def _frame_tier(self, features: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        """Both LSTMs over whole frames of per-sample features (B, K*F, C): the output after
-        each frame (B, K, units) and the final states h1, c1, h2, c2."""
+    def _frame_tier(self, features: tf.Tensor,
+                    state: tuple[tf.Tensor, ...] | None = None) -> tuple[tf.Tensor, ...]:
+        """Both LSTMs over whole frames of per-sample features (B, K*F, C), from `state`
+        (h1, c1, h2, c2) or zeros: the output after each frame (B, K, units) and the final
+        states h1, c1, h2, c2."""
         batch, samples = tf.shape(features)[0], tf.shape(features)[1]
         frames = tf.reshape(features, [batch, samples // self.frame,
                                        self.frame * features.shape[-1]])
-        hidden, h1, c1 = self.lstm1(frames)
-        hidden, h2, c2 = self.lstm2(hidden)
+        first, second = (None, None) if state is None else (list(state[:2]), list(state[2:]))
+        hidden, h1, c1 = self.lstm1(frames, initial_state=first)
+        hidden, h2, c2 = self.lstm2(hidden, initial_state=second)
         return hidden, h1, c1, h2, c2
 
     def _sample_tier(self, window_features: tf.Tensor, cond: tf.Tensor) -> tf.Tensor:
@@ -371,6 +374,18 @@ class FrameTierGenerator(Generator):
         conditioning vector of the position: (..., F*C), (..., U) -> (..., P)."""
         hidden = tf.nn.relu(self.sample_in(window_features) + cond)
         return self.head_layer(self.sample_hidden(hidden))
+
+    def _sample_params(self, features: tf.Tensor, hidden: tf.Tensor) -> tf.Tensor:
+        """The sample tier over every position a full frame of `features` (B, M, C)
+        precedes, conditioned by the frame tier's outputs `hidden` (B, K, units), frame k's
+        conditioning the F positions after it: (B, M - F + 1, P), index i predicting the
+        sample after features[:, i: i + F]."""
+        frame, batch = self.frame, tf.shape(features)[0]
+        count = tf.shape(features)[1] - frame + 1
+        cond = tf.reshape(self.upsample(hidden), [batch, -1, self.mlp_units])
+        windows = tf.signal.frame(features, frame, 1, axis=1)  # (B, count, F, C)
+        windows = tf.reshape(windows, [batch, count, frame * features.shape[-1]])
+        return self._sample_tier(windows, cond[:, :count])
 
     def _params(self, audio: tf.Tensor, offset: int) -> tf.Tensor:
         """Params of every predictable position of `audio` (B, T), frames starting at `offset`.
@@ -383,13 +398,8 @@ class FrameTierGenerator(Generator):
         length = tf.shape(audio)[1] - offset
         audio = tf.pad(audio[:, offset:], [[0, 0], [0, (frame - length % frame) % frame]])
         features = self.frames(audio)  # (B, M, C)
-        batch, samples = tf.shape(features)[0], tf.shape(features)[1]
-        channels = features.shape[-1]
         hidden, *_ = self._frame_tier(features)  # (B, K, units): after each frame
-        cond = tf.reshape(self.upsample(hidden), [batch, samples, self.mlp_units])
-        windows = tf.signal.frame(features, frame, 1, axis=1)  # (B, M - F + 1, F, C)
-        windows = tf.reshape(windows, [batch, samples - frame + 1, frame * channels])
-        return self._sample_tier(windows, cond[:, : samples - frame + 1])
+        return self._sample_params(features, hidden)
 
     def window_params(self, windows: tf.Tensor) -> tf.Tensor:
         """Params of the sample after each window (B, W), its frames ending at W."""
@@ -411,19 +421,11 @@ class FrameTierGenerator(Generator):
         # audio (B, F + L), L a multiple of F. The LSTMs read the frames of its first L
         # samples (the last frame conditions only what lies past the chunk, so it is the
         # next chunk's first); frame k's output conditions the F samples of frame k + 1.
-        h1, c1, h2, c2 = state
-        frame = self.frame
-        length = tf.shape(audio)[1] - frame
+        length = tf.shape(audio)[1] - self.frame
         features = self.frames(audio)  # (B, F + L, C)
-        batch, channels = tf.shape(features)[0], features.shape[-1]
-        frames = tf.reshape(features[:, :length], [batch, length // frame, frame * channels])
-        hidden, h1, c1 = self.lstm1(frames, initial_state=[h1, c1])
-        hidden, h2, c2 = self.lstm2(hidden, initial_state=[h2, c2])
-        cond = tf.reshape(self.upsample(hidden), [batch, length, self.mlp_units])
-        windows = tf.signal.frame(features[:, :-1], frame, 1, axis=1)  # (B, L, F, C)
-        windows = tf.reshape(windows, [batch, length, frame * channels])
-        params = self._sample_tier(windows, cond)
-        return self.head.teacher_loss(params, audio[:, frame:]), (h1, c1, h2, c2)
+        hidden, *state = self._frame_tier(features[:, :length], state)
+        params = self._sample_params(features[:, :-1], hidden)  # (B, L, P)
+        return self.head.teacher_loss(params, audio[:, self.frame:]), tuple(state)
 
     def replay_relaxed(self, seed_window, fed, seed):
         del seed
