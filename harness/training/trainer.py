@@ -93,8 +93,8 @@ class Trainer:
         # Truncated BPTT over long excerpts: the LSTM state the next chunk starts from, kept
         # in the checkpoint so a resumed run continues its excerpt (only when on, so
         # checkpoints of runs without it stay as they were).
-        self._carried = ([tf.Variable(tf.zeros([config.batch_size, config.lstm_units]),
-                                      trainable=False, name=f"carried_{i}") for i in range(4)]
+        self._carried = ([tf.Variable(zeros, trainable=False, name=f"carried_{i}") for i, zeros
+                          in enumerate(self.model.generator.zero_state(config.batch_size))]
                          if config.teacher_chunks > 1 else [])
         self._excerpt: tuple[int, np.ndarray] | None = None  # (first step, excerpt) in use
         self.checkpoint = tf.train.Checkpoint(
@@ -213,25 +213,29 @@ class Trainer:
         self.opt_autoencoder.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return {"reconstruction_mse": loss}
 
-    def _pretrain_step(self, audio, seed):
+    def _teacher_update(self, loss_of):
+        """One teacher-forcing update of the generator on `loss_of()` -> (loss, extra):
+        returns extra and the step's metrics."""
         variables = self.model.generator.trainable_variables
         with tf.GradientTape() as tape:
-            loss = self.model.generator.teacher_loss(audio, seed)
+            loss, extra = loss_of()
         grads = tape.gradient(loss, variables)
         self.opt_teacher.apply_gradients(zip(grads, variables, strict=True))
-        return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
+        return extra, {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
+
+    def _pretrain_step(self, audio, seed):
+        _, metrics = self._teacher_update(
+            lambda: (self.model.generator.teacher_loss(audio, seed), None))
+        return metrics
 
     def _carried_pretrain_step(self, audio, reset):
         """A teacher-forced step on one chunk from the carried state (zeros when `reset`)."""
         state = tuple(tf.where(reset, tf.zeros_like(v), v) for v in self._carried)
-        variables = self.model.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            loss, state = self.model.generator.carried_loss(audio, state)
-        grads = tape.gradient(loss, variables)
-        self.opt_teacher.apply_gradients(zip(grads, variables, strict=True))
+        state, metrics = self._teacher_update(
+            lambda: self.model.generator.carried_loss(audio, state))
         for variable, value in zip(self._carried, state, strict=True):
             variable.assign(tf.stop_gradient(value))
-        return {"teacher_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
+        return metrics
 
     def _gan_step(self, real, seed_segments, seed):
         seeds = gan_step_seeds(seed)
