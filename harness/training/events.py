@@ -111,6 +111,27 @@ def evaluation_split(dataset: Dataset) -> str:
     return "holdout" if len(dataset.holdout) else "train"
 
 
+def evaluation_segments(dataset: Dataset, seed: int) -> np.ndarray:
+    """The segments a run of `seed` seeds its evaluation clips from: up to
+    `QUALITY_REFERENCE_SEGMENTS` of the evaluation split, drawn by the seed, in order."""
+    pool = getattr(dataset, evaluation_split(dataset))
+    rng = np.random.default_rng([seed, 7])
+    count = min(len(pool), QUALITY_REFERENCE_SEGMENTS)
+    rows = np.sort(rng.choice(len(pool), size=count, replace=False))
+    return np.asarray(pool[rows], np.float32)
+
+
+def reference_clips(dataset: Dataset, length: int, segments: np.ndarray) -> np.ndarray:
+    """Real audio as long as the evaluation clips, for the quality metrics and their floors.
+
+    Rebuilt from adjacent segments of the evaluation split; falls back to `segments` (the
+    evaluation segments) when no source is long enough (then there is no like-for-like
+    floor: see `harness.evaluation.quality.quality_metrics`).
+    """
+    clips = dataset.contiguous_clips(evaluation_split(dataset), length, QUALITY_REFERENCE_SEGMENTS)
+    return clips if len(clips) >= 2 else segments
+
+
 def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:
     """Fail with an actionable message when the dataset does not fit the variant."""
     if dataset.n != config.n or dataset.sample_rate != config.sample_rate:

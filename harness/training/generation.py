@@ -50,3 +50,23 @@ def generate_audio(model: SampleGAN, seed_segments: np.ndarray, samples: int, se
             done += steps
             bar.update(steps)
     return np.clip(np.concatenate(chunks, axis=1), -1.0, 1.0).astype(np.float32)
+
+
+def evaluation_clips(model: SampleGAN, seed_segments: np.ndarray, samples: int,
+                     seed: int) -> np.ndarray:
+    """The clips an evaluation diagnoses: one compiled call from the seed segments.
+
+    Args:
+        model: a trained Sample-GAN.
+        seed_segments: (clips, n) real segments the variant's seed source starts from.
+        samples: samples per clip.
+        seed: seed of the seed source and of sampling heads (a run evaluates with its own).
+
+    Returns:
+        (clips, samples) float32 in [-1, 1].
+    """
+    import tensorflow as tf
+
+    window = model.seed_windows(seed_segments, [seed, 1])
+    clips, _ = model.generator.generate(window, samples, tf.constant([seed, 2]))
+    return np.clip(clips.numpy(), -1.0, 1.0).astype(np.float32)

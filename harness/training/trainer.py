@@ -34,7 +34,6 @@ from harness.evaluation.likelihood import (
 from harness.evaluation.quality import ReferenceSet, quality_metrics
 from harness.training.events import (
     PHASES,
-    QUALITY_REFERENCE_SEGMENTS,
     SEED_BANK_SEGMENTS,
     Evaluation,
     RunOptions,
@@ -42,9 +41,11 @@ from harness.training.events import (
     TrainingDiverged,
     TrainingObserver,
     TrainingResult,
-    evaluation_split,
+    evaluation_segments,
     phase_totals,
+    reference_clips,
 )
+from harness.training.generation import evaluation_clips
 from models.config import SampleGANConfig
 from models.sample_gan import SampleGAN, set_global_seed
 
@@ -118,8 +119,9 @@ class Trainer:
             if evaluated_file.exists():
                 self.evaluated_steps = json.loads(evaluated_file.read_text())
         self._compile_steps()
-        self._eval_real = self._evaluation_segments()
-        self._quality_reference = ReferenceSet(self._reference_clips(), config.sample_rate)
+        self._eval_real = evaluation_segments(dataset, self.options.seed)
+        self._quality_reference = ReferenceSet(
+            reference_clips(dataset, config.eval_length, self._eval_real), config.sample_rate)
         self._probe, self._probe_baselines = self._likelihood_probe()
         self._started = time.monotonic()
         self._last_checkpoint = time.monotonic()
@@ -147,25 +149,6 @@ class Trainer:
         self._teacher_step = tf.function(self._pretrain_step, reduce_retracing=True)
         self._carried_step = tf.function(self._carried_pretrain_step, reduce_retracing=True)
         self._adversarial_step = tf.function(self._gan_step, reduce_retracing=True)
-
-    def _evaluation_segments(self) -> np.ndarray:
-        """Held-out segments (train if none are held out) the evaluation seeds come from."""
-        pool = getattr(self.dataset, evaluation_split(self.dataset))
-        rng = np.random.default_rng([self.options.seed, 7])
-        count = min(len(pool), QUALITY_REFERENCE_SEGMENTS)
-        rows = np.sort(rng.choice(len(pool), size=count, replace=False))
-        return np.asarray(pool[rows], np.float32)
-
-    def _reference_clips(self) -> np.ndarray:
-        """Real audio as long as the evaluation clips, for the quality metrics and their floors.
-
-        Rebuilt from adjacent held-out segments (train if none are held out); falls back
-        to single segments when no source is long enough (then there is no like-for-like
-        floor: see `harness.evaluation.quality.quality_metrics`).
-        """
-        clips = self.dataset.contiguous_clips(evaluation_split(self.dataset),
-                                              self.config.eval_length, QUALITY_REFERENCE_SEGMENTS)
-        return clips if len(clips) >= 2 else self._eval_real
 
     def _likelihood_probe(self) -> tuple[LikelihoodProbe | None, dict[str, float]]:
         """Held-out clips of 2n samples the likelihood is measured on, and their baselines.
@@ -399,14 +382,10 @@ class Trainer:
         raise_if_stop_requested()
         c = self.config
         step = int(self.steps["gan"].numpy())
-        seeds = self._eval_real[: c.eval_clips]
-        window = self.model.seed_windows(seeds, [self.options.seed, 1])
         started = time.perf_counter()
-        clips, _ = self.model.generator.generate(window, c.eval_length,
-                                                 tf.constant([self.options.seed, 2]))
-        clips = clips.numpy()
+        clips = evaluation_clips(self.model, self._eval_real[: c.eval_clips], c.eval_length,
+                                 self.options.seed)
         generation_s = time.perf_counter() - started
-        clips = np.clip(clips, -1.0, 1.0).astype(np.float32)
         evaluation = Evaluation(
             step=step, sample_rate_hz=c.sample_rate, n=c.n, clips=clips,
             diagnosis=diagnose_batch(list(clips), c.sample_rate, c.n),
