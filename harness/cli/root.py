@@ -14,7 +14,7 @@ from harness.cli.bench import bench
 from harness.cli.data import data
 from harness.cli.diagnose import diagnose
 from harness.cli.report import report
-from harness.cli.runs import generate, train
+from harness.cli.runs import evaluate, generate, train
 from harness.cli.study import study
 from harness.cli.ui import ui
 from harness.cli.variants import variants
@@ -22,7 +22,7 @@ from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import quiet_library_logging
 from harness.common.signals import install_stop_handlers
 
-STOPPABLE_COMMANDS = ("train", "generate")  # they stop between steps on Ctrl-C / SIGTERM
+STOPPABLE_COMMANDS = ("train", "generate", "evaluate")  # they stop between steps on Ctrl-C / SIGTERM
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,7 +35,7 @@ def cli() -> None:
     """
 
 
-for command in (data, variants, train, generate, diagnose, study, report, ui, bench):
+for command in (data, variants, train, generate, evaluate, diagnose, study, report, ui, bench):
     cli.add_command(command)
 
 

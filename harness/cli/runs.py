@@ -1,4 +1,5 @@
-"""`samplegan train` and `samplegan generate`: one tracked training run, and audio from it."""
+"""`samplegan train`, `generate` and `evaluate`: one tracked training run, audio from it, and
+how much its evaluation moves with the draw."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.options import tracking_uri_option
+from harness.cli.options import emit_json, json_option, tracking_uri_option
 
 
 @click.command()
@@ -52,3 +53,27 @@ def generate(run_id: str, seconds: float, out: Path, seed: int, assignments: tup
     generate_command(run_id=run_id, seconds=seconds, out=out, seed=seed, tracking_uri=tracking_uri,
                      assignments=list(assignments))
     click.echo(str(out))
+
+
+@click.command()
+@click.option("--run", "run_id", required=True, help="MLflow run id of a finished training run.")
+@click.option("--draws", type=click.IntRange(min=0, max=1000), default=8, show_default=True,
+              help="Evaluations to draw besides the run's own (other held-out seed segments "
+                   "and sampling seeds).")
+@click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
+              help="The dataset folder the run trained on [default: the path the run recorded; "
+                   "its manifest must match].")
+@tracking_uri_option()
+@json_option()
+def evaluate(run_id: str, draws: int, data_dir: Path | None, tracking_uri: str | None,
+             as_json: bool) -> None:
+    """Repeat a run's final evaluation from its model, then redraw it: is its MR-LSD that of
+    the model, or of one draw? Read-only."""
+    from harness.tracking.reevaluate import evaluate_command, format_evaluation
+
+    report = evaluate_command(run_id=run_id, draws=draws, data_dir=data_dir,
+                              tracking_uri=tracking_uri)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(format_evaluation(report))

@@ -33,10 +33,11 @@ def _one_error_line(completed: subprocess.CompletedProcess) -> str:
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["generate", "--run", "NO_SUCH_ID", "--seconds", "1", "--out", "x.wav"], NO_MLFLOW_STORE),
+    (["evaluate", "--run", "NO_SUCH_ID"], NO_MLFLOW_STORE),
     (["report", "no-such-study"], NO_STUDY_STORAGE),
     (["study", "status", "no-such-study"], NO_STUDY_STORAGE),
     (["diagnose", "missing.wav", "--n", "500"], "no file could be read"),
-], ids=["generate", "report", "study-status", "diagnose"])
+], ids=["generate", "evaluate", "report", "study-status", "diagnose"])
 def test_a_read_only_command_in_an_empty_folder_creates_nothing(tmp_path, args, expected):
     error = _one_error_line(_run_in(tmp_path, *args))
     assert expected in error

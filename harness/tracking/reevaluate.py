@@ -1,0 +1,156 @@
+"""`samplegan evaluate`: how much a finished run's quality figures move with the evaluation's draw.
+
+A run is judged on one evaluation: `eval_clips` clips generated from held-out seed segments
+its seed picks, with sampling its seed fixes. Draw 0 repeats exactly that evaluation from
+the exported model (its figures equal the run's logged ones on the same machine); draws
+1..N seed the same number of clips from other held-out segments of the same pool and
+sample with other seeds. Their spread separates the noise of one evaluation from the
+differences between trained models. Read-only: nothing is logged to the run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness.common.errors import SampleGanError
+from harness.common.quiet_tf import import_tensorflow_quietly
+from harness.common.signals import install_stop_handlers, raise_if_stop_requested
+
+REDRAW_SAMPLING_SEED = 1000  # draw k >= 1 samples with seed REDRAW_SAMPLING_SEED + k
+
+
+def redraw_rows(run_seed: int, draw: int, pool: int, clips: int) -> np.ndarray:
+    """The rows of the evaluation segments draw `draw` seeds from: the run's own first
+    `clips` for draw 0, else `clips` distinct rows drawn by (run seed, draw)."""
+    if draw == 0:
+        return np.arange(min(clips, pool))
+    return np.random.default_rng([run_seed, 99, draw]).choice(pool, min(clips, pool), replace=False)
+
+
+def _dataset_of(run, data_dir: Path | None):
+    """The dataset the run trained on, checked by its manifest's hash."""
+    from harness.data.loader import load_dataset, manifest_sha256
+
+    params = run.data.params
+    if data_dir is not None:
+        path = data_dir
+        if not (path / "manifest.json").is_file():
+            raise SampleGanError(f"--data {path} is not a samplegan dataset (no manifest.json)")
+    elif "dataset.path" in params:
+        path = Path(params["dataset.path"])
+        if not (path / "manifest.json").is_file():
+            raise SampleGanError(f"dataset {path} of run {run.info.run_id} not found; pass --data "
+                                 "with the dataset folder it trained on")
+    else:
+        raise SampleGanError(f"run {run.info.run_id} records no dataset; pass --data")
+    recorded = params.get("dataset.manifest_sha256")
+    if recorded and manifest_sha256(path) != recorded:
+        raise SampleGanError(f"dataset {path} is not the one run {run.info.run_id} trained on "
+                             f"(manifest hash differs from {recorded[:12]}...)")
+    return load_dataset(path)
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values),
+            "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values)}
+
+
+def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
+                     tracking_uri: str | None, progress: bool = True) -> dict:
+    """Repeat a finished run's final evaluation (draw 0) and redraw it `draws` times.
+
+    Returns:
+        {"run_id", "seed", "clips", "samples", "draws": [per draw: draw, sampling_seed,
+        rows, mr_lsd_db, mr_lsd_db_real_vs_real, mr_lsd_db_real_vs_real_p95, ratio,
+        within_floor, share_healthy, collapsed_share, labels, rms], "logged":
+        {quality/mr_lsd_db, eval/share_healthy as the run logged them}, "summary":
+        {mr_lsd_db, ratio, share_healthy: mean/sd/min/max over every draw}}.
+    """
+    from harness.evaluation.diagnostics import diagnose_batch
+    from harness.evaluation.quality import ReferenceSet, quality_metrics, within_floor
+    from harness.tracking.store import TrackingStore, download_artifacts, get_run
+    from harness.training.events import evaluation_segments, reference_clips
+
+    install_stop_handlers()
+    store = TrackingStore.open(tracking_uri, create=False)  # read-only: never make a store
+    run = get_run(store, run_id)
+    if "seed" not in run.data.params:
+        raise SampleGanError(f"run {run_id} is not a training run (it records no seed)")
+    seed = int(run.data.params["seed"])
+    dataset = _dataset_of(run, data_dir)
+    model_dir = download_artifacts(store, run_id, "model")
+    import_tensorflow_quietly()  # only once the inputs are known to be good
+    from harness.training.generation import evaluation_clips
+    from models.sample_gan import SampleGAN
+
+    model, _ = SampleGAN.load(model_dir)
+    config = model.config
+    if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
+        raise SampleGanError(f"dataset {dataset.path} is n={dataset.n} at {dataset.sample_rate} Hz; "
+                             f"run {run_id} needs n={config.n} at {config.sample_rate} Hz")
+    segments = evaluation_segments(dataset, seed)
+    reference = ReferenceSet(reference_clips(dataset, config.eval_length, segments),
+                             config.sample_rate)
+    results = []
+    for draw in range(draws + 1):
+        raise_if_stop_requested()
+        rows = redraw_rows(seed, draw, len(segments), config.eval_clips)
+        sampling_seed = seed if draw == 0 else REDRAW_SAMPLING_SEED + draw
+        clips = evaluation_clips(model, segments[rows], config.eval_length, sampling_seed)
+        quality = quality_metrics(list(clips), reference, config.sample_rate, seed=seed)
+        diagnosis = diagnose_batch(list(clips), config.sample_rate, config.n)
+        distance, floor = quality["mr_lsd_db"], quality["mr_lsd_db_real_vs_real"]
+        results.append({
+            "draw": draw, "sampling_seed": sampling_seed, "rows": rows.tolist(),
+            "mr_lsd_db": distance, "mr_lsd_db_real_vs_real": floor,
+            "mr_lsd_db_real_vs_real_p95": quality["mr_lsd_db_real_vs_real_p95"],
+            "ratio": distance / floor if floor else None,
+            "within_floor": within_floor(distance, quality["mr_lsd_db_real_vs_real_p95"]),
+            "share_healthy": diagnosis.metrics["share_healthy"],
+            "collapsed_share": diagnosis.metrics["collapsed_share"],
+            "labels": [clip.label for clip in diagnosis.clips],
+            "rms": float(np.sqrt(np.mean(np.square(clips, dtype=np.float64)))),
+        })
+        if progress:
+            print(format_draw(results[-1]), file=sys.stderr, flush=True)
+    summary = {name: _summary([r[name] for r in results if r[name] is not None])
+               for name in ("mr_lsd_db", "ratio", "share_healthy")
+               if any(r[name] is not None for r in results)}
+    metrics = run.data.metrics
+    return {"run_id": run_id, "seed": seed, "clips": config.eval_clips,
+            "samples": config.eval_length, "draws": results,
+            "logged": {key: metrics.get(key) for key in ("quality/mr_lsd_db", "eval/share_healthy")},
+            "summary": summary}
+
+
+def format_draw(result: dict) -> str:
+    """One line per draw."""
+    ratio = "n/a" if result["ratio"] is None else f"{result['ratio']:.2f}x"
+    floor = result["mr_lsd_db_real_vs_real"]
+    floor_text = "no floor" if floor is None else f"floor {floor:.2f}"
+    return (f"draw {result['draw']:>2} (sampling seed {result['sampling_seed']}): MR-LSD "
+            f"{result['mr_lsd_db']:.2f} dB ({floor_text}, {ratio}), healthy "
+            f"{result['share_healthy']:.0%}, RMS {result['rms']:.3f}")
+
+
+def format_evaluation(report: dict) -> str:
+    """The summary a person reads after the per-draw lines."""
+    lines = [f"run {report['run_id']} (seed {report['seed']}): {len(report['draws'])} evaluations "
+             f"of {report['clips']} clips x {report['samples']} samples"]
+    logged = report["logged"].get("quality/mr_lsd_db")
+    again = report["draws"][0]["mr_lsd_db"]
+    if logged is not None:
+        lines.append(f"draw 0 repeats the run's own evaluation: MR-LSD {again:.3f} dB "
+                     f"(logged {logged:.3f})")
+    for name, label in (("mr_lsd_db", "MR-LSD dB"), ("ratio", "ratio to floor"),
+                        ("share_healthy", "healthy share")):
+        if name in report["summary"]:
+            s = report["summary"][name]
+            lines.append(f"{label}: mean {s['mean']:.3f}, SD {s['sd']:.3f}, "
+                         f"range {s['min']:.3f}-{s['max']:.3f}")
+    return "\n".join(lines)
