@@ -33,16 +33,17 @@ def redraw_rows(run_seed: int, draw: int, pool: int, clips: int) -> np.ndarray:
 
 def _dataset_of(run, data_dir: Path | None):
     """The dataset the run trained on, checked by its manifest's hash."""
+    from harness.data.dataset import MANIFEST_NAME
     from harness.data.loader import load_dataset, manifest_sha256
 
     params = run.data.params
     if data_dir is not None:
         path = data_dir
-        if not (path / "manifest.json").is_file():
-            raise SampleGanError(f"--data {path} is not a samplegan dataset (no manifest.json)")
+        if not (path / MANIFEST_NAME).is_file():
+            raise SampleGanError(f"--data {path} is not a samplegan dataset (no {MANIFEST_NAME})")
     elif "dataset.path" in params:
         path = Path(params["dataset.path"])
-        if not (path / "manifest.json").is_file():
+        if not (path / MANIFEST_NAME).is_file():
             raise SampleGanError(f"dataset {path} of run {run.info.run_id} not found; pass --data "
                                  "with the dataset folder it trained on")
     else:
