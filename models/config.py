@@ -60,6 +60,11 @@ class SampleGANConfig:
     input_embedding_dim: int = 32  # features per sample of the mulaw-embedding input
     frame_size: int = 16  # frame-tier only: samples per LSTM step (SampleRNN's 2-tier model: 16)
     sample_mlp_units: int = 256  # frame-tier only: width of the per-sample MLP
+    dilated_layers: int = 10  # dilated only: gated layers per stack, dilations 1, 2, ..., 2**(k-1)
+    dilated_stacks: int = 1  # dilated only: stacks of those layers (receptive field
+    #                         1 + stacks * (2**layers - 1) samples: 1,024 with the defaults)
+    dilated_channels: int = 32  # dilated only: residual channels of every layer
+    dilated_skip_channels: int = 64  # dilated only: skip channels, summed over the layers
     seed_noise_std: float = 0.1  # std of the "noise" seed window
 
     # --- optimisation (ours) -------------------------------------------------------------
@@ -237,7 +242,8 @@ def _validate(config: SampleGANConfig) -> None:
            "generator reads whole n-sample windows)")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
                  "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size",
-                 "sample_mlp_units", "teacher_chunks"):
+                 "sample_mlp_units", "teacher_chunks", "dilated_layers", "dilated_stacks",
+                 "dilated_channels", "dilated_skip_channels"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")
     for name in ("ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "grad_positions",
                  "eval_samples", "pretrain_length"):
@@ -256,8 +262,12 @@ def _validate(config: SampleGANConfig) -> None:
     _check(config.lstm_mode != "frame-tier" or not config.prefilter,
            "lstm_mode = frame-tier takes no prefilter (its sample tier reads the last frame_size "
            "samples directly)")
+    _check(config.dilated_layers <= 16, "dilated_layers must be at most 16 (a dilation of 32,768 "
+           "samples is 2 s at 16 kHz; use dilated_stacks for more depth)")
+    _check(config.lstm_mode != "dilated" or not config.prefilter,
+           "lstm_mode = dilated takes no prefilter (its first layer reads every sample)")
     if config.teacher_chunks > 1:
-        _check(config.lstm_mode != "stateless" and not config.prefilter,
+        _check(config.lstm_mode in ("stateful", "frame-tier") and not config.prefilter,
                "teacher_chunks > 1 carries the LSTM state: it needs lstm_mode = stateful or "
                "frame-tier, without prefilter")
         _check(config.teacher_warmup == 0 and config.pretrain_length > 0,

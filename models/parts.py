@@ -26,6 +26,7 @@ PARTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "stateless": "models.generator:StatelessGenerator",  # the paper: re-run the window
         "stateful": "models.generator:StatefulGenerator",  # state carried, O(1) per sample
         "frame-tier": "models.generator:FrameTierGenerator",  # SampleRNN's two tiers
+        "dilated": "models.dilated:DilatedGenerator",  # WaveNet's gated dilated convolutions
     }),
     "output_head": MappingProxyType({
         "tanh": "models.heads:TanhHead",  # the paper: deterministic regression
