@@ -2,9 +2,10 @@
 
 The paper ("Time Domain Music Synthesis with Sample-GAN") names the architecture but
 not its sizes, optimiser, learning rates or batch size; every such default below is
-ours and says so. The parts a variant swaps (seed source, output head, LSTM mode,
+ours and says so. The parts a variant swaps (seed source, output head, generator,
 prefilter, GAN loss) are chosen by name here and looked up in `models.parts`; the
-layers never branch on flags.
+layers never branch on flags. Each generator declares the rules of its own keys
+(`models.plugin`); this module names none.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from models.errors import SampleGanError
-from models.parts import PARTS
+from models.parts import PARTS, part
 
 SAMPLE_RATES_HZ = (16000, 44100)
 # Keys that only change how a trained generator is sampled, never its weights: the ones
 # `samplegan generate --set` may change.
 SAMPLING_KEYS = ("mulaw_temperature", "mulaw_top_p")
+# Keys that were renamed: specs, `--set`, saved configs and stored runs that use the old
+# name still mean the new one.
+RENAMED_KEYS = {"lstm_mode": "generator"}
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,9 @@ class SampleGANConfig:
     # --- the user's axes -------------------------------------------------------------
     sample_rate: int = 44100  # Hz; the paper assumed 44.1 kHz input
     n: int = 500  # window = segment length in samples; the paper mostly used 500
-    lstm_mode: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample;
+    generator: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample;
     #   "frame-tier": the LSTMs step once per frame_size samples, an MLP predicts each sample
+    #   (formerly `lstm_mode`, still accepted; the families: models/plugin.py)
     prefilter: bool = False  # paper tried conv+max-pool before the LSTMs, then removed it
 
     # --- research axes (paper value first) ---------------------------------------------
@@ -130,7 +135,7 @@ class SampleGANConfig:
     def chunk_context(self) -> int:
         """Samples of a carried chunk before its first predicted one: the frame tier's first
         frame, the stateful net's previous sample."""
-        return self.frame_size if self.lstm_mode == "frame-tier" else 1
+        return part("generator", self.generator).step_size(self)
 
     @property
     def warmup_samples(self) -> int:
@@ -150,6 +155,8 @@ class SampleGANConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SampleGANConfig:
+        """A config from its keys; a key of `RENAMED_KEYS` stands for its new name."""
+        values = {canonical_key(key): value for key, value in values.items()}
         unknown = sorted(set(values) - set(field_names()))
         if unknown:
             raise SampleGanError(
@@ -159,6 +166,11 @@ class SampleGANConfig:
 
     def replace(self, **overrides: Any) -> SampleGANConfig:
         return SampleGANConfig.from_dict({**self.to_dict(), **overrides})
+
+
+def canonical_key(key: str) -> str:
+    """The current name of a config key: `key` itself unless it was renamed."""
+    return RENAMED_KEYS.get(key, key)
 
 
 def field_names() -> list[str]:
@@ -178,6 +190,7 @@ def _a(kind: type) -> str:
 
 def parse_value(key: str, text: str) -> Any:
     """Parse a ``--set KEY=VALUE`` string into the field's type, or fail naming the key."""
+    key = canonical_key(key)
     if key not in SampleGANConfig.__dataclass_fields__:
         raise SampleGanError(f"unknown config key {key!r}; valid keys: {', '.join(field_names())}")
     kind = field_type(key)
@@ -200,6 +213,7 @@ def parse_value(key: str, text: str) -> Any:
 
 def coerce_value(key: str, value: Any) -> Any:
     """Check a typed value (e.g. from TOML) against the field's type; ints widen to floats."""
+    key = canonical_key(key)
     if key not in SampleGANConfig.__dataclass_fields__:
         raise SampleGanError(f"unknown config key {key!r}; valid keys: {', '.join(field_names())}")
     kind = field_type(key)
@@ -237,9 +251,6 @@ def _validate(config: SampleGANConfig) -> None:
     _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
     _check(-1 <= config.teacher_warmup <= config.n,
            "teacher_warmup must be -1 (= n) or in [0, n]")
-    _check(config.lstm_mode != "stateless" or config.teacher_warmup in (-1, config.n),
-           "teacher_warmup below n needs lstm_mode = stateful or frame-tier (a stateless "
-           "generator reads whole n-sample windows)")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
                  "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size",
                  "sample_mlp_units", "teacher_chunks", "dilated_layers", "dilated_stacks",
@@ -257,25 +268,14 @@ def _validate(config: SampleGANConfig) -> None:
                                                 config.pretrain_beta1)),
            "adam betas must be in [0, 1)")
     _check(0.0 < config.mulaw_top_p <= 1.0, "mulaw_top_p must be in (0, 1]")
-    _check(config.lstm_mode != "frame-tier" or config.frame_size <= config.n,
-           "frame_size must be at most n (the seed window holds at least one frame)")
-    _check(config.lstm_mode != "frame-tier" or not config.prefilter,
-           "lstm_mode = frame-tier takes no prefilter (its sample tier reads the last frame_size "
-           "samples directly)")
-    _check(config.dilated_layers <= 16, "dilated_layers must be at most 16 (a dilation of 32,768 "
-           "samples is 2 s at 16 kHz; use dilated_stacks for more depth)")
-    _check(config.lstm_mode != "dilated" or not config.prefilter,
-           "lstm_mode = dilated takes no prefilter (its first layer reads every sample)")
     if config.teacher_chunks > 1:
-        _check(config.lstm_mode in ("stateful", "frame-tier") and not config.prefilter,
-               "teacher_chunks > 1 carries the LSTM state: it needs lstm_mode = stateful or "
-               "frame-tier, without prefilter")
+        _check(not config.prefilter,
+               "teacher_chunks > 1 carries the state between chunks, without prefilter (its "
+               "receptive field would straddle them)")
         _check(config.teacher_warmup == 0 and config.pretrain_length > 0,
                "teacher_chunks > 1 needs teacher_warmup = 0 (the carried state is the warm-up) "
                "and pretrain_length > 0 (the chunk length)")
-        _check(config.lstm_mode != "frame-tier" or config.pretrain_length % config.frame_size == 0,
-               "teacher_chunks > 1 with lstm_mode = frame-tier needs pretrain_length a multiple "
-               "of frame_size (chunks of whole frames)")
+    part("generator", config.generator).check(config)
 
 
 def check_sampling_keys(values: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""WaveNet's causal dilated convolutions as a generator family (`lstm_mode = "dilated"`).
+"""WaveNet's causal dilated convolutions as a generator family (`generator = "dilated"`).
 
 A stack of gated layers (van den Oord et al. 2016): layer i reads its input x_i at
 times t and t - d_i (a causal convolution of kernel 2 and dilation d_i), gates it,
@@ -43,8 +43,7 @@ class DilatedGenerator(Generator):
     input part's features (B, T, E) are projected to the residual channels first.
     """
 
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
+    def _make_layers(self, config) -> None:
         self.dilations = dilations(config.dilated_layers, config.dilated_stacks)
         self.receptive_field = receptive_field(config.dilated_layers, config.dilated_stacks)
         self.channels = config.dilated_channels
@@ -62,9 +61,6 @@ class DilatedGenerator(Generator):
         firsts = [sum(self.dilations[:i]) for i in range(len(self.dilations))]
         object.__setattr__(self, "_queue_first", tf.constant(firsts, tf.int32))
         object.__setattr__(self, "_queue_length", tf.constant(self.dilations, tf.int32))
-
-    def _prefilter_stride(self, config) -> int:
-        return 1
 
     # --- the network, shared by both paths -------------------------------------------------
     def _layer(self, index: int, past: tf.Tensor, current: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
