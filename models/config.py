@@ -2,9 +2,10 @@
 
 The paper ("Time Domain Music Synthesis with Sample-GAN") names the architecture but
 not its sizes, optimiser, learning rates or batch size; every such default below is
-ours and says so. The parts a variant swaps (seed source, output head, LSTM mode,
+ours and says so. The parts a variant swaps (seed source, output head, generator,
 prefilter, GAN loss) are chosen by name here and looked up in `models.parts`; the
-layers never branch on flags.
+layers never branch on flags. Each generator declares the rules of its own keys
+(`models.plugin`); this module names none.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from models.errors import SampleGanError
-from models.parts import PARTS
+from models.parts import PARTS, part
 
 SAMPLE_RATES_HZ = (16000, 44100)
 # Keys that only change how a trained generator is sampled, never its weights: the ones
 # `samplegan generate --set` may change.
 SAMPLING_KEYS = ("mulaw_temperature", "mulaw_top_p")
+# Keys that were renamed: specs, `--set`, saved configs and stored runs that use the old
+# name still mean the new one.
+RENAMED_KEYS = {"lstm_mode": "generator"}
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,9 @@ class SampleGANConfig:
     # --- the user's axes -------------------------------------------------------------
     sample_rate: int = 44100  # Hz; the paper assumed 44.1 kHz input
     n: int = 500  # window = segment length in samples; the paper mostly used 500
-    lstm_mode: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample;
+    generator: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample;
     #   "frame-tier": the LSTMs step once per frame_size samples, an MLP predicts each sample
+    #   (formerly `lstm_mode`, still accepted; the families: models/plugin.py)
     prefilter: bool = False  # paper tried conv+max-pool before the LSTMs, then removed it
 
     # --- research axes (paper value first) ---------------------------------------------
@@ -60,6 +65,11 @@ class SampleGANConfig:
     input_embedding_dim: int = 32  # features per sample of the mulaw-embedding input
     frame_size: int = 16  # frame-tier only: samples per LSTM step (SampleRNN's 2-tier model: 16)
     sample_mlp_units: int = 256  # frame-tier only: width of the per-sample MLP
+    dilated_layers: int = 10  # dilated only: gated layers per stack, dilations 1, 2, ..., 2**(k-1)
+    dilated_stacks: int = 1  # dilated only: stacks of those layers (receptive field
+    #                         1 + stacks * (2**layers - 1) samples: 1,024 with the defaults)
+    dilated_channels: int = 32  # dilated only: residual channels of every layer
+    dilated_skip_channels: int = 64  # dilated only: skip channels, summed over the layers
     seed_noise_std: float = 0.1  # std of the "noise" seed window
 
     # --- optimisation (ours) -------------------------------------------------------------
@@ -125,7 +135,7 @@ class SampleGANConfig:
     def chunk_context(self) -> int:
         """Samples of a carried chunk before its first predicted one: the frame tier's first
         frame, the stateful net's previous sample."""
-        return self.frame_size if self.lstm_mode == "frame-tier" else 1
+        return part("generator", self.generator).step_size(self)
 
     @property
     def warmup_samples(self) -> int:
@@ -145,6 +155,8 @@ class SampleGANConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SampleGANConfig:
+        """A config from its keys; a key of `RENAMED_KEYS` stands for its new name."""
+        values = {canonical_key(key): value for key, value in values.items()}
         unknown = sorted(set(values) - set(field_names()))
         if unknown:
             raise SampleGanError(
@@ -154,6 +166,11 @@ class SampleGANConfig:
 
     def replace(self, **overrides: Any) -> SampleGANConfig:
         return SampleGANConfig.from_dict({**self.to_dict(), **overrides})
+
+
+def canonical_key(key: str) -> str:
+    """The current name of a config key: `key` itself unless it was renamed."""
+    return RENAMED_KEYS.get(key, key)
 
 
 def field_names() -> list[str]:
@@ -173,6 +190,7 @@ def _a(kind: type) -> str:
 
 def parse_value(key: str, text: str) -> Any:
     """Parse a ``--set KEY=VALUE`` string into the field's type, or fail naming the key."""
+    key = canonical_key(key)
     if key not in SampleGANConfig.__dataclass_fields__:
         raise SampleGanError(f"unknown config key {key!r}; valid keys: {', '.join(field_names())}")
     kind = field_type(key)
@@ -195,6 +213,7 @@ def parse_value(key: str, text: str) -> Any:
 
 def coerce_value(key: str, value: Any) -> Any:
     """Check a typed value (e.g. from TOML) against the field's type; ints widen to floats."""
+    key = canonical_key(key)
     if key not in SampleGANConfig.__dataclass_fields__:
         raise SampleGanError(f"unknown config key {key!r}; valid keys: {', '.join(field_names())}")
     kind = field_type(key)
@@ -232,12 +251,10 @@ def _validate(config: SampleGANConfig) -> None:
     _check(0 <= config.train_gen_length <= config.n, "train_gen_length must be in [0, n]")
     _check(-1 <= config.teacher_warmup <= config.n,
            "teacher_warmup must be -1 (= n) or in [0, n]")
-    _check(config.lstm_mode != "stateless" or config.teacher_warmup in (-1, config.n),
-           "teacher_warmup below n needs lstm_mode = stateful or frame-tier (a stateless "
-           "generator reads whole n-sample windows)")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
                  "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size",
-                 "sample_mlp_units", "teacher_chunks"):
+                 "sample_mlp_units", "teacher_chunks", "dilated_layers", "dilated_stacks",
+                 "dilated_channels", "dilated_skip_channels"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")
     for name in ("ae_steps", "gan_steps", "pretrain_epochs", "pretrain_steps", "grad_positions",
                  "eval_samples", "pretrain_length"):
@@ -251,21 +268,14 @@ def _validate(config: SampleGANConfig) -> None:
                                                 config.pretrain_beta1)),
            "adam betas must be in [0, 1)")
     _check(0.0 < config.mulaw_top_p <= 1.0, "mulaw_top_p must be in (0, 1]")
-    _check(config.lstm_mode != "frame-tier" or config.frame_size <= config.n,
-           "frame_size must be at most n (the seed window holds at least one frame)")
-    _check(config.lstm_mode != "frame-tier" or not config.prefilter,
-           "lstm_mode = frame-tier takes no prefilter (its sample tier reads the last frame_size "
-           "samples directly)")
     if config.teacher_chunks > 1:
-        _check(config.lstm_mode != "stateless" and not config.prefilter,
-               "teacher_chunks > 1 carries the LSTM state: it needs lstm_mode = stateful or "
-               "frame-tier, without prefilter")
+        _check(not config.prefilter,
+               "teacher_chunks > 1 carries the state between chunks, without prefilter (its "
+               "receptive field would straddle them)")
         _check(config.teacher_warmup == 0 and config.pretrain_length > 0,
                "teacher_chunks > 1 needs teacher_warmup = 0 (the carried state is the warm-up) "
                "and pretrain_length > 0 (the chunk length)")
-        _check(config.lstm_mode != "frame-tier" or config.pretrain_length % config.frame_size == 0,
-               "teacher_chunks > 1 with lstm_mode = frame-tier needs pretrain_length a multiple "
-               "of frame_size (chunks of whole frames)")
+    part("generator", config.generator).check(config)
 
 
 def check_sampling_keys(values: dict[str, Any]) -> None:

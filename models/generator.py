@@ -1,12 +1,17 @@
-"""The autoregressive generator: prefilter, two stacked LSTMs, a dense head (paper, fig. 3).
+"""The autoregressive generator: the base every family builds on, and the LSTM families.
 
-It holds the last n samples, predicts the next one, shifts it in and the oldest out.
-Two LSTM modes share the layers and differ only in how a step is computed:
+A generator holds the last n samples, predicts the next one, shifts it in and the
+oldest out. `Generator` holds what every family shares: the input part, the prefilter,
+the output head and the compiled generation loop; each family adds its layers and
+its entry points (teacher forcing and one generation step), and declares itself in
+`models.plugin`. The paper's two stacked LSTMs (fig. 3) are `LstmGenerator`, on which
+three families differ only in how a step is computed:
 
 * `StatelessGenerator` (the paper): every step re-runs both LSTMs over the whole
   window from a zero state. O(n) LSTM steps per sample.
 * `StatefulGenerator`: the LSTM state is carried; after a warm-up over the seed
   window each step consumes one sample. O(1) per sample.
+* `FrameTierGenerator`: SampleRNN's two tiers; the LSTMs step once per frame.
 
 Generation is one compiled loop (`tf.while_loop` inside `tf.function`, XLA where it
 compiles) over a batch of streams; it never calls the model once per sample from
@@ -42,9 +47,13 @@ def _step_seed(seed: tf.Tensor, step: tf.Tensor, stream: int) -> tf.Tensor:
 
 
 class Generator(keras.Model):
-    """Layers and the compiled generation loop shared by both LSTM modes."""
+    """What every generator family shares: input part, prefilter, head, generation loop.
 
-    prefilter_stride: int = 1
+    A family overrides `_make_layers` (its own layers, created before the head's so that
+    the variables of the families that predate this split keep their order and
+    names), the entry points below and, when it carries a recurrent state between
+    teacher-forced chunks, `zero_state` and `carried_loss`.
+    """
 
     def __init__(self, config, **kwargs):
         super().__init__(name="generator", **kwargs)
@@ -52,24 +61,26 @@ class Generator(keras.Model):
         self.warmup = config.warmup_samples  # teacher forcing's unscored samples per sequence
         self.carry_context = config.chunk_context  # a carried chunk's samples before its first
         #                                            predicted one (`carried_loss`)
-        self.units = config.lstm_units
         self.grad_positions = config.grad_positions
         self.head = part("output_head", config.output_head)(config)
         self.sample_input = part("sample_input", config.sample_input).for_config(config)
         self.prefilter = build_prefilter(config, stride=self._prefilter_stride(config))
-        self.lstm1 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
-                                       return_state=True, name="lstm1")
-        self.lstm2 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
-                                       return_state=True, name="lstm2")
+        self._make_layers(config)
         self.head_layer = self.head.layer
         # Plain attributes, kept out of Keras' variable tracking.
         object.__setattr__(self, "_loops", {})
         self.set_xla(True)
 
-    def _prefilter_stride(self, config) -> int:
+    def _make_layers(self, config) -> None:
+        """Create the family's own layers (called once, before the head's Dense)."""
         raise NotImplementedError
 
-    # --- per-mode pieces -------------------------------------------------------------
+    def _prefilter_stride(self, config) -> int:
+        """Frames per sample of the prefilter's pooling: 1, or `prefilter_pool` for a family
+        that reads whole windows."""
+        return 1
+
+    # --- per-family entry points -----------------------------------------------------
     def start(self, seed_window: tf.Tensor) -> Carry:
         """The loop carry after the seed window (B, n) fills the window."""
         raise NotImplementedError
@@ -93,24 +104,24 @@ class Generator(keras.Model):
         raise NotImplementedError
 
     def teacher_loss(self, audio: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """Next-sample prediction loss on real audio (B, 2n) of contiguous samples."""
+        """Next-sample prediction loss on real audio (B, T) of contiguous samples: every
+        sample after the first `warmup` (`teacher_warmup`) that the family can score."""
         raise NotImplementedError
 
     # Truncated BPTT over long excerpts (`teacher_chunks` > 1), as SampleRNN trains: the
-    # excerpt is cut into chunks of L predicted samples, each chunk starts from the LSTM
-    # state the previous one ended in (gradient stopped there), the first from zeros.
+    # excerpt is cut into chunks of L predicted samples, each chunk starts from the
+    # recurrent state the previous one ended in (gradient stopped there), the first from zeros.
     def zero_state(self, batch: int) -> tuple[tf.Tensor, ...]:
-        """The LSTM state (h1, c1, h2, c2) a carried excerpt starts from."""
-        zeros = tf.zeros([batch, self.units])
-        return zeros, zeros, zeros, zeros
+        """The recurrent state a carried excerpt starts from: a tuple of (B, ...) tensors."""
+        raise NotImplementedError(f"{type(self).__name__} carries no state between sequences")
 
     def carried_loss(self, audio: tf.Tensor,
                      state: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
-        """Teacher-forced loss of one chunk from a carried LSTM state.
+        """Teacher-forced loss of one chunk from a carried recurrent state.
 
         Args:
             audio: (B, carry_context + L) contiguous samples; the last L are predicted.
-            state: (h1, c1, h2, c2), each (B, units): where the previous chunk ended.
+            state: as `zero_state` makes it: where the previous chunk ended.
 
         Returns:
             The loss over the L predicted samples and the state the next chunk, which
@@ -136,14 +147,13 @@ class Generator(keras.Model):
         return self.window_params(windows)
 
     def frames(self, audio: tf.Tensor) -> tf.Tensor:
-        """LSTM input frames of a waveform: input part, then prefilter: (B, T) -> (B, T', C)."""
+        """Input frames of a waveform: input part, then prefilter: (B, T) -> (B, T', C)."""
         return self.prefilter(self.sample_input(audio))
 
     def window_params(self, windows: tf.Tensor) -> tf.Tensor:
-        """Stateless view: run both LSTMs over each window from a zero state -> (B, P)."""
-        hidden, *_ = self.lstm1(self.frames(windows))
-        hidden, *_ = self.lstm2(hidden)
-        return self.head_layer(hidden[:, -1])
+        """Head parameters of the sample after each window (B, W) -> (B, P), from the
+        window alone (a zero state before it)."""
+        raise NotImplementedError
 
     # --- the generation loop ---------------------------------------------------------
     def _loop(self, carry: Carry, steps: int, seed: tf.Tensor, offset: tf.Tensor,
@@ -223,7 +233,29 @@ class Generator(keras.Model):
         return emitted, fed
 
 
-class StatelessGenerator(Generator):
+class LstmGenerator(Generator):
+    """The paper's two stacked LSTMs, which the three LSTM families step differently."""
+
+    def _make_layers(self, config) -> None:
+        self.units = config.lstm_units
+        self.lstm1 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
+                                       return_state=True, name="lstm1")
+        self.lstm2 = keras.layers.LSTM(config.lstm_units, return_sequences=True,
+                                       return_state=True, name="lstm2")
+
+    def zero_state(self, batch: int) -> tuple[tf.Tensor, ...]:
+        """The LSTM state (h1, c1, h2, c2) a carried excerpt starts from, each (B, units)."""
+        zeros = tf.zeros([batch, self.units])
+        return zeros, zeros, zeros, zeros
+
+    def window_params(self, windows: tf.Tensor) -> tf.Tensor:
+        """Stateless view: run both LSTMs over each window from a zero state -> (B, P)."""
+        hidden, *_ = self.lstm1(self.frames(windows))
+        hidden, *_ = self.lstm2(hidden)
+        return self.head_layer(hidden[:, -1])
+
+
+class StatelessGenerator(LstmGenerator):
     """The paper's mode: each sample re-runs the LSTMs over the whole n-sample window."""
 
     def _prefilter_stride(self, config) -> int:
@@ -261,19 +293,19 @@ class StatelessGenerator(Generator):
         return tf.reshape(params, [batch, tf.shape(positions)[0], -1])
 
     def teacher_loss(self, audio, seed):
+        # One random target per sequence, among the T - n a whole window precedes (T = 2n
+        # unless `pretrain_length` says otherwise).
         batch = tf.shape(audio)[0]
-        offsets = tf.random.stateless_uniform([batch], seed, 0, self.n, dtype=tf.int32)
+        offsets = tf.random.stateless_uniform([batch], seed, 0, tf.shape(audio)[1] - self.n,
+                                              dtype=tf.int32)
         index = offsets[:, None] + tf.range(self.n)[None, :]  # (B, n)
         windows = tf.gather(audio, index, axis=1, batch_dims=1)
         targets = tf.gather(audio, offsets + self.n, axis=1, batch_dims=1)  # (B,)
         return self.head.teacher_loss(self.window_params(windows), targets)
 
 
-class StatefulGenerator(Generator):
+class StatefulGenerator(LstmGenerator):
     """State carried from step to step: a warm-up over the seed, then one sample per step."""
-
-    def _prefilter_stride(self, config) -> int:
-        return 1
 
     def sequence_params(self, audio: tf.Tensor) -> tf.Tensor:
         """Teacher-forced view: params after each prefix of `audio` (B, T) -> (B, T, P)."""
@@ -321,7 +353,7 @@ class StatefulGenerator(Generator):
         return self.head.teacher_loss(self.head_layer(hidden), audio[:, 1:]), (h1, c1, h2, c2)
 
 
-class FrameTierGenerator(Generator):
+class FrameTierGenerator(LstmGenerator):
     """Two tiers, as SampleRNN's two-tier model (Mehri et al., ICLR 2017).
 
     The two stacked LSTMs (the frame tier) step once per frame of `frame_size` = F
@@ -347,9 +379,6 @@ class FrameTierGenerator(Generator):
         self.sample_in = keras.layers.Dense(self.mlp_units, name="sample_in")
         self.sample_hidden = keras.layers.Dense(self.mlp_units, activation="relu",
                                                 name="sample_hidden")
-
-    def _prefilter_stride(self, config) -> int:
-        return 1
 
     @property
     def offset(self) -> int:

@@ -8,7 +8,8 @@ TensorFlow.
 
 Each class of an axis is built the same way:
 
-    lstm_mode      cls(config)                  a `models.generator.Generator`
+    generator      cls.build(config)            a `models.plugin.GeneratorPlugin` declaring
+                                                a `models.generator.Generator`
     output_head    cls(config)                  `models.heads`
     sample_input   cls.for_config(config)       a Keras layer of `models.inputs`
     seed_source    cls(config, encoder)         `models.seeds`
@@ -22,10 +23,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 PARTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    "lstm_mode": MappingProxyType({
-        "stateless": "models.generator:StatelessGenerator",  # the paper: re-run the window
-        "stateful": "models.generator:StatefulGenerator",  # state carried, O(1) per sample
-        "frame-tier": "models.generator:FrameTierGenerator",  # SampleRNN's two tiers
+    "generator": MappingProxyType({
+        "stateless": "models.plugin:StatelessPlugin",  # the paper: re-run the window
+        "stateful": "models.plugin:StatefulPlugin",  # state carried, O(1) per sample
+        "frame-tier": "models.plugin:FrameTierPlugin",  # SampleRNN's two tiers
+        "dilated": "models.plugin:DilatedPlugin",  # WaveNet's gated dilated convolutions
     }),
     "output_head": MappingProxyType({
         "tanh": "models.heads:TanhHead",  # the paper: deterministic regression

@@ -1,7 +1,7 @@
 """The variant registry: every variant is `paper` plus a few named overrides.
 
 A report can therefore say exactly what a variant changes. The first block holds the
-user's four axes (prefilter, LSTM mode, window n, sample rate); the second the
+user's four axes (prefilter, generator, window n, sample rate); the second the
 parts that collapse research points to; the last a few combinations worth running
 as a whole.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from models.config import SampleGANConfig, coerce_value, parse_value
+from models.config import SampleGANConfig, canonical_key, coerce_value, parse_value
 from models.errors import SampleGanError
 
 
@@ -26,7 +26,7 @@ class Variant:
     def config(self, extra_overrides: Mapping[str, Any] | None = None) -> SampleGANConfig:
         """The resolved config: paper defaults, then this variant's overrides, then extras."""
         values = {**self.overrides, **(extra_overrides or {})}
-        checked = {key: coerce_value(key, value) for key, value in values.items()}
+        checked = {canonical_key(key): coerce_value(key, value) for key, value in values.items()}
         return SampleGANConfig().replace(**checked)
 
 
@@ -44,7 +44,7 @@ _VARIANTS = (
     # the user's axes
     _variant("paper-16k", "The paper at 16 kHz (SampleRNN's rate).", sample_rate=16000),
     _variant("prefilter", "Conv + max-pool prefilter before the LSTMs.", prefilter=True),
-    _variant("stateful", "Stateful LSTMs: state carried, one sample per step.", lstm_mode="stateful"),
+    _variant("stateful", "Stateful LSTMs: state carried, one sample per step.", generator="stateful"),
     _variant("n1000", "Window of 1000 samples.", n=1000),
     _variant("n4410", "Window of 4410 samples (0.1 s at 44.1 kHz).", n=4410),
     # collapse research
@@ -60,25 +60,25 @@ _VARIANTS = (
     _variant("hinge", "Hinge GAN loss.", gan_loss="hinge"),
     _variant("wgan-gp", "Wasserstein loss with gradient penalty.", gan_loss="wgan-gp"),
     # combinations
-    _variant("stateful-16k", "Stateful LSTMs on 16 kHz audio.", lstm_mode="stateful", sample_rate=16000),
+    _variant("stateful-16k", "Stateful LSTMs on 16 kHz audio.", generator="stateful", sample_rate=16000),
     _variant("embedded-fix",
              "What made the generator learn here: stateful, real priming, sampled mu-law head, an "
              "embedded mu-law input, and teacher forcing with its own optimiser (Adam 2e-3, "
              "beta1 0.9, gradient norm clipped at 1).",
-             lstm_mode="stateful", **_FIX),
+             generator="stateful", **_FIX),
     _variant("frame-tier-fix",
              "embedded-fix with SampleRNN's two tiers: the LSTMs step once per 16-sample frame "
              "and an MLP predicts each sample from the 16 before it.",
-             lstm_mode="frame-tier", **_FIX),
+             generator="frame-tier", **_FIX),
     _variant("augmented-fix",
              "embedded-fix trained on augmented audio: each teacher-forced sequence negated with "
              "probability 1/2 and scaled within +-6 dB (for small training sets: the real "
              "recordings, studies/augment_music.toml).",
-             lstm_mode="stateful", teacher_polarity_flip=True, teacher_gain_db=6.0, **_FIX),
+             generator="stateful", teacher_polarity_flip=True, teacher_gain_db=6.0, **_FIX),
     _variant("autoregressive-fix",
              "The collapse-hunt candidate: stateful, real priming, sampled mu-law head, "
              "teacher forcing and feedback noise.",
-             lstm_mode="stateful", seed_source="real", output_head="mulaw",
+             generator="stateful", seed_source="real", output_head="mulaw",
              pretrain_epochs=5, feedback_noise=0.01),
 )
 
@@ -101,7 +101,7 @@ def parse_overrides(assignments: list[str] | tuple[str, ...]) -> dict[str, Any]:
         key, sep, text = assignment.partition("=")
         if not sep or not key.strip():
             raise SampleGanError(f"--set expects KEY=VALUE, got {assignment!r}")
-        overrides[key.strip()] = parse_value(key.strip(), text.strip())
+        overrides[canonical_key(key.strip())] = parse_value(key.strip(), text.strip())
     return overrides
 
 

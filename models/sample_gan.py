@@ -26,7 +26,7 @@ class SampleGAN:
         self.config = config
         self.encoder = build_encoder(config)
         self.decoder = build_decoder(config)
-        self.generator = part("lstm_mode", config.lstm_mode)(config)
+        self.generator = part("generator", config.generator).build(config)
         self.discriminator = Discriminator(config)
         self.seed_source = part("seed_source", config.seed_source)(config, self.encoder)
         self.loss = part("gan_loss", config.gan_loss)(config)
@@ -43,7 +43,7 @@ class SampleGAN:
         self.decoder(self.encoder(tf.zeros((1, n))))
         pool = self.config.prefilter_pool
         reach = max(2 * (self.config.prefilter_kernel + pool) + 2 * pool,
-                    self.config.frame_size)  # a frame-tier window holds a whole frame
+                    self.config.chunk_context)  # a window holds a whole frame of every tier
         short = tf.zeros((1, min(n, reach)))
         carry = self.generator.start(short)
         self.generator.advance(carry, tf.zeros((1,)))

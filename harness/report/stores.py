@@ -33,6 +33,7 @@ from harness.report.stats import (
 from harness.study.spec import Pruner
 from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking.store import StoreMissing, TrackingStore, retrying
+from models.config import canonical_key
 
 # Frame columns filled from each run's latest metric values; NaN when the run or metric is missing.
 METRIC_COLUMNS = {
@@ -69,8 +70,9 @@ LEGACY_COLLAPSE_REASON_PREFIX = "collapsed"
 def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
     """The grid point and replicate of a cell key.
 
-    ``lstm_mode="stateful",prefilter=false|rep=1`` -> ({"lstm_mode": "stateful",
-    "prefilter": False}, 1).
+    ``generator="stateful",prefilter=false|rep=1`` -> ({"generator": "stateful",
+    "prefilter": False}, 1). An axis renamed since the study ran reads as its new name
+    (``lstm_mode`` as ``generator``).
 
     Args:
         key: A `harness.study.spec.Cell.key`; axis values are JSON, so a string may hold a comma.
@@ -96,12 +98,27 @@ def parse_cell_key(key: str) -> tuple[dict[str, Any], int | None]:
             value, position = decoder.raw_decode(point_text, equals + 1)
         except json.JSONDecodeError:
             return {}, None
-        point[axis] = value
+        point[canonical_key(axis)] = value
         if position < len(point_text):
             if point_text[position] != ",":
                 return {}, None
             position += 1
     return point, int(replicate_text)
+
+
+def with_current_keys(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored spec whose config keys (grid and search axes, overrides) are renamed to
+    their current names, so a study recorded under an old name (`lstm_mode`) groups as
+    one recorded today."""
+    renamed = dict(spec)
+    design = dict(spec.get("design", {}))
+    for table in ("grid", "search"):
+        if table in design:
+            design[table] = {canonical_key(key): value for key, value in design[table].items()}
+    renamed["design"] = design
+    if "overrides" in spec:
+        renamed["overrides"] = {canonical_key(key): value for key, value in spec["overrides"].items()}
+    return renamed
 
 
 def prune_kind(attrs: Mapping[str, Any]) -> str:
@@ -241,8 +258,9 @@ def _trial_row(trial, cell: str, attempts: int, axes: Sequence[str],
 
 def read_study(study_name: str, storage: str | None, tracking_uri: str | None) -> StudyData:
     opened, study = _open_study(study_name, storage)
-    spec = json.loads(study.user_attrs.get("spec", "{}"))
-    axes = list(study.user_attrs.get("grid_axes", sorted(spec.get("design", {}).get("grid", {}))))
+    spec = with_current_keys(json.loads(study.user_attrs.get("spec", "{}")))
+    axes = [canonical_key(axis) for axis in
+            study.user_attrs.get("grid_axes", sorted(spec.get("design", {}).get("grid", {})))]
     searched = sorted(spec.get("design", {}).get("search", {}))
     collapsed_threshold = float(spec.get("pruner", {}).get("collapsed_share",
                                                            Pruner.collapsed_share))

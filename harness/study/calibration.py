@@ -335,7 +335,7 @@ def calibrate_in_this_process(requests: Sequence[CalibrationRequest], cache_path
 
 
 def describe_config(config: Mapping[str, Any]) -> str:
-    keys = ("lstm_mode", "prefilter", "n", "sample_rate", "output_head", "seed_source")
+    keys = ("generator", "prefilter", "n", "sample_rate", "output_head", "seed_source")
     return ", ".join(f"{key}={config[key]}" for key in keys if key in config)
 
 

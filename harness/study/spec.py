@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.common.errors import SampleGanError
-from models.config import coerce_value, field_names, field_type
+from models.config import canonical_key, coerce_value, field_names, field_type
 from models.registry import VARIANTS, get_variant
 
 OBJECTIVE_METRICS = (
@@ -228,8 +228,8 @@ def _parse_dataset(data: Mapping[str, Any]) -> DatasetSpec:
 
 def _parse_search(table: Mapping[str, Any], grid: Mapping[str, Any]) -> tuple[SearchParam, ...]:
     params = []
-    for name, raw in table.items():
-        where = f"design.search.{name}"
+    for given, raw in table.items():
+        where, name = f"design.search.{given}", canonical_key(given)
         if name not in field_names():
             raise SpecError(f"unknown axis {where}; config keys: {', '.join(field_names())}")
         if name in grid:
@@ -293,25 +293,27 @@ def parse_spec(data: Mapping[str, Any], origin: str = "spec") -> StudySpec:
 
 def _parse_overrides(overrides_table: Mapping[str, Any]) -> dict[str, Any]:
     overrides = {}
-    for key, value in overrides_table.items():
+    for given, value in overrides_table.items():
+        key = canonical_key(given)
         if key not in field_names():
-            raise SpecError(f"unknown key overrides.{key}; config keys: {', '.join(field_names())}")
+            raise SpecError(f"unknown key overrides.{given}; config keys: {', '.join(field_names())}")
         overrides[key] = _config_value(key, value, "overrides.")
     return overrides
 
 
 def _parse_grid(grid_table: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
     grid: dict[str, tuple[Any, ...]] = {}
-    for axis, values in grid_table.items():
+    for given, values in grid_table.items():
+        axis = canonical_key(given)  # a renamed key (`lstm_mode`) is its new name's axis
         if axis not in field_names():
-            raise SpecError(f"unknown axis design.grid.{axis}; config keys: {', '.join(field_names())}")
+            raise SpecError(f"unknown axis design.grid.{given}; config keys: {', '.join(field_names())}")
         if not isinstance(values, list):
-            raise SpecError(f"design.grid.{axis} must be a list of values")
+            raise SpecError(f"design.grid.{given} must be a list of values")
         if not values:
-            raise SpecError(f"design.grid.{axis} is empty: the grid would have no points")
-        checked = tuple(_config_value(axis, value, f"design.grid.{axis}: ") for value in values)
+            raise SpecError(f"design.grid.{given} is empty: the grid would have no points")
+        checked = tuple(_config_value(axis, value, f"design.grid.{given}: ") for value in values)
         if len(set(map(json.dumps, checked))) != len(checked):
-            raise SpecError(f"design.grid.{axis} repeats a value")
+            raise SpecError(f"design.grid.{given} repeats a value")
         grid[axis] = checked
     return grid
 

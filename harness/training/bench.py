@@ -1,7 +1,8 @@
 """`samplegan bench`: how fast the harness generates audio and takes training steps.
 
 Speed does not depend on what the weights hold, so both benchmarks build untrained
-models of the paper's sizes (two 128-unit LSTMs, n = 500) and drive them through the
+models of the paper's sizes (two 128-unit LSTMs, n = 500), one per generator family at
+the sizes its declaration gives (`models.plugin.BenchSizes`), and drive them through the
 code the harness really runs: `generate_audio` (what `samplegan generate` calls) and
 the `Trainer`'s GAN step. Every case is timed after a warm-up call that pays for
 tracing and XLA compilation. The fastest of the timed runs is reported, the median
@@ -30,57 +31,57 @@ import numpy as np
 
 from harness.common.host import processor_name
 from harness.common.quiet_tf import import_tensorflow_quietly
-from harness.training.generation import CHUNK_SAMPLES, generate_audio
-from models.parts import names
+from harness.training.generation import generate_audio
+from models.parts import names, part
 
 PAPER_SECONDS_PER_AUDIO_SECOND = 30 * 60.0  # paper, section 4: ~30 min per second of audio
 AUDIO_RATE_HZ = 44100  # "seconds per second of audio" are seconds of 44.1 kHz audio
-LSTM_MODES = names("lstm_mode")
+GENERATORS = names("generator")
 BATCHES = (1, 64)  # streams generated together
 PAPER_PATH = "paper_predict_loop"
-# Issue 8's targets on a 2-core CPU at the paper's sizes (full runs only).
-GENERATION_TARGETS_SAMPLES_PER_S = {("stateless", 1): 80, ("stateful", 1): 20_000,
-                                    ("stateful", 64): 150_000}
-TRAIN_TARGETS_GENERATOR_STEP_S = {"stateful": 1.0}
 
 
 @dataclass(frozen=True)
 class GenerationSizes:
-    """What one run of `samplegan bench generation` builds and times."""
+    """What one run of `samplegan bench generation` builds and times (each family's
+    samples per stream come from its declaration)."""
 
     n: int  # window in samples
     lstm_units: int  # units of each of the two LSTMs
     paper_samples: int  # samples of the predict loop (one call each), timed once
     repeats: int  # timed runs per case of the compiled paths
-    samples: dict[tuple[str, int], int]  # (lstm mode, batch) -> samples per stream and run
+    quick: bool  # the families' quick sizes
 
 
-FULL_GENERATION = GenerationSizes(
-    n=500, lstm_units=128, paper_samples=40, repeats=3,
-    samples={("stateless", 1): 200, ("stateless", 64): 16,
-             ("stateful", 1): 8 * CHUNK_SAMPLES, ("stateful", 64): 2 * CHUNK_SAMPLES,
-             ("frame-tier", 1): 8 * CHUNK_SAMPLES, ("frame-tier", 64): 2 * CHUNK_SAMPLES})
-QUICK_GENERATION = GenerationSizes(
-    n=32, lstm_units=8, paper_samples=5, repeats=1,
-    samples={("stateless", 1): 16, ("stateless", 64): 4, ("stateful", 1): 256, ("stateful", 64): 64,
-             ("frame-tier", 1): 256, ("frame-tier", 64): 64})
+FULL_GENERATION = GenerationSizes(n=500, lstm_units=128, paper_samples=40, repeats=3, quick=False)
+QUICK_GENERATION = GenerationSizes(n=32, lstm_units=8, paper_samples=5, repeats=1, quick=True)
 
 
 @dataclass(frozen=True)
 class TrainSizes:
-    """What one run of `samplegan bench train` builds and times (paper sizes otherwise)."""
+    """What one run of `samplegan bench train` builds and times (paper sizes otherwise;
+    each family's timed steps come from its declaration)."""
 
     overrides: dict[str, Any]  # config overrides of `paper`
-    steps: dict[str, int]  # lstm mode -> timed GAN steps after the warm-up step
     corpus_seconds: float  # built-in corpus the batches are drawn from
+    quick: bool  # the families' quick sizes, one timed step each
 
 
-FULL_TRAIN = TrainSizes(overrides={"n": 500, "batch_size": 16},
-                        steps={"stateless": 1, "stateful": 5, "frame-tier": 5}, corpus_seconds=2.0)
+FULL_TRAIN = TrainSizes(overrides={"n": 500, "batch_size": 16}, corpus_seconds=2.0, quick=False)
 QUICK_TRAIN = TrainSizes(
     overrides={"n": 32, "batch_size": 4, "lstm_units": 8, "ae_levels": 1, "ae_filters": 4,
-               "sample_rate": 16000},
-    steps={"stateless": 1, "stateful": 1, "frame-tier": 1}, corpus_seconds=1.0)
+               "sample_rate": 16000}, corpus_seconds=1.0, quick=True)
+
+
+def family_overrides(generator: str, quick: bool) -> dict[str, Any]:
+    """The config overrides that select `generator`, with its own keys at quick sizes."""
+    bench = part("generator", generator).bench
+    return {"generator": generator, **(bench.quick_overrides if quick else {})}
+
+
+def train_steps(generator: str, quick: bool) -> int:
+    """Timed GAN steps of `generator` after the warm-up step."""
+    return 1 if quick else part("generator", generator).bench.train_steps
 
 
 # ----------------------------------------------------------------------------- shared
@@ -128,12 +129,13 @@ def best_and_median(run: Callable[[], object], repeats: int) -> tuple[float, flo
     return min(seconds), statistics.median(seconds)
 
 
-def _untrained_model(lstm_mode: str, n: int, lstm_units: int):
+def _untrained_model(generator: str, sizes: GenerationSizes):
     from models.registry import resolve
     from models.sample_gan import SampleGAN, set_global_seed
 
     set_global_seed(0)
-    return SampleGAN(resolve("paper", {"lstm_mode": lstm_mode, "n": n, "lstm_units": lstm_units}))
+    return SampleGAN(resolve("paper", {**family_overrides(generator, sizes.quick),
+                                       "n": sizes.n, "lstm_units": sizes.lstm_units}))
 
 
 # ------------------------------------------------------------------------- generation
@@ -171,7 +173,8 @@ def _seed_segments(batch: int, n: int) -> np.ndarray:
 def _row(path: str, batch: int, samples: int, best_s: float, median_s: float, xla: bool,
          quick: bool) -> dict[str, Any]:
     samples_per_s = samples * batch / best_s  # all streams together
-    target = None if quick else GENERATION_TARGETS_SAMPLES_PER_S.get((path, batch))
+    target = None if quick or path == PAPER_PATH else (
+        part("generator", path).bench.generation_targets.get(batch))
     return {
         "path": path, "batch": batch, "samples_per_s": round(samples_per_s, 1),
         "samples_per_s_median": round(samples * batch / median_s, 1),
@@ -183,7 +186,7 @@ def _row(path: str, batch: int, samples: int, best_s: float, median_s: float, xl
 
 
 def run_generation_bench(quick: bool = False) -> dict[str, Any]:
-    """Samples per second of the paper's predict loop and of both LSTM modes at batch 1 and 64.
+    """Samples per second of the paper's predict loop and of every generator at batch 1 and 64.
 
     Args:
         quick: tiny sizes and few samples (a check that the benchmark itself runs).
@@ -197,12 +200,13 @@ def run_generation_bench(quick: bool = False) -> dict[str, Any]:
     config = {"n": sizes.n, "lstm_units": sizes.lstm_units, "sample_rate_hz": AUDIO_RATE_HZ,
               "quick": quick, "repeats": sizes.repeats,
               "paper_seconds_per_audio_second": PAPER_SECONDS_PER_AUDIO_SECOND, **run_context()}
-    progress("generation", f"n = {sizes.n}, two {sizes.lstm_units}-unit LSTMs, "
-                           f"{1 + len(sizes.samples)} cases" + ("" if quick else "; a few minutes"))
+    progress("generation", f"n = {sizes.n}, {sizes.lstm_units}-unit LSTMs, "
+                           f"{1 + len(GENERATORS) * len(BATCHES)} cases" + ("" if quick else "; a few minutes"))
     results = []
-    for lstm_mode in LSTM_MODES:
-        model = _untrained_model(lstm_mode, sizes.n, sizes.lstm_units)
-        if lstm_mode == "stateless":  # the paper's model, driven the paper's way
+    for generator in GENERATORS:
+        bench = part("generator", generator).bench
+        model = _untrained_model(generator, sizes)
+        if bench.paper_loop:  # the paper's model, driven the paper's way
             window = _seed_segments(1, sizes.n)
             predict = partial(model.generator.predict, verbose=0)
             paper_predict_loop(predict, model.generator.head, window, 1)  # builds predict
@@ -215,13 +219,13 @@ def run_generation_bench(quick: bool = False) -> dict[str, Any]:
             progress("generation", f"{PAPER_PATH}, batch 1: "
                                    f"{results[-1]['samples_per_s']:,.1f} samples/s")
         for batch in BATCHES:
-            samples = sizes.samples[(lstm_mode, batch)]
+            samples = (bench.quick_generation_samples if quick else bench.generation_samples)[batch]
             segments = _seed_segments(batch, sizes.n)
             best_s, median_s = best_and_median(
                 partial(generate_audio, model, segments, samples, progress=False), sizes.repeats)
-            results.append(_row(lstm_mode, batch, samples, best_s, median_s,
+            results.append(_row(generator, batch, samples, best_s, median_s,
                                 model.generator.use_xla, quick))
-            progress("generation", f"{lstm_mode}, batch {batch}: "
+            progress("generation", f"{generator}, batch {batch}: "
                                    f"{results[-1]['samples_per_s']:,.1f} samples/s")
     paper_rate = results[0]["samples_per_s"]
     for row in results:
@@ -259,7 +263,7 @@ def format_generation_bench(result: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------- training
-def _time_step_parts(trainer, steps: int, lstm_mode: str) -> dict[str, list[float]]:
+def _time_step_parts(trainer, steps: int, generator: str) -> dict[str, list[float]]:
     """Seconds of the GAN step's three parts (generate, discriminator update, generator
     update) over `steps` repeats after a warm-up, each compiled as the whole step is."""
     import tensorflow as tf
@@ -272,7 +276,7 @@ def _time_step_parts(trainer, steps: int, lstm_mode: str) -> dict[str, list[floa
     discriminator_update = tf.function(trainer.discriminator_update, reduce_retracing=True)
     generator_update = tf.function(trainer.generator_update, reduce_retracing=True)
     seconds: dict[str, list[float]] = {"generate": [], "discriminator": [], "generator": []}
-    progress("train", f"{lstm_mode}: timing the step's parts {steps} time(s) after a warm-up")
+    progress("train", f"{generator}: timing the step's parts {steps} time(s) after a warm-up")
     for repeat in range(steps + 1):
         started = time.perf_counter()
         seed_window, fake, fed = fake_sequences(seed_segments, seeds[0], seeds[1])
@@ -289,10 +293,10 @@ def _time_step_parts(trainer, steps: int, lstm_mode: str) -> dict[str, list[floa
     return seconds
 
 
-def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
-    """Seconds of the Trainer's GAN step and of its parts for one LSTM mode.
+def _time_train_steps(generator: str, quick: bool) -> dict[str, Any]:
+    """Seconds of the Trainer's GAN step and of its parts for one generator family.
 
-    Runs in a process of its own (see `run_train_bench`), so its peak RSS is this mode's.
+    Runs in a process of its own (see `run_train_bench`), so its peak RSS is this family's.
     """
     import_tensorflow_quietly()
 
@@ -303,27 +307,27 @@ def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
     from models.registry import resolve
 
     sizes = QUICK_TRAIN if quick else FULL_TRAIN
-    config = resolve("paper", {**sizes.overrides, "lstm_mode": lstm_mode})
-    steps = sizes.steps[lstm_mode]
+    config = resolve("paper", {**sizes.overrides, **family_overrides(generator, quick)})
+    steps = train_steps(generator, quick)
     with tempfile.TemporaryDirectory(prefix="samplegan-bench-") as folder:
         corpus = Path(folder) / "corpus"
         synthesize_dataset(corpus, seconds=sizes.corpus_seconds, sample_rate_hz=config.sample_rate,
                            n=config.n, pieces=1, holdout_fraction=0.0, seed=0, force=False)
         trainer = Trainer(config, load_dataset(corpus), Path(folder) / "work",
                           options=RunOptions(progress=False))
-        progress("train", f"{lstm_mode}: timing {steps} whole GAN step(s) after a warm-up")
+        progress("train", f"{generator}: timing {steps} whole GAN step(s) after a warm-up")
         step_counter = iter(range(steps + 1))
         gan_step_s, _ = best_and_median(
             lambda: float(trainer.gan_batch_step(next(step_counter))["d_loss"]), steps)
 
-        seconds = _time_step_parts(trainer, steps, lstm_mode)
+        seconds = _time_step_parts(trainer, steps, generator)
         xla = trainer.model.generator.use_xla
     generate_s, generator_update_s = min(seconds["generate"]), min(seconds["generator"])
     generator_step_s = generate_s + generator_update_s
-    target = None if quick else TRAIN_TARGETS_GENERATOR_STEP_S.get(lstm_mode)
+    target = None if quick else part("generator", generator).bench.train_target_generator_step_s
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     row = {
-        "lstm_mode": lstm_mode, "batch": config.batch_size, "n": config.n,
+        "generator": generator, "batch": config.batch_size, "n": config.n,
         "generator_step_s": round(generator_step_s, 3),
         "discriminator_step_s": round(min(seconds["discriminator"]), 3),
         "gan_step_s": round(gan_step_s, 3),
@@ -332,16 +336,16 @@ def _time_train_steps(lstm_mode: str, quick: bool) -> dict[str, Any]:
         "target_generator_step_s": target,
         "meets_target": None if target is None else generator_step_s < target,
     }
-    progress("train", f"{lstm_mode}: generator step {row['generator_step_s']} s, discriminator "
+    progress("train", f"{generator}: generator step {row['generator_step_s']} s, discriminator "
                       f"step {row['discriminator_step_s']} s, whole step {row['gan_step_s']} s, "
                       f"peak RSS {row['peak_rss_mib']} MiB")
     return row
 
 
 def run_train_bench(quick: bool = False) -> dict[str, Any]:
-    """Seconds per generator and per discriminator step, and peak memory, of both LSTM modes.
+    """Seconds per generator and per discriminator step, and peak memory, of every generator.
 
-    Each mode runs in a fresh process, so its peak RSS is its own. The generator step is
+    Each family runs in a fresh process, so its peak RSS is its own. The generator step is
     the generation of the fake batch (no tape) plus the generator's update through the
     replay; the discriminator step is the discriminator's update on that batch; the whole
     step (`Trainer.gan_batch_step`, what training runs) is timed on its own as well.
@@ -350,7 +354,7 @@ def run_train_bench(quick: bool = False) -> dict[str, Any]:
         quick: tiny sizes (a check that the benchmark itself runs).
 
     Returns:
-        `{"config": {...}, "results": [{"lstm_mode", "generator_step_s", ...}]}`.
+        `{"config": {...}, "results": [{"generator", "generator_step_s", ...}]}`.
     """
     import_tensorflow_quietly()
     from models.registry import resolve
@@ -359,14 +363,16 @@ def run_train_bench(quick: bool = False) -> dict[str, Any]:
     reference = resolve("paper", sizes.overrides)
     config = {"n": reference.n, "batch": reference.batch_size, "lstm_units": reference.lstm_units,
               "gen_length": reference.gen_length, "sample_rate_hz": reference.sample_rate,
-              "quick": quick, "steps_timed": sizes.steps, **run_context()}
-    progress("train", f"batch {reference.batch_size}, n = {reference.n}, both LSTM modes, "
+              "quick": quick,
+              "steps_timed": {generator: train_steps(generator, quick) for generator in GENERATORS},
+              **run_context()}
+    progress("train", f"batch {reference.batch_size}, n = {reference.n}, every generator, "
                       "each in its own process" + ("" if quick else "; a few minutes"))
-    # A fresh process per mode. Full runs time one mode at a time, so the two never share
+    # A fresh process per family. Full runs time one at a time, so two never share
     # the CPU; quick runs only check that the benchmark runs.
     with ProcessPoolExecutor(max_workers=2 if quick else 1, max_tasks_per_child=1,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_time_train_steps, lstm_mode, quick) for lstm_mode in LSTM_MODES]
+        futures = [pool.submit(_time_train_steps, generator, quick) for generator in GENERATORS]
         results = [future.result() for future in futures]
     config["machine"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     return {"config": config, "results": results}
@@ -380,13 +386,13 @@ def format_train_bench(result: dict[str, Any]) -> str:
         f"{config['lstm_units']}-unit LSTMs per net{' (quick sizes)' if config['quick'] else ''}; "
         f"{config['machine']['cpus']} CPUs ({config['machine']['processor']}), {config['date']}; "
         "fastest timed step",
-        f"{'mode':<10} {'generator step':>14} {'(generate + update)':>21} "
+        f"{'generator':<10} {'generator step':>14} {'(generate + update)':>21} "
         f"{'discriminator step':>18} {'whole step':>10} {'peak RSS':>9}  target",
     ]
     for row in result["results"]:
         parts = f"({row['generate_s']:.3f} + {row['generator_update_s']:.3f})"
         lines.append(
-            f"{row['lstm_mode']:<10} {row['generator_step_s']:>12.3f} s {parts:>21} "
+            f"{row['generator']:<10} {row['generator_step_s']:>12.3f} s {parts:>21} "
             f"{row['discriminator_step_s']:>16.3f} s {row['gan_step_s']:>8.3f} s "
             f"{row['peak_rss_mib']:>6,} MiB  "
             f"{_target_text(row['target_generator_step_s'], row['meets_target'], '< {:g} s')}")

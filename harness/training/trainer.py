@@ -47,6 +47,7 @@ from harness.training.events import (
 )
 from harness.training.generation import evaluation_clips
 from models.config import SampleGANConfig
+from models.parts import part
 from models.sample_gan import SampleGAN, set_global_seed
 
 
@@ -169,7 +170,8 @@ class Trainer:
         train = self.dataset.contiguous_clips("train", length, 8 * PROBE_CLIPS)
         if len(clips) < 1 or len(train) < 2:
             return None, {}
-        per_clip = STATELESS_POSITIONS if c.lstm_mode == "stateless" else None
+        # A family that re-runs the whole window per prediction scores a few per clip.
+        per_clip = STATELESS_POSITIONS if part("generator", c.generator).reruns_window else None
         probe = make_probe(clips, c.n, split, per_clip)
         return probe, baselines(probe, train, c.output_head, c.mulaw_channels)
 

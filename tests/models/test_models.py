@@ -12,6 +12,7 @@ from models.autoencoder import code_length
 from models.errors import SampleGanError
 from models.heads import nucleus
 from models.mulaw import mulaw_decode, mulaw_encode, mulaw_levels
+from models.parts import part
 from models.registry import VARIANTS, resolve
 from models.sample_gan import SampleGAN, set_global_seed
 from models.seeds import NoiseSeed, RealSeed
@@ -56,9 +57,7 @@ def test_every_variant_builds_with_the_right_shapes(variant, eager_functions):
     positions, relaxed = model.generator.replay_relaxed(window, fed, tf.constant([3, 4]))
     assert relaxed.shape == (batch, positions.shape[0])
     # the parts are the ones the variant names
-    assert type(model.generator).__name__ == {"stateless": "StatelessGenerator",
-                                              "stateful": "StatefulGenerator",
-                                              "frame-tier": "FrameTierGenerator"}[config.lstm_mode]
+    assert part("generator", config.generator).network.endswith(":" + type(model.generator).__name__)
     assert type(model.generator.prefilter).__name__ == ("ConvPrefilter" if config.prefilter
                                                         else "NoPrefilter")
     assert type(model.generator.head).__name__ == {"tanh": "TanhHead",
@@ -79,7 +78,7 @@ def test_the_registry_variants_keep_their_axes():
 
 def test_prefilter_compresses_the_stateless_window_but_not_the_stateful_stream():
     stateless = tiny("prefilter").generator
-    stateful = tiny("prefilter", lstm_mode="stateful").generator
+    stateful = tiny("prefilter", generator="stateful").generator
     waveform = tf.random.normal((2, 32))
     assert stateless.frames(waveform).shape == (2, 16, 3)  # n / pool frames
     assert stateful.frames(waveform).shape == (2, 32, 3)  # one frame per sample
@@ -107,15 +106,15 @@ def test_companded_input_is_the_mulaw_curve():
         mulaw_decode(mulaw_encode(tf.constant([0.0, 1.0, -1.0, 0.01]))).numpy())
 
 
-@pytest.mark.parametrize("lstm_mode", ["stateless", "stateful"])
+@pytest.mark.parametrize("family", ["stateless", "stateful"])
 @pytest.mark.parametrize("sample_input", ["raw", "mulaw-companded", "mulaw-embedding"])
-def test_loss_at_positions_equals_the_window_by_window_loss(lstm_mode, sample_input):
-    generator = tiny("mulaw", lstm_mode=lstm_mode, sample_input=sample_input).generator
+def test_loss_at_positions_equals_the_window_by_window_loss(family, sample_input):
+    generator = tiny("mulaw", generator=family, sample_input=sample_input).generator
     audio = tf.random.uniform((2, 80), -0.5, 0.5, seed=3)
     positions = tf.constant([32, 50, 79])
     expected = [generator.head.teacher_loss(generator.window_params(audio[:, p - 32:p]),
                                             audio[:, p]) for p in (32, 50, 79)]
-    if lstm_mode == "stateful":  # the carried state has seen every sample since the start
+    if family == "stateful":  # the carried state has seen every sample since the start
         params = generator.sequence_params(audio)
         expected = [generator.head.teacher_loss(params[:, p - 1], audio[:, p]) for p in (32, 50, 79)]
     np.testing.assert_allclose(float(generator.loss_at(audio, positions)),
@@ -124,7 +123,7 @@ def test_loss_at_positions_equals_the_window_by_window_loss(lstm_mode, sample_in
 
 @pytest.mark.parametrize("teacher_warmup,first", [(-1, 32), (32, 32), (10, 10), (0, 1)])
 def test_stateful_teacher_loss_scores_every_sample_after_the_warm_up(teacher_warmup, first):
-    model = tiny("mulaw", lstm_mode="stateful", sample_input="mulaw-embedding",
+    model = tiny("mulaw", generator="stateful", sample_input="mulaw-embedding",
                  teacher_warmup=teacher_warmup, pretrain_length=16)
     generator = model.generator
     assert model.config.teacher_length == first + 16
@@ -139,7 +138,7 @@ def test_stateful_teacher_loss_scores_every_sample_after_the_warm_up(teacher_war
 @pytest.mark.parametrize("overrides,message", [
     (dict(teacher_warmup=33), "teacher_warmup must be -1"),
     (dict(teacher_warmup=-2), "teacher_warmup must be -1"),
-    (dict(teacher_warmup=8, lstm_mode="stateless"), "needs lstm_mode = stateful"),
+    (dict(teacher_warmup=8, generator="stateless"), "needs a generator that carries its state"),
 ])
 def test_teacher_warmup_is_checked(overrides, message):
     with pytest.raises(SampleGanError, match=message):
@@ -220,7 +219,7 @@ def test_top_p_outside_0_1_is_refused(top_p):
                                                       ("mulaw-embedding", 5)])
 def test_frame_tier_generation_follows_its_teacher_forced_params(sample_input, frame_size):
     # n = 30: frames of 4 start at offset 2 (30 mod 4), frames of 5 at 0.
-    model = tiny("stateful", n=30, lstm_mode="frame-tier", frame_size=frame_size,
+    model = tiny("stateful", n=30, generator="frame-tier", frame_size=frame_size,
                  sample_mlp_units=8, sample_input=sample_input)
     generator = model.generator
     for weight in generator.weights:  # untrained weights settle on a constant; these move
@@ -237,7 +236,7 @@ def test_frame_tier_generation_follows_its_teacher_forced_params(sample_input, f
 
 
 def test_frame_tier_sampled_head_follows_the_teacher_forced_logits():
-    model = tiny("stateful", n=30, lstm_mode="frame-tier", frame_size=4, sample_mlp_units=8,
+    model = tiny("stateful", n=30, generator="frame-tier", frame_size=4, sample_mlp_units=8,
                  output_head="mulaw", mulaw_temperature=1e-6, sample_input="mulaw-embedding")
     generator = model.generator
     for weight in generator.weights:
@@ -254,7 +253,7 @@ def test_frame_tier_sampled_head_follows_the_teacher_forced_logits():
 
 
 def test_frame_tier_teacher_loss_scores_from_the_warmup_on():
-    model = tiny("stateful", n=30, lstm_mode="frame-tier", frame_size=4, sample_mlp_units=8,
+    model = tiny("stateful", n=30, generator="frame-tier", frame_size=4, sample_mlp_units=8,
                  output_head="mulaw", sample_input="mulaw-embedding", teacher_warmup=0)
     generator = model.generator
     audio = tf.random.uniform((2, 61), -0.5, 0.5, seed=4)
@@ -274,19 +273,19 @@ def test_frame_tier_refuses_what_it_cannot_build(overrides, message):
         resolve("frame-tier-fix", {**TINY, **overrides})
 
 
-@pytest.mark.parametrize("lstm_mode", ["stateful", "frame-tier"])
-def test_carried_chunks_score_what_one_pass_over_the_excerpt_scores(lstm_mode):
-    model = tiny("stateful", n=30, lstm_mode=lstm_mode, frame_size=4, sample_mlp_units=8,
+@pytest.mark.parametrize("family", ["stateful", "frame-tier"])
+def test_carried_chunks_score_what_one_pass_over_the_excerpt_scores(family):
+    model = tiny("stateful", n=30, generator=family, frame_size=4, sample_mlp_units=8,
                  output_head="mulaw", sample_input="mulaw-embedding", teacher_warmup=0,
                  pretrain_length=12, teacher_chunks=3)
     generator, config = model.generator, model.config
     for weight in generator.weights:  # untrained weights barely use the state; these do
         weight.assign(weight * 3.0)
     context, length = config.chunk_context, 12
-    assert generator.carry_context == context == (4 if lstm_mode == "frame-tier" else 1)
+    assert generator.carry_context == context == (4 if family == "frame-tier" else 1)
     assert config.teacher_length == context + 3 * length and config.teacher_predicted == length
     excerpt = tf.random.uniform((2, config.teacher_length), -0.5, 0.5, seed=5)
-    if lstm_mode == "frame-tier":  # one pass, frames from the excerpt's first sample
+    if family == "frame-tier":  # one pass, frames from the excerpt's first sample
         whole = generator._params(excerpt, 0)
     else:
         whole = generator.sequence_params(excerpt[:, :-1])
@@ -304,15 +303,15 @@ def test_carried_chunks_score_what_one_pass_over_the_excerpt_scores(lstm_mode):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (dict(lstm_mode="stateless"), "needs lstm_mode = stateful or frame-tier"),
+    (dict(generator="stateless"), "needs a generator that carries its state"),
     (dict(prefilter=True), "without prefilter"),
     (dict(teacher_warmup=-1), "needs teacher_warmup = 0"),
     (dict(pretrain_length=0), "pretrain_length > 0"),
-    (dict(lstm_mode="frame-tier", pretrain_length=14), "a multiple of frame_size"),
+    (dict(generator="frame-tier", pretrain_length=14), "a multiple of frame_size"),
     (dict(teacher_chunks=0), "teacher_chunks must be at least 1"),
 ])
 def test_teacher_chunks_are_checked(overrides, message):
-    values = dict(lstm_mode="stateful", teacher_warmup=0, pretrain_length=16, frame_size=4,
+    values = dict(generator="stateful", teacher_warmup=0, pretrain_length=16, frame_size=4,
                   teacher_chunks=4)
     with pytest.raises(SampleGanError, match=message):
         resolve("mulaw", {**TINY, **values, **overrides})

@@ -82,8 +82,8 @@ def _grid(replicates: int = 2) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- reading
 def test_cell_keys_parse_back_into_grid_points_and_replicates() -> None:
-    assert parse_cell_key('lstm_mode="stateful",prefilter=false|rep=1') == (
-        {"lstm_mode": "stateful", "prefilter": False}, 1)
+    assert parse_cell_key('generator="stateful",prefilter=false|rep=1') == (
+        {"generator": "stateful", "prefilter": False}, 1)
     assert parse_cell_key('n=500,tag="a,b",feedback_noise=0.01|rep=0') == (
         {"n": 500, "tag": "a,b", "feedback_noise": 0.01}, 0)
     assert parse_cell_key("search|rep=7") == ({}, 7)
@@ -550,7 +550,7 @@ pieces = 3
 [overrides]
 sample_rate = 16000
 n = 32
-lstm_mode = "stateful"  # cheaper to trace than stateless, which keeps this study in budget
+generator = "stateful"  # cheaper to trace than stateless, which keeps this study in budget
 lstm_units = 4
 ae_levels = 1
 ae_filters = 4

@@ -165,7 +165,7 @@ kind = "none"
 """
 
 
-GRID = 'lstm_mode = ["stateless", "stateful"]\nlr_generator = [0.0001, 0.001]\n'
+GRID = 'generator = ["stateless", "stateful"]\nlr_generator = [0.0001, 0.001]\n'
 
 
 def tiny_spec(folder: Path, name: str, budget: str, grid: str = GRID) -> Path:
@@ -196,7 +196,7 @@ def test_the_plan_json_has_the_contracts_keys(planned):
     assert plan["hardware"]["cpus"] == len(os.sched_getaffinity(0))
     # Four grid points (the learning rate does not change a step's cost: timed once per mode).
     assert [p["point"] for p in plan["points"]] == [
-        f'lr_generator={lr},lstm_mode="{mode}"' for lr in ("0.0001", "0.001")
+        f'lr_generator={lr},generator="{mode}"' for lr in ("0.0001", "0.001")
         for mode in ("stateless", "stateful")]
     for point in plan["points"]:
         assert list(point) == ["point", "trials", "phase_seconds", "trial_minutes"]
@@ -206,7 +206,7 @@ def test_the_plan_json_has_the_contracts_keys(planned):
         assert all(value > 0 for value in point["phase_seconds"].values())
     by_point = {p["point"]: p for p in plan["points"]}
     for mode in ("stateless", "stateful"):
-        low, high = (by_point[f'lr_generator={lr},lstm_mode="{mode}"'] for lr in ("0.0001", "0.001"))
+        low, high = (by_point[f'lr_generator={lr},generator="{mode}"'] for lr in ("0.0001", "0.001"))
         assert low["phase_seconds"] == high["phase_seconds"]
     assert plan["calibration_seconds"] > 0
     assert "plan: timing" in completed.stderr  # progress on stderr
@@ -245,13 +245,13 @@ def test_run_refuses_a_study_over_its_budget_unless_yes(planned):
 
     # Two trials, timed already (the learning rate does not change a step's cost).
     spec = tiny_spec(home, "tight", "max_hours = 0.0001\n",  # 0.36 s
-                     grid='lstm_mode = ["stateless", "stateful"]\n')
+                     grid='generator = ["stateless", "stateful"]\n')
     refused = run_cli("study", "run", str(spec), "--workers", "2", env=env)
     assert refused.returncode == 2
     lines = errors_of(refused)
     assert len(lines) == 1, refused.stderr
     assert re.match(r"error: predicted .* exceeds budget\.max_hours = 0\.0001; most of the time "
-                    r"goes to lstm_mode=.* \d+%, .*; reshape .*tight\.toml or pass --yes", lines[0])
+                    r"goes to generator=.* \d+%, .*; reshape .*tight\.toml or pass --yes", lines[0])
     status = run_cli("study", "status", "tight", env=env)
     assert status.returncode == 2 and "no study 'tight'" in status.stderr  # nothing was created
 
@@ -309,7 +309,7 @@ def test_a_killed_plan_leaves_no_calibration_behind(tmp_path):
              "TF_CPP_MIN_LOG_LEVEL": "3"})
     try:
         for line in planner.stderr:  # the calibration process prints this once it is timing
-            if line.startswith("plan: timing lstm_mode="):
+            if line.startswith("plan: timing generator="):
                 break
         else:
             pytest.fail(f"study plan ended before calibrating ({planner.wait()})")
@@ -331,7 +331,7 @@ def test_a_plan_timed_beside_busy_processes_says_so(tmp_path, cli):
     import subprocess
     import sys
 
-    spec = tiny_spec(tmp_path, "busy", "", grid='lstm_mode = ["stateful"]\n')
+    spec = tiny_spec(tmp_path, "busy", "", grid='generator = ["stateful"]\n')
     store = tmp_path / "mlruns"
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])]  # one core
     try:

@@ -102,14 +102,14 @@ def test_the_shipped_specs_are_valid(name, cells):
 
 def test_the_paper_ablation_is_the_full_factorial_of_the_users_axes():
     spec = load_spec(REPO / "studies" / "paper_ablation.toml")
-    assert spec.grid == {"prefilter": (False, True), "lstm_mode": ("stateless", "stateful"),
+    assert spec.grid == {"prefilter": (False, True), "generator": ("stateless", "stateful"),
                          "n": (500, 1000, 4410), "sample_rate": (16000, 44100)}
 
 
 GOOD = {
     "name": "ok", "base_variant": "paper",
     "dataset": {"builtin": True},
-    "design": {"grid": {"lstm_mode": ["stateless", "stateful"]}, "replicates": 2},
+    "design": {"grid": {"generator": ["stateless", "stateful"]}, "replicates": 2},
     "objective": {"metric": "quality/mr_lsd_db"},
 }
 
@@ -131,16 +131,16 @@ def spec_with(**changes) -> dict:
 def test_a_good_spec_parses_into_cells():
     spec = parse_spec(GOOD)
     assert [cell.key for cell in spec.cells()] == [
-        'lstm_mode="stateless"|rep=0', 'lstm_mode="stateless"|rep=1',
-        'lstm_mode="stateful"|rep=0', 'lstm_mode="stateful"|rep=1']
+        'generator="stateless"|rep=0', 'generator="stateless"|rep=1',
+        'generator="stateful"|rep=0', 'generator="stateful"|rep=1']
     assert spec.trial_seed(spec.cells()[3]) == 1
 
 
 @pytest.mark.parametrize("changes, message", [
     ({"colour": "red"}, r"unknown key colour"),
-    ({"design__grid__lstm_modes": ["stateful"]}, r"unknown axis design\.grid\.lstm_modes"),
-    ({"design__grid__lstm_mode": []}, r"design\.grid\.lstm_mode is empty"),
-    ({"design__grid__lstm_mode": ["sideways"]}, r"lstm_mode must be one of"),
+    ({"design__grid__generators": ["stateful"]}, r"unknown axis design\.grid\.generators"),
+    ({"design__grid__generator": []}, r"design\.grid\.generator is empty"),
+    ({"design__grid__generator": ["sideways"]}, r"generator must be one of"),
     ({"design__grid__n": ["500"]}, r"design\.grid\.n: .*n must be an int"),
     ({"design__grid__prefilter": [1, 0]}, r"design\.grid\.prefilter: .*must be a bool"),
     ({"design__replicates": 0}, r"design\.replicates must be > 0"),
@@ -158,7 +158,7 @@ def test_a_good_spec_parses_into_cells():
     ({"overrides__lstm_units": 0}, r"lstm_units must be at least 1"),
     ({"overrides__unit": 3}, r"unknown key overrides\.unit"),
     ({"design__search__lr_generator": {"low": 1e-3, "high": 1e-5}}, r"high must be above low"),
-    ({"design__search__lstm_mode": {"choices": ["x"]}}, r"also a grid axis|lstm_mode must be one"),
+    ({"design__search__generator": {"choices": ["x"]}}, r"also a grid axis|generator must be one"),
     ({"design__grid__prefilter_kernel": [600]}, r"grid point .*prefilter_kernel=600: n must be"),
     ({"name": "has space"}, r"name must be"),
 ])
@@ -175,11 +175,11 @@ def test_a_spec_whose_objective_cannot_be_computed_is_rejected():
 
 def test_bad_specs_fail_from_the_command_line_before_anything_starts(tmp_path, store):
     (tmp_path / "bad.toml").write_text('name = "bad"\n[dataset]\nbuiltin = true\n'
-                                       '[design.grid]\nlstm_mode = []\n')
+                                       '[design.grid]\ngenerator = []\n')
     completed = subprocess.run([SAMPLEGAN, "study", "run", str(tmp_path / "bad.toml")],
                                capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
-    assert completed.stderr.strip() == "error: design.grid.lstm_mode is empty: the grid would have no points"
+    assert completed.stderr.strip() == "error: design.grid.generator is empty: the grid would have no points"
     assert not store.exists()
     missing = subprocess.run([SAMPLEGAN, "study", "run", str(tmp_path / "none.toml")],
                              capture_output=True, text=True, timeout=60)
@@ -403,7 +403,7 @@ def test_ctrl_c_then_a_killed_worker_then_resume(tmp_path, store):
 [design]
 replicates = 1
 [design.grid]
-lstm_mode = ["stateless", "stateful"]
+generator = ["stateless", "stateful"]
 [objective]
 metric = "quality/mr_lsd_db"
 [budget]
@@ -441,7 +441,7 @@ kind = "none"
     trials = trials_of("resume")
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(t.user_attrs["cell"] for t in done) == sorted(
-        ['lstm_mode="stateless"|rep=0', 'lstm_mode="stateful"|rep=0'])
+        ['generator="stateless"|rep=0', 'generator="stateful"|rep=0'])
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     parents, children = child_runs("resume")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -461,7 +461,7 @@ def test_postgresql_two_workers_retry_the_trial_of_a_killed_worker(pg_database, 
 [design]
 replicates = 3
 [design.grid]
-lstm_mode = ["stateful"]
+generator = ["stateful"]
 [objective]
 metric = "quality/mr_lsd_db"
 [budget]
@@ -481,7 +481,7 @@ grace_period_s = 3
     assert trials[victim.number].state == TrialState.FAIL
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(t.user_attrs["cell"] for t in done) == [
-        f'lstm_mode="stateful"|rep={r}' for r in range(3)]
+        f'generator="stateful"|rep={r}' for r in range(3)]
     retry = [t for t in done if t.user_attrs["cell"] == victim.user_attrs["cell"]]
     assert len(retry) == 1 and retry[0].user_attrs["mlflow_run_id"] == victim.user_attrs["mlflow_run_id"]
 
@@ -530,7 +530,7 @@ base_variant = "paper"
 builtin = true
 seconds = 3.0
 pieces = 2
-""" + TINY_OVERRIDES.replace("eval_clips = 2", "eval_clips = 4") + """lstm_mode = "stateful"
+""" + TINY_OVERRIDES.replace("eval_clips = 2", "eval_clips = 4") + """generator = "stateful"
 [design]
 replicates = 1
 [design.grid]
@@ -628,7 +628,7 @@ def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failur
                 / "index.html").read_text()
         assert f"<title>{run.info.run_name} — step 3</title>" in page
         overrides = re.search(r"<th>overrides</th><td>([^<]*)</td>", page)[1]
-        assert "lstm_mode=stateful" in overrides and "prefilter=" in overrides
+        assert "generator=stateful" in overrides and "prefilter=" in overrides
         assert run.info.run_name.startswith("partial #") and "|rep=0" in run.info.run_name
         for key in run.data.metrics:
             steps = [metric.step for metric in client.get_metric_history(run.info.run_id, key)]

@@ -53,7 +53,7 @@ def test_bench_train_prints_every_mode_with_peak_memory(cli, tmp_path):
     assert sorted(tmp_path.iterdir()) == []  # a benchmark creates no store
     assert set(result) == {"config", "results"}
     check_config(result["config"])
-    assert [row["lstm_mode"] for row in result["results"]] == ["stateless", "stateful", "frame-tier"]
+    assert [row["generator"] for row in result["results"]] == ["stateless", "stateful", "frame-tier"]
     for row in result["results"]:
         assert (row["batch"], row["n"]) == (result["config"]["batch"], result["config"]["n"])
         assert row["generator_step_s"] == pytest.approx(

@@ -177,13 +177,13 @@ def test_the_time_budget_stops_early_but_still_evaluates(config, tiny_corpus, tm
     assert result.steps["gan"] == 0 and len(result.evaluations) == 1
 
 
-@pytest.mark.parametrize("lstm_mode", ["stateless", "stateful"])
-def test_teacher_forcing_trains_only_the_generator(lstm_mode, tiny_training, tmp_path):
+@pytest.mark.parametrize("generator", ["stateless", "stateful"])
+def test_teacher_forcing_trains_only_the_generator(generator, tiny_training, tmp_path):
     synthesize_dataset(tmp_path / "short", seconds=0.4, sample_rate_hz=16000, n=32, pieces=2,
                        holdout_fraction=0.5, seed=1, force=False)
     dataset = load_dataset(tmp_path / "short")
     config = resolve("teacher-forced", {**tiny_training, "pretrain_epochs": 1, "gan_steps": 0,
-                                        "lstm_mode": lstm_mode})
+                                        "generator": generator})
     holder: list = []
     observer = SnapshotAtPhaseEnd(holder)
     trainer = Trainer(config, dataset, tmp_path / "work", observer, RunOptions(progress=False))
