@@ -25,7 +25,7 @@ from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.data.loader import Dataset, load_dataset, manifest_sha256
 from harness.tracking.run_page import evaluation_row, render_evaluation
-from harness.tracking.store import TrackedRun, TrackingStore, get_run, param_text
+from harness.tracking.store import OUTCOME_TAG, TrackedRun, TrackingStore, get_run, param_text
 from harness.training.events import (
     Evaluation,
     RunOptions,
@@ -248,7 +248,7 @@ def tracked_training(
     result: TrainingResult | None = None
     with run:
         run.log_params(params, soft_keys=soft_keys)
-        run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running",
+        run.set_tags({"mlflow.source.git.commit": params["git_commit"], OUTCOME_TAG: "running",
                       QUALITY_REFERENCE_TAG: reference_split})
         run.log_text(config.to_json(), "config.json")
         observer = MlflowObserver(run, extra_observer)
@@ -264,7 +264,7 @@ def tracked_training(
                 raise
             except StopTraining as stop:
                 pruned = stop
-                run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
+                run.set_tags({OUTCOME_TAG: "pruned", "samplegan.prune_reason": stop.reason})
             _log_final(run, trainer, observer, run.name or run_name or variant, variant, overrides,
                        pruned, result)
         finally:
@@ -319,7 +319,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
                               reuse=observer.rendered(last.step))
             run.log_artifacts(folder / "final", "final")
             run.set_tags({
-                "samplegan.outcome": outcome,
+                OUTCOME_TAG: outcome,
                 "samplegan.final_label": last.diagnosis.label,
                 "samplegan.final_collapsed_share": last.diagnosis.metrics.get("collapsed_share"),
             })

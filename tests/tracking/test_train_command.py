@@ -1,0 +1,56 @@
+"""`samplegan train` as a user runs it: how a run ends when the process is stopped. Each
+test drives the real console script on a tiny corpus."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import mlflow
+import pytest
+
+from harness.tracking.store import OUTCOME_TAG
+
+pytestmark = pytest.mark.slow
+
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _client(store) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+
+
+@pytest.mark.parametrize(("signum", "exit_code", "killed_by"), [
+    (signal.SIGTERM, 143, "Terminated"), (signal.SIGINT, 130, "KeyboardInterrupt")])
+def test_a_stopped_train_ends_killed_with_outcome_interrupted(
+        store, tiny_corpus, tiny_set_args, signum, exit_code, killed_by):
+    from conftest import SAMPLEGAN
+
+    process = subprocess.Popen(
+        [SAMPLEGAN, "train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
+         "--set", "ae_steps=100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.extend(iter(
+        lambda: os.read(process.stderr.fileno(), 4096), b"")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 240
+    while not re.search(rb"autoencoder: .*\| [1-9]\d*/100000", b"".join(errors)):  # training
+        assert process.poll() is None and time.monotonic() < deadline, b"".join(errors)
+        time.sleep(0.2)
+    process.send_signal(signum)
+    stdout = process.communicate(timeout=120)[0]
+    reader.join(10)
+    assert process.returncode == exit_code, b"".join(errors)
+    assert stdout == b""  # no run id: the run did not end
+    (run,) = _client(store).search_runs([_client(store).get_experiment_by_name(
+        "samplegan").experiment_id])
+    assert run.info.status == "KILLED"
+    assert run.data.tags[OUTCOME_TAG] == "interrupted"
+    assert run.data.tags["samplegan.killed_by"] == killed_by
+    assert re.fullmatch(r"autoencoder step \d+", run.data.tags["samplegan.interrupted_at"])
