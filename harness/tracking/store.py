@@ -264,7 +264,8 @@ def retrying(function, *args, **kwargs):
 # -------------------------------------------------------------------------------- runs
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 # Tags saying how an attempt ended; a resumed run drops them, as its new end will say again.
-END_TAGS = ("samplegan.killed_by", "samplegan.interrupted_at", "samplegan.error")
+END_TAGS = ("samplegan.killed_by", "samplegan.interrupted_at", "samplegan.error",
+            "samplegan.stopped_early")
 OUTCOME_TAG = "samplegan.outcome"  # running, completed, pruned, stopped_early, interrupted, failed
 
 

@@ -41,6 +41,7 @@ from models.registry import resolve
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
 QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
+STOPPED_EARLY = "stopped_early"  # the outcome of a run its time budget ended; `--resume` continues it
 QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
                           "nothing out")
 
@@ -301,7 +302,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
         run.log_json(diagnose_training(gan_history(trainer.history)), "dynamics.json")
         if trainer.evaluations:
             last = trainer.evaluations[-1]
-            outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early
+            outcome = "pruned" if pruned else (STOPPED_EARLY if result and result.stopped_early
                                                else "completed")
             summary = {"run name": run_name, "variant": variant,
                        "overrides": ", ".join(f"{key}={value}" for key, value in overrides.items())
@@ -341,8 +342,8 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
     dataset = load_dataset(data_dir)
     check_dataset(config, dataset)  # the one check, before any store is touched
     store = TrackingStore.open(tracking_uri)
-    if resume_run and get_run(store, resume_run).info.status == "FINISHED":
-        raise SampleGanError(f"run {resume_run} already FINISHED; there is nothing to resume")
+    if resume_run:
+        _check_unfinished(get_run(store, resume_run))
     started: list[str] = []
     try:
         outcome = tracked_training(store=store, experiment=experiment, variant=variant,
@@ -360,4 +361,16 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
             print(f"interrupted {saved}: MLflow run {started[0]} marked KILLED; resume it with "
                   f"the same arguments and --resume {started[0]}", file=sys.stderr)
         raise
+    result = outcome.result
+    if result is not None and result.stopped_early:
+        print(f"{result.stopped_early}: MLflow run {outcome.run_id} is evaluated and FINISHED; "
+              f"continue it with the same arguments and --resume {outcome.run_id}",
+              file=sys.stderr)
     return outcome.run_id
+
+
+def _check_unfinished(run) -> None:
+    """Refuse to resume a run that trained to its end (a run its time budget stopped is
+    FINISHED too, but has steps left)."""
+    if run.info.status == "FINISHED" and run.data.tags.get(OUTCOME_TAG) != STOPPED_EARLY:
+        raise SampleGanError(f"run {run.info.run_id} already FINISHED; there is nothing to resume")

@@ -1,5 +1,5 @@
-"""`samplegan train` as a user runs it: how a run ends when the process is stopped. Each
-test drives the real console script on a tiny corpus."""
+"""`samplegan train` as a user runs it: its time budget, its last lines, and how a run ends
+when the process is stopped. Each test drives the real console script on a tiny corpus."""
 
 from __future__ import annotations
 
@@ -22,6 +22,35 @@ RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 def _client(store) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+
+
+def test_a_time_budget_stops_the_whole_run_says_so_and_resume_continues_it(
+        cli, store, tiny_corpus, tiny_set_args):
+    train = ["train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args]
+    # A budget of 0 min runs out before the first autoencoder step: the whole run is budgeted.
+    stopped = cli(*train, "--max-minutes", "0", check=True)
+    run_id = stopped.stdout.strip()
+    assert RUN_ID.fullmatch(run_id), stopped.stdout  # stdout holds the run id alone
+    lines = stopped.stderr.strip().splitlines()
+    assert lines[-1] == (f"time budget of 0 min reached at autoencoder step 0 of 2: MLflow run "
+                         f"{run_id} is evaluated and FINISHED; continue it with the same "
+                         f"arguments and --resume {run_id}")
+    run = _client(store).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags[OUTCOME_TAG] == "stopped_early"
+    assert run.data.tags["samplegan.stopped_early"].startswith("time budget of 0 min")
+
+    resumed = cli(*train, "--resume", run_id, check=True)
+    assert resumed.stdout.strip() == run_id
+    run = _client(store).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags[OUTCOME_TAG] == "completed"
+    assert "samplegan.stopped_early" not in run.data.tags  # the budget's stop is history
+    evaluated = _client(store).get_metric_history(run_id, "quality/mr_lsd_db")
+    assert sorted(point.step for point in evaluated) == [0, 2]
+
+    again = cli(*train, "--resume", run_id)  # trained to its end: nothing left to resume
+    assert (again.returncode, again.stderr) == (
+        2, f"error: run {run_id} already FINISHED; there is nothing to resume\n")
 
 
 @pytest.mark.parametrize(("signum", "exit_code", "killed_by"), [
