@@ -29,7 +29,10 @@ from harness.cli.options import emit_json, json_option, tracking_uri_option
 def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
           resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
           experiment: str) -> None:
-    """Train the autoencoder, then the GAN; print the MLflow run id as the last line."""
+    """Train the autoencoder, then the GAN; print the MLflow run id as the last line.
+
+    A one-line summary of the final evaluation goes to stderr, so stdout holds the run id
+    alone."""
     from harness.tracking.tracked_training import train_command
 
     run_id = train_command(

@@ -362,6 +362,8 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
                   f"the same arguments and --resume {started[0]}", file=sys.stderr)
         raise
     result = outcome.result
+    if result is not None and result.evaluations:
+        print(final_summary(result.evaluations[-1], config.output_head), file=sys.stderr)
     if result is not None and result.stopped_early:
         print(f"{result.stopped_early}: MLflow run {outcome.run_id} is evaluated and FINISHED; "
               f"continue it with the same arguments and --resume {outcome.run_id}",
@@ -374,3 +376,21 @@ def _check_unfinished(run) -> None:
     FINISHED too, but has steps left)."""
     if run.info.status == "FINISHED" and run.data.tags.get(OUTCOME_TAG) != STOPPED_EARLY:
         raise SampleGanError(f"run {run.info.run_id} already FINISHED; there is nothing to resume")
+
+
+def final_summary(evaluation: Evaluation, output_head: str) -> str:
+    """One line of a run's last evaluation: its label and healthy share, MR-LSD beside its
+    real-vs-real floor, and the held-out gain over linear prediction (in nats per sample for
+    the mu-law head, in MSE for the tanh head: `harness.evaluation.likelihood`)."""
+    diagnosis = evaluation.diagnosis.metrics
+    parts = [f"final evaluation at GAN step {evaluation.step}: {evaluation.diagnosis.label}, "
+             f"{diagnosis.get('share_healthy', 0.0):.0%} of clips healthy"]
+    mr_lsd, floor = (evaluation.quality.get(key) for key in ("mr_lsd_db", "mr_lsd_db_real_vs_real"))
+    if mr_lsd is not None:
+        parts.append(f"MR-LSD {mr_lsd:.2f} dB" + (
+            f" (real-vs-real floor {floor:.2f} dB; lower is better)" if floor is not None else ""))
+    gain = evaluation.likelihood.get("gain_over_linear")
+    if gain is not None:
+        unit = "nats/sample" if output_head == "mulaw" else "MSE"
+        parts.append(f"held-out gain over linear prediction {gain:+.3g} {unit} (> 0: beats it)")
+    return "; ".join(parts)

@@ -35,6 +35,10 @@ def test_a_time_budget_stops_the_whole_run_says_so_and_resume_continues_it(
     assert lines[-1] == (f"time budget of 0 min reached at autoencoder step 0 of 2: MLflow run "
                          f"{run_id} is evaluated and FINISHED; continue it with the same "
                          f"arguments and --resume {run_id}")
+    assert re.fullmatch(r"final evaluation at GAN step 0: \w+, \d+% of clips healthy; "
+                        r"MR-LSD [\d.]+ dB \(real-vs-real floor [\d.]+ dB; lower is better\); "
+                        r"held-out gain over linear prediction [-+][\d.e-]+ MSE \(> 0: beats it\)",
+                        lines[-2]), lines[-2]
     run = _client(store).get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags[OUTCOME_TAG] == "stopped_early"
@@ -42,6 +46,7 @@ def test_a_time_budget_stops_the_whole_run_says_so_and_resume_continues_it(
 
     resumed = cli(*train, "--resume", run_id, check=True)
     assert resumed.stdout.strip() == run_id
+    assert resumed.stderr.strip().splitlines()[-1].startswith("final evaluation at GAN step 2: ")
     run = _client(store).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags[OUTCOME_TAG] == "completed"
     assert "samplegan.stopped_early" not in run.data.tags  # the budget's stop is history
