@@ -39,6 +39,14 @@ for command in (data, variants, train, generate, evaluate, diagnose, study, repo
     cli.add_command(command)
 
 
+def usage_error_line(exc: click.UsageError) -> str:
+    """Click's usage error as the one line every `samplegan` error is (click prints a usage
+    block and a capitalised "Error:" line), naming the command's --help."""
+    message = " ".join(exc.format_message().split("\n")).rstrip(".")
+    command = exc.ctx.command_path if exc.ctx is not None else "samplegan"
+    return f"error: {message[:1].lower()}{message[1:]}; see `{command} --help`"
+
+
 def main() -> None:
     """Entry point: one-line errors and non-zero exits for bad input."""
     quiet_library_logging()
@@ -53,8 +61,11 @@ def main() -> None:
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        click.echo(usage_error_line(exc), err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except SampleGanError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -18,15 +18,21 @@ from harness.cli.options import emit_json, json_option, tracking_uri_option
               help="Override a config value, e.g. --set lstm_units=16 (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the run.")
 @click.option("--resume", "resume_run", default=None, metavar="RUN_ID",
-              help="Continue an interrupted run from its last checkpoint.")
+              help="Continue an interrupted run, or one --max-minutes stopped, from its last "
+                   "checkpoint.")
 @click.option("--max-minutes", type=click.FloatRange(min=0.0), default=None,
-              help="Stop the adversarial phase after this many minutes (the run still finishes).")
+              help="Wall-clock budget of the whole run (every phase) in minutes: when it runs "
+                   "out, training stops after the step in flight, the run is evaluated, ends "
+                   "FINISHED with outcome stopped_early and says how to --resume it.")
 @tracking_uri_option()
 @click.option("--experiment", default="samplegan", show_default=True, help="MLflow experiment name.")
 def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
           resume_run: str | None, max_minutes: float | None, tracking_uri: str | None,
           experiment: str) -> None:
-    """Train the autoencoder, then the GAN; print the MLflow run id as the last line."""
+    """Train the autoencoder, then the GAN; print the MLflow run id as the last line.
+
+    A one-line summary of the final evaluation goes to stderr, so stdout holds the run id
+    alone."""
     from harness.tracking.tracked_training import train_command
 
     run_id = train_command(

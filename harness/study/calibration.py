@@ -8,6 +8,7 @@ code commit).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -25,6 +26,7 @@ from typing import Any
 
 from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, store_dir
+from harness.common.signals import Terminated
 from models.config import SampleGANConfig
 
 CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
@@ -298,6 +300,24 @@ class CalibrationRun:
         return timed
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have Linux SIGKILL this process the moment `parent_pid` (its parent) ends, however it
+    ends; exit now if it already has. Runs first thing in the calibration process (the pool's
+    initializer), so even its start-up imports are covered; elsewhere `exit_with_parent`'s
+    polling is the only guard."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no prctl
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def exit_with_parent(parent_pid: int, every_s: float = 1.0) -> None:
     """End this process as soon as `parent_pid` is no longer its parent (the planning
     command was killed, even by SIGKILL, and this process was re-parented): a calibration
@@ -354,10 +374,17 @@ def run_calibration(requests: Sequence[CalibrationRequest], environment: Mapping
     saved = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)
     try:
-        with ProcessPoolExecutor(max_workers=1,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(calibrate_in_this_process, list(requests), cache.path, machine_key,
-                        os.getpid()).result()
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            try:
+                pool.submit(calibrate_in_this_process, list(requests), cache.path, machine_key,
+                            os.getpid()).result()
+            except (KeyboardInterrupt, Terminated):
+                # Stopped (`study run` turns SIGTERM into Terminated): leaving the `with`
+                # would wait for the whole calibration. The pool has no public kill.
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.kill()
+                raise
     except BrokenProcessPool:
         measured = TimingCache(cache.path)
         lost = [r for r in requests if measured.point(r.key) is None]

@@ -35,6 +35,7 @@ from harness.tracking.store import (
     FAILED,
     FINISHED,
     KILLED,
+    OUTCOME_TAG,
     RUNNING,
     TrackedRun,
     TrackingStore,
@@ -148,6 +149,7 @@ def _kill_runs_of_dead_workers(study, storage: StudyStorage, tracking: TrackingS
         if run_id:
             run = tracking.client().get_run(run_id)
             if run.info.status == RUNNING:
+                retrying(tracking.client().set_tag, run_id, OUTCOME_TAG, "interrupted")
                 retrying(tracking.client().set_terminated, run_id, status=KILLED)
 
 

@@ -264,15 +264,17 @@ def retrying(function, *args, **kwargs):
 # -------------------------------------------------------------------------------- runs
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 # Tags saying how an attempt ended; a resumed run drops them, as its new end will say again.
-END_TAGS = ("samplegan.killed_by", "samplegan.interrupted_at", "samplegan.error")
+END_TAGS = ("samplegan.killed_by", "samplegan.interrupted_at", "samplegan.error",
+            "samplegan.stopped_early")
+OUTCOME_TAG = "samplegan.outcome"  # running, completed, pruned, stopped_early, interrupted, failed
 
 
 class TrackedRun:
     """One MLflow run: batched metrics, params, artifacts, and an honest final status.
 
     Use as a context manager: leaving it normally marks the run FINISHED, through an
-    exception FAILED (with the error as a tag and an `error.txt` artifact), through
-    Ctrl-C or SIGTERM KILLED.
+    exception FAILED (with the error as a tag and an `error.txt` artifact, `OUTCOME_TAG`
+    failed), through Ctrl-C or SIGTERM KILLED (`OUTCOME_TAG` interrupted).
 
     Metric batches and `in_background` jobs (rendering and uploading evaluation
     artifacts) run in order on one writer thread, so training does not wait for the
@@ -469,7 +471,7 @@ class TrackedRun:
         with contextlib.suppress(Exception):
             self.sync()  # earlier writes first; their own error is secondary now
         with contextlib.suppress(Exception):
-            self.set_tags({"samplegan.error": message.splitlines()[0][:5000]})
+            self.set_tags({"samplegan.error": message.splitlines()[0][:5000], OUTCOME_TAG: "failed"})
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             self.log_text(redact_text(text, self.store.uri), "error.txt")
         with contextlib.suppress(Exception):
@@ -487,7 +489,8 @@ class TrackedRun:
             self.end(FINISHED)  # a failed background write turns this into FAILED + raise
         elif isinstance(exc, KeyboardInterrupt | Terminated):
             with contextlib.suppress(Exception):
-                self.set_tags({"samplegan.killed_by": type(exc).__name__})
+                self.set_tags({"samplegan.killed_by": type(exc).__name__,
+                               OUTCOME_TAG: "interrupted"})
             self.end(KILLED)
         else:
             self.fail(exc)

@@ -25,7 +25,7 @@ from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.data.loader import Dataset, load_dataset, manifest_sha256
 from harness.tracking.run_page import evaluation_row, render_evaluation
-from harness.tracking.store import TrackedRun, TrackingStore, get_run, param_text
+from harness.tracking.store import OUTCOME_TAG, TrackedRun, TrackingStore, get_run, param_text
 from harness.training.events import (
     Evaluation,
     RunOptions,
@@ -41,6 +41,7 @@ from models.registry import resolve
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
 QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
+STOPPED_EARLY = "stopped_early"  # the outcome of a run its time budget ended; `--resume` continues it
 QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
                           "nothing out")
 
@@ -248,7 +249,7 @@ def tracked_training(
     result: TrainingResult | None = None
     with run:
         run.log_params(params, soft_keys=soft_keys)
-        run.set_tags({"mlflow.source.git.commit": params["git_commit"], "samplegan.outcome": "running",
+        run.set_tags({"mlflow.source.git.commit": params["git_commit"], OUTCOME_TAG: "running",
                       QUALITY_REFERENCE_TAG: reference_split})
         run.log_text(config.to_json(), "config.json")
         observer = MlflowObserver(run, extra_observer)
@@ -264,7 +265,7 @@ def tracked_training(
                 raise
             except StopTraining as stop:
                 pruned = stop
-                run.set_tags({"samplegan.outcome": "pruned", "samplegan.prune_reason": stop.reason})
+                run.set_tags({OUTCOME_TAG: "pruned", "samplegan.prune_reason": stop.reason})
             _log_final(run, trainer, observer, run.name or run_name or variant, variant, overrides,
                        pruned, result)
         finally:
@@ -301,7 +302,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
         run.log_json(diagnose_training(gan_history(trainer.history)), "dynamics.json")
         if trainer.evaluations:
             last = trainer.evaluations[-1]
-            outcome = "pruned" if pruned else ("stopped_early" if result and result.stopped_early
+            outcome = "pruned" if pruned else (STOPPED_EARLY if result and result.stopped_early
                                                else "completed")
             summary = {"run name": run_name, "variant": variant,
                        "overrides": ", ".join(f"{key}={value}" for key, value in overrides.items())
@@ -319,7 +320,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
                               reuse=observer.rendered(last.step))
             run.log_artifacts(folder / "final", "final")
             run.set_tags({
-                "samplegan.outcome": outcome,
+                OUTCOME_TAG: outcome,
                 "samplegan.final_label": last.diagnosis.label,
                 "samplegan.final_collapsed_share": last.diagnosis.metrics.get("collapsed_share"),
             })
@@ -341,8 +342,8 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
     dataset = load_dataset(data_dir)
     check_dataset(config, dataset)  # the one check, before any store is touched
     store = TrackingStore.open(tracking_uri)
-    if resume_run and get_run(store, resume_run).info.status == "FINISHED":
-        raise SampleGanError(f"run {resume_run} already FINISHED; there is nothing to resume")
+    if resume_run:
+        _check_unfinished(get_run(store, resume_run))
     started: list[str] = []
     try:
         outcome = tracked_training(store=store, experiment=experiment, variant=variant,
@@ -360,4 +361,36 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
             print(f"interrupted {saved}: MLflow run {started[0]} marked KILLED; resume it with "
                   f"the same arguments and --resume {started[0]}", file=sys.stderr)
         raise
+    result = outcome.result
+    if result is not None and result.evaluations:
+        print(final_summary(result.evaluations[-1], config.output_head), file=sys.stderr)
+    if result is not None and result.stopped_early:
+        print(f"{result.stopped_early}: MLflow run {outcome.run_id} is evaluated and FINISHED; "
+              f"continue it with the same arguments and --resume {outcome.run_id}",
+              file=sys.stderr)
     return outcome.run_id
+
+
+def _check_unfinished(run) -> None:
+    """Refuse to resume a run that trained to its end (a run its time budget stopped is
+    FINISHED too, but has steps left)."""
+    if run.info.status == "FINISHED" and run.data.tags.get(OUTCOME_TAG) != STOPPED_EARLY:
+        raise SampleGanError(f"run {run.info.run_id} already FINISHED; there is nothing to resume")
+
+
+def final_summary(evaluation: Evaluation, output_head: str) -> str:
+    """One line of a run's last evaluation: its label and healthy share, MR-LSD beside its
+    real-vs-real floor, and the held-out gain over linear prediction (in nats per sample for
+    the mu-law head, in MSE for the tanh head: `harness.evaluation.likelihood`)."""
+    diagnosis = evaluation.diagnosis.metrics
+    parts = [f"final evaluation at GAN step {evaluation.step}: {evaluation.diagnosis.label}, "
+             f"{diagnosis.get('share_healthy', 0.0):.0%} of clips healthy"]
+    mr_lsd, floor = (evaluation.quality.get(key) for key in ("mr_lsd_db", "mr_lsd_db_real_vs_real"))
+    if mr_lsd is not None:
+        parts.append(f"MR-LSD {mr_lsd:.2f} dB" + (
+            f" (real-vs-real floor {floor:.2f} dB; lower is better)" if floor is not None else ""))
+    gain = evaluation.likelihood.get("gain_over_linear")
+    if gain is not None:
+        unit = "nats/sample" if output_head == "mulaw" else "MSE"
+        parts.append(f"held-out gain over linear prediction {gain:+.3g} {unit} (> 0: beats it)")
+    return "; ".join(parts)

@@ -19,6 +19,9 @@ from harness.evaluation.diagnostics import BatchDiagnosis
 from models.config import SampleGANConfig
 
 PHASES = ("autoencoder", "pretrain", "gan")
+# The seed sources (models/parts.py) that read the frozen encoder: only they need the
+# autoencoder trained (tests/training/test_events.py checks this against the classes).
+ENCODER_SEED_SOURCES = frozenset({"encoded"})
 QUALITY_REFERENCE_SEGMENTS = 256  # held-out segments the quality metrics compare against
 SEED_BANK_SEGMENTS = 64  # real segments exported with the model for `samplegan generate`
 
@@ -159,7 +162,9 @@ def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
 
     The one place these counts are defined: `Trainer.run` runs them and `samplegan study
     plan` extrapolates its timed steps to them (here, without TensorFlow, so planning
-    and launching need no TensorFlow import). A phase that does not run has 0 steps.
+    and launching need no TensorFlow import). A phase that does not run has 0 steps: the
+    autoencoder trains only for a seed source that reads its encoder (`ENCODER_SEED_SOURCES`;
+    nothing else uses it), so noise or real priming skips its `ae_steps`.
 
     Args:
         config: the run's resolved config.
@@ -173,7 +178,8 @@ def phase_totals(config: SampleGANConfig, dataset: Dataset) -> dict[str, int]:
         steps_per_epoch = max(1, len(dataset.train) * dataset.n
                               // (config.batch_size * config.teacher_predicted))
         pretrain = config.pretrain_epochs * steps_per_epoch
-    return {"autoencoder": config.ae_steps, "pretrain": pretrain, "gan": config.gan_steps}
+    autoencoder = config.ae_steps if config.seed_source in ENCODER_SEED_SOURCES else 0
+    return {"autoencoder": autoencoder, "pretrain": pretrain, "gan": config.gan_steps}
 
 
 def heldout_count(config: SampleGANConfig, totals: Mapping[str, int]) -> int:

@@ -363,6 +363,7 @@ class Trainer:
             for step in range(done, total):
                 raise_if_stop_requested()  # Ctrl-C / SIGTERM take effect between steps
                 if self._out_of_time():
+                    self.save_checkpoint(phase)  # `--resume` continues from this very step
                     return False
                 self._consistent = False
                 metrics = self._record(phase, step, step_fn(step))
@@ -420,7 +421,9 @@ class Trainer:
                 finished = self._phase(phase, total, self.phase_step(phase),
                                        after_step=self._after_step(phase))
             if not finished:
-                stopped = f"time budget of {self.options.max_minutes} min reached"
+                phase = self._running_phase  # the phase the budget cut short
+                stopped = (f"time budget of {self.options.max_minutes:g} min reached at {phase} "
+                           f"step {int(self.steps[phase].numpy())} of {totals[phase]}")
             if not self.evaluations or self.evaluations[-1].step != int(self.steps["gan"].numpy()):
                 self.evaluate()
         except StopTraining:

@@ -48,3 +48,23 @@ def test_the_shared_options_reach_the_commands_of_the_contracts():
     for name in ("variants", "diagnose", "study plan", "study status", "bench generation",
                  "data import", "data synth", "bench train"):
         assert "--json" in takes[name], name
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["study", "plan", "spec.toml", "--workers", "0"],
+     "error: invalid value for '--workers': 0 is not in the range x>=1; "
+     "see `samplegan study plan --help`"),
+    (["data", "synth", "--out", "out", "--seconds", "0"],
+     "error: invalid value for '--seconds': 0.0 is not in the range x>=0.1; "
+     "see `samplegan data synth --help`"),
+    (["data", "synth", "--out", "out", "--sample-rate", "22050"],
+     "error: invalid value for '--sample-rate': '22050' is not one of '16000', '44100'; "
+     "see `samplegan data synth --help`"),
+    (["train", "--data", "d"], "error: missing option '--variant'; see `samplegan train --help`"),
+])
+def test_a_usage_error_is_one_line_and_exit_2(tmp_path, cli, args, line):
+    """Click's own three-line "Usage: ... Error: ..." block reads as the one line the README
+    promises for every bad input."""
+    completed = cli(*args, cwd=tmp_path)
+    assert (completed.returncode, completed.stderr, completed.stdout) == (2, line + "\n", "")
+    assert list(tmp_path.iterdir()) == []

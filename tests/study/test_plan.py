@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -294,16 +295,21 @@ def test_plan_errors_are_one_line(tmp_path, store, cli):
 
 
 @pytest.mark.slow
-def test_a_killed_plan_leaves_no_calibration_behind(tmp_path):
-    """SIGKILL gives `study plan` no chance to stop its calibration process: it must notice."""
+@pytest.mark.parametrize(("command", "signum"), [
+    ("plan", signal.SIGKILL), ("plan", signal.SIGTERM), ("run", signal.SIGTERM)])
+def test_a_killed_plan_leaves_no_calibration_behind(tmp_path, command, signum):
+    """`timeout` (SIGTERM) or SIGKILL give `study plan` no chance to stop its calibration
+    process: the kernel ends it with its parent. `study run` stops on SIGTERM without waiting
+    for the calibration to finish."""
     import subprocess
+    import time
 
     import psutil
     from ui_support import SAMPLEGAN
 
     spec = tiny_spec(tmp_path, "orphan", "")
     planner = subprocess.Popen(
-        [SAMPLEGAN, "study", "plan", str(spec)], stdout=subprocess.DEVNULL,
+        [SAMPLEGAN, "study", command, str(spec)], stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
         env={**os.environ, "SAMPLEGAN_STORE_DIR": str(tmp_path / "mlruns"),
              "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -312,13 +318,15 @@ def test_a_killed_plan_leaves_no_calibration_behind(tmp_path):
             if line.startswith("plan: timing generator="):
                 break
         else:
-            pytest.fail(f"study plan ended before calibrating ({planner.wait()})")
+            pytest.fail(f"study {command} ended before calibrating ({planner.wait()})")
         children = psutil.Process(planner.pid).children(recursive=True)
         assert children, "the calibration process is not a child of study plan"
-        planner.kill()
-        planner.wait()
-        _, survivors = psutil.wait_procs(children, timeout=30)
+        planner.send_signal(signum)
+        stopped = time.monotonic()
+        planner.wait(timeout=30)
+        _, survivors = psutil.wait_procs(children, timeout=5)
         assert survivors == []
+        assert time.monotonic() - stopped < 10  # not the rest of the calibration
     finally:
         planner.kill()
         planner.wait()

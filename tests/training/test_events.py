@@ -1,0 +1,53 @@
+"""harness.training.events: which phases a run trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.data.loader import load_dataset
+from harness.training.events import ENCODER_SEED_SOURCES, RunOptions, phase_totals
+from models.parts import names, part
+from models.registry import resolve
+
+
+class EncoderCalled(Exception):  # noqa: N818 - a probe, not an error
+    pass
+
+
+def _encoder_that_must_not_run(*args, **kwargs):
+    raise EncoderCalled
+
+
+@pytest.mark.parametrize("source", names("seed_source"))
+def test_only_the_seed_sources_named_as_encoder_readers_read_the_encoder(source):
+    """`ENCODER_SEED_SOURCES` decides whether the autoencoder trains: it must name exactly the
+    seed sources whose window calls the encoder."""
+    config = resolve("paper", {"seed_source": source, "sample_rate": 16000, "n": 32})
+    seeds = part("seed_source", source)(config, _encoder_that_must_not_run)
+    segments = np.zeros((2, 32), np.float32)
+    if source in ENCODER_SEED_SOURCES:
+        with pytest.raises(EncoderCalled):
+            seeds.window(segments, np.array([0, 1]))
+    else:
+        assert tuple(seeds.window(segments, np.array([0, 1])).shape) == (2, 32)
+
+
+def test_real_priming_skips_the_autoencoder_it_never_uses(tiny_corpus, tiny_training, tmp_path):
+    from harness.training.trainer import Trainer
+
+    dataset = load_dataset(tiny_corpus)
+    fix = resolve("embedded-fix", {**tiny_training, "ae_steps": 50, "gan_steps": 0,
+                                   "pretrain_steps": 0})  # real priming, as frame-tier-fix
+    assert phase_totals(fix, dataset) == {"autoencoder": 0, "pretrain": 0, "gan": 0}
+    assert phase_totals(fix.replace(seed_source="noise"), dataset)["autoencoder"] == 0
+    assert phase_totals(fix.replace(seed_source="encoded"), dataset)["autoencoder"] == 50
+
+    trainer = Trainer(fix, dataset, tmp_path, options=RunOptions(progress=False))
+    encoder = [weight.numpy().copy() for weight in trainer.model.encoder.weights]
+    result = trainer.run()
+    assert result.steps["autoencoder"] == 0
+    assert not any(key.startswith("autoencoder/") for key in result.history)
+    assert all(np.array_equal(before, after.numpy())
+               for before, after in zip(encoder, trainer.model.encoder.weights, strict=True))
+    assert len(result.evaluations) == 1  # the run still ends with its evaluation
