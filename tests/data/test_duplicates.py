@@ -63,29 +63,32 @@ def test_two_encodings_of_one_recording_are_trained_on_once_and_count_as_one_sou
 
     inputs = tmp_path / "in"
     inputs.mkdir()
-    original = _recording(music_dir, "loop_mika.flac")
+    # Recordings shipped in tests/data/music, so this runs from any clone.
+    original = _recording(music_dir, "trumpet_loop.hq.ogg")
     subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(original), "-ac", "1",
-                    "-c:a", "pcm_s16le", str(inputs / "mika.wav")], check=True)
+                    "-c:a", "pcm_s16le", str(inputs / "trumpet.wav")], check=True)
     subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(original), "-ar", "22050",
-                    "-c:a", "libmp3lame", "-q:a", "6", str(inputs / "mika_copy.mp3")], check=True)
-    other = _recording(music_dir, "loop_amen.flac")
+                    "-c:a", "libmp3lame", "-q:a", "6", str(inputs / "trumpet_copy.mp3")],
+                   check=True)
+    other = _recording(music_dir, "brahms_hungarian_dance_5.ogg")
     args = ["--sample-rate", str(RATE_HZ), "--n", "500", "--holdout-fraction", "0"]
     completed = cli("data", "import", str(inputs), str(other), "--out", str(tmp_path / "both"),
                     *args, check=True)
-    cli("data", "import", str(inputs / "mika.wav"), str(other), "--out", str(tmp_path / "one"),
+    cli("data", "import", str(inputs / "trumpet.wav"), str(other), "--out", str(tmp_path / "one"),
         *args, check=True)
     both, one = load_dataset(tmp_path / "both"), load_dataset(tmp_path / "one")
     # The MP3 adds nothing: train.npy is the WAV's segments and the other recording's.
     assert np.array_equal(both.train, one.train)
     manifest = json.loads((tmp_path / "both" / "manifest.json").read_text())
     assert [Path(source["path"]).name for source in manifest["sources"]] == [
-        "mika.wav", "loop_amen.flac"]  # the lossless copy is kept
+        "trumpet.wav", "brahms_hungarian_dance_5.ogg"]  # the lossless copy is kept
     assert manifest["splits"]["train"]["sources"] == 2
     [group] = manifest["duplicates"]
-    assert Path(group["kept"]).name == "mika.wav" and group["split"] == "train"
+    assert Path(group["kept"]).name == "trumpet.wav" and group["split"] == "train"
     [skipped] = manifest["skipped"]
-    assert Path(skipped["path"]).name == "mika_copy.mp3"
-    assert skipped["reason"].startswith(f"same recording as {inputs / 'mika.wav'} (correlation 0.9")
+    assert Path(skipped["path"]).name == "trumpet_copy.mp3"
+    assert skipped["reason"].startswith(f"same recording as {inputs / 'trumpet.wav'} "
+                                        "(correlation 0.9")
     assert "  train:  " in completed.stdout and "segments from 2 source(s)" in completed.stdout
     assert "  sources: 2 (" in completed.stdout
 
