@@ -10,9 +10,11 @@ A dataset is a folder (format ``samplegan-dataset/1``)::
 
 Segments are cut from each source with a hop of ``stride`` samples (``n`` by
 default, as in the paper). The held-out split is by source, never by segment, so
-no recording contributes to both splits; files holding the same recording in another
-encoding or at another rate (`harness.data.duplicates`) are kept in one split and listed
-under ``duplicates``. Rows of one source are consecutive and in time order.
+no recording contributes to both splits; of files holding the same recording in another
+encoding or at another rate (`harness.data.duplicates`) one copy is kept (lossless before
+lossy, then the highest input rate and channel count, then the first given), the others are
+skipped, and the group is listed under ``duplicates``. Rows of one source are consecutive
+and in time order.
 `write_dataset` is the single writer; `harness.data.importer` (files) and
 `harness.data.corpus` (the built-in corpus) feed it, and `harness.data.loader` reads it.
 
@@ -320,22 +322,40 @@ def _spool_source(
     return _Spooled(entry, segments_file, starts, fingerprint(source.audio, sample_rate_hz))
 
 
-def _split_units(spooled: list[_Spooled]) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """The units of the held-out split: single sources, and groups holding one recording.
+_LOSSY_EXTENSIONS = (".mp3", ".ogg")
+
+
+def _copy_rank(entry: Mapping[str, Any]) -> tuple[bool, int, int]:
+    """How good a copy of a recording is: lossless first, then input rate, then channels."""
+    lossless = Path(entry["path"]).suffix.lower() not in _LOSSY_EXTENSIONS
+    return lossless, entry["sample_rate_in"], entry["channels_in"]
+
+
+def _split_units(spooled: list[_Spooled]) -> tuple[dict[str, str], list[dict[str, Any]],
+                                                   list[_Spooled]]:
+    """The units of the held-out split, one copy of each recording kept.
 
     Returns:
-        (sha256 of each source -> the digest standing for its unit, the smallest of the
-        group's; the groups as manifest entries, without their split yet).
+        (sha256 of each kept source -> the digest standing for its unit: its own, or the
+        smallest of its group's, so the split is the one that kept every copy; the groups of
+        files holding one recording as manifest entries, without their split yet; the
+        copies dropped, the best copy of each group (`_copy_rank`, the first on a tie) kept).
     """
     unit_of = {item.entry["sha256"]: item.entry["sha256"] for item in spooled}
     groups = []
+    dropped = []
     for members, correlation in duplicate_groups([item.fingerprint for item in spooled]):
         digests = [spooled[i].entry["sha256"] for i in members]
-        for digest in digests:
-            unit_of[digest] = min(digests)
+        kept = max(members, key=lambda i: _copy_rank(spooled[i].entry))  # max keeps the first
+        for i in members:
+            if i != kept:
+                dropped.append(spooled[i])
+                del unit_of[spooled[i].entry["sha256"]]
+        unit_of[spooled[kept].entry["sha256"]] = min(digests)
         groups.append({"paths": [spooled[i].entry["path"] for i in members],
+                       "kept": spooled[kept].entry["path"],
                        "correlation": round(correlation, 3), "split": None})
-    return unit_of, groups
+    return unit_of, groups, dropped
 
 
 def _write_split(
@@ -410,7 +430,7 @@ def write_dataset(
         spool_dir.mkdir(parents=True)
         spooled, skipped = _spool_sources(sources, spool_dir, sample_rate_hz, n, stride,
                                           drop_silence_db)
-        duplicates = _assign_splits(spooled, holdout_fraction, seed)
+        spooled, duplicates = _assign_splits(spooled, skipped, holdout_fraction, seed)
         splits = {split: _write_split(partial, split, [(i, s) for i, s in enumerate(spooled)
                                                         if s.entry["split"] == split], n)
                   for split in SPLITS}
@@ -508,23 +528,35 @@ def _spool_sources(sources: Iterable[SourceAudio | SkippedSource], spool_dir: Pa
     return spooled, skipped
 
 
-def _assign_splits(spooled: list[_Spooled], holdout_fraction: float,
-                   seed: int) -> list[dict[str, Any]]:
-    """Set each source's "split", keeping files of one recording together; returns the
-    groups of such files, each with its split."""
-    unit_of, duplicates = _split_units(spooled)
-    if holdout_fraction > 0 and len(set(unit_of.values())) == 1:
+def _assign_splits(spooled: list[_Spooled], skipped: list[dict[str, str]],
+                   holdout_fraction: float, seed: int) -> tuple[list[_Spooled], list[dict[str, Any]]]:
+    """Keep one copy of each recording and set each kept source's "split".
+
+    A recording's other copies are appended to `skipped` with the copy kept as the reason:
+    training on two encodings of one recording would count it twice.
+
+    Returns:
+        (the sources kept, in input order; the groups of files holding one recording, each
+        with the split of its kept copy).
+    """
+    unit_of, duplicates, dropped = _split_units(spooled)
+    kept = [item for item in spooled if not any(item is copy for copy in dropped)]
+    if holdout_fraction > 0 and len(kept) == 1:
         _warn("only one usable source (recording), so nothing is held out (the split is by source)")
     held_out = choose_holdout(sorted(set(unit_of.values())), holdout_fraction, seed)
-    for item in spooled:
+    for item in kept:
         in_holdout = unit_of[item.entry["sha256"]] in held_out
         item.entry["split"] = "holdout" if in_holdout else "train"
-    split_of = {item.entry["path"]: item.entry["split"] for item in spooled}
+    split_of = {item.entry["path"]: item.entry["split"] for item in kept}
     for group in duplicates:
-        group["split"] = split_of[group["paths"][0]]
-        _warn(f"same recording in {len(group['paths'])} files, kept together in "
-              f"{group['split']}: {', '.join(group['paths'])}")
-    return duplicates
+        group["split"] = split_of[group["kept"]]
+        others = [path for path in group["paths"] if path != group["kept"]]
+        _warn(f"same recording in {len(group['paths'])} files: keeping {group['kept']} "
+              f"({group['split']}), skipping {', '.join(others)}")
+        skipped.extend({"path": path, "reason": f"same recording as {group['kept']} "
+                        f"(correlation {group['correlation']:.3f}), which is kept"}
+                       for path in others)
+    return kept, duplicates
 
 
 def summarize_manifest(manifest: Mapping[str, Any], out: Path) -> str:
@@ -553,8 +585,8 @@ def summarize_manifest(manifest: Mapping[str, Any], out: Path) -> str:
         corpus = manifest["corpus"]
         lines.append(f"  corpus:  built-in {corpus['generator']}, seed {corpus['seed']}")
     for group in manifest.get("duplicates", ()):
-        lines.append(f"  same recording, kept together in {group['split']}: "
-                     + ", ".join(Path(path).name for path in group["paths"]))
+        lines.append(f"  same recording in {len(group['paths'])} files, one kept "
+                     f"({group['split']}): {Path(group['kept']).name}")
     if manifest["skipped"]:
         lines.append(f"  skipped: {len(manifest['skipped'])}")
         lines.extend(f"    {item['path']}: {item['reason']}" for item in manifest["skipped"])

@@ -17,6 +17,7 @@ from harness.report.stats import (
     COLLAPSE,
     FINISHED_STATES,
     OBJECTIVE,
+    WELCH,
     param_correlations,
 )
 from harness.report.stores import StudyData
@@ -239,26 +240,47 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def _comparison_text(row: Mapping[str, Any]) -> str:
+    """`axis` a → b with its difference, deciding test, Holm p and effect size."""
+    effect = (f"g {num(row['hedges_g'], 2)}" if row["test"] == WELCH
+              else f"rank-biserial r {num(row['rank_biserial'], 2)}")
+    return (f"`{row['axis']}` {level_text(row['level_a'])} → {level_text(row['level_b'])} "
+            f"(difference {num(row['difference'])}, {row['test']} Holm p "
+            f"{p_text(row['test_p_holm'])}, {effect}"
+            + (", a perfect split" if row["perfect_split"] else "") + ")")
+
+
+def _perfect_split_note(row: Mapping[str, Any]) -> str:
+    """Why a perfect split that misses 5 % is still the strongest evidence there is."""
+    floor = 2 / math.comb(int(row["n_a"]) + int(row["n_b"]), int(row["n_a"]))
+    return (f": every trial of one level lies beyond every trial of the other, as clear as "
+            f"{row['n_a']} + {row['n_b']} trials can show (exact p ≥ {p_text(floor)} before "
+            "correction); more replicates are needed to pass 5 %")
+
+
 def significance_answer(objective_tests: pd.DataFrame, collapse_tests: pd.DataFrame) -> str:
-    """One line: which level comparisons are significant after Holm, else the closest one."""
+    """One line: which level comparisons are significant after Holm, else the strongest one.
+
+    The strongest is the comparison with the smallest Holm-adjusted p of its deciding test
+    (Welch's, or the exact Mann-Whitney test on a perfect split of constant levels).
+    """
     parts = []
     for name, tests in (("objective", objective_tests), ("collapsed outcome", collapse_tests)):
-        tested = tests.dropna(subset=["welch_p_holm"])
+        tested = tests.dropna(subset=["test_p_holm"])
         if tested.empty:
             parts.append(f"{name}: nothing testable (one trial per level, or no variation)")
             continue
         significant = tested[tested["significant"]]
         if not significant.empty:
             parts.append(f"{name}: " + "; ".join(
-                f"`{row['axis']}` {level_text(row['level_a'])} → {level_text(row['level_b'])} "
-                f"(difference {num(row['difference'])}, Holm p {p_text(row['welch_p_holm'])}, "
-                f"g {num(row['hedges_g'], 2)})" for _, row in significant.iterrows()))
+                _comparison_text(row) for _, row in significant.iterrows()))
         else:
-            closest = tested.sort_values("welch_p_holm").iloc[0]
-            parts.append(f"{name}: none (closest: `{closest['axis']}` "
-                         f"{level_text(closest['level_a'])} → {level_text(closest['level_b'])}, "
-                         f"Holm p {p_text(closest['welch_p_holm'])})")
-    return "**Significant at 5 % (Welch, Holm-corrected):** " + "; ".join(parts) + "."
+            strongest = tested.sort_values(["test_p_holm", "test_p"], kind="stable").iloc[0]
+            parts.append(f"{name}: none (strongest evidence: {_comparison_text(strongest)}"
+                         + (_perfect_split_note(strongest) if strongest["perfect_split"] else "")
+                         + ")")
+    return ("**Significant at 5 % (Welch; exact Mann-Whitney where both levels are constant; "
+            "Holm-corrected):** " + "; ".join(parts) + ".")
 
 
 def likelihood_answer(variants: pd.DataFrame) -> str:

@@ -108,6 +108,7 @@ def _build_report(data: StudyData, folder: Path) -> dict[str, Any]:
         "missing": missing_lines(data),
         "answers": answers,
         "variants": _json_ready(analysis.variants.reset_index(names="variant")),
+        "trials": _json_ready(frame),
         "collapse_ranking": _json_ready(analysis.collapse_ranking),
         "objective_ranking": _json_ready(analysis.objective_ranking),
         "objective_tests": _json_ready(analysis.objective_tests),

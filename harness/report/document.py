@@ -61,9 +61,11 @@ class Document:
         self.blocks.append(("ul", list(items)))
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]],
-              sortable: bool = False) -> None:
-        """A table; a `sortable` one sorts by a column when its header is clicked (HTML)."""
-        self.blocks.append(("table", (list(header), [list(row) for row in rows], sortable)))
+              sortable: bool = False, css_class: str = "") -> None:
+        """A table; a `sortable` one sorts by a column when its header is clicked (HTML);
+        `css_class` adds an HTML class (e.g. ``variants``: smaller type that wraps to fit)."""
+        self.blocks.append(("table", (list(header), [list(row) for row in rows], sortable,
+                                      css_class)))
 
     def image(self, file_name: str, alt: str) -> None:
         self.blocks.append(("img", (file_name, alt)))
@@ -87,7 +89,7 @@ class Document:
             elif kind == "ul":
                 lines += [f"- {item}" for item in content] + [""]
             elif kind == "table":
-                header, rows, _ = content
+                header, rows, _, _ = content
                 lines.append("| " + " | ".join(_md_cell(cell) for cell in header) + " |")
                 lines.append("|" + "---|" * len(header))
                 lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
@@ -119,9 +121,11 @@ class Document:
                 parts.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in content)
                              + "</ul>")
             elif kind == "table":
-                header, rows, sortable = content
+                header, rows, sortable, css_class = content
+                classes = " ".join(name for name in ("sortable" if sortable else "", css_class)
+                                   if name)
                 parts.append(
-                    ("<table class='sortable'>" if sortable else "<table>")
+                    (f"<table class='{classes}'>" if classes else "<table>")
                     + "<thead><tr>" + "".join(f"<th>{inline_html(c)}</th>" for c in header)
                     + "</tr></thead><tbody>" + "".join(
                         "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>"
@@ -186,6 +190,8 @@ table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.9em; disp
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 table.sortable th { cursor: pointer; }
+table.variants { font-size: 0.8em; }
+table.variants td, table.variants th { padding: 0.2em 0.35em; }
 table.sortable th[data-order='asc']::after { content: ' ▲'; }
 table.sortable th[data-order='desc']::after { content: ' ▼'; }
 figure.clip { display: inline-block; margin: 0.3em 1em 0.3em 0; }

@@ -205,9 +205,10 @@ def _axis_level_rows(frame: pd.DataFrame, axis: str,
 def _significance_rows(table: pd.DataFrame, axis: str, name: str) -> list[list[str]]:
     return [[name, f"{level_text(row['level_a'])} → {level_text(row['level_b'])}",
              f"{row['n_a']} / {row['n_b']}", num(row["difference"]),
-             num(row["welch_t"], 3), p_text(row["welch_p"]), p_text(row["welch_p_holm"]),
-             num(row["hedges_g"], 2), p_text(row["mannwhitney_p_holm"]),
-             num(row["rank_biserial"], 2), "**yes**" if row["significant"] else "no"]
+             num(row["welch_t"], 3), p_text(row["welch_p"]), num(row["hedges_g"], 2),
+             p_text(row["mannwhitney_p"]), num(row["rank_biserial"], 2),
+             cell_text(row["test"]), p_text(row["test_p_holm"]),
+             "**yes**" if row["significant"] else "no"]
             for _, row in table[table["axis"] == axis].iterrows()]
 
 
@@ -215,16 +216,19 @@ _LEVEL_VALUES = (OBJECTIVE, COLLAPSE, "frechet_logmel", "mr_lsd_db")
 
 
 _SIGNIFICANCE_HEADER = ["metric", "levels a → b", "trials a / b", "mean b − a", "Welch t",
-                        "p", "p (Holm)", "Hedges' g", "Mann-Whitney p (Holm)",
-                        "rank-biserial r", "significant"]
+                        "Welch p", "Hedges' g", "Mann-Whitney p", "rank-biserial r",
+                        "deciding test", "its p (Holm)", "significant"]
 
 
 _HOW_TO_TEST = (
     "Significance: every pair of levels of every axis is compared with Welch's t-test "
     "(unequal variances) and the Mann-Whitney U test over the finished trials, treating "
-    "replicates as independent; the p-values of each metric are corrected together for "
+    "replicates as independent. Welch's test decides; where it cannot run because both levels "
+    "are constant yet differ (a perfect split, e.g. every trial of one level collapsed and none "
+    "of the other), the exact Mann-Whitney test decides, whose p (2 / C(n_a + n_b, n_a)) is the "
+    "smallest the trials allow. The deciding p-values of each metric are corrected together for "
     "multiple comparisons (Holm), and a difference is **significant** when its Holm-adjusted "
-    "Welch p is below 0.05. Effect sizes: Hedges' g (mean difference in pooled SDs, small-"
+    "p is below 0.05. Effect sizes: Hedges' g (mean difference in pooled SDs, small-"
     "sample corrected; 0.2 small, 0.8 large) and the rank-biserial r (+1: every trial of b above "
     "every trial of a). Intervals are 95% Student-t intervals of the mean over trials.")
 
@@ -351,8 +355,8 @@ def variants_section(document: Document, data: StudyData, analysis: Analysis) ->
         "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
         f"{FLOOR_WORDS} Likelihood gain over linear: the linear predictor's held-out loss "
         "minus the generator's (nats per sample for mu-law heads, MSE for tanh heads; positive = "
-        "the generator predicts the next sample better than linear prediction). Collapse rate: mean collapsed outcome. Label shares at the final "
-        "evaluation. Training time: mean trial wall time. Generation: samples per second (all "
+        "the generator predicts the next sample better than linear prediction). Collapse rate: mean collapsed outcome. Label shares: the mean share of "
+        "each label among the clips of the final evaluation, labels absent left out. Training time: mean trial wall time. Generation: samples per second (all "
         "clips of the batch together) at the last evaluation. Click a header to sort.")
     scales = {name: _spread(variants[name]) for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db")}
     rows = []
@@ -363,24 +367,28 @@ def variants_section(document: Document, data: StudyData, analysis: Analysis) ->
             _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"],
                       scales[OBJECTIVE]),
             _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"],
-                      scales["frechet_logmel"]),
-            floor_text(row, "frechet_logmel"),
+                      scales["frechet_logmel"]) + f"; floor {floor_text(row, 'frechet_logmel')}",
             _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"],
-                      scales["mr_lsd_db"]),
-            floor_text(row, "mr_lsd_db"),
+                      scales["mr_lsd_db"]) + f"; floor {floor_text(row, 'mr_lsd_db')}",
             _interval(row["gain_over_linear"], row["gain_over_linear_low"],
                       row["gain_over_linear_high"]),
-            num(row["collapse_rate"], 2),
-            *(num(row[f"share_{label}"], 2) for label in LABELS),
+            num(row["collapse_rate"], 2), _shares_text(row),
             num(row["median_onset_over_n"], 3), num(row["duration_s"], 3),
             num(row["generation_samples_per_s"], 3), runs])
-    document.table(["variant", "finished / cells", "objective", "Fréchet log-mel",
-                    "its floor (p95)", "MR log-spectral distance (dB)", "its floor (p95)",
-                    "likelihood gain over linear",
-                    "collapse rate",
-                    *(f"share {label}" for label in LABELS), "median onset / n",
-                    "training time (s)", "generation (samples/s)", "MLflow runs"],
-                   rows, sortable=True)
+    # Twelve columns that wrap (floors inside their distance's cell, the label shares in one
+    # cell): the table fits the page instead of scrolling sideways.
+    document.table(["variant", "finished / cells", "objective", "Fréchet log-mel; floor (p95)",
+                    "MR log-spectral distance (dB); floor (p95)", "likelihood gain over linear",
+                    "collapse rate", "label shares", "median onset / n", "training time (s)",
+                    "generation (samples/s)", "MLflow runs"],
+                   rows, sortable=True, css_class="variants")
+
+
+def _shares_text(row: Mapping[str, Any]) -> str:
+    """The labels with a non-zero mean share at the final evaluation, largest first."""
+    shares = sorted(((row[f"share_{label}"], label) for label in LABELS
+                     if row[f"share_{label}"] > 0), reverse=True)
+    return ", ".join(f"{label} {num(share, 2)}" for share, label in shares) or "–"
 
 
 def _unique(values: Sequence[str | None]) -> str:

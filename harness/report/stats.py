@@ -4,10 +4,14 @@ Confidence intervals, the per-variant table, main effects, seed noise and the ra
 axes against it, interactions, label shares, the best cells, rank correlations, and the
 significance of each axis. Each axis is tested level
 against level with Welch's t-test (means, unequal variances) and the Mann-Whitney U test
-(ranks, no normality assumed); the p-values of one metric are corrected together with
-Holm's step-down method, so "significant" means significant among every comparison the
-report makes for that metric. Effect sizes: Hedges' g (standardised mean difference with
-the small-sample correction) and the rank-biserial correlation.
+(ranks, no normality assumed). Welch's test decides; where it cannot run because both
+levels are constant yet differ (e.g. every trial of one level collapsed and none of the
+other), the exact Mann-Whitney test decides: such a perfect split is the strongest
+evidence the trials can give, p = 2 / C(n_a + n_b, n_a), not "no effect". The deciding
+p-values of one metric are corrected together with Holm's step-down method, so
+"significant" means significant among every comparison the report makes for that metric.
+Effect sizes: Hedges' g (standardised mean difference with the small-sample correction)
+and the rank-biserial correlation.
 
 These tests treat replicates as independent samples. Replicate r trains with the same seed
 at every grid point, so they ignore a pairing that would make them sharper; the report's
@@ -41,8 +45,11 @@ BEST_CELLS = 5
 SIGNIFICANCE_COLUMNS = [
     "axis", "level_a", "level_b", "n_a", "n_b", "mean_a", "mean_b", "difference",
     "welch_t", "welch_p", "welch_p_holm", "hedges_g",
-    "mannwhitney_u", "mannwhitney_p", "mannwhitney_p_holm", "rank_biserial", "significant",
+    "mannwhitney_u", "mannwhitney_p", "mannwhitney_p_holm", "rank_biserial", "perfect_split",
+    "test", "test_p", "test_p_holm", "significant",
 ]
+WELCH = "Welch"
+EXACT_MANN_WHITNEY = "exact Mann-Whitney"
 
 
 def mean_ci(values: Sequence[float] | pd.Series,
@@ -107,10 +114,21 @@ def _compare(axis: str, level_a, level_b, a: np.ndarray, b: np.ndarray) -> dict:
         row.update(welch_t=float(welch.statistic), welch_p=float(welch.pvalue))
     if len(a) >= 2 and len(b) >= 2:
         row["hedges_g"] = hedges_g(a, b)
+    row["perfect_split"] = bool(len(a) and len(b) and (a.max() < b.min() or b.max() < a.min()))
     if len(a) and len(b) and np.unique(np.concatenate([a, b])).size > 1:
-        mann = scipy.stats.mannwhitneyu(b, a, alternative="two-sided")
+        # A perfect split has no ties between the levels, so the exact distribution of U is
+        # its permutation distribution even when values tie within a level; SciPy's default
+        # would fall back to the normal approximation there, which is too small at few trials.
+        mann = scipy.stats.mannwhitneyu(b, a, alternative="two-sided",
+                                        method="exact" if row["perfect_split"] else "auto")
         row.update(mannwhitney_u=float(mann.statistic), mannwhitney_p=float(mann.pvalue),
                    rank_biserial=2 * float(mann.statistic) / (len(a) * len(b)) - 1)
+    if not math.isnan(row["welch_p"]):
+        row.update(test=WELCH, test_p=row["welch_p"])
+    elif row["perfect_split"] and not math.isnan(row["mannwhitney_p"]):
+        row.update(test=EXACT_MANN_WHITNEY, test_p=row["mannwhitney_p"])
+    else:
+        row.update(test=None, test_p=math.nan)
     return row
 
 
@@ -122,15 +140,19 @@ def significance_table(frame: pd.DataFrame, axes: Sequence[str], value: str,
         frame: One row per trial; NaN values are left out.
         axes: Columns whose levels are compared (levels in order of first appearance).
         value: Column tested.
-        alpha: Significance level applied to the Holm-adjusted Welch p-value.
+        alpha: Significance level applied to the Holm-adjusted p-value of the deciding test.
 
     Returns:
         One row per (axis, level a, level b) with `SIGNIFICANCE_COLUMNS`: counts and means,
         ``difference`` = mean b - mean a, Welch's t and p, Hedges' g, Mann-Whitney U (of b
-        against a), its p and the rank-biserial correlation (+1: every b above every a); both
-        p-values Holm-adjusted over all rows; ``significant`` when the adjusted Welch p is
-        below `alpha`. Tests that cannot run (fewer than two values a side for Welch; no
-        variation at all) give NaN and do not count in the correction.
+        against a), its p (exact for a perfect split) and the rank-biserial correlation (+1:
+        every b above every a); both p-values Holm-adjusted over all rows; ``perfect_split``
+        when every value of one level is below every value of the other; ``test`` the test
+        that decides (`WELCH`; `EXACT_MANN_WHITNEY` where Welch cannot run on a perfect
+        split; None when neither can), its p ``test_p`` and ``test_p_holm`` Holm-adjusted
+        over the deciding p-values of all rows; ``significant`` when ``test_p_holm`` is below
+        `alpha`. Tests that cannot run (fewer than two values a side for Welch; no variation
+        at all) give NaN and do not count in the correction.
     """
     rows = []
     with warnings.catch_warnings():  # near-identical samples: SciPy warns, the p-value stands
@@ -139,10 +161,11 @@ def significance_table(frame: pd.DataFrame, axes: Sequence[str], value: str,
             rows += _axis_rows(frame, axis, value)
     table = pd.DataFrame(rows, columns=[c for c in SIGNIFICANCE_COLUMNS
                                         if c not in ("welch_p_holm", "mannwhitney_p_holm",
-                                                     "significant")])
+                                                     "test_p_holm", "significant")])
     table["welch_p_holm"] = holm(table["welch_p"].tolist())
     table["mannwhitney_p_holm"] = holm(table["mannwhitney_p"].tolist())
-    table["significant"] = table["welch_p_holm"] < alpha
+    table["test_p_holm"] = holm(table["test_p"].tolist())
+    table["significant"] = table["test_p_holm"] < alpha
     return table[SIGNIFICANCE_COLUMNS]
 
 

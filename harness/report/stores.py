@@ -30,7 +30,7 @@ from harness.report.stats import (
     FINISHED_STATES,
     OBJECTIVE,
 )
-from harness.study.spec import Pruner
+from harness.study.spec import Objective, Pruner, objective_name
 from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking.store import StoreMissing, TrackingStore, retrying
 from models.config import canonical_key
@@ -370,11 +370,11 @@ def trials_frame(study_name: str, storage: str | None = None,
 
 
 def spec_objective_name(spec: Mapping[str, Any]) -> str:
+    """What the trials' values are, named as the Optuna dashboard names them (`objective_name`)."""
     objective = spec.get("objective", {})
-    metric = objective.get("metric", "quality/frechet_logmel")
-    penalty = float(objective.get("collapse_penalty", 100.0))
-    sign = "-" if objective.get("direction", "minimize") == "maximize" else "+"
-    return f"{metric} {sign} {penalty:g} × collapsed share" if penalty else metric
+    return objective_name(objective.get("metric", Objective.metric),
+                          objective.get("direction", Objective.direction),
+                          float(objective.get("collapse_penalty", Objective.collapse_penalty)))
 
 
 def study_factors(data: StudyData) -> list[str]:

@@ -72,7 +72,7 @@ def create_or_resume(spec: StudySpec, storage: StudyStorage) -> tuple[optuna.Stu
                                     pruner=make_pruner(spec))
         with warnings.catch_warnings():  # "experimental" since Optuna 3.2; still the only way
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([spec.objective.metric])  # the dashboard's name for the values
+            study.set_metric_names([spec.objective.name])  # the dashboard's name for the values
         study.set_user_attr("spec_fingerprint", spec.fingerprint())
         study.set_user_attr("spec", json.dumps(spec.source, default=str))
         study.set_user_attr("cells", len(spec.cells()))

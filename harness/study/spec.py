@@ -62,11 +62,32 @@ class SearchParam:
     choices: tuple[Any, ...] = ()
 
 
+PENALISED_SHARE = "eval/collapsed_share"  # the share the collapse penalty multiplies
+
+
+def objective_name(metric: str, direction: str, collapse_penalty: float) -> str:
+    """What a trial's value is, e.g. ``quality/mr_lsd_db + 50 × eval/collapsed_share``.
+
+    The worker adds (minimize) or subtracts (maximize) the penalty times the collapsed
+    share, so a value of 140 dB may be 90 dB of distance and 50 of penalty; the bare metric
+    key would name only the first part.
+    """
+    if not collapse_penalty:
+        return metric
+    sign = "-" if direction == "maximize" else "+"
+    return f"{metric} {sign} {collapse_penalty:g} × {PENALISED_SHARE}"
+
+
 @dataclass(frozen=True)
 class Objective:
     metric: str = "quality/frechet_logmel"
     direction: str = "minimize"
     collapse_penalty: float = 100.0  # added (minimize) or subtracted (maximize) x collapsed share
+
+    @property
+    def name(self) -> str:
+        """What the trials' values are (`objective_name`): the Optuna dashboard shows it."""
+        return objective_name(self.metric, self.direction, self.collapse_penalty)
 
 
 @dataclass(frozen=True)

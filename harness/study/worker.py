@@ -34,7 +34,7 @@ from harness.study.queue import (
     reconcile,
     worker_identity,
 )
-from harness.study.spec import Cell, Objective, StudySpec, load_spec
+from harness.study.spec import PENALISED_SHARE, Cell, Objective, StudySpec, load_spec
 from harness.study.storage import StudyStorage, open_storage
 from harness.tracking.store import TrackingStore
 from harness.training.events import Evaluation, StopTraining, TrainingObserver
@@ -52,7 +52,7 @@ def objective_value(objective: Objective, metrics: Mapping[str, float]) -> float
         return None
     sign = 1.0 if objective.direction == "minimize" else -1.0
     return float(value) + sign * objective.collapse_penalty * float(
-        metrics.get("eval/collapsed_share", 0.0))
+        metrics.get(PENALISED_SHARE, 0.0))
 
 
 class OptunaObserver(TrainingObserver):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -167,11 +167,13 @@ class TrainingCurves:
         panels: panel title -> {metric key: points on its line}; a baseline drawn as a
             horizontal line counts 1. An empty mapping is a panel that says "not recorded".
         smoothed: metric keys drawn with an EMA line over the raw one.
+        figure: the drawn figure, to measure where things landed (e.g. the legends).
     """
 
     path: Path
     panels: dict[str, dict[str, int]]
     smoothed: tuple[str, ...]
+    figure: Figure | None = field(default=None, repr=False, compare=False)
 
 
 def ema(values: Sequence[float], span: int) -> np.ndarray:
@@ -258,7 +260,9 @@ def _draw_learning_curve(axis, metrics: Mapping[str, Sequence[tuple[int, float]]
         gain = baselines["likelihood/baseline_linear"] - loss[-1][1]
         axis.set_title(f"{LEARNING_CURVE_TITLE}; last gain over linear {gain:+.4g} "
                        "(> 0: better than linear prediction)", fontsize=9, loc="left")
-    axis.legend(loc="upper right", fontsize=8)
+    # Beside the axes, in the column the figure leaves free for it: inside, it would cover the
+    # last evaluations, which are the points a reader looks for.
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
 
 
 def _panel_record(axis) -> dict[str, int]:
@@ -285,8 +289,8 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
     The bottom panel is the learning curve: the held-out loss every `eval_every`
     teacher-forced steps (`pretrain/heldout_loss`), then `likelihood/teacher_loss` at each
     GAN evaluation (at teacher-forced steps + GAN step), with the baselines as
-    horizontal lines. A panel with no data says
-    "not recorded" and why.
+    horizontal lines, and its legend beside the axes so it covers no evaluation. A panel
+    with no data says "not recorded" and why.
 
     Args:
         history: The trainer's per-step series (`Trainer.history`), keyed
@@ -315,12 +319,12 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
         else:
             smoothed += _draw_panel(axis, series, xlabel, scale, threshold)
         panels[title] = _panel_record(axis)
-    learning = figure.add_subplot(grid[3, :])
+    learning = figure.add_subplot(grid[3, :].subgridspec(1, 2, width_ratios=(3.6, 1.0))[0])
     _draw_learning_panel(learning, evaluation_metrics or {},
                          len(history.get("pretrain/teacher_loss") or ()))
     panels[LEARNING_CURVE_TITLE] = _panel_record(learning)
     save_figure(figure, path, metadata={_PANELS_KEY: json.dumps(panels)})
-    return TrainingCurves(Path(path), panels, tuple(smoothed))
+    return TrainingCurves(Path(path), panels, tuple(smoothed), figure)
 
 
 def _draw_panel(axis, series: Mapping[str, np.ndarray], xlabel: str, scale: str,

@@ -41,16 +41,56 @@ def test_importing_the_shared_recordings_keeps_each_duplicate_pair_in_one_split(
                    for group in manifest["duplicates"])
     assert found == PAIRS
     split_of = {Path(source["path"]).name: source["split"] for source in manifest["sources"]}
-    for group in manifest["duplicates"]:
-        assert {split_of[Path(path).name] for path in group["paths"]} == {group["split"]}
+    for group, (better, _) in zip(manifest["duplicates"], PAIRS, strict=True):
+        assert Path(group["kept"]).name == better  # the .hq copy: the higher input rate
+        assert [name for name in (Path(path).name for path in group["paths"])
+                if name in split_of] == [better]  # the other copy is no source
+        assert split_of[better] == group["split"]
         assert group["correlation"] >= MATCH_CORRELATION
     assert set(split_of.values()) == {"train", "holdout"}  # something is held out
     warnings = [line for line in completed.stderr.splitlines() if "same recording" in line]
     assert len(warnings) == 2
-    for (first, second), line in zip(PAIRS, sorted(warnings), strict=True):
-        assert line.startswith("warning: same recording in 2 files, kept together in ")
-        assert first in line and second in line
-    assert completed.stdout.count("same recording, kept together in") == 2
+    for (better, worse), line in zip(PAIRS, sorted(warnings), strict=True):
+        assert line.startswith("warning: same recording in 2 files: keeping ")
+        assert line.index(better) < line.index("skipping ") < line.index(worse)
+    assert completed.stdout.count("same recording in 2 files, one kept") == 2
+
+
+@pytest.mark.slow
+def test_two_encodings_of_one_recording_are_trained_on_once_and_count_as_one_source(
+        music_dir, ffmpeg, tmp_path, cli):
+    from harness.data.loader import load_dataset
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    # Recordings shipped in tests/data/music, so this runs from any clone.
+    original = _recording(music_dir, "trumpet_loop.hq.ogg")
+    subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(original), "-ac", "1",
+                    "-c:a", "pcm_s16le", str(inputs / "trumpet.wav")], check=True)
+    subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(original), "-ar", "22050",
+                    "-c:a", "libmp3lame", "-q:a", "6", str(inputs / "trumpet_copy.mp3")],
+                   check=True)
+    other = _recording(music_dir, "brahms_hungarian_dance_5.ogg")
+    args = ["--sample-rate", str(RATE_HZ), "--n", "500", "--holdout-fraction", "0"]
+    completed = cli("data", "import", str(inputs), str(other), "--out", str(tmp_path / "both"),
+                    *args, check=True)
+    cli("data", "import", str(inputs / "trumpet.wav"), str(other), "--out", str(tmp_path / "one"),
+        *args, check=True)
+    both, one = load_dataset(tmp_path / "both"), load_dataset(tmp_path / "one")
+    # The MP3 adds nothing: train.npy is the WAV's segments and the other recording's.
+    assert np.array_equal(both.train, one.train)
+    manifest = json.loads((tmp_path / "both" / "manifest.json").read_text())
+    assert [Path(source["path"]).name for source in manifest["sources"]] == [
+        "trumpet.wav", "brahms_hungarian_dance_5.ogg"]  # the lossless copy is kept
+    assert manifest["splits"]["train"]["sources"] == 2
+    [group] = manifest["duplicates"]
+    assert Path(group["kept"]).name == "trumpet.wav" and group["split"] == "train"
+    [skipped] = manifest["skipped"]
+    assert Path(skipped["path"]).name == "trumpet_copy.mp3"
+    assert skipped["reason"].startswith(f"same recording as {inputs / 'trumpet.wav'} "
+                                        "(correlation 0.9")
+    assert "  train:  " in completed.stdout and "segments from 2 source(s)" in completed.stdout
+    assert "  sources: 2 (" in completed.stdout
 
 
 @pytest.fixture(scope="module")

@@ -312,12 +312,32 @@ def test_significance_answer_names_significant_comparisons_or_the_closest_one() 
     objective = significance_table(frame, ["A", "B"], "objective")
     collapse = significance_table(frame, ["A", "B"], "collapsed_outcome")
     answer = significance_answer(objective, collapse)
-    assert answer.startswith("**Significant at 5 % (Welch, Holm-corrected):** objective: `A` lo → hi")
+    assert answer.startswith("**Significant at 5 % (Welch; exact Mann-Whitney where both levels "
+                             "are constant; Holm-corrected):** objective: `A` lo → hi")
     assert "`B`" not in answer.split("collapsed outcome")[0]  # B's comparison is not significant
     assert "collapsed outcome: nothing testable" in answer
     weak = significance_table(frame.assign(objective=[1.0, 2.0, 3.0, 1.5, 2.5, 1.0, 2.0, 3.0]),
                               ["A", "B"], "objective")
-    assert "objective: none (closest: `" in significance_answer(weak, collapse)
+    assert "objective: none (strongest evidence: `" in significance_answer(weak, collapse)
+
+
+def test_a_perfect_split_of_collapse_is_named_as_the_strongest_evidence_not_as_none() -> None:
+    from harness.report.stats import significance_table
+
+    # The smoke study's shape: B splits collapse perfectly (1 vs 0), A not at all.
+    frame = pd.DataFrame({"A": ["lo", "hi"] * 4, "B": ["tanh"] * 4 + ["mulaw"] * 4,
+                          "objective": [5.0, 5.1, 4.9, 5.2, 5.0, 5.3, 4.8, 5.1],
+                          "collapsed_outcome": [1.0] * 4 + [0.0] * 4})
+    collapse = significance_table(frame, ["A", "B"], "collapsed_outcome")
+    objective = significance_table(frame, ["A", "B"], "objective")
+    line = significance_answer(objective, collapse).split("collapsed outcome: ", 1)[1]
+    assert line.startswith("none (strongest evidence: `B` tanh → mulaw (difference -1, exact "
+                           "Mann-Whitney Holm p 0.057, rank-biserial r -1, a perfect split): ")
+    assert "as clear as 4 + 4 trials can show (exact p ≥ 0.029 before correction)" in line
+    doubled = pd.concat([frame, frame], ignore_index=True)  # 8 + 8 trials: unmistakable
+    line = significance_answer(significance_table(doubled, ["A", "B"], "objective"),
+                               significance_table(doubled, ["A", "B"], "collapsed_outcome"))
+    assert "collapsed outcome: `B` tanh → mulaw (difference -1, exact Mann-Whitney Holm p " in line
 
 
 def test_caveat_says_when_noise_is_unknown_and_lists_toy_sizes() -> None:
@@ -839,6 +859,76 @@ def test_an_unknown_study_is_a_one_line_error_naming_the_known_ones(in_study_dir
     message = str(raised.value)
     assert "no study 'nope'" in message and STUDY in message and "\n" not in message
     assert not (in_study_dir / "reports" / "nope").exists()
+
+
+@pytest.mark.slow
+def test_cli_report_json_prints_one_object_with_the_report_s_numbers_and_path(
+        in_study_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "json-report"
+    completed = subprocess.run([*_samplegan(), "report", STUDY, "--out", str(out), "--json"],
+                               cwd=in_study_dir, env=_store_env(in_study_dir),
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert len(completed.stdout.strip().splitlines()) == 1  # one JSON object, nothing else
+    printed = json.loads(completed.stdout)
+    assert printed["report"] == str(out / "index.html") and Path(printed["report"]).is_file()
+    assert printed["folder"] == str(out)
+    written = json.loads((out / "report.json").read_text())
+    assert {key: printed[key] for key in written} == written  # report.json plus the paths
+    assert printed["study"] == STUDY and len(printed["variants"]) == 4
+    trials = pd.read_csv(out / "trials.csv")
+    assert [row["cell"] for row in printed["trials"]] == trials["cell"].tolist()
+    assert [row["objective"] for row in printed["trials"]] == pytest.approx(
+        trials["objective"].tolist())
+    for row in printed["variants"]:
+        assert row["objective"] == pytest.approx(
+            trials.loc[trials["point"] == row["variant"], "objective"].mean())
+    assert [row["axis"] for row in printed["collapse_tests"]] == list(AXES)
+    assert {"test", "test_p_holm", "significant", "perfect_split"} <= set(
+        printed["collapse_tests"][0])
+    # The line names, per metric, the comparison with the strongest evidence of the report's.
+    [line] = [answer for answer in printed["answers"] if answer.startswith("**Significant at 5 %")]
+    for name, tests in (("objective", printed["objective_tests"]),
+                        ("collapsed outcome", printed["collapse_tests"])):
+        part = line.split(f" {name}: ", 1)[1]
+        tested = [row for row in tests if row["test_p_holm"] is not None]
+        if not tested:
+            assert part.startswith("nothing testable")
+            continue
+        strongest = min(tested, key=lambda row: (row["test_p_holm"], row["test_p"]))
+        assert part.startswith(("none (strongest evidence: `", "`"))
+        assert part.split("`", 2)[1] == strongest["axis"], (part, strongest)
+
+
+# A character of the report's sans-serif type is at most this wide (digits and most letters
+# are about 0.5-0.55 em), so a table whose longest words fit at this width fits the page.
+CHARACTER_EM = 0.6
+PAGE_EM = 72.0  # the body's max-width in the report's CSS
+
+
+@pytest.mark.slow
+def test_the_variants_table_of_a_real_report_fits_the_page_without_scrolling(
+        in_study_dir: Path, tmp_path: Path) -> None:
+    import html as html_lib
+
+    page = write_report(STUDY, out=tmp_path / "report").read_text()
+    assert f"max-width: {PAGE_EM:g}em" in page
+    assert "table.variants { font-size: 0.8em; }" in page
+    assert "table.variants td, table.variants th { padding: 0.2em 0.35em; }" in page
+    start = page.index("<table class='sortable variants'>", page.index("<h2 id='variants'>"))
+    table = page[start:page.index("</table>", start)]
+    rows = [[html_lib.unescape(re.sub("<[^>]+>", "", cell))
+             for cell in re.findall(r"<t[hd]>(.*?)</t[hd]>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    assert len(rows) == 5 and {len(row) for row in rows} == {12}  # header + 4 variants
+    # The narrowest a column can get is its longest word: the table cannot wrap below that.
+    longest = [max(len(word) for cell in column for word in (cell.split() or [""]))
+               for column in zip(*rows, strict=True)]
+    minimum_em = 0.8 * (CHARACTER_EM * sum(longest) + 2 * 0.35 * len(longest))
+    assert minimum_em <= PAGE_EM, (minimum_em, longest)
+    header = rows[0]
+    assert header[3].startswith("Fréchet log-mel; floor") and header[7] == "label shares"
+    assert all("floor" in row[4] for row in rows[1:])  # each distance carries its floor
 
 
 @pytest.mark.slow

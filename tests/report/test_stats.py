@@ -66,6 +66,8 @@ def test_significance_table_agrees_with_scipy_for_every_pair_of_levels() -> None
         assert row["mannwhitney_p"] == pytest.approx(mann.pvalue)
         assert row["rank_biserial"] == pytest.approx(2 * mann.statistic / (len(a) * len(b)) - 1)
     assert table["welch_p_holm"].tolist() == pytest.approx(holm(table["welch_p"].tolist()))
+    assert table["test"].tolist() == ["Welch"] * 4  # Welch runs everywhere: it decides
+    assert table["test_p_holm"].tolist() == pytest.approx(table["welch_p_holm"].tolist())
     assert table["significant"].tolist() == (table["welch_p_holm"] < 0.05).tolist()
     assert bool(table.iloc[1]["significant"])  # 10 vs 16 with SD 1: unmistakable
 
@@ -82,3 +84,38 @@ def test_untestable_comparisons_are_nan_and_not_counted_in_the_correction() -> N
     assert raw == pytest.approx(table.at[("y", "z"), "mannwhitney_p"])  # mirror images
     assert table.at[("x", "y"), "mannwhitney_p_holm"] == pytest.approx(min(1.0, 2 * raw))
     assert not table["significant"].any()
+
+
+def test_a_perfect_split_of_constant_levels_is_decided_by_the_exact_mann_whitney_test() -> None:
+    # The smoke study's shape: the tanh head collapsed in all 4 trials, the mu-law head in
+    # none, whatever the LSTM mode. Welch cannot run (no variance on either side).
+    frame = pd.DataFrame({"lstm_mode": ["stateless", "stateful"] * 4,
+                          "output_head": ["tanh"] * 4 + ["mulaw"] * 4,
+                          "collapsed": [1.0] * 4 + [0.0] * 4})
+    table = significance_table(frame, ["lstm_mode", "output_head"], "collapsed").set_index("axis")
+    head, mode = table.loc["output_head"], table.loc["lstm_mode"]
+    assert math.isnan(head["welch_p"]) and bool(head["perfect_split"])
+    exact = 2 / math.comb(8, 4)  # the observed arrangement and its mirror of 70
+    assert head["mannwhitney_p"] == pytest.approx(exact)
+    assert head["mannwhitney_p"] == pytest.approx(scipy.stats.mannwhitneyu(
+        [0.0] * 4, [1.0] * 4, method="exact").pvalue)
+    # Not SciPy's default here: with ties it takes the normal approximation, half as large.
+    assert scipy.stats.mannwhitneyu([0.0] * 4, [1.0] * 4).pvalue < exact / 2
+    assert head["test"] == "exact Mann-Whitney" and head["test_p"] == pytest.approx(exact)
+    assert head["rank_biserial"] == -1.0
+    assert mode["test"] == "Welch" and mode["welch_p"] == pytest.approx(1.0)
+    assert not bool(mode["perfect_split"])
+    # Holm over the two deciding p-values: 2 x 0.029 misses 5 %; with 6 + 6 trials it passes.
+    assert head["test_p_holm"] == pytest.approx(2 * exact) and not head["significant"]
+    more = pd.concat([frame, frame.iloc[[0, 1, 4, 5]]], ignore_index=True)
+    larger = significance_table(more, ["lstm_mode", "output_head"], "collapsed").set_index("axis")
+    assert larger.at["output_head", "test_p_holm"] == pytest.approx(2 * 2 / math.comb(12, 6))
+    assert bool(larger.at["output_head", "significant"])
+
+
+def test_a_perfect_split_with_variance_is_still_decided_by_welch() -> None:
+    frame = pd.DataFrame({"A": ["x"] * 3 + ["y"] * 3, "v": [1.0, 1.2, 1.1, 5.0, 5.3, 5.1]})
+    row = significance_table(frame, ["A"], "v").iloc[0]
+    assert bool(row["perfect_split"]) and row["test"] == "Welch"
+    assert row["test_p"] == pytest.approx(scipy.stats.ttest_ind(
+        [5.0, 5.3, 5.1], [1.0, 1.2, 1.1], equal_var=False).pvalue)

@@ -523,6 +523,28 @@ def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
     assert "topsecret" not in completed.stderr
 
 
+def test_the_dashboard_names_the_smoke_objective_with_its_collapse_penalty(store):
+    from harness.report.stores import spec_objective_name
+    from harness.study.queue import create_or_resume
+    from harness.study.worker import objective_value
+
+    spec = load_spec(Path(__file__).parents[2] / "studies" / "smoke.toml")
+    storage = open_storage(None, spec.storage)
+    study, created = create_or_resume(spec, storage)
+    assert created
+    # A trial valued as the worker values it: MR-LSD 90 dB, every clip collapsed.
+    value = objective_value(spec.objective, {"quality/mr_lsd_db": 90.0,
+                                             "eval/collapsed_share": 1.0})
+    assert value == 140.0
+    trial = study.ask()
+    study.tell(trial, value)
+    reloaded = optuna.load_study(study_name="smoke",
+                                 storage=open_storage(None, create=False).optuna)
+    assert reloaded.metric_names == ["quality/mr_lsd_db + 50 × eval/collapsed_share"]
+    assert reloaded.best_value == 140.0  # = 90 + 50 × 1.0, as the name says
+    assert spec_objective_name(spec.source) == reloaded.metric_names[0]  # the report's name
+
+
 # ------------------------------------------- a partial study, then the same study resumed
 PARTIAL_SPEC = """name = "partial"
 base_variant = "paper"
@@ -576,7 +598,8 @@ def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failur
     objectives = re.findall(r"objective (\S+)", output)
     assert objectives and all(len(value) <= 9 for value in objectives)  # 6 digits, not 14
     assert optuna.load_study(study_name="partial", storage=open_storage(
-        None, create=False).optuna).metric_names == ["quality/mr_lsd_db"]  # the dashboard's name
+        None, create=False).optuna).metric_names == [  # the dashboard's name for the values
+        "quality/mr_lsd_db + 100 × eval/collapsed_share"]
 
     # 1. The partial report says nothing about levels no finished trial reached.
     markdown = write_report("partial", out=tmp_path / "first").with_name("report.md").read_text()

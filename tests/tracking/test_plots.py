@@ -119,7 +119,7 @@ def test_the_learning_curve_draws_the_teacher_loss_over_its_baselines(tmp_path: 
 # ------------------------------------------------------------ the history of a real run
 @pytest.fixture(scope="module")
 def real_run(tiny_training, tmp_path_factory):
-    """A real tiny Trainer run with all three phases: (history, steps per phase)."""
+    """A real tiny Trainer run with all three phases: (history, steps per phase, evaluations)."""
     from harness.data.corpus import synthesize_dataset
     from harness.data.loader import load_dataset
     from harness.training.events import RunOptions
@@ -133,12 +133,12 @@ def real_run(tiny_training, tmp_path_factory):
     trainer = Trainer(config, load_dataset(folder / "short"), folder / "work", None,
                       RunOptions(seed=0, progress=False))
     result = trainer.run()
-    return result.history, result.steps
+    return result.history, result.steps, result.evaluations
 
 
 @pytest.mark.slow
 def test_the_curves_of_a_real_run_draw_every_phase_with_every_step(real_run, tmp_path: Path) -> None:
-    history, steps = real_run
+    history, steps, _ = real_run
     assert steps["autoencoder"] == 3 and steps["gan"] == 4
     assert steps["pretrain"] >= SMOOTH_FROM_POINTS  # long enough to be smoothed
     curves = plot_training_curves(history, tmp_path / "curves.png")
@@ -151,3 +151,32 @@ def test_the_curves_of_a_real_run_draw_every_phase_with_every_step(real_run, tmp
     assert set(curves.smoothed) == {"pretrain/teacher_loss", "pretrain/grad_norm"}
     assert curves.panels[LEARNING_CURVE_TITLE] == {}  # no metric histories given: "not recorded"
     assert panels_drawn(curves.path) == curves.panels
+
+
+@pytest.mark.slow
+def test_the_learning_curve_legend_leaves_the_final_evaluation_visible(real_run,
+                                                                       tmp_path: Path) -> None:
+    history, steps, evaluations = real_run
+    # The learning curve's metrics as tracked training logs them: one point per evaluation.
+    metrics = {f"likelihood/{key}": [(evaluation.step, evaluation.likelihood[key])
+                                     for evaluation in evaluations]
+               for key in evaluations[-1].likelihood}
+    assert evaluations[-1].step == steps["gan"] and len(evaluations) >= 2
+    curves = plot_training_curves(history, tmp_path / "curves.png", metrics)
+    figure = curves.figure
+    renderer = figure.canvas.get_renderer()
+    [learning] = [axis for axis in figure.axes
+                  if axis.get_title(loc="left").startswith(LEARNING_CURVE_TITLE)]
+    [loss] = [line for line in learning.get_lines()
+              if line.get_gid() == "data:likelihood/teacher_loss"]
+    legend = learning.get_legend().get_window_extent(renderer)
+    x, y = loss.get_xydata()[-1]
+    assert x == steps["pretrain"] + steps["gan"]  # the final evaluation, after teacher forcing
+    final = learning.transData.transform((x, y))
+    marker = loss.get_markersize() * figure.dpi / 72  # points to pixels
+    assert not (legend.x0 - marker <= final[0] <= legend.x1 + marker
+                and legend.y0 - marker <= final[1] <= legend.y1 + marker)
+    # Not by luck of where the point fell: the legend is outside the axes, inside the figure.
+    frame = learning.get_window_extent(renderer)
+    assert legend.x0 > frame.x1 and legend.x1 <= figure.bbox.x1
+    assert len(learning.get_legend().get_texts()) == 3  # the loss and both baselines
