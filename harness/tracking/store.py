@@ -437,6 +437,17 @@ class TrackedRun:
             histories[key] = sorted(by_step.items())
         return histories
 
+    def log_dataset(self, name: str, digest: str, uri: str, profile: Mapping[str, Any],
+                    context: str = "training") -> None:
+        """Record a dataset as the run's input, which MLflow's run page lists under
+        "Datasets" (MLflow keeps at most 36 characters of `digest`)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest[:36], source_type="local",
+                          source=json.dumps({"uri": uri}), profile=json.dumps(dict(profile)))
+        retrying(self.client.log_inputs, self.run_id, [DatasetInput(
+            dataset, [InputTag("mlflow.data.context", context)])])
+
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         retrying(self.client.log_artifact, self.run_id, str(path), artifact_path)
 

@@ -41,6 +41,7 @@ from models.registry import resolve
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
 QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
+MODEL_ID_TAG = "samplegan.model_id"  # the run's MLflow logged model: `models:/<id>`
 STOPPED_EARLY = "stopped_early"  # the outcome of a run its time budget ended; `--resume` continues it
 QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
                           "nothing out")
@@ -249,6 +250,7 @@ def tracked_training(
     result: TrainingResult | None = None
     with run:
         run.log_params(params, soft_keys=soft_keys)
+        _log_dataset(run, dataset, params)
         run.set_tags({"mlflow.source.git.commit": params["git_commit"], OUTCOME_TAG: "running",
                       QUALITY_REFERENCE_TAG: reference_split})
         run.log_text(config.to_json(), "config.json")
@@ -275,6 +277,27 @@ def tracked_training(
     return TrainingOutcome(run.run_id, result)
 
 
+def _log_dataset(run: TrackedRun, dataset: Dataset, params: Mapping[str, Any]) -> None:
+    """The dataset as the run's MLflow input, named by its folder, its digest the manifest's."""
+    folder = Path(dataset.path).resolve()
+    run.log_dataset(folder.name, params["dataset.manifest_sha256"], folder.as_uri(), {
+        "sample_rate_hz": dataset.sample_rate, "n": dataset.n,
+        "train_segments": len(dataset.train), "holdout_segments": len(dataset.holdout),
+        "manifest_sha256": params["dataset.manifest_sha256"]})
+
+
+def _log_model(run: TrackedRun, model_dir: Path, step: int, variant: str,
+               overrides: Mapping[str, Any]) -> None:
+    """The exported model as the run's MLflow model (listed on its page; `models:/ID` loads
+    it), its id as tag `samplegan.model_id`."""
+    from harness.tracking.pyfunc_model import log_generator_model
+
+    experiment_id = run.client.get_run(run.run_id).info.experiment_id
+    model_id = log_generator_model(run.client, experiment_id, run.run_id, model_dir, step, {
+        "variant": variant, "overrides": json.dumps(dict(overrides), sort_keys=True)})
+    run.set_tags({MODEL_ID_TAG: model_id})
+
+
 def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str, variant: str,
                overrides: Mapping[str, Any], pruned: StopTraining | None,
                result: TrainingResult | None) -> None:
@@ -296,6 +319,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
         folder = Path(temp)
         trainer.model.save(folder / "model", trainer.seed_bank())
         run.log_artifacts(folder / "model", "model")
+        _log_model(run, folder / "model", int(trainer.steps["gan"].numpy()), variant, overrides)
         curves = plot_training_curves(trainer.history, folder / "training_curves.png",
                                       likelihood).path
         run.log_artifact(curves)

@@ -50,6 +50,7 @@ def test_a_time_budget_stops_the_whole_run_says_so_and_resume_continues_it(
     run = _client(store).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags[OUTCOME_TAG] == "completed"
     assert "samplegan.stopped_early" not in run.data.tags  # the budget's stop is history
+    assert len(run.inputs.dataset_inputs) == 1  # logged again on resume, recorded once
     evaluated = _client(store).get_metric_history(run_id, "quality/mr_lsd_db")
     assert sorted(point.step for point in evaluated) == [0, 2]
 
