@@ -115,7 +115,7 @@ def test_the_run_page_shows_every_evaluation_metric_with_its_unit(contract_study
     page = html.unescape(page_path.read_text())
     evaluation_families = {catalogue.EVAL.name, catalogue.QUALITY.name, catalogue.LIKELIHOOD.name,
                            catalogue.DYNAMICS.name, catalogue.SPEED.name}
-    for key, value in run.data.metrics.items():
+    for key in run.data.metrics:
         entry = catalogue.metric(key)
         if entry.family not in evaluation_families:
             continue  # per-step series: drawn in the training curves, not tabled
