@@ -11,6 +11,7 @@ import sys
 import click
 
 from harness.cli.bench import bench
+from harness.cli.compare import compare
 from harness.cli.data import data
 from harness.cli.diagnose import diagnose
 from harness.cli.report import report
@@ -35,7 +36,8 @@ def cli() -> None:
     """
 
 
-for command in (data, variants, train, generate, evaluate, diagnose, study, report, ui, bench):
+for command in (data, variants, train, generate, evaluate, diagnose, compare, study, report, ui,
+                bench):
     cli.add_command(command)
 
 

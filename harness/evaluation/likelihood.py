@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from harness.evaluation.catalogue import BITS_OF, bits, metric
+
 LPC_ORDERS = (2, 4, 8, 16, 32)
 PROBE_CLIPS = 64  # held-out clips the likelihood is measured on
 STATELESS_POSITIONS = 16  # targets per clip for a stateless generator (n LSTM steps each)
@@ -284,9 +286,18 @@ def baselines(probe: LikelihoodProbe, train_clips: np.ndarray, head: str,
             "lpc_order": float(predictor.order)}
 
 
-def likelihood_metrics(teacher_loss: float, reference: dict[str, float]) -> dict[str, float]:
-    """The `likelihood/*` family: the net's loss, the baselines and its gain over linear."""
-    return {
+def likelihood_metrics(teacher_loss: float, reference: dict[str, float],
+                       head: str) -> dict[str, float]:
+    """The `likelihood/*` family: the net's loss, the baselines and its gain over linear.
+
+    Args:
+        teacher_loss: the net's loss on the probe, in the head's units (see module docstring).
+        reference: `baselines` of the same probe.
+        head: the output head, "mulaw" or "tanh". A mu-law head's losses are cross-entropies
+            in nats per sample; they are also returned in bits per sample (``<name>_bits``,
+            nats / ln 2), the unit the field reports. A tanh head's MSE has no bits.
+    """
+    metrics = {
         "teacher_loss": teacher_loss,
         "baseline_marginal": reference["baseline_marginal"],
         "baseline_linear": reference["baseline_linear"],
@@ -294,3 +305,7 @@ def likelihood_metrics(teacher_loss: float, reference: dict[str, float]) -> dict
         "gain_over_marginal": reference["baseline_marginal"] - teacher_loss,
         "lpc_order": reference["lpc_order"],
     }
+    if head == "mulaw":
+        for bits_key, nats in BITS_OF.items():
+            metrics[metric(bits_key).name] = bits(metrics[nats.name])
+    return metrics

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from harness.common.errors import SampleGanError
+from harness.evaluation import catalogue
 from harness.evaluation.quality import within_floor
 from harness.report.analysis import Analysis
 from harness.report.document import level_text
@@ -287,7 +288,7 @@ def likelihood_answer(variants: pd.DataFrame) -> str:
     """One line: how many variants predict held-out audio better than linear prediction."""
     measured = variants.dropna(subset=["gain_over_linear"])
     if measured.empty:
-        return ("**Likelihood:** not measured (no finished run logged `likelihood/gain_over_linear`: "
+        return (f"**Likelihood:** not measured (no finished run logged `{catalogue.GAIN_OVER_LINEAR.key}`: "
                 "runs older than the measurement, or no contiguous audio to measure it on).")
     beating = measured[measured["gain_over_linear"] > 0]
     sure = beating[beating["gain_over_linear_low"] > 0]
@@ -297,9 +298,15 @@ def likelihood_answer(variants: pd.DataFrame) -> str:
         return (" nats" if "output_head=mulaw" in variant
                 else " MSE" if "output_head=tanh" in variant else "")
 
+    def in_bits(row: pd.Series) -> str:
+        """The gain in bits per sample, logged for mu-law heads."""
+        value = row.get(catalogue.GAIN_OVER_LINEAR_BITS.name, math.nan)
+        return "" if value is None or math.isnan(value) else (
+            f", {catalogue.GAIN_OVER_LINEAR_BITS.format(value)}")
+
     def listed(rows: pd.DataFrame) -> str:
-        return ", ".join(f"`{variant}` ({num(row['gain_over_linear'], 3)}{unit(str(variant))})"
-                         for variant, row in rows.iterrows())
+        return ", ".join(f"`{variant}` ({num(row['gain_over_linear'], 3)}{unit(str(variant))}"
+                         f"{in_bits(row)})" for variant, row in rows.iterrows())
 
     line = (f"**Likelihood:** {len(sure)} of {len(measured)} measured variant(s) predict "
             "held-out audio better than linear prediction, the 95% interval of the gain above 0 "
@@ -380,12 +387,12 @@ def floor_text(row: Mapping[str, Any], name: str) -> str:
 def floor_answer(variants: pd.DataFrame) -> str:
     """One sentence per distance: how many variants are within their like-for-like floor."""
     parts = []
-    for name, title in (("mr_lsd_db", "MR log-spectral distance"),
-                        ("frechet_logmel", "Fréchet log-mel")):
+    for entry in sorted(catalogue.floor_metrics(), key=lambda e: e is catalogue.FRECHET):
+        name, title = entry.name, entry.title
         verdicts = {variant: _floor_verdict(row, name) for variant, row in variants.iterrows()}
         judged = {variant: verdict for variant, verdict in verdicts.items() if verdict}
         if not judged:
-            missing = ("clip sets of at most 64 log-mel frames" if name == "frechet_logmel"
+            missing = ("clip sets of at most 64 log-mel frames" if entry is catalogue.FRECHET
                        else "no finished run logged one")
             parts.append(f"{title}: no floor ({missing})")
             continue

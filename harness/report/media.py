@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import ONSET_LABELS
 from harness.tracking.plots import MAX_CLIP_ROWS
 from harness.tracking.store import retrying
@@ -102,7 +103,7 @@ def first_collapsed_step(client, run_id: str, threshold: float) -> float:
         threshold: Share of collapsed clips (silent, flat collapse, loop, saturated) that makes an
             evaluation collapsed; the study's pruner uses the same (`pruner.collapsed_share`).
     """
-    history = retrying(client.get_metric_history, run_id, "eval/collapsed_share")
+    history = retrying(client.get_metric_history, run_id, catalogue.COLLAPSED_SHARE.key)
     for metric in sorted(history, key=lambda item: item.step):
         if metric.value >= threshold:
             return float(metric.step)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.common.host import processor_name
+from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import LABELS
 from harness.report.analysis import Analysis, finished_rows
 from harness.report.answers import FLOOR_WORDS, cell_text, floor_text, num, num_at_scale, p_text
@@ -212,7 +213,7 @@ def _significance_rows(table: pd.DataFrame, axis: str, name: str) -> list[list[s
             for _, row in table[table["axis"] == axis].iterrows()]
 
 
-_LEVEL_VALUES = (OBJECTIVE, COLLAPSE, "frechet_logmel", "mr_lsd_db")
+_LEVEL_VALUES = (OBJECTIVE, COLLAPSE, catalogue.FRECHET.name, catalogue.MR_LSD.name)
 
 
 _SIGNIFICANCE_HEADER = ["metric", "levels a → b", "trials a / b", "mean b − a", "Welch t",
@@ -252,7 +253,7 @@ def effects_section(document: Document, data: StudyData, analysis: Analysis,
     for axis in analysis.factors:
         document.subheading(f"Main effect of `{axis}`")
         document.table(["level", "trials", "objective", "collapsed outcome",
-                        "Fréchet log-mel", "MR log-spectral distance (dB)"],
+                        catalogue.FRECHET.heading, catalogue.MR_LSD.heading],
                        _axis_level_rows(frame, axis, analysis.untested.get(axis, ())), sortable=True)
         rows = (_significance_rows(analysis.objective_tests, axis, "objective")
                 + _significance_rows(analysis.collapse_tests, axis, "collapsed outcome"))
@@ -355,30 +356,35 @@ def variants_section(document: Document, data: StudyData, analysis: Analysis) ->
         "One row per variant (grid point), over its finished replicates: mean [95% interval]. "
         f"{FLOOR_WORDS} Likelihood gain over linear: the linear predictor's held-out loss "
         "minus the generator's (nats per sample for mu-law heads, MSE for tanh heads; positive = "
-        "the generator predicts the next sample better than linear prediction). Collapse rate: mean collapsed outcome. Label shares: the mean share of "
+        "the generator predicts the next sample better than linear prediction; for mu-law heads "
+        "also in bits per sample, the unit the field reports, docs/likelihood.md). Collapse rate: mean collapsed outcome. Label shares: the mean share of "
         "each label among the clips of the final evaluation, labels absent left out. Training time: mean trial wall time. Generation: samples per second (all "
         "clips of the batch together) at the last evaluation. Click a header to sort.")
-    scales = {name: _spread(variants[name]) for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db")}
+    floors = catalogue.floor_metrics(catalogue.QUALITY.name)
+    scales = {name: _spread(variants[name]) for name in (OBJECTIVE, *(e.name for e in floors))}
     rows = []
     for variant, row in variants.iterrows():
         runs = " ".join(_short_run_reference(data, run) for run in row["run_ids"]) or "–"
+        distances = []
+        for entry in floors:
+            name = entry.name
+            distances.append(_interval(row[name], row[f"{name}_low"], row[f"{name}_high"],
+                                       scales[name]) + f"; floor {floor_text(row, name)}")
         rows.append([
             str(variant), f"{row['finished']} / {row['cells']}",
             _interval(row[OBJECTIVE], row[f"{OBJECTIVE}_low"], row[f"{OBJECTIVE}_high"],
                       scales[OBJECTIVE]),
-            _interval(row["frechet_logmel"], row["frechet_logmel_low"], row["frechet_logmel_high"],
-                      scales["frechet_logmel"]) + f"; floor {floor_text(row, 'frechet_logmel')}",
-            _interval(row["mr_lsd_db"], row["mr_lsd_db_low"], row["mr_lsd_db_high"],
-                      scales["mr_lsd_db"]) + f"; floor {floor_text(row, 'mr_lsd_db')}",
-            _interval(row["gain_over_linear"], row["gain_over_linear_low"],
-                      row["gain_over_linear_high"]),
+            *distances,
+            "; ".join(_interval(row[entry.name], row[f"{entry.name}_low"], row[f"{entry.name}_high"])
+                      for entry in _GAINS),
             num(row["collapse_rate"], 2), _shares_text(row),
             num(row["median_onset_over_n"], 3), num(row["duration_s"], 3),
             num(row["generation_samples_per_s"], 3), runs])
-    # Twelve columns that wrap (floors inside their distance's cell, the label shares in one
-    # cell): the table fits the page instead of scrolling sideways.
-    document.table(["variant", "finished / cells", "objective", "Fréchet log-mel; floor (p95)",
-                    "MR log-spectral distance (dB); floor (p95)", "likelihood gain over linear",
+    # Columns that wrap (floors inside their distance's cell, both gains in one cell, the
+    # label shares in one cell): the table fits the page instead of scrolling sideways.
+    document.table(["variant", "finished / cells", "objective",
+                    *(f"{entry.heading}; floor (p95)" for entry in floors),
+                    f"likelihood gain over linear (nats; {_GAINS[1].unit})",
                     "collapse rate", "label shares", "median onset / n", "training time (s)",
                     "generation (samples/s)", "MLflow runs"],
                    rows, sortable=True, css_class="variants")
@@ -389,6 +395,10 @@ def _shares_text(row: Mapping[str, Any]) -> str:
     shares = sorted(((row[f"share_{label}"], label) for label in LABELS
                      if row[f"share_{label}"] > 0), reverse=True)
     return ", ".join(f"{label} {num(share, 2)}" for share, label in shares) or "–"
+
+
+# The likelihood gain in the head's own loss, then in bits per sample (mu-law heads only).
+_GAINS = (catalogue.GAIN_OVER_LINEAR, catalogue.GAIN_OVER_LINEAR_BITS)
 
 
 def _unique(values: Sequence[str | None]) -> str:

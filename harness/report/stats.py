@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from harness.evaluation import catalogue
+from harness.evaluation.catalogue import FLOOR_PARTS
 from harness.evaluation.diagnostics import LABELS
 
 CONFIDENCE = 0.95
@@ -39,6 +41,9 @@ ALPHA = 0.05
 OBJECTIVE = "objective"
 COLLAPSE = "collapsed_outcome"
 FINISHED_STATES = ("COMPLETE", "PRUNED")
+# Metrics the variant table gives a mean and 95% interval for (columns named by entry name).
+INTERVAL_METRICS = (*catalogue.floor_metrics(), catalogue.GAIN_OVER_LINEAR,
+                    catalogue.GAIN_OVER_LINEAR_BITS)
 # Two-sided confidence with which an effect must exceed seed noise (see `effect_verdict`).
 NOISE_CONFIDENCE = 0.95
 BEST_CELLS = 5
@@ -253,9 +258,10 @@ def variant_table(frame: pd.DataFrame, group_column: str = "point",
 
     Returns:
         Indexed by variant (order of first appearance): ``cells``, ``finished``, ``failed``,
-        ``unfinished``; for `OBJECTIVE`, ``frechet_logmel``, ``mr_lsd_db`` and ``gain_over_linear`` the mean over
+        ``unfinished``; for `OBJECTIVE` and each of `INTERVAL_METRICS` (the catalogue's
+        metrics with a floor, ``gain_over_linear`` and ``gain_over_linear_bits``) the mean over
         finished replicates with its 95% interval (``<name>_low``, ``<name>_high``); for the
-        two distances also the mean of their floors (``<name>_floor``, from
+        metrics with a floor also the mean of their floors (``<name>_floor``, from
         ``<name>_real_vs_real``) and of the floors' 95th percentiles (``<name>_floor_p95``);
         ``collapse_rate`` (mean collapsed outcome), the mean ``share_<label>`` of every label,
         ``median_onset_over_n``, ``first_collapsed_step`` (median over collapsed runs),
@@ -269,12 +275,12 @@ def variant_table(frame: pd.DataFrame, group_column: str = "point",
             "failed": int((group["state"] == "FAIL").sum()),
             "unfinished": int((~group["state"].isin((*FINISHED_STATES, "FAIL"))).sum()),
         }
-        for name in (OBJECTIVE, "frechet_logmel", "mr_lsd_db", "gain_over_linear"):
+        for name in (OBJECTIVE, *(entry.name for entry in INTERVAL_METRICS)):
             mean, low, high, _ = mean_ci(finished[name])
             row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
-        for name in ("frechet_logmel", "mr_lsd_db"):
-            row[f"{name}_floor"] = float(finished[f"{name}_real_vs_real"].mean())
-            row[f"{name}_floor_p95"] = float(finished[f"{name}_real_vs_real_p95"].mean())
+        for entry in catalogue.floor_metrics():
+            row[f"{entry.name}_floor"] = float(finished[entry.name + FLOOR_PARTS["mean"]].mean())
+            row[f"{entry.name}_floor_p95"] = float(finished[entry.name + FLOOR_PARTS["p95"]].mean())
         row["collapse_rate"] = float(finished[COLLAPSE].mean()) if len(finished) else math.nan
         for label in LABELS:
             row[f"share_{label}"] = float(finished[f"share_{label}"].mean())

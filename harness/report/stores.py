@@ -20,6 +20,7 @@ import pandas as pd
 
 from harness.common.files import store_dir
 from harness.common.redaction import redact_url
+from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import LABELS
 from harness.report.document import level_text
 from harness.report.media import (
@@ -35,23 +36,30 @@ from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking.store import StoreMissing, TrackingStore, retrying
 from models.config import canonical_key
 
-# Frame columns filled from each run's latest metric values; NaN when the run or metric is missing.
+# Frame columns filled from each run's latest metric values; NaN when the run or metric is
+# missing. A column is the entry's name (`report_column`); a metric with a floor also fills
+# ``<column>_real_vs_real`` and ``<column>_real_vs_real_p95``.
+REPORTED_METRICS = (
+    catalogue.COLLAPSED_SHARE, *(catalogue.metric(catalogue.share_key(label)) for label in LABELS),
+    catalogue.MEAN_ONSET, catalogue.DIVERSITY, *catalogue.floor_metrics(),
+    catalogue.GENERATION_SPEED, catalogue.TEACHER_LOSS, catalogue.BASELINE_LINEAR,
+    catalogue.BASELINE_MARGINAL, catalogue.GAIN_OVER_LINEAR, catalogue.TEACHER_LOSS_BITS,
+    catalogue.GAIN_OVER_LINEAR_BITS,
+)
+_COLUMN_NAMES = {catalogue.MEAN_ONSET.key: "mean_onset_over_n"}
+
+
+def report_column(entry: catalogue.Metric) -> str:
+    """The frame column of a catalogue entry: its name (a few are shorter)."""
+    return _COLUMN_NAMES.get(entry.key, entry.name)
+
+
 METRIC_COLUMNS = {
-    "collapsed_share": "eval/collapsed_share",
-    **{f"share_{label}": f"eval/share_{label}" for label in LABELS},
-    "mean_onset_over_n": "eval/mean_collapse_onset_over_n",
-    "diversity_lsd_db": "eval/diversity_lsd_db",
-    "frechet_logmel": "quality/frechet_logmel",
-    "frechet_logmel_real_vs_real": "quality/frechet_logmel_real_vs_real",
-    "frechet_logmel_real_vs_real_p95": "quality/frechet_logmel_real_vs_real_p95",
-    "mr_lsd_db": "quality/mr_lsd_db",
-    "mr_lsd_db_real_vs_real": "quality/mr_lsd_db_real_vs_real",
-    "mr_lsd_db_real_vs_real_p95": "quality/mr_lsd_db_real_vs_real_p95",
-    "generation_samples_per_s": "speed/generation_samples_per_s",
-    "teacher_loss": "likelihood/teacher_loss",
-    "baseline_linear": "likelihood/baseline_linear",
-    "baseline_marginal": "likelihood/baseline_marginal",
-    "gain_over_linear": "likelihood/gain_over_linear",
+    column: key
+    for entry in REPORTED_METRICS
+    for column, key in ((report_column(entry), entry.key),
+                        *(((report_column(entry) + catalogue.FLOOR_PARTS[part], entry.floor_key(part))
+                           for part in ("mean", "p95")) if entry.floor else ()))
 }
 
 

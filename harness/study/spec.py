@@ -20,18 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.common.errors import SampleGanError
+from harness.evaluation import catalogue
 from models.config import canonical_key, coerce_value, field_names, field_type
 from models.registry import VARIANTS, get_variant
 
-OBJECTIVE_METRICS = (
-    "quality/frechet_logmel",
-    "quality/mr_lsd_db",
-    "eval/collapsed_share",
-    "eval/share_healthy",
-    "eval/diversity_lsd_db",
-    "likelihood/teacher_loss",
-    "likelihood/gain_over_linear",
-)
+# What a study may optimise: the catalogue's entries flagged `objective`.
+OBJECTIVE_METRICS = tuple(entry.key for entry in catalogue.objective_metrics())
 PRUNER_KINDS = ("collapse", "median", "collapse+median", "none")
 
 
@@ -62,7 +56,7 @@ class SearchParam:
     choices: tuple[Any, ...] = ()
 
 
-PENALISED_SHARE = "eval/collapsed_share"  # the share the collapse penalty multiplies
+PENALISED_SHARE = catalogue.COLLAPSED_SHARE.key  # the share the collapse penalty multiplies
 
 
 def objective_name(metric: str, direction: str, collapse_penalty: float) -> str:
@@ -80,7 +74,7 @@ def objective_name(metric: str, direction: str, collapse_penalty: float) -> str:
 
 @dataclass(frozen=True)
 class Objective:
-    metric: str = "quality/frechet_logmel"
+    metric: str = catalogue.FRECHET.key
     direction: str = "minimize"
     collapse_penalty: float = 100.0  # added (minimize) or subtracted (maximize) x collapsed share
 
@@ -348,7 +342,9 @@ def _parse_objective(objective_table: Mapping[str, Any]) -> Objective:
                                       "objective.", Objective.collapse_penalty)),
     )
     if objective.metric not in OBJECTIVE_METRICS:
-        raise SpecError(f"objective.metric {objective.metric!r} is unknown; "
+        known = objective.metric in catalogue.all_keys()
+        raise SpecError(f"objective.metric {objective.metric!r} is "
+                        f"{'logged but not an objective' if known else 'unknown'}; "
                         f"choose from {', '.join(OBJECTIVE_METRICS)}")
     if objective.direction not in ("minimize", "maximize"):
         raise SpecError("objective.direction must be minimize or maximize")
@@ -416,8 +412,14 @@ def _parse_storage(storage_table: Mapping[str, Any]) -> StorageSettings:
 
 
 def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
-    """A Fréchet objective needs more log-mel frames than dimensions in every evaluation."""
-    if not spec.objective.metric.startswith("quality/frechet"):
+    """A Fréchet objective needs more log-mel frames than dimensions in every evaluation;
+    a bits-per-sample objective needs a mu-law head (an MSE has no bits)."""
+    if spec.objective.metric in catalogue.BITS_OF and config.output_head != "mulaw":
+        raise SpecError(
+            f"objective.metric {spec.objective.metric} is logged only with a mu-law head, but "
+            f"{where} has output_head={config.output_head}; use "
+            f"{catalogue.BITS_OF[spec.objective.metric].key} or set output_head = \"mulaw\"")
+    if spec.objective.metric != catalogue.FRECHET.key:
         return
     from harness.evaluation.quality import MEL_BANDS, logmel_frame_count
 
@@ -427,7 +429,7 @@ def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
             f"objective.metric {spec.objective.metric} needs more audio per evaluation than "
             f"{where} generates ({config.eval_clips} clips x {config.eval_length} samples = "
             f"{frames} log-mel frames, need > {MEL_BANDS}); raise overrides.eval_samples or "
-            "eval_clips, or use quality/mr_lsd_db"
+            f"eval_clips, or use {catalogue.MR_LSD.key}"
         )
 
 

@@ -24,6 +24,7 @@ from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.common.redaction import redact_text
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
+from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import COLLAPSED_LABELS
 from harness.study.datasets import dataset_dir
 from harness.study.queue import (
@@ -34,7 +35,7 @@ from harness.study.queue import (
     reconcile,
     worker_identity,
 )
-from harness.study.spec import PENALISED_SHARE, Cell, Objective, StudySpec, load_spec
+from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.study.storage import StudyStorage, open_storage
 from harness.tracking.store import TrackingStore
 from harness.training.events import Evaluation, StopTraining, TrainingObserver
@@ -52,7 +53,7 @@ def objective_value(objective: Objective, metrics: Mapping[str, float]) -> float
         return None
     sign = 1.0 if objective.direction == "minimize" else -1.0
     return float(value) + sign * objective.collapse_penalty * float(
-        metrics.get(PENALISED_SHARE, 0.0))
+        metrics.get(catalogue.COLLAPSED_SHARE.key, 0.0))
 
 
 class OptunaObserver(TrainingObserver):

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.signal import lfilter, spectrogram
 
+from harness.evaluation import catalogue
+from harness.evaluation.catalogue import key_of
 from harness.evaluation.diagnostics import ClipDiagnosis
 from harness.evaluation.dynamics import DISCRIMINATOR_WON_ACCURACY, VANISHING_GRAD_NORM
 
@@ -132,25 +134,31 @@ def _draw_spectrogram(spec_axis, clip: np.ndarray, sample_rate_hz: int) -> None:
 # (`harness.training.trainer.Trainer._record`; the same names and steps as the MLflow metrics).
 # Scale "auto" turns logarithmic when a positive series spans more than `_AUTO_LOG_RATIO`.
 CURVE_PANELS: tuple[tuple[str, tuple[str, ...], str, str, tuple[float, str] | None, str], ...] = (
-    ("autoencoder: reconstruction MSE", ("autoencoder/reconstruction_mse",), "autoencoder step",
+    ("autoencoder: reconstruction MSE", (key_of("autoencoder", "reconstruction_mse"),),
+     "autoencoder step",
      "auto", None, "not recorded: no autoencoder steps in this run"),
-    ("teacher forcing: loss", ("pretrain/teacher_loss",), "teacher-forcing step", "auto", None,
+    ("teacher forcing: loss", (key_of("pretrain", "teacher_loss"),), "teacher-forcing step",
+     "auto", None,
      "not recorded: no teacher-forcing steps (pretrain_epochs = 0?)"),
-    ("teacher forcing: gradient norm", ("pretrain/grad_norm",), "teacher-forcing step", "log",
+    ("teacher forcing: gradient norm", (key_of("pretrain", "grad_norm"),),
+     "teacher-forcing step", "log",
      None, "not recorded: no teacher-forcing steps (pretrain_epochs = 0?)"),
-    ("GAN: losses", ("gan/d_loss", "gan/g_loss"), "GAN step", "linear", None,
+    ("GAN: losses", (key_of("gan", "d_loss"), key_of("gan", "g_loss")), "GAN step", "linear",
+     None,
      "not recorded: no GAN steps in this run"),
-    ("GAN: discriminator accuracy", ("gan/d_acc_real", "gan/d_acc_fake"), "GAN step", "linear",
+    ("GAN: discriminator accuracy", (key_of("gan", "d_acc_real"), key_of("gan", "d_acc_fake")),
+     "GAN step", "linear",
      (DISCRIMINATOR_WON_ACCURACY, f"D has won at >= {DISCRIMINATOR_WON_ACCURACY:g}"),
      "not recorded: no GAN steps in this run"),
-    ("GAN: gradient norms", ("gan/g_grad_norm", "gan/d_grad_norm"), "GAN step", "log",
+    ("GAN: gradient norms", (key_of("gan", "g_grad_norm"), key_of("gan", "d_grad_norm")),
+     "GAN step", "log",
      (VANISHING_GRAD_NORM, f"vanishing below {VANISHING_GRAD_NORM:g}"),
      "not recorded: no GAN steps in this run"),
 )
 # The learning curve: MLflow metrics logged at every evaluation (step = GAN step).
-LIKELIHOOD_LOSS = "likelihood/teacher_loss"
-PRETRAIN_HELDOUT_LOSS = "pretrain/heldout_loss"  # the same loss during teacher forcing
-LIKELIHOOD_BASELINES = ("likelihood/baseline_marginal", "likelihood/baseline_linear")
+LIKELIHOOD_LOSS = catalogue.TEACHER_LOSS.key
+PRETRAIN_HELDOUT_LOSS = catalogue.PRETRAIN_HELDOUT_LOSS.key  # the same loss during teacher forcing
+LIKELIHOOD_BASELINES = (catalogue.BASELINE_MARGINAL.key, catalogue.BASELINE_LINEAR.key)
 LEARNING_CURVE_TITLE = "learning curve: teacher-forced loss on held-out audio"
 SMOOTH_FROM_POINTS = 20  # shorter series are drawn as they are, with markers
 _AUTO_LOG_RATIO = 100.0
@@ -249,15 +257,15 @@ def _draw_learning_curve(axis, metrics: Mapping[str, Sequence[tuple[int, float]]
         steps, values = zip(*loss, strict=True)
         axis.plot(steps, values, color="tab:blue", linewidth=1.2, marker="o", markersize=4,
                   label="teacher_loss (held out)", gid=f"data:{LIKELIHOOD_LOSS}")
-    styles = {"likelihood/baseline_marginal": ("tab:gray", "--"),
-              "likelihood/baseline_linear": ("tab:red", "-.")}
+    styles = {catalogue.BASELINE_MARGINAL.key: ("tab:gray", "--"),
+              catalogue.BASELINE_LINEAR.key: ("tab:red", "-.")}
     for key, value in baselines.items():
         color, style = styles[key]
-        name = key.split("/", 1)[1].replace("baseline_", "") + " baseline"
+        name = catalogue.metric(key).title
         axis.axhline(value, color=color, linestyle=style, linewidth=1.2,
                      label=f"{name} {value:.4g}", gid=f"baseline:{key}")
-    if loss and "likelihood/baseline_linear" in baselines:
-        gain = baselines["likelihood/baseline_linear"] - loss[-1][1]
+    if loss and catalogue.BASELINE_LINEAR.key in baselines:
+        gain = baselines[catalogue.BASELINE_LINEAR.key] - loss[-1][1]
         axis.set_title(f"{LEARNING_CURVE_TITLE}; last gain over linear {gain:+.4g} "
                        "(> 0: better than linear prediction)", fontsize=9, loc="left")
     # Beside the axes, in the column the figure leaves free for it: inside, it would cover the
@@ -321,7 +329,7 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: Path,
         panels[title] = _panel_record(axis)
     learning = figure.add_subplot(grid[3, :].subgridspec(1, 2, width_ratios=(3.6, 1.0))[0])
     _draw_learning_panel(learning, evaluation_metrics or {},
-                         len(history.get("pretrain/teacher_loss") or ()))
+                         len(history.get(catalogue.PRETRAIN_TEACHER_LOSS.key) or ()))
     panels[LEARNING_CURVE_TITLE] = _panel_record(learning)
     save_figure(figure, path, metadata={_PANELS_KEY: json.dumps(panels)})
     return TrainingCurves(Path(path), panels, tuple(smoothed), figure)

@@ -19,6 +19,7 @@ import numpy as np
 from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import install_stop_handlers, raise_if_stop_requested
+from harness.evaluation.catalogue import MR_LSD, SHARE_HEALTHY, floor_wording
 
 REDRAW_SAMPLING_SEED = 1000  # draw k >= 1 samples with seed REDRAW_SAMPLING_SEED + k
 
@@ -125,7 +126,7 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
     metrics = run.data.metrics
     return {"run_id": run_id, "seed": seed, "clips": config.eval_clips,
             "samples": config.eval_length, "draws": results,
-            "logged": {key: metrics.get(key) for key in ("quality/mr_lsd_db", "eval/share_healthy")},
+            "logged": {key: metrics.get(key) for key in (MR_LSD.key, SHARE_HEALTHY.key)},
             "summary": summary}
 
 
@@ -133,9 +134,11 @@ def format_draw(result: dict) -> str:
     """One line per draw."""
     ratio = "n/a" if result["ratio"] is None else f"{result['ratio']:.2f}x"
     floor = result["mr_lsd_db_real_vs_real"]
-    floor_text = "no floor" if floor is None else f"floor {floor:.2f}"
+    floor_text = ("no floor" if floor is None else
+                  f"{floor_wording(MR_LSD, result['mr_lsd_db_real_vs_real_p95'])}, mean "
+                  f"{MR_LSD.format(floor)}")
     return (f"draw {result['draw']:>2} (sampling seed {result['sampling_seed']}): MR-LSD "
-            f"{result['mr_lsd_db']:.2f} dB ({floor_text}, {ratio}), healthy "
+            f"{MR_LSD.format(result['mr_lsd_db'])} ({floor_text}, {ratio}), healthy "
             f"{result['share_healthy']:.0%}, RMS {result['rms']:.3f}")
 
 
@@ -143,7 +146,7 @@ def format_evaluation(report: dict) -> str:
     """The summary a person reads after the per-draw lines."""
     lines = [f"run {report['run_id']} (seed {report['seed']}): {len(report['draws'])} evaluations "
              f"of {report['clips']} clips x {report['samples']} samples"]
-    logged = report["logged"].get("quality/mr_lsd_db")
+    logged = report["logged"].get(MR_LSD.key)
     again = report["draws"][0]["mr_lsd_db"]
     if logged is not None:
         lines.append(f"draw 0 repeats the run's own evaluation: MR-LSD {again:.3f} dB "

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.io import wavfile
 
 from harness.data.audio import to_int16, write_wav
+from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import COLLAPSED_LABELS, ONSET_LABELS
 from harness.tracking.plots import plot_clips
 from harness.training.events import Evaluation
@@ -49,6 +50,27 @@ def _key_value_table(values: Mapping[str, Any]) -> str:
     return f"<table class='key-value'>{body}</table>"
 
 
+def metrics_table(metrics: Mapping[str, float]) -> str:
+    """One row per logged metric: its MLflow key, its value with the catalogue's unit, and what
+    it is (for a metric with a floor, what the floor is, so a larger floor does not read as
+    "the model beats real audio")."""
+    body = []
+    for key, value in metrics.items():
+        try:
+            entry = catalogue.metric(key)
+        except KeyError:  # logged outside the catalogue: shown as it is
+            body.append(f"<tr><th>{html.escape(key)}</th><td>{_format(value)}</td><td></td></tr>")
+            continue
+        if key == entry.key:
+            note = (f"{entry.description}; {catalogue.floor_wording(entry, metrics.get(entry.floor_key('p95')))}"
+                    if entry.floor else entry.description)
+        else:
+            note = "floor: real clips of the same count and length as the generated ones"
+        body.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(entry.format(value))}</td>"
+                    f"<td class='note'>{html.escape(note)}</td></tr>")
+    return f"<table class='key-value'>{''.join(body)}</table>"
+
+
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
@@ -65,6 +87,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; }
 table.key-value th { text-align: left; font-weight: normal; }
+table.key-value td.note { text-align: left; color: #555; }
 .label-healthy { color: #176117; } """ + _COLLAPSED_SELECTORS + """ { color: #a31515; }
 img { max-width: 100%; border: 1px solid #ddd; }
 """
@@ -112,8 +135,7 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
                  "<th>AC level dBFS</th><th>listen</th></tr>" + "".join(rows) + "</table>")
     if clips_png is not None:
         parts.append(f"<img alt='waveforms and spectrograms' src='{png_data_uri(clips_png)}'>")
-    metrics = evaluation.metrics()
-    parts.append("<h2>Metrics</h2>" + _key_value_table(metrics))
+    parts.append("<h2>Metrics</h2>" + metrics_table(evaluation.metrics()))
     if history_rows:
         columns = list(history_rows[0])
         parts.append("<h2>Evaluations over training</h2>" + _table(history_rows, columns))
@@ -135,8 +157,8 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
         "collapsed share": metrics.get("collapsed_share"),
         "share healthy": metrics.get("share_healthy"),
         "mean onset / n": metrics.get("mean_collapse_onset_over_n"),
-        "Fréchet log-mel": evaluation.quality.get("frechet_logmel"),
-        "MR-LSD dB": evaluation.quality.get("mr_lsd_db"),
+        catalogue.FRECHET.heading: evaluation.quality.get(catalogue.FRECHET.name),
+        catalogue.MR_LSD.heading: evaluation.quality.get(catalogue.MR_LSD.name),
     }
 
 

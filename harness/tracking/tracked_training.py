@@ -24,6 +24,7 @@ from harness.common.host import host_info
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.data.loader import Dataset, load_dataset, manifest_sha256
+from harness.evaluation import catalogue
 from harness.tracking.run_page import evaluation_row, render_evaluation
 from harness.tracking.store import OUTCOME_TAG, TrackedRun, TrackingStore, get_run, param_text
 from harness.training.events import (
@@ -312,8 +313,8 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
     run.flush()
     run.sync()  # the last evaluation's files, which `final/` reuses, and its metrics
     # From the store, not from this process's evaluations: a resumed run has them all.
-    likelihood = {**run.metric_histories("likelihood/"),
-                  **run.metric_histories("pretrain/heldout_loss")}
+    likelihood = {**run.metric_histories(f"{catalogue.LIKELIHOOD.name}/"),
+                  **run.metric_histories(catalogue.PRETRAIN_HELDOUT_LOSS.key)}
 
     with tempfile.TemporaryDirectory(prefix="samplegan-final-") as temp:
         folder = Path(temp)

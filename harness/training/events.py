@@ -15,6 +15,7 @@ import numpy as np
 
 from harness.common.errors import SampleGanError
 from harness.data.loader import Dataset
+from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import BatchDiagnosis
 from models.config import SampleGANConfig
 
@@ -67,18 +68,16 @@ class Evaluation:
     generation_s: float | None = None  # wall time of generating `clips` (the first includes tracing)
 
     def metrics(self) -> dict[str, float]:
-        """Flat numeric metrics for tracking; None values are left out."""
+        """Flat numeric metrics for tracking, keyed as in `harness.evaluation.catalogue`;
+        None and non-finite values are left out."""
         values: dict[str, float] = {}
-        for key, value in self.diagnosis.metrics.items():
-            values[f"eval/{key}"] = value
-        for key, value in self.quality.items():
-            values[f"quality/{key}"] = value
-        for key, value in self.dynamics.items():
-            values[f"dynamics/{key}"] = value
-        for key, value in self.likelihood.items():
-            values[f"likelihood/{key}"] = value
+        for family, family_values in ((catalogue.EVAL, self.diagnosis.metrics),
+                                      (catalogue.QUALITY, self.quality),
+                                      (catalogue.DYNAMICS, self.dynamics),
+                                      (catalogue.LIKELIHOOD, self.likelihood)):
+            values.update(catalogue.keyed(family.name, family_values))
         if self.generation_s:
-            values["speed/generation_samples_per_s"] = self.clips.size / self.generation_s
+            values[catalogue.GENERATION_SPEED.key] = self.clips.size / self.generation_s
         return {
             key: float(value) for key, value in values.items()
             if isinstance(value, int | float | bool | np.number) and value is not None

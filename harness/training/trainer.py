@@ -187,7 +187,8 @@ class Trainer:
         for start in range(0, len(self._probe.audio), chunk):
             audio = tf.constant(self._probe.audio[start:start + chunk])
             total += float(self._loss_at(audio, positions)) * int(audio.shape[0])
-        return likelihood_metrics(total / len(self._probe.audio), self._probe_baselines)
+        return likelihood_metrics(total / len(self._probe.audio), self._probe_baselines,
+                                  self.config.output_head)
 
     # --- compiled steps ---------------------------------------------------------------
     def _autoencoder_step(self, segments):

@@ -142,10 +142,17 @@ def test_probe_positions_and_metrics():
     assert make_probe(audio, 40, "holdout").positions.tolist() == list(range(40, 100))
     with pytest.raises(ValueError):
         make_probe(audio, 100, "holdout")
-    metrics = likelihood_metrics(3.0, {"baseline_marginal": 5.0, "baseline_linear": 3.5,
-                                       "lpc_order": 8.0})
+    reference = {"baseline_marginal": 5.0, "baseline_linear": 3.5, "lpc_order": 8.0}
+    metrics = likelihood_metrics(3.0, reference, "mulaw")
     assert metrics["gain_over_linear"] == pytest.approx(0.5)
     assert metrics["gain_over_marginal"] == pytest.approx(2.0)
+    # bits per sample = nats / ln 2: 3 nats are 4.328 bits, a gain of 0.5 nats 0.721 bits
+    assert metrics["teacher_loss_bits"] == pytest.approx(4.32809, abs=1e-5)
+    assert metrics["gain_over_linear_bits"] == pytest.approx(0.72135, abs=1e-5)
+    assert metrics["baseline_linear_bits"] - metrics["teacher_loss_bits"] == pytest.approx(
+        metrics["gain_over_linear_bits"])
+    tanh = likelihood_metrics(0.01, {**reference, "baseline_linear": 0.02}, "tanh")
+    assert not [name for name in tanh if name.endswith("_bits")]  # an MSE has no bits
 
 
 @pytest.mark.slow

@@ -1,0 +1,145 @@
+"""The catalogue's contract over a real tiny study: every entry such a run can log is logged,
+shown on the run page and in the report, and a study optimises a catalogue objective."""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from harness.evaluation import catalogue
+from harness.report.stores import REPORTED_METRICS, report_column
+
+# One grid point, one replicate: a mu-law head (so the bits are logged), teacher forcing (the
+# pretrain series), clips long enough for the Fréchet distance and a held-out split long
+# enough for both floors, and a bits-per-sample objective.
+SPEC = """
+name = "catalogue-contract"
+base_variant = "embedded-input"
+seed = 0
+
+[dataset]
+builtin = true
+seconds = 16.0
+pieces = 4
+holdout_fraction = 0.25
+
+[overrides]
+sample_rate = 16000
+n = 32
+output_head = "mulaw"
+lstm_units = 4
+ae_levels = 1
+ae_filters = 4
+ae_kernel = 3
+ae_steps = 2
+pretrain_steps = 2
+batch_size = 4
+prefilter_filters = 2
+prefilter_kernel = 3
+prefilter_pool = 2
+grad_positions = 4
+eval_every = 2
+eval_clips = 3
+eval_samples = 4000
+
+[design]
+replicates = 1
+
+[design.grid]
+lstm_mode = ["stateful"]
+
+[objective]
+metric = "likelihood/gain_over_linear_bits"
+direction = "maximize"
+
+[budget]
+gan_steps = 2
+
+[pruner]
+kind = "none"
+"""
+# Logged only when a clip is silent or flat-collapsed (`condition` says so).
+MAY_BE_ABSENT = {catalogue.MEAN_ONSET.key}
+
+
+def _samplegan() -> list[str]:
+    script = Path(sys.executable).with_name("samplegan")
+    return [str(script)] if script.is_file() else [
+        sys.executable, "-c", "from harness.cli.root import main; main()"]
+
+
+def _run(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SAMPLEGAN_STORAGE", "MLFLOW_TRACKING_URI")}
+    env.update(SAMPLEGAN_STORE_DIR=str(folder / "mlruns"), TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run([*_samplegan(), *args], cwd=folder, env=env, capture_output=True,
+                               text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed
+
+
+@pytest.fixture(scope="module")
+def contract_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("catalogue-contract")
+    (folder / "spec.toml").write_text(SPEC)
+    _run(folder, "study", "run", "spec.toml", "--workers", "1")
+    _run(folder, "report", "catalogue-contract", "--out", "report")
+    client = mlflow.MlflowClient(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("catalogue-contract")
+    runs = [run for run in client.search_runs([experiment.experiment_id])
+            if run.data.metrics]
+    assert len(runs) == 1
+    return {"folder": folder, "client": client, "run": runs[0]}
+
+
+@pytest.mark.slow
+def test_every_entry_a_run_can_log_is_logged_and_every_logged_key_is_declared(contract_study):
+    logged = set(contract_study["run"].data.metrics)
+    declared = set(catalogue.all_keys())
+    assert logged <= declared, sorted(logged - declared)
+    missing = declared - logged - MAY_BE_ABSENT
+    assert not missing, sorted(missing)
+
+
+@pytest.mark.slow
+def test_the_run_page_shows_every_evaluation_metric_with_its_unit(contract_study):
+    run = contract_study["run"]
+    page_path = Path(run.info.artifact_uri.removeprefix("file://")) / "final" / "index.html"
+    page = html.unescape(page_path.read_text())
+    evaluation_families = {catalogue.EVAL.name, catalogue.QUALITY.name, catalogue.LIKELIHOOD.name,
+                           catalogue.DYNAMICS.name, catalogue.SPEED.name}
+    for key in run.data.metrics:
+        entry = catalogue.metric(key)
+        if entry.family not in evaluation_families:
+            continue  # per-step series: drawn in the training curves, not tabled
+        last = contract_study["client"].get_metric_history(run.info.run_id, key)[-1].value
+        assert f"<th>{key}</th><td>{entry.format(last)}</td>" in page, key
+    assert "floor: real clips of the same count and length, p95" in page
+    assert "bits/sample" in page and "dB²" in page
+
+
+@pytest.mark.slow
+def test_the_report_tables_every_reported_metric(contract_study):
+    folder = contract_study["folder"] / "report"
+    with (folder / "trials.csv").open() as handle:
+        header = next(csv.reader(handle))
+    run = contract_study["run"]
+    for entry in REPORTED_METRICS:
+        assert report_column(entry) in header, entry.key
+    with (folder / "trials.csv").open() as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row[report_column(catalogue.GAIN_OVER_LINEAR_BITS)]) == pytest.approx(
+        run.data.metrics[catalogue.GAIN_OVER_LINEAR_BITS.key])
+    report = (folder / "report.md").read_text()
+    for entry in catalogue.floor_metrics():
+        assert entry.heading in report, entry.key
+    assert f"gain over linear ({catalogue.GAIN_OVER_LINEAR_BITS.unit})" in report
+    assert "bits/sample" in report.split("**Likelihood:**", 1)[1].split("\n", 1)[0]
+    assert catalogue.GAIN_OVER_LINEAR_BITS.key in report  # the objective's name
