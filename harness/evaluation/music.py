@@ -64,8 +64,8 @@ MUSIC_METRICS = (
                "[1, 10]: 1 = as close to the held-out audio as real sets, 10 = no music structure"),
     MetricSpec("voiced_share_gap", "share", "minimize", True, True, ".3f",
                "|share of pYIN-voiced frames, generated - held-out|"),
-    MetricSpec("voicing_confidence_gap", "probability", "minimize", True, True, ".3f",
-               "|mean pYIN voicing probability, generated - held-out|"),
+    MetricSpec("voicing_confidence_gap", "octaves", "minimize", True, True, ".3f",
+               "|log2 of the ratio of mean pYIN voicing probabilities (each + 0.02)|"),
     MetricSpec("harmonic_share_gap", "share", "minimize", True, True, ".3f",
                "|harmonic share of the energy after HPSS, generated - held-out|"),
     MetricSpec("chroma_distance", "share", "minimize", True, True, ".3f",
@@ -106,6 +106,7 @@ HPSS_MARGIN = 2.0  # a bin is harmonic when its harmonic estimate is 2x its perc
 HARMONIC_BANDS = 16  # mel bands the harmonic share is averaged over, each band weighing the same
 HARMONIC_BAND_RANGE_DB = 40.0  # bands this far below the loudest are left out of the average
 ONSET_DELTA = 2.0  # an onset's mel flux must top its local mean by this (mean positive dB change)
+VOICING_OFFSET = 0.02  # added to both mean voicing probabilities: noise has ~0.01, music 0.05-0.7
 ONSET_RATE_OFFSET = 0.5  # onsets/s added to both rates so that "none" vs "a few" stays finite
 DECAY_PEAK_S = 0.05  # an onset's level: the loudest frame within this after it
 DECAY_WINDOW_S = (0.1, 0.5)  # the level after an onset: mean dB over this window
@@ -256,7 +257,10 @@ def _distances(a: _SetStatistics, b: _SetStatistics) -> dict[str, float | None]:
     """Every distance in `DISTANCES` between two sets; None where a set has no onsets to compare."""
     return {
         "voiced_share_gap": abs(a.voiced_share - b.voiced_share),
-        "voicing_confidence_gap": abs(a.voicing_confidence - b.voicing_confidence),
+        # A ratio, not a difference: polyphonic music has mean probabilities of 0.05-0.2, so a
+        # difference leaves noise (0.01) within a floor whose spread is as large as the mean.
+        "voicing_confidence_gap": abs(math.log2((a.voicing_confidence + VOICING_OFFSET)
+                                                / (b.voicing_confidence + VOICING_OFFSET))),
         "harmonic_share_gap": abs(a.harmonic_share - b.harmonic_share),
         "chroma_distance": 0.5 * float(np.abs(a.chroma - b.chroma).sum()),
         "onset_rate_gap": abs(math.log2((a.onset_rate + ONSET_RATE_OFFSET) / (b.onset_rate + ONSET_RATE_OFFSET))),

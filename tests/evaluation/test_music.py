@@ -92,11 +92,10 @@ def test_real_music_is_near_its_floor_and_every_other_class_far_beyond(corpus_sc
     real = corpus_scores["real"]
     floor, p95 = real["notes_summary_real_vs_real"], real["notes_summary_real_vs_real_p95"]
     assert p95 is not None and 1.0 <= floor <= p95
-    # Unseen pieces measured 1.24-1.47 against a floor p95 of 1.42-1.76 (docs/music.md).
-    assert real["notes_summary"] <= 1.25 * p95, real["notes_summary"]
-    for name, metrics in corpus_scores.items():
+    assert real["notes_summary"] <= p95, real["notes_summary"]  # measured 1.01 against p95 1.79
+    for name, metrics in corpus_scores.items():  # measured 4.67 (frame_tier_fix) to 8.85 (silence)
         if name != "real":
-            assert metrics["notes_summary"] > 2.5 * p95, (name, metrics["notes_summary"])
+            assert metrics["notes_summary"] > 2.0 * p95, (name, metrics["notes_summary"])
 
 
 def test_textured_noise_of_a_real_frame_tier_run_is_beyond_the_floor(corpus_scores: dict) -> None:
@@ -159,14 +158,16 @@ def test_features_measure_what_they_say() -> None:
     tone = clip_features((0.3 * np.sin(2 * np.pi * 440.0 * time_s)).astype(np.float32), RATE_HZ)
     assert tone.voiced_frames / tone.frames > 0.9 and tone.onsets == 0
     assert tone.chroma[0] > 0.5  # one pitch class holds most of the energy
-    # Plucks every 0.5 s, each decaying by 40 dB/s: 4 onsets, a level 4-20 dB down 0.1-0.5 s later.
+    # Plucks every 0.5 s from 0.25 s, each decaying by 40 dB/s: 4 onsets, a level 4-20 dB down
+    # 0.1-0.5 s later (the last one has no 0.5 s left in the clip).
     plucks = np.zeros(CLIP)
-    for start in range(0, CLIP, RATE_HZ // 2):
+    for start in range(RATE_HZ // 4, CLIP, RATE_HZ // 2):
         since_s = time_s[: CLIP - start]
         plucks[start:] += 10 ** (-2.0 * since_s) * np.sin(2 * np.pi * 330.0 * since_s)
     features = clip_features((0.2 * plucks).astype(np.float32), RATE_HZ)
     assert features.onsets == 4
     assert np.allclose(np.exp2(features.log2_ioi), 0.5, atol=0.02)
+    assert features.decay_db.size == 3
     assert np.all((features.decay_db > 4.0) & (features.decay_db < 20.0)), features.decay_db
 
 
