@@ -6,7 +6,7 @@ one real clip from each of 4 pieces outside the reference, the `frame-tier-fix` 
 are in tests/evaluation/data, shaped noise, a tone, a drone, a whistle over hiss, silence
 and the paper's collapse. Prints one table per reference (docs/music.md quotes them). Usage:
 
-    python benchmarks/music_margins.py [--json]
+    python benchmarks/music_margins.py [--frame-tier-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.evaluation.music import DISTANCES, MusicReference, music_metrics
+from harness.evaluation.quality import ReferenceSet, quality_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from music_signals import corpus_clips, frame_tier_clips, recording_clips, synthetic_classes  # noqa: E402
@@ -59,7 +60,7 @@ def _music_long() -> tuple[np.ndarray, np.ndarray] | None:
     return reference, np.stack(real)
 
 
-def score(reference_clips: np.ndarray, real: np.ndarray) -> dict:
+def score(reference_clips: np.ndarray, real: np.ndarray, frame_tier: np.ndarray | None) -> dict:
     """Every class's music metrics against one reference, and the seconds it took.
 
     The reference's clips come CLIPS_PER_PIECE at a time from one piece or file: its floors
@@ -70,11 +71,13 @@ def score(reference_clips: np.ndarray, real: np.ndarray) -> dict:
     reference = MusicReference(reference_clips, RATE_HZ, sources)
     prepared_s = time.perf_counter() - started
     classes = {"real (unseen pieces)": real}
-    frame_tier = frame_tier_clips(CLIP_SAMPLES)
     if frame_tier is not None:
         classes["frame-tier-fix run"] = frame_tier[:COUNT]
     classes.update(synthetic_classes(COUNT, CLIP_SAMPLES, RATE_HZ, reference.rms, seed=7))
-    results = {name: music_metrics(list(clips), reference, RATE_HZ) for name, clips in classes.items()}
+    spectra = ReferenceSet(reference_clips, RATE_HZ, sources)
+    results = {name: {**music_metrics(list(clips), reference, RATE_HZ),
+                      **{f"quality_{key}": value for key, value in quality_metrics(list(clips), spectra, RATE_HZ).items()}}
+               for name, clips in classes.items()}
     return {"reference_clips": reference.count, "prepare_s": prepared_s,
             "total_s": time.perf_counter() - started, "notes": reference.floor_notes(COUNT),
             "classes": results}
@@ -82,8 +85,9 @@ def score(reference_clips: np.ndarray, real: np.ndarray) -> dict:
 
 def _table(title: str, scored: dict) -> str:
     first = next(iter(scored["classes"].values()))
-    names = ("notes_summary", *DISTANCES)
+    names = ("quality_mr_lsd_db", "notes_summary", *DISTANCES)
     lines = [f"### {title} ({scored['reference_clips']} reference clips; {COUNT} clips of 4 s per set)", "",
+             "MR-LSD (dB, `quality/mr_lsd_db`) for comparison; ✓ within the floor's p95, ✗ beyond.", "",
              "| class | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
              "| floor mean (p95) | " + " | ".join(
                  f"{first[f'{n}_real_vs_real']:.3g} ({_fmt(first[f'{n}_real_vs_real_p95'])})" for n in names) + " |"]
@@ -106,11 +110,14 @@ def _fmt(value: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--frame-tier-dir", type=Path, default=None,
+                        help="folder of a frame-tier-fix run's 4 s clips (*.wav, 16 kHz) to score too")
     args = parser.parse_args()
-    out = {"built-in corpus": score(*_corpus())}
+    frame_tier = None if args.frame_tier_dir is None else frame_tier_clips(CLIP_SAMPLES, args.frame_tier_dir, "*.wav")
+    out = {"built-in corpus": score(*_corpus(), frame_tier)}
     music_long = _music_long()
     if music_long is not None:
-        out["music-long"] = score(*music_long)
+        out["music-long"] = score(*music_long, frame_tier)
     if args.json:
         print(json.dumps(out, indent=1))
         return

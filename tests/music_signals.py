@@ -40,11 +40,12 @@ def recording_clips(audio: np.ndarray, clip_samples: int, count: int, skip_sampl
     return stretch.reshape(count, clip_samples).astype(np.float32)
 
 
-def frame_tier_clips(clip_samples: int) -> np.ndarray | None:
-    """The real `frame-tier-fix` run's clips (16 kHz) cut to `clip_samples`, or None when absent."""
+def frame_tier_clips(clip_samples: int, folder: Path = DATA, pattern: str = FRAME_TIER_GLOB) -> np.ndarray | None:
+    """The real `frame-tier-fix` run's clips (16 kHz) cut to `clip_samples`, or None when absent
+    or shorter (the copies in tests/evaluation/data are 2 s; the run's own are 4 s)."""
     from harness.data.audio import read_audio
 
-    paths = sorted(DATA.glob(FRAME_TIER_GLOB))
+    paths = sorted(folder.glob(pattern))
     if not paths:
         return None
     clips = [read_audio(path)[0][:clip_samples] for path in paths]

@@ -328,7 +328,14 @@ class ReferenceSet:
         self._floors: dict[tuple[int, int], _Floors] = {}
 
     def floors(self, count: int, seed: int = 0) -> _Floors:
-        """The floors for sets of `count` clips as long as the reference's (needs 2 * count clips)."""
+        """The floors for sets of `count` clips as long as the reference's.
+
+        Raises:
+            ValueError: If the reference holds fewer than 2 * `count` clips.
+        """
+        if not 0 < 2 * count <= self.count:
+            raise ValueError(f"a floor for sets of {count} clips needs at least {2 * count} reference "
+                             f"clips, not {self.count}")
         key = (count, seed)
         if key not in self._floors:
             self._floors[key] = self._draw_floors(count, seed)
