@@ -314,9 +314,9 @@ class _Floors:
 class MusicReference:
     """Held-out real clips with their music features, prepared once for every evaluation of a run.
 
-    Extraction costs about 0.3 s of one core per 4 s clip at 16 kHz (docs/music.md), so a
-    reference of 64 clips takes about 20 s; the floors of each set size (and the noise
-    controls that check them) are computed on first use and kept.
+    Extraction costs about 0.2 s of CPU per 4 s clip at 16 kHz (docs/music.md), so a
+    reference of 64 clips takes about 13 s; the floors of each set size (and the 3 x size
+    noise-control clips that check them) are computed on first use and kept.
 
     Args:
         clips: (clips, length) float32 real clips in [-1, 1].
