@@ -100,7 +100,7 @@ DESCRIPTIVE = ("voiced_share", "voicing_confidence", "harmonic_share", "chroma_e
 
 PITCH_LOW_HZ = 65.0  # C2: the lowest bass note of the built-in corpus
 PITCH_HIGH_HZ = 2093.0  # C7: above the melodies and first harmonics that carry pitch
-PITCH_RESOLUTION = 0.5  # pYIN bins per semitone, as a fraction: 4x faster than 0.1 (see docs/music.md)
+PITCH_RESOLUTION = 0.5  # pYIN bin width in semitones: ~10x faster than librosa's 0.1 (docs/music.md)
 HPSS_KERNEL = 17  # median-filter length of HPSS in frames and bins (librosa's default is 31)
 HPSS_MARGIN = 2.0  # a bin is harmonic when its harmonic estimate is 2x its percussive one; noise rarely is
 HARMONIC_BANDS = 16  # mel bands the harmonic share is averaged over, each band weighing the same
