@@ -5,7 +5,7 @@ listed before it (and `models`, which imports nothing from here):
 
     common      errors, signals, host facts, quiet imports, file locks and atomic publish
     data        audio decoding, the dataset format, importing recordings, the built-in corpus
-    evaluation  collapse diagnostics, quality, training dynamics, likelihood
+    evaluation  collapse diagnostics, quality, music structure, training dynamics, likelihood
     training    the training events, the trainer, generation, the speed benchmarks
     tracking    the MLflow store, the tracked training run, the run page and its figures
     study       study specs, the plan, the Optuna queue, the launcher and its workers

@@ -59,7 +59,10 @@ Decision order of `diagnose_clip` (the first rule that matches wins):
      a near-uniform mu-law softmax make it: spikes on hiss, flatness 0.36-0.48); nor when
      ``modulation_depth_db`` < `Thresholds.noise_modulation_depth_db`: the level moves
      beyond chance but by a dB or two from frame to frame, as spikes on coloured hiss
-     (flatness 0.2-0.3) and applause do, where a rhythm moves it by 4 dB and more.
+     (flatness 0.2-0.3) and applause do, where a rhythm moves it by 4 dB and more; nor
+     when ``declicked_depth_db`` < `Thresholds.noise_declicked_depth_db`: what moves the
+     level is isolated clicks, gone once a 3-frame running median smooths the level (hiss
+     with a few clicks), where the notes and hits of music hold the level up for frames.
 
    Pink, brown, band-limited and AR(2)-coloured noise pass all three; music fails at
    least one: a tonal drone on tonality, a rhythm on modulation, changing notes on
@@ -174,6 +177,7 @@ def _label(metrics: dict[str, float | int | None], thresholds: Thresholds) -> st
         and metrics["tonality_ratio"] <= thresholds.noise_tonality_ratio
         and (metrics["modulation_z"] <= thresholds.noise_modulation_z
              or metrics["modulation_depth_db"] < thresholds.noise_modulation_depth_db
+             or metrics["declicked_depth_db"] < thresholds.noise_declicked_depth_db
              or (flatness is not None and flatness >= thresholds.noise_broadband_flatness))
     ):
         return "noise"
@@ -311,9 +315,9 @@ def diagnose_clip(
         non-overlapping ~40 ms Hann frames whose level above 50 Hz is at least
         `silence_db` (None if there is none); ``spectral_centroid_hz``
         of the mean power spectrum above 50 Hz (None for digital silence);
-        ``fluctuation_z``, ``tonality_ratio``, ``modulation_z`` and ``modulation_depth_db``:
-        the noise cues (see `_block_noise_cues`; about 1, 1, 0 and 0 for stationary noise
-        of any colour),
+        ``fluctuation_z``, ``tonality_ratio``, ``modulation_z``, ``modulation_depth_db`` and
+        ``declicked_depth_db``: the noise cues (see `_block_noise_cues`; about 1, 1, 0, 0 and
+        0 for stationary noise of any colour),
         medians over the blocks of `NOISE_BLOCK_FRAMES` spectral frames whose level above
         50 Hz is at least `silence_db` (None for clips under `NOISE_MIN_FRAMES` frames or
         without such a block);

@@ -15,7 +15,10 @@ one fitted to 128), so only a like-for-like real set says how close a perfect ge
 could get. `quality_metrics` draws `FLOOR_DRAWS` such real sets; in each draw the
 remaining reference clips are the reference for both the real set and the generated
 set, and every figure is the mean over the draws; the floor's spread over the draws is
-reported as its SD and 95th percentile (see docs/quality.md).
+reported as its SD and 95th percentile (see docs/quality.md). Where white, pink or
+low-passed noise at the reference's level lands within a floor's 95th percentile, that
+percentile is withheld: at that count and length the floor cannot tell music from noise
+(`ReferenceSet.floor_notes`; `harness.evaluation.floors`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from harness.evaluation.floors import (
+    NOISE_CONTROLS,
+    floor_draws,
+    noise_clips,
+    summarize,
+    undiscriminating_reason,
+)
+
 MEL_BANDS = 64
 MEL_FRAME_S = 0.025  # 25 ms frames, 10 ms hop: the usual speech/audio-tagging front end
 MEL_HOP_S = 0.010
@@ -34,8 +45,7 @@ MEL_LOW_HZ = 60.0  # below this, 16 kHz / 512-point bins are too coarse for dist
 LOG_FLOOR_DB = -100.0  # log features of digital silence; 16-bit audio bins sit above it
 COVARIANCE_EPSILON = 1e-6  # added to both covariances so near-singular ones stay usable
 FFT_SIZES = (256, 512, 1024, 2048)  # of the multi-resolution log-spectral distance
-FLOOR_DRAWS = 32  # real clip sets drawn per evaluation for the floor
-FLOOR_PERCENTILE = 95.0  # a generated value above this percentile of the real sets' is beyond the floor
+DISTANCES = ("frechet_logmel", "mr_lsd_db")
 _CHUNK_FRAMES = 4096
 
 
@@ -290,58 +300,94 @@ class _ClipStatistics:
 class ReferenceSet:
     """Held-out real clips with their per-clip sums, prepared once for every evaluation of a run.
 
+    The floors of each set size (and the noise controls that check them) are computed on
+    first use and kept.
+
     Args:
         clips: (clips, length) float32 real clips in [-1, 1].
         sample_rate_hz: their rate in Hz.
+        sources: Optional (clips,) id of the piece or file each clip comes from: each floor
+            draw then compares its drawn set with the other sources' clips only
+            (`harness.evaluation.floors.floor_draws`).
 
     Raises:
-        ValueError: If `clips` is not 2-D or has no clip.
+        ValueError: If `clips` is not 2-D or has no clip, or `sources` does not match it.
     """
 
-    def __init__(self, clips: np.ndarray, sample_rate_hz: int):
+    def __init__(self, clips: np.ndarray, sample_rate_hz: int, sources: Sequence | None = None):
         clips = np.asarray(clips, dtype=np.float32)
         if clips.ndim != 2 or clips.shape[0] == 0:
             raise ValueError(f"reference must be (segments, length) with segments >= 1, got {clips.shape}")
         self.count, self.length = clips.shape
         self.sample_rate_hz = sample_rate_hz
+        self.sources = None if sources is None else np.asarray(sources)
+        if self.sources is not None and self.sources.shape != (self.count,):
+            raise ValueError(f"sources must hold one id per clip ({self.count}), got shape {self.sources.shape}")
+        self.rms = float(np.sqrt(np.mean(clips.astype(np.float64) ** 2)))
         self.statistics = _ClipStatistics.of(clips, sample_rate_hz)
+        self._floors: dict[tuple[int, int], _Floors] = {}
+
+    def floors(self, count: int, seed: int = 0) -> _Floors:
+        """The floors for sets of `count` clips as long as the reference's.
+
+        Raises:
+            ValueError: If the reference holds fewer than 2 * `count` clips.
+        """
+        if not 0 < 2 * count <= self.count:
+            raise ValueError(f"a floor for sets of {count} clips needs at least {2 * count} reference "
+                             f"clips, not {self.count}")
+        key = (count, seed)
+        if key not in self._floors:
+            self._floors[key] = self._draw_floors(count, seed)
+        return self._floors[key]
+
+    def floor_notes(self, count: int, seed: int = 0) -> dict[str, str]:
+        """Distance name -> why its floor gives no verdict for sets of `count` clips (see `floors`)."""
+        return dict(self.floors(count, seed).reasons)
+
+    def _draw_floors(self, count: int, seed: int) -> _Floors:
+        draws = floor_draws(count, self.count, seed, self.sources)
+        real = _distances_per_draw(self.statistics, draws, None)
+        controls = {}
+        for index, kind in enumerate(NOISE_CONTROLS):
+            clips = noise_clips(kind, count, self.length, self.sample_rate_hz, self.rms, seed=seed * 31 + index)
+            statistics = _ClipStatistics.of(clips, self.sample_rate_hz)
+            controls[kind] = _distances_per_draw(self.statistics, draws, statistics)
+        figures: dict[str, float | None] = {}
+        reasons: dict[str, str] = {}
+        for name in DISTANCES:
+            mean, std, p95 = summarize(real[name])
+            reason = undiscriminating_reason(
+                p95, {kind: summarize(values[name])[0] for kind, values in controls.items()},
+                count, self.length / self.sample_rate_hz)
+            if reason is not None:
+                reasons[name], p95 = reason, None
+            figures[f"{name}_real_vs_real"], figures[f"{name}_real_vs_real_std"] = mean, std
+            figures[f"{name}_real_vs_real_p95"] = p95
+        return _Floors(draws, figures, reasons)
 
 
-def _floor_draws(clip_count: int, reference_count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`FLOOR_DRAWS` splits of the reference: (`clip_count` real clips, the rest as reference)."""
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(FLOOR_DRAWS):
-        order = rng.permutation(reference_count)
-        draws.append((order[:clip_count], order[clip_count:]))
-    return draws
+@dataclass(frozen=True)
+class _Floors:
+    """A reference's floors for one set size and seed: they do not depend on the generated set."""
+
+    draws: list[tuple[np.ndarray, np.ndarray]]
+    figures: dict[str, float | None]  # <name>_real_vs_real, _std, _p95 (p95 None when undiscriminating)
+    reasons: dict[str, str]  # distance name -> why it has no verdict
 
 
-def _summary(values: list[float | None]) -> tuple[float | None, float | None, float | None]:
-    """(mean, SD, `FLOOR_PERCENTILE` percentile) of the draws' values; None when any is None."""
-    if not values or any(value is None for value in values):
-        return None, None, None
-    array = np.asarray(values, dtype=np.float64)
-    return (float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0,
-            float(np.percentile(array, FLOOR_PERCENTILE)))
+def _distances_per_draw(real: _ClipStatistics, draws: Sequence[tuple[np.ndarray, np.ndarray]],
+                        fixed: _ClipStatistics | None) -> dict[str, list[float | None]]:
+    """Each distance of a set from the rest of the reference, one value per (drawn, rest) draw.
 
-
-def _distances_per_draw(fake: _ClipStatistics, real: _ClipStatistics,
-                        draws: Sequence[tuple[np.ndarray, np.ndarray]],
-                        like_for_like: bool) -> dict[str, list[float | None]]:
-    """Each distance of the generated set (and, like for like, of the drawn real set) from
-    the rest of the reference, one value per (drawn, rest) draw."""
-    fake_moments, fake_spectra = fake.moments(slice(None)), fake.spectra(slice(None))
-    values: dict[str, list[float | None]] = {name: [] for name in (
-        "frechet_logmel", "frechet_logmel_real_vs_real", "mr_lsd_db", "mr_lsd_db_real_vs_real")}
+    The set is `fixed` (generated clips, or a noise control) in every draw, or with None
+    the draw's drawn real clips (the floor).
+    """
+    values: dict[str, list[float | None]] = {name: [] for name in DISTANCES}
     for drawn, rest in draws:
-        rest_moments, rest_spectra = real.moments(rest), real.spectra(rest)
-        values["frechet_logmel"].append(_frechet_from_moments(fake_moments, rest_moments))
-        values["mr_lsd_db"].append(_mr_lsd(fake_spectra, rest_spectra))
-        if like_for_like:
-            values["frechet_logmel_real_vs_real"].append(
-                _frechet_from_moments(real.moments(drawn), rest_moments))
-            values["mr_lsd_db_real_vs_real"].append(_mr_lsd(real.spectra(drawn), rest_spectra))
+        statistics, rows = (real, drawn) if fixed is None else (fixed, slice(None))
+        values["frechet_logmel"].append(_frechet_from_moments(statistics.moments(rows), real.moments(rest)))
+        values["mr_lsd_db"].append(_mr_lsd(statistics.spectra(rows), real.spectra(rest)))
     return values
 
 
@@ -359,6 +405,9 @@ def quality_metrics(
     the real sets' mean, with their SD (``_std``) and `FLOOR_PERCENTILE` percentile
     (``_p95``) over the draws. A generated value at or below the p95 is within the floor:
     real sets of its size are that far from the reference at least one time in twenty.
+    The p95 is None (no verdict) where white, pink or low-passed noise at the reference's
+    level, as many and as long as the generated clips, lands within it on the same draws:
+    `ReferenceSet.floor_notes` says which and why.
 
     A floor needs reference clips exactly as long as the generated clips (all of one length)
     and at least twice as many of them as generated clips, so that every draw leaves a
@@ -389,19 +438,23 @@ def quality_metrics(
     if len(generated) == 0:
         raise ValueError("generated is empty")
     fake = _ClipStatistics.of(generated, sample_rate_hz)
-    real = reference.statistics
     like_for_like = ({len(clip) for clip in generated} == {reference.length}
                      and reference.count >= 2 * len(generated))
-    if like_for_like:
-        draws = _floor_draws(len(generated), reference.count, seed)
-    else:  # no floor: one "draw" with nothing set aside, against the whole reference
-        draws = [(np.zeros(0, int), np.arange(reference.count))]
-    values = _distances_per_draw(fake, real, draws, like_for_like)
     metrics: dict[str, float | None] = {}
-    for name in ("frechet_logmel", "mr_lsd_db"):
-        metrics[name] = _summary(values[name])[0]
-        floor = f"{name}_real_vs_real"
-        metrics[floor], metrics[f"{floor}_std"], metrics[f"{floor}_p95"] = _summary(values[floor])
+    if like_for_like:
+        floors = reference.floors(len(generated), seed)
+        values = _distances_per_draw(reference.statistics, floors.draws, fake)
+        for name in DISTANCES:
+            metrics[name] = summarize(values[name])[0]
+            for suffix in ("", "_std", "_p95"):
+                metrics[f"{name}_real_vs_real{suffix}"] = floors.figures[f"{name}_real_vs_real{suffix}"]
+    else:  # no floor: the distances against the whole reference
+        whole = [(np.zeros(0, int), np.arange(reference.count))]
+        values = _distances_per_draw(reference.statistics, whole, fake)
+        for name in DISTANCES:
+            metrics[name] = values[name][0]
+            for suffix in ("", "_std", "_p95"):
+                metrics[f"{name}_real_vs_real{suffix}"] = None
     return metrics
 
 

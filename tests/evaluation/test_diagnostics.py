@@ -27,7 +27,7 @@ RECORDINGS = (
 )
 TEN_MS = 0.010
 RATE_44K = 44100
-NOISE_CUES = ("fluctuation_z", "tonality_ratio", "modulation_z", "modulation_depth_db")
+NOISE_CUES = ("fluctuation_z", "tonality_ratio", "modulation_z", "modulation_depth_db", "declicked_depth_db")
 # Every recording shipped in the shared music folder (the loops and drones are Sonic Pi samples).
 SHIPPED = (
     *RECORDINGS,
@@ -749,8 +749,9 @@ def _spiky_hiss(rng: np.random.Generator, seconds: float, rate_hz: int) -> np.nd
     return _at_minus_20_dbfs(signal.lfilter([1.0, 0.75], [1.0], rng.standard_normal(size) + spikes))
 
 
-# Neither of the two rules that catch spiky hiss: its modulation would keep it `healthy`.
-NEITHER_RULE = Thresholds(noise_broadband_flatness=1.0, noise_modulation_depth_db=0.0)
+# None of the three rules that catch spiky hiss: its modulation would keep it `healthy`.
+NEITHER_RULE = Thresholds(noise_broadband_flatness=1.0, noise_modulation_depth_db=0.0,
+                          noise_declicked_depth_db=0.0)
 
 
 @pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
@@ -821,3 +822,27 @@ def test_music_that_only_its_level_keeps_healthy_moves_it_far_more_than_spiky_hi
     if not depths:
         pytest.skip("no shipped recording has an excerpt that only its modulation keeps healthy")
     assert min(depth for *_, depth in depths) > 1.25 * DEFAULT_THRESHOLDS.noise_modulation_depth_db, depths
+
+
+@pytest.mark.parametrize("rate_hz", [RATE_16K, RATE_44K])
+def test_isolated_clicks_do_not_make_near_silent_hiss_healthy(rate_hz: int) -> None:
+    # Issue 23: pink hiss at -52 dBFS with 4 isolated clicks was `healthy`; its spectral shape is
+    # noise on both cues, and the clicks alone moved the level (modulation_z ~99, depth > 3.3 dB).
+    rng = np.random.default_rng(11)
+    size = 4 * rate_hz
+    pink = COLOURED_NOISES["pink"](rng, size, rate_hz)
+    clip = pink * (10 ** (-52 / 20) / np.sqrt(np.mean(pink**2)))
+    for at_s in (0.5, 1.4, 2.3, 3.2):
+        start = int(at_s * rate_hz)
+        clip[start : start + 3] += 0.9 * np.array([1.0, -0.6, 0.3])
+    diagnosis = diagnose_clip(clip.astype(np.float32), rate_hz, N)
+    metrics = diagnosis.metrics
+    assert metrics["fluctuation_z"] <= DEFAULT_THRESHOLDS.noise_fluctuation_z
+    assert metrics["tonality_ratio"] <= DEFAULT_THRESHOLDS.noise_tonality_ratio
+    assert metrics["modulation_z"] > DEFAULT_THRESHOLDS.noise_modulation_z  # the clicks move the level
+    assert metrics["modulation_depth_db"] >= DEFAULT_THRESHOLDS.noise_modulation_depth_db
+    assert metrics["declicked_depth_db"] < DEFAULT_THRESHOLDS.noise_declicked_depth_db
+    assert diagnosis.label == "noise", metrics
+    # Pink hiss sits at the broadband-flatness threshold (0.30 at 16 kHz): take that rule out too.
+    without_rule = Thresholds(noise_declicked_depth_db=0.0, noise_broadband_flatness=1.0)
+    assert diagnose_clip(clip.astype(np.float32), rate_hz, N, without_rule).label == "healthy"

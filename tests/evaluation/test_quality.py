@@ -163,6 +163,23 @@ def test_floors_are_seeded_and_absent_when_no_like_for_like_set_exists(
     assert single["mr_lsd_db"] == 0.0 and single["mr_lsd_db_real_vs_real"] is None
 
 
+def test_a_floor_that_noise_lands_within_gives_no_verdict_and_says_why(real_segments: np.ndarray) -> None:
+    # Two 0.5 s clips: the Fréchet floor's p95 (10,460) lets pink noise at the reference's level
+    # in (10,020), as the 4-clip floor of issue 23 let mu-law noise and collapse in.
+    reference = ReferenceSet(real_segments.reshape(-1, 4 * SEGMENT), RATE_HZ)  # 60 clips
+    notes = reference.floor_notes(2)
+    assert set(notes) == {"frechet_logmel"} and "pink noise at the reference level" in notes["frechet_logmel"]
+    noise = np.random.default_rng(2).standard_normal((2, 4 * SEGMENT)).astype(np.float32) * reference.rms
+    metrics = quality_metrics(list(noise), reference, RATE_HZ)
+    assert metrics["frechet_logmel_real_vs_real"] > 0 and metrics["frechet_logmel_real_vs_real_p95"] is None
+    assert within_floor(metrics["frechet_logmel"], metrics["frechet_logmel_real_vs_real_p95"]) is None
+    assert within_floor(metrics["mr_lsd_db"], metrics["mr_lsd_db_real_vs_real_p95"]) is False
+    # Eight such clips pin the floor down: every control lands beyond both.
+    assert reference.floor_notes(8) == {}
+    with pytest.raises(ValueError, match="at least 62 reference clips"):
+        reference.floors(31)
+
+
 def test_within_floor_needs_both_figures() -> None:
     assert within_floor(3.0, 4.0) is True
     assert within_floor(5.0, 4.0) is False
