@@ -70,6 +70,11 @@ _VARIANTS = (
              "embedded-fix with SampleRNN's two tiers: the LSTMs step once per 16-sample frame "
              "and an MLP predicts each sample from the 16 before it.",
              generator="frame-tier", **_FIX),
+    _variant("three-tier-fix",
+             "embedded-fix with SampleRNN's three tiers: an LSTM steps once per 64-sample frame, "
+             "one per 16-sample frame below it, and an MLP predicts each sample from the 16 "
+             "before it.",
+             generator="three-tier", **_FIX),
     _variant("augmented-fix",
              "embedded-fix trained on augmented audio: each teacher-forced sequence negated with "
              "probability 1/2 and scaled within +-6 dB (for small training sets: the real "

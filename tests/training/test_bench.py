@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from models.parts import names
+
 pytestmark = pytest.mark.slow
 
 MACHINE_KEYS = {"cpus", "processor"}
@@ -37,8 +39,8 @@ def test_bench_generation_prints_every_path_and_batch(cli, tmp_path):
     check_config(result["config"])
     assert set(result["config"]) >= {"n", "lstm_units", "sample_rate_hz"}
     rows = {(row["path"], row["batch"]): row for row in result["results"]}
-    assert set(rows) == {("paper_predict_loop", 1), ("stateless", 1), ("stateless", 64),
-                         ("stateful", 1), ("stateful", 64), ("frame-tier", 1), ("frame-tier", 64)}
+    assert set(rows) == {("paper_predict_loop", 1)} | {
+        (generator, batch) for generator in names("generator") for batch in (1, 64)}
     for row in rows.values():
         assert row["samples_per_s"] > 0 and isinstance(row["xla"], bool)
         assert row["ratio_to_paper_predict_loop"] == pytest.approx(
@@ -53,7 +55,7 @@ def test_bench_train_prints_every_mode_with_peak_memory(cli, tmp_path):
     assert sorted(tmp_path.iterdir()) == []  # a benchmark creates no store
     assert set(result) == {"config", "results"}
     check_config(result["config"])
-    assert [row["generator"] for row in result["results"]] == ["stateless", "stateful", "frame-tier"]
+    assert [row["generator"] for row in result["results"]] == list(names("generator"))
     for row in result["results"]:
         assert (row["batch"], row["n"]) == (result["config"]["batch"], result["config"]["n"])
         assert row["generator_step_s"] == pytest.approx(
