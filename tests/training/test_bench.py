@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from models.parts import names
+from models.parts import names, part
 
 pytestmark = pytest.mark.slow
 
@@ -61,4 +61,8 @@ def test_bench_train_prints_every_mode_with_peak_memory(cli, tmp_path):
         assert row["generator_step_s"] == pytest.approx(
             row["generate_s"] + row["generator_update_s"], abs=2e-3)
         assert row["discriminator_step_s"] > 0 and row["gan_step_s"] > 0
+        scored = 1 if part("generator", row["generator"]).reruns_window else row["n"]  # 2n crops
+        step_s = row["teacher_step_s"]  # rounded to 1 ms
+        assert (row["batch"] * scored / (step_s + 5e-4) - 1 <= row["trained_samples_per_s"]
+                <= row["batch"] * scored / max(step_s - 5e-4, 1e-4) + 1)
         assert row["peak_rss_mib"] > 0
