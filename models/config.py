@@ -35,8 +35,8 @@ class SampleGANConfig:
     sample_rate: int = 44100  # Hz; the paper assumed 44.1 kHz input
     n: int = 500  # window = segment length in samples; the paper mostly used 500
     generator: str = "stateless"  # paper: whole window re-run per sample; "stateful": O(1)/sample;
-    #   "frame-tier": the LSTMs step once per frame_size samples, an MLP predicts each sample
-    #   (formerly `lstm_mode`, still accepted; the families: models/plugin.py)
+    #   "frame-tier": the LSTMs step once per frame_size samples, an MLP predicts each sample;
+    #   "three-tier": an LSTM per top_frame_size samples above one per frame_size (formerly `lstm_mode`, still accepted; the families: models/plugin.py)
     prefilter: bool = False  # paper tried conv+max-pool before the LSTMs, then removed it
 
     # --- research axes (paper value first) ---------------------------------------------
@@ -63,8 +63,9 @@ class SampleGANConfig:
     mulaw_top_p: float = 1.0  # nucleus sampling of the mu-law head: draw only from the most
     #                          likely classes holding this much probability; 1 = every class
     input_embedding_dim: int = 32  # features per sample of the mulaw-embedding input
-    frame_size: int = 16  # frame-tier only: samples per LSTM step (SampleRNN's 2-tier model: 16)
-    sample_mlp_units: int = 256  # frame-tier only: width of the per-sample MLP
+    frame_size: int = 16  # frame-tier and three-tier: samples per (middle) LSTM step (SampleRNN: 16)
+    top_frame_size: int = 64  # three-tier only: samples per top-tier step (SampleRNN's 3-tier: 64)
+    sample_mlp_units: int = 256  # frame-tier and three-tier: width of the per-sample MLP
     dilated_layers: int = 10  # dilated only: gated layers per stack, dilations 1, 2, ..., 2**(k-1)
     dilated_stacks: int = 1  # dilated only: stacks of those layers (receptive field
     #                         1 + stacks * (2**layers - 1) samples: 1,024 with the defaults)
@@ -252,7 +253,7 @@ def _validate(config: SampleGANConfig) -> None:
     _check(-1 <= config.teacher_warmup <= config.n,
            "teacher_warmup must be -1 (= n) or in [0, n]")
     for name in ("lstm_units", "ae_filters", "ae_kernel", "prefilter_filters", "batch_size",
-                 "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size",
+                 "eval_every", "eval_clips", "mulaw_channels", "input_embedding_dim", "frame_size", "top_frame_size",
                  "sample_mlp_units", "teacher_chunks", "dilated_layers", "dilated_stacks",
                  "dilated_channels", "dilated_skip_channels"):
         _check(getattr(config, name) >= 1, f"{name} must be at least 1")

@@ -78,8 +78,9 @@ class DilatedGenerator(Generator):
         skips = self.skips(tf.concat(gated, axis=-1))  # (..., S): the sum of skip outputs
         return self.head_layer(self.skip_hidden(tf.nn.relu(skips)))
 
-    def _stack(self, audio: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
-        """Every layer's input (each (B, T, C)) and the params after each sample (B, T, P)."""
+    def _stack(self, audio: tf.Tensor, first: int = 0) -> tuple[list[tf.Tensor], tf.Tensor]:
+        """Every layer's input (each (B, T, C)) and the params after each sample from index
+        `first` on (B, T - first, P): the head is not computed where nothing is scored."""
         x = self.input_projection(self.sample_input(audio))  # (B, T, C)
         inputs, gated = [], []
         for index, dilation in enumerate(self.dilations):
@@ -87,11 +88,12 @@ class DilatedGenerator(Generator):
             past = tf.pad(x, [[0, 0], [dilation, 0], [0, 0]])[:, :-dilation]  # x(t - d), 0 before
             output, x = self._layer(index, past, x)
             gated.append(output)
-        return inputs, self._head_params(gated)
+        return inputs, self._head_params([output[:, first:] for output in gated])
 
-    def sequence_params(self, audio: tf.Tensor) -> tf.Tensor:
-        """Teacher-forced view: params after each prefix of `audio` (B, T) -> (B, T, P)."""
-        return self._stack(audio)[1]
+    def sequence_params(self, audio: tf.Tensor, first: int = 0) -> tf.Tensor:
+        """Teacher-forced view: params after each prefix of `audio` (B, T) that ends at
+        index `first` or later -> (B, T - first, P)."""
+        return self._stack(audio, first)[1]
 
     def window_params(self, windows: tf.Tensor) -> tf.Tensor:
         """Params of the sample after each window (B, W) -> (B, P)."""
@@ -101,7 +103,7 @@ class DilatedGenerator(Generator):
     def teacher_loss(self, audio, seed):
         del seed
         start = self.warmup  # the first predicted sample (n: after a full window)
-        params = self.sequence_params(audio[:, :-1])[:, start - 1:]
+        params = self.sequence_params(audio[:, :-1], start - 1)
         return self.head.teacher_loss(params, audio[:, start:])
 
     def params_at(self, audio, positions):
@@ -112,7 +114,7 @@ class DilatedGenerator(Generator):
         # One pass over the window and the fed-back samples: every step's gradient.
         del seed
         history = tf.concat([seed_window, fed[:, :-1]], axis=1)  # (B, n + L - 1)
-        params = self.sequence_params(history)[:, int(seed_window.shape[1]) - 1:]  # (B, L, P)
+        params = self.sequence_params(history, int(seed_window.shape[1]) - 1)  # (B, L, P)
         return tf.range(tf.shape(fed)[1]), self.head.relaxed(params)
 
     # --- generation with queues ------------------------------------------------------------

@@ -27,6 +27,7 @@ PARTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "stateless": "models.plugin:StatelessPlugin",  # the paper: re-run the window
         "stateful": "models.plugin:StatefulPlugin",  # state carried, O(1) per sample
         "frame-tier": "models.plugin:FrameTierPlugin",  # SampleRNN's two tiers
+        "three-tier": "models.plugin:ThreeTierPlugin",  # SampleRNN's three tiers
         "dilated": "models.plugin:DilatedPlugin",  # WaveNet's gated dilated convolutions
     }),
     "output_head": MappingProxyType({

@@ -152,6 +152,26 @@ class FrameTierPlugin(GeneratorPlugin):
               "frame_size samples directly)")
 
 
+class ThreeTierPlugin(GeneratorPlugin):
+    """SampleRNN's three tiers: an LSTM per top frame, one per frame, an MLP per sample."""
+
+    network = "models.three_tier:ThreeTierGenerator"
+    keys = ("top_frame_size", "frame_size", "sample_mlp_units")
+    step_key = "top_frame_size"
+    bench = BenchSizes(generation_samples=_FAST_GENERATION,
+                       quick_generation_samples=_FAST_QUICK_GENERATION, train_steps=5,
+                       quick_overrides={"top_frame_size": 16, "frame_size": 4},
+                       generation_targets={1: 16_000})  # real time at 16 kHz
+
+    @classmethod
+    def check_keys(cls, config) -> None:
+        check(config.top_frame_size % config.frame_size == 0,
+              "top_frame_size must be a multiple of frame_size (whole middle frames per top frame)")
+        check(not config.prefilter,
+              f"generator = {config.generator} takes no prefilter (its sample tier reads the last "
+              "frame_size samples directly)")
+
+
 class DilatedPlugin(GeneratorPlugin):
     """WaveNet's gated causal dilated convolutions: a queue per layer, O(layers) per sample."""
 

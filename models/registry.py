@@ -70,11 +70,22 @@ _VARIANTS = (
              "embedded-fix with SampleRNN's two tiers: the LSTMs step once per 16-sample frame "
              "and an MLP predicts each sample from the 16 before it.",
              generator="frame-tier", **_FIX),
+    _variant("three-tier-fix",
+             "embedded-fix with SampleRNN's three tiers: an LSTM steps once per 64-sample frame, "
+             "one per 16-sample frame below it, and an MLP predicts each sample from the 16 "
+             "before it.",
+             generator="three-tier", **_FIX),
     _variant("augmented-fix",
              "embedded-fix trained on augmented audio: each teacher-forced sequence negated with "
              "probability 1/2 and scaled within +-6 dB (for small training sets: the real "
              "recordings, studies/augment_music.toml).",
              generator="stateful", teacher_polarity_flip=True, teacher_gain_db=6.0, **_FIX),
+    _variant("dilated-fix",
+             "embedded-fix with WaveNet's gated causal dilated convolutions (10 layers, "
+             "dilations 1-512, 32 residual channels): a receptive field of 1,024 samples, which "
+             "the window n = 1024 fills, so that every teacher-forced prediction and every "
+             "generated one sees a whole receptive field of real or generated audio.",
+             generator="dilated", n=1024, **_FIX),
     _variant("autoregressive-fix",
              "The collapse-hunt candidate: stateful, real priming, sampled mu-law head, "
              "teacher forcing and feedback noise.",

@@ -321,7 +321,15 @@ def _time_train_steps(generator: str, quick: bool) -> dict[str, Any]:
             lambda: float(trainer.gan_batch_step(next(step_counter))["d_loss"]), steps)
 
         seconds = _time_step_parts(trainer, steps, generator)
+        progress("train", f"{generator}: timing {steps} teacher-forced step(s) after a warm-up")
+        teacher_counter = iter(range(steps + 1))
+        teacher_step_s, _ = best_and_median(
+            lambda: float(trainer.pretrain_batch_step(next(teacher_counter))["teacher_loss"]),
+            steps)
         xla = trainer.model.generator.use_xla
+    # Samples a teacher-forced step scores: one per sequence where each prediction re-reads
+    # its whole window, every sample after the warm-up otherwise.
+    scored = 1 if part("generator", generator).reruns_window else config.teacher_predicted
     generate_s, generator_update_s = min(seconds["generate"]), min(seconds["generator"])
     generator_step_s = generate_s + generator_update_s
     target = None if quick else part("generator", generator).bench.train_target_generator_step_s
@@ -330,7 +338,8 @@ def _time_train_steps(generator: str, quick: bool) -> dict[str, Any]:
         "generator": generator, "batch": config.batch_size, "n": config.n,
         "generator_step_s": round(generator_step_s, 3),
         "discriminator_step_s": round(min(seconds["discriminator"]), 3),
-        "gan_step_s": round(gan_step_s, 3),
+        "gan_step_s": round(gan_step_s, 3), "teacher_step_s": round(teacher_step_s, 3),
+        "trained_samples_per_s": round(config.batch_size * scored / teacher_step_s),
         "generate_s": round(generate_s, 3), "generator_update_s": round(generator_update_s, 3),
         "peak_rss_mib": round(peak_rss_mib), "xla": xla, "steps_timed": steps,
         "target_generator_step_s": target,
@@ -338,6 +347,8 @@ def _time_train_steps(generator: str, quick: bool) -> dict[str, Any]:
     }
     progress("train", f"{generator}: generator step {row['generator_step_s']} s, discriminator "
                       f"step {row['discriminator_step_s']} s, whole step {row['gan_step_s']} s, "
+                      f"teacher-forced step {row['teacher_step_s']} s "
+                      f"({row['trained_samples_per_s']:,} trained samples/s), "
                       f"peak RSS {row['peak_rss_mib']} MiB")
     return row
 
@@ -348,7 +359,9 @@ def run_train_bench(quick: bool = False) -> dict[str, Any]:
     Each family runs in a fresh process, so its peak RSS is its own. The generator step is
     the generation of the fake batch (no tape) plus the generator's update through the
     replay; the discriminator step is the discriminator's update on that batch; the whole
-    step (`Trainer.gan_batch_step`, what training runs) is timed on its own as well.
+    step (`Trainer.gan_batch_step`, what training runs) is timed on its own as well, and
+    so is a teacher-forced step (`Trainer.pretrain_batch_step`, sequences of 2n samples),
+    with the trained (scored) samples per second it gives.
 
     Args:
         quick: tiny sizes (a check that the benchmark itself runs).
@@ -387,13 +400,15 @@ def format_train_bench(result: dict[str, Any]) -> str:
         f"{config['machine']['cpus']} CPUs ({config['machine']['processor']}), {config['date']}; "
         "fastest timed step",
         f"{'generator':<10} {'generator step':>14} {'(generate + update)':>21} "
-        f"{'discriminator step':>18} {'whole step':>10} {'peak RSS':>9}  target",
+        f"{'discriminator step':>18} {'whole step':>10} {'teacher step':>12} "
+        f"{'trained/s':>10} {'peak RSS':>9}  target",
     ]
     for row in result["results"]:
         parts = f"({row['generate_s']:.3f} + {row['generator_update_s']:.3f})"
         lines.append(
             f"{row['generator']:<10} {row['generator_step_s']:>12.3f} s {parts:>21} "
             f"{row['discriminator_step_s']:>16.3f} s {row['gan_step_s']:>8.3f} s "
+            f"{row['teacher_step_s']:>10.3f} s {row['trained_samples_per_s']:>10,} "
             f"{row['peak_rss_mib']:>6,} MiB  "
             f"{_target_text(row['target_generator_step_s'], row['meets_target'], '< {:g} s')}")
     return "\n".join(lines)

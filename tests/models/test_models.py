@@ -21,7 +21,8 @@ TINY = dict(n=32, lstm_units=6, ae_levels=2, ae_filters=4, ae_kernel=5, prefilte
             prefilter_kernel=5, prefilter_pool=2, mulaw_channels=256, eval_clips=2)
 # The smallest sizes every part accepts: the per-variant test builds fifteen models.
 SHAPE_SIZES = dict(n=16, lstm_units=4, ae_levels=1, ae_filters=2, ae_kernel=3, prefilter_filters=2,
-                   prefilter_kernel=3, prefilter_pool=2, train_gen_length=8)
+                   prefilter_kernel=3, prefilter_pool=2, train_gen_length=8, frame_size=4,
+                   top_frame_size=8)
 
 
 def tiny(variant: str = "paper", **overrides) -> SampleGAN:

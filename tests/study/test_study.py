@@ -128,6 +128,16 @@ def spec_with(**changes) -> dict:
     return data
 
 
+def test_a_spec_that_still_says_lstm_mode_means_the_generator_axis():
+    old = spec_with(design__grid={"lstm_mode": ["stateless", "stateful"]},
+                    overrides={"lstm_mode": "frame-tier", "n": 64})
+    spec = parse_spec(old)
+    assert spec.grid == {"generator": ("stateless", "stateful")}
+    assert spec.overrides == {"generator": "frame-tier", "n": 64}
+    assert [cell.key for cell in spec.cells()][0] == 'generator="stateless"|rep=0'
+    assert spec.trial_overrides(spec.cells()[-1], {})["generator"] == "stateful"
+
+
 def test_a_good_spec_parses_into_cells():
     spec = parse_spec(GOOD)
     assert [cell.key for cell in spec.cells()] == [

@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from models.parts import names, part
+
 pytestmark = pytest.mark.slow
 
 MACHINE_KEYS = {"cpus", "processor"}
@@ -37,8 +39,8 @@ def test_bench_generation_prints_every_path_and_batch(cli, tmp_path):
     check_config(result["config"])
     assert set(result["config"]) >= {"n", "lstm_units", "sample_rate_hz"}
     rows = {(row["path"], row["batch"]): row for row in result["results"]}
-    assert set(rows) == {("paper_predict_loop", 1), ("stateless", 1), ("stateless", 64),
-                         ("stateful", 1), ("stateful", 64), ("frame-tier", 1), ("frame-tier", 64)}
+    assert set(rows) == {("paper_predict_loop", 1)} | {
+        (generator, batch) for generator in names("generator") for batch in (1, 64)}
     for row in rows.values():
         assert row["samples_per_s"] > 0 and isinstance(row["xla"], bool)
         assert row["ratio_to_paper_predict_loop"] == pytest.approx(
@@ -53,10 +55,14 @@ def test_bench_train_prints_every_mode_with_peak_memory(cli, tmp_path):
     assert sorted(tmp_path.iterdir()) == []  # a benchmark creates no store
     assert set(result) == {"config", "results"}
     check_config(result["config"])
-    assert [row["generator"] for row in result["results"]] == ["stateless", "stateful", "frame-tier"]
+    assert [row["generator"] for row in result["results"]] == list(names("generator"))
     for row in result["results"]:
         assert (row["batch"], row["n"]) == (result["config"]["batch"], result["config"]["n"])
         assert row["generator_step_s"] == pytest.approx(
             row["generate_s"] + row["generator_update_s"], abs=2e-3)
         assert row["discriminator_step_s"] > 0 and row["gan_step_s"] > 0
+        scored = 1 if part("generator", row["generator"]).reruns_window else row["n"]  # 2n crops
+        step_s = row["teacher_step_s"]  # rounded to 1 ms
+        assert (row["batch"] * scored / (step_s + 5e-4) - 1 <= row["trained_samples_per_s"]
+                <= row["batch"] * scored / max(step_s - 5e-4, 1e-4) + 1)
         assert row["peak_rss_mib"] > 0

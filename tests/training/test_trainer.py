@@ -6,6 +6,7 @@ import math
 import os
 import signal
 
+import mlflow
 import numpy as np
 import pytest
 
@@ -198,6 +199,19 @@ def test_teacher_forcing_trains_only_the_generator(generator, tiny_training, tmp
     assert not same(before["generator"], after["generator"])
     assert same(before["discriminator"], after["discriminator"])
     assert same(before["encoder"], after["encoder"])
+
+
+def test_a_stateless_generator_teacher_forces_sequences_shorter_than_its_window(
+        cli, store, tiny_corpus, tiny_set_args):
+    # Issue 25: pretrain_length < n drew targets past the sequence and crashed inside TF.
+    completed = cli("train", "--variant", "paper", "--data", str(tiny_corpus), *tiny_set_args,
+                    "--set", "pretrain_length=8", "--set", "pretrain_steps=2", "--set", "gan_steps=0")
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    run_id = completed.stdout.strip().splitlines()[-1]
+    client = mlflow.MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    losses = client.get_metric_history(run_id, "pretrain/teacher_loss")
+    assert losses and all(math.isfinite(m.value) for m in losses)
 
 
 def test_teacher_batches_are_the_same_crops_negated_and_scaled_when_augmented(tiny_training, tiny_corpus,
