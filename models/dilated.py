@@ -40,7 +40,8 @@ class DilatedGenerator(Generator):
 
     Sizes: `dilated_layers` layers per stack, `dilated_stacks` stacks,
     `dilated_channels` residual channels, `dilated_skip_channels` skip channels. The
-    input part's features (B, T, E) are projected to the residual channels first.
+    input part's features (B, T, E) (`frames`; the family takes no prefilter) are projected
+    to the residual channels first.
     """
 
     def _make_layers(self, config) -> None:
@@ -63,7 +64,8 @@ class DilatedGenerator(Generator):
         object.__setattr__(self, "_queue_length", tf.constant(self.dilations, tf.int32))
 
     # --- the network, shared by both paths -------------------------------------------------
-    def _layer(self, index: int, past: tf.Tensor, current: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _layer(self, index: int, past: tf.Tensor,
+               current: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
         """Gated layer `index` on its input d steps ago and now, (..., C) each: its gated
         output (..., C) and the next layer's input (..., C) (None after the last layer)."""
         gate_input = self.gates[index](tf.concat([past, current], axis=-1))  # (..., 2C)
@@ -78,10 +80,11 @@ class DilatedGenerator(Generator):
         skips = self.skips(tf.concat(gated, axis=-1))  # (..., S): the sum of skip outputs
         return self.head_layer(self.skip_hidden(tf.nn.relu(skips)))
 
-    def _stack(self, audio: tf.Tensor, first: int = 0) -> tuple[list[tf.Tensor], tf.Tensor]:
+    def _stack(self, audio: tf.Tensor,
+               first: int | tf.Tensor = 0) -> tuple[list[tf.Tensor], tf.Tensor]:
         """Every layer's input (each (B, T, C)) and the params after each sample from index
         `first` on (B, T - first, P): the head is not computed where nothing is scored."""
-        x = self.input_projection(self.sample_input(audio))  # (B, T, C)
+        x = self.input_projection(self.frames(audio))  # (B, T, C)
         inputs, gated = [], []
         for index, dilation in enumerate(self.dilations):
             inputs.append(x)
@@ -90,14 +93,14 @@ class DilatedGenerator(Generator):
             gated.append(output)
         return inputs, self._head_params([output[:, first:] for output in gated])
 
-    def sequence_params(self, audio: tf.Tensor, first: int = 0) -> tf.Tensor:
+    def sequence_params(self, audio: tf.Tensor, first: int | tf.Tensor = 0) -> tf.Tensor:
         """Teacher-forced view: params after each prefix of `audio` (B, T) that ends at
         index `first` or later -> (B, T - first, P)."""
         return self._stack(audio, first)[1]
 
     def window_params(self, windows: tf.Tensor) -> tf.Tensor:
         """Params of the sample after each window (B, W) -> (B, P)."""
-        return self.sequence_params(windows)[:, -1]
+        return self.sequence_params(windows, tf.shape(windows)[1] - 1)[:, 0]
 
     # --- teacher forcing -------------------------------------------------------------------
     def teacher_loss(self, audio, seed):
@@ -127,20 +130,20 @@ class DilatedGenerator(Generator):
             next time modulo the largest dilation (every d_i divides it).
         """
         window = tf.convert_to_tensor(seed_window, tf.float32)
-        inputs, params = self._stack(window)
         width = tf.shape(window)[1]
+        inputs, params = self._stack(window, width - 1)  # params (B, 1, P)
         queues = []
         for x, dilation in zip(inputs, self.dilations, strict=True):
             newest = tf.pad(x, [[0, 0], [dilation, 0], [0, 0]])[:, -dilation:]  # times n-d..n-1
             queues.append(tf.roll(newest, shift=width % dilation, axis=1))  # time t at t mod d
         buffer = tf.transpose(tf.concat(queues, axis=1), [1, 0, 2])  # (sum d, B, C)
-        return buffer, width % max(self.dilations), params[:, -1]
+        return buffer, width % max(self.dilations), params[:, 0]
 
     def advance(self, carry: Carry, fed: tf.Tensor) -> Carry:
         buffer, step, _ = carry
         slots = self._queue_first + step % self._queue_length  # (layers,): inputs d_i ago
         pasts = tf.gather(buffer, slots)  # (layers, B, C)
-        x = self.input_projection(self.sample_input(fed[:, None])[:, 0])  # (B, C)
+        x = self.input_projection(self.frames(fed[:, None])[:, 0])  # (B, C)
         inputs, gated = [], []
         for index in range(len(self.dilations)):
             inputs.append(x)

@@ -115,6 +115,20 @@ def test_the_gan_replay_reproduces_what_generation_computed():
     np.testing.assert_allclose(relaxed.numpy(), emitted.numpy(), atol=1e-5)
 
 
+def test_save_and_load_restore_every_layers_weights(tmp_path):
+    model = tiny()
+    model.save(tmp_path / "model", audio(2, 32, 5))
+    loaded, _ = SampleGAN.load(tmp_path / "model")
+    saved = {w.path: w.numpy() for w in model.generator.weights}
+    restored = {w.path: w.numpy() for w in loaded.generator.weights}
+    # the embedding table; kernel and bias of the input projection, 8 gates, 7 residuals,
+    # the skip projection, its hidden layer and the head
+    assert len(saved) == 1 + 2 * (1 + 8 + 7 + 3)
+    assert saved.keys() == restored.keys()
+    for path, value in saved.items():
+        np.testing.assert_array_equal(restored[path], value, err_msg=path)
+
+
 @pytest.mark.parametrize("overrides,message", [
     (dict(dilated_layers=0), "dilated_layers must be at least 1"),
     (dict(dilated_layers=17), "dilated_layers must be at most 16"),
