@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import html
+import json
 import os
 import subprocess
 import sys
@@ -17,8 +18,9 @@ from harness.evaluation import catalogue
 from harness.report.stores import REPORTED_METRICS, report_column
 
 # One grid point, one replicate: a mu-law head (so the bits are logged), teacher forcing (the
-# pretrain series), clips long enough for the Fréchet distance and a held-out split long
-# enough for both floors, and a bits-per-sample objective.
+# pretrain series), clips of 1 s (the music minimum; long enough for the Fréchet distance),
+# a held-out piece of 8 s (8 such clips: enough for every floor of 3 clips), and the music
+# family's notes summary as the objective.
 SPEC = """
 name = "catalogue-contract"
 base_variant = "embedded-input"
@@ -26,7 +28,7 @@ seed = 0
 
 [dataset]
 builtin = true
-seconds = 16.0
+seconds = 32.0
 pieces = 4
 holdout_fraction = 0.25
 
@@ -47,7 +49,7 @@ prefilter_pool = 2
 grad_positions = 4
 eval_every = 2
 eval_clips = 3
-eval_samples = 4000
+eval_samples = 16000
 
 [design]
 replicates = 1
@@ -56,8 +58,8 @@ replicates = 1
 lstm_mode = ["stateful"]
 
 [objective]
-metric = "likelihood/gain_over_linear_bits"
-direction = "maximize"
+metric = "music/notes_summary"
+direction = "minimize"
 
 [budget]
 gan_steps = 2
@@ -67,6 +69,11 @@ kind = "none"
 """
 # Logged only when a clip is silent or flat-collapsed (`condition` says so).
 MAY_BE_ABSENT = {catalogue.MEAN_ONSET.key}
+# Logged only when the generated clips have onsets to time (`condition` says so): a decay
+# needs an onset, an inter-onset interval two onsets in one clip.
+NEED_AN_ONSET = {f"{catalogue.MUSIC.name}/{name}" for name in ("decay_distance", "decay_db")}
+NEED_TWO_ONSETS = {f"{catalogue.MUSIC.name}/ioi_distance"}
+CLIP_S = 1.0  # eval_samples / sample_rate
 
 
 def _samplegan() -> list[str]:
@@ -101,10 +108,17 @@ def contract_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.mark.slow
 def test_every_entry_a_run_can_log_is_logged_and_every_logged_key_is_declared(contract_study):
-    logged = set(contract_study["run"].data.metrics)
+    logged = contract_study["run"].data.metrics
     declared = set(catalogue.all_keys())
-    assert logged <= declared, sorted(logged - declared)
-    missing = declared - logged - MAY_BE_ABSENT
+    assert set(logged) <= declared, sorted(set(logged) - declared)
+    missing = declared - set(logged) - MAY_BE_ABSENT
+    tags = contract_study["run"].data.tags
+    assert tags["samplegan.music"].startswith("computed: 3 clips of 1 s against 8 clips of held-out"), tags
+    withheld = json.loads(tags["samplegan.music_floor_notes"])  # a floor's p95 withheld, and why
+    missing -= {catalogue.metric(f"{catalogue.MUSIC.name}/{name}").floor_key("p95") for name in withheld}
+    onsets_per_clip = logged[f"{catalogue.MUSIC.name}/onset_rate"] * CLIP_S  # an untrained net has few
+    missing -= (NEED_AN_ONSET if onsets_per_clip == 0 else set()) | (
+        NEED_TWO_ONSETS if onsets_per_clip < 2 else set())
     assert not missing, sorted(missing)
 
 
@@ -114,7 +128,7 @@ def test_the_run_page_shows_every_evaluation_metric_with_its_unit(contract_study
     page_path = Path(run.info.artifact_uri.removeprefix("file://")) / "final" / "index.html"
     page = html.unescape(page_path.read_text())
     evaluation_families = {catalogue.EVAL.name, catalogue.QUALITY.name, catalogue.LIKELIHOOD.name,
-                           catalogue.DYNAMICS.name, catalogue.SPEED.name}
+                           catalogue.DYNAMICS.name, catalogue.SPEED.name, catalogue.MUSIC.name}
     for key in run.data.metrics:
         entry = catalogue.metric(key)
         if entry.family not in evaluation_families:
@@ -123,6 +137,7 @@ def test_the_run_page_shows_every_evaluation_metric_with_its_unit(contract_study
         assert f"<th>{key}</th><td>{entry.format(last)}</td>" in page, key
     assert "floor: real clips of the same count and length, p95" in page
     assert "bits/sample" in page and "dB²" in page
+    assert f"<th>music metrics</th><td>{run.data.tags['samplegan.music']}</td>" in page
 
 
 @pytest.mark.slow
@@ -138,8 +153,23 @@ def test_the_report_tables_every_reported_metric(contract_study):
     assert float(row[report_column(catalogue.GAIN_OVER_LINEAR_BITS)]) == pytest.approx(
         run.data.metrics[catalogue.GAIN_OVER_LINEAR_BITS.key])
     report = (folder / "report.md").read_text()
-    for entry in catalogue.floor_metrics():
+    for entry in catalogue.floor_metrics(catalogue.QUALITY.name):  # the variant table's columns
         assert entry.heading in report, entry.key
-    assert f"gain over linear ({catalogue.GAIN_OVER_LINEAR_BITS.unit})" in report
+    for entry in catalogue.floor_metrics():  # every floor metric, music's too, is named
+        assert entry.title in report, entry.key
+    variant_header = report.split("| variant |", 1)[1].split("\n", 1)[0]
+    assert f"{catalogue.GAIN_OVER_LINEAR_BITS.unit})" in variant_header  # the gain's column
     assert "bits/sample" in report.split("**Likelihood:**", 1)[1].split("\n", 1)[0]
-    assert catalogue.GAIN_OVER_LINEAR_BITS.key in report  # the objective's name
+    assert catalogue.NOTES_SUMMARY.key in report  # the objective's name
+
+
+@pytest.mark.slow
+def test_samplegan_evaluate_repeats_the_music_family_of_the_run(contract_study):
+    run = contract_study["run"]
+    repeated = json.loads(_run(contract_study["folder"], "evaluate", "--run", run.info.run_id,
+                               "--draws", "0", "--json").stdout)
+    assert repeated["music"] == run.data.tags["samplegan.music"]
+    music = repeated["draws"][0]["music"]
+    for key, value in run.data.metrics.items():
+        if key.startswith(f"{catalogue.MUSIC.name}/"):
+            assert music[key] == pytest.approx(value, rel=1e-6), key

@@ -47,6 +47,9 @@ def test_a_real_run_is_repeated_exactly_then_redrawn_without_writing_anything(
         logged["quality/mr_lsd_db_real_vs_real"], rel=1e-6)
     assert own["share_healthy"] == pytest.approx(logged["eval/share_healthy"])
     assert own["rows"] == [0, 1] and own["sampling_seed"] == 0
+    # 600-sample clips are under the music minimum: no music figures (docs/music.md).
+    assert report["music"].startswith("skipped: clips of 0.0375 s")
+    assert all(draw["music"] is None and draw["notes_summary"] is None for draw in report["draws"])
     for draw in report["draws"]:
         assert draw["ratio"] == pytest.approx(draw["mr_lsd_db"] / draw["mr_lsd_db_real_vs_real"])
         assert len(draw["labels"]) == 2 and 0.0 <= draw["rms"] <= 1.0

@@ -37,12 +37,18 @@ def test_a_time_budget_stops_the_whole_run_says_so_and_resume_continues_it(
                          f"arguments and --resume {run_id}")
     assert re.fullmatch(r"final evaluation at GAN step 0: \w+, \d+% of clips healthy; "
                         r"MR-LSD [\d.]+ dB \(real-vs-real floor [\d.]+ dB; lower is better\); "
+                        r"music metrics skipped: clips of 0\.016 s, under the 1 s minimum "
+                        r"\(raise eval_samples\); "
                         r"held-out gain over linear prediction [-+][\d.e-]+ MSE \(> 0: beats it\)",
                         lines[-2]), lines[-2]
     run = _client(store).get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags[OUTCOME_TAG] == "stopped_early"
     assert run.data.tags["samplegan.stopped_early"].startswith("time budget of 0 min")
+    # Tiny clips (256 samples): the music family is skipped, said once, and not logged.
+    assert run.data.tags["samplegan.music"] == (
+        "skipped: clips of 0.016 s, under the 1 s minimum (raise eval_samples)")
+    assert not [key for key in run.data.metrics if key.startswith("music/")]
 
     resumed = cli(*train, "--resume", run_id, check=True)
     assert resumed.stdout.strip() == run_id
