@@ -186,6 +186,54 @@ QUALITY = Family("quality", (
        label="MR log-spectral distance", fmt=".2f", floor=True, objective=True, condition=_FLOOR_CONDITION),
 ), source="harness.evaluation.quality:quality_metrics", from_audio=True)
 
+_MUSIC_LENGTH = ("only when the clips last at least the music minimum "
+                  "(harness.evaluation.music.MIN_CLIP_SECONDS)")
+_MUSIC_CONDITION = f"{_MUSIC_LENGTH}; {_FLOOR_CONDITION}"
+MUSIC = Family("music", (
+    _m("music/notes_summary", "x floor", "minimize",
+       "geometric mean over the music distances of distance / floor mean, each clipped to "
+       "[1, 10]: 1 = as close to the held-out audio as real sets, 10 = no music structure",
+       label="notes summary", fmt=".2f", floor=True, objective=True, condition=_MUSIC_CONDITION),
+    _m("music/voiced_share_gap", "share", "minimize",
+       "|share of pYIN-voiced frames, generated - held-out|",
+       label="voiced share gap", fmt=".3f", floor=True, objective=True, condition=_MUSIC_CONDITION),
+    _m("music/voicing_confidence_gap", "octaves", "minimize",
+       "|log2 of the ratio of mean pYIN voicing probabilities (each + 0.02)|",
+       label="voicing confidence gap", fmt=".3f", floor=True, objective=True, condition=_MUSIC_CONDITION),
+    _m("music/harmonic_share_gap", "share", "minimize",
+       "|harmonic share of the energy after HPSS, generated - held-out|",
+       label="harmonic share gap", fmt=".3f", floor=True, objective=True, condition=_MUSIC_CONDITION),
+    _m("music/chroma_distance", "share", "minimize",
+       "total-variation distance between the key-free (sorted) chroma histograms",
+       label="chroma distance", fmt=".3f", floor=True, objective=True, condition=_MUSIC_CONDITION),
+    _m("music/onset_rate_gap", "octaves", "minimize",
+       "|log2 of the ratio of onset rates (each + 0.5 onsets/s)|",
+       label="onset rate gap", fmt=".3f", floor=True, objective=True, condition=_MUSIC_CONDITION),
+    _m("music/ioi_distance", "octaves", "minimize",
+       "Wasserstein distance between the log2 inter-onset-interval distributions",
+       label="inter-onset distance", fmt=".3f", floor=True, objective=True,
+       condition=f"{_MUSIC_CONDITION}; only when both sets have two onsets or more"),
+    _m("music/decay_distance", "dB", "minimize",
+       "Wasserstein distance between the level drops 0.1-0.5 s after each onset",
+       label="decay distance", fmt=".2f", floor=True, objective=True,
+       condition=f"{_MUSIC_CONDITION}; only when both sets have a measured decay"),
+    # Descriptive values: what each set holds, so a gap can be read (neither way is better).
+    *(_m(f"music/{prefix}{name}", unit, "none", f"{what} ({owner})", label=f"{title}{suffix}",
+         fmt=fmt, condition=_MUSIC_LENGTH + ("; only when an onset's decay was measured"
+                                             if name == "decay_db" else ""))
+      for prefix, owner, suffix in (("", "generated clips", ""),
+                                    ("reference_", "the whole held-out reference", " (held-out)"))
+      for name, unit, fmt, title, what in (
+          ("voiced_share", "share", ".3f", "voiced share", "share of frames pYIN calls voiced"),
+          ("voicing_confidence", "probability", ".3f", "voicing confidence",
+           "mean pYIN voicing probability of the frames"),
+          ("harmonic_share", "share", ".3f", "harmonic share", "harmonic share of the energy after HPSS"),
+          ("chroma_entropy_bits", "bits", ".2f", "chroma entropy",
+           "entropy of the chroma histogram (3.58 = flat)"),
+          ("onset_rate", "onsets/s", ".2f", "onset rate", "onsets per second"),
+          ("decay_db", "dB", ".1f", "decay", "median level drop 0.1-0.5 s after an onset"))),
+), source="harness.evaluation.music:music_metrics", from_audio=True)
+
 _HEAD_UNITS = "nats/sample with a mu-law head; MSE with a tanh head"
 _BITS_CONDITION = "only with a mu-law head (a cross-entropy; an MSE has no bits)"
 LIKELIHOOD = Family("likelihood", (
@@ -272,7 +320,7 @@ TRAINING = tuple(Family(phase, tuple(
                  ("fake_rms", "RMS", "none", "RMS level of the generated segments"))),
     ))
 
-FAMILIES: tuple[Family, ...] = (EVAL, QUALITY, LIKELIHOOD, DYNAMICS, SPEED, *TRAINING)
+FAMILIES: tuple[Family, ...] = (EVAL, QUALITY, MUSIC, LIKELIHOOD, DYNAMICS, SPEED, *TRAINING)
 
 
 def _index(families: Iterable[Family]) -> dict[str, Metric]:
@@ -368,6 +416,7 @@ DIVERSITY = metric("eval/diversity_lsd_db")
 MEAN_ONSET = metric("eval/mean_collapse_onset_over_n")
 FRECHET = metric("quality/frechet_logmel")
 MR_LSD = metric("quality/mr_lsd_db")
+NOTES_SUMMARY = metric("music/notes_summary")
 TEACHER_LOSS = metric("likelihood/teacher_loss")
 BASELINE_MARGINAL = metric("likelihood/baseline_marginal")
 BASELINE_LINEAR = metric("likelihood/baseline_linear")

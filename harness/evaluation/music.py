@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.evaluation import catalogue
 from harness.evaluation.floors import (
     NOISE_CONTROLS,
     floor_draws,
@@ -34,70 +35,14 @@ from harness.evaluation.floors import (
 )
 from harness.evaluation.spectral import spectral_fft_size
 
+# The metrics' declarations (unit, direction, floor, objective, format) are the catalogue's
+# `music` family; the names below are read from it, never re-spelled.
+DISTANCES = tuple(entry.name for entry in catalogue.MUSIC.metrics
+                  if entry.floor and entry is not catalogue.NOTES_SUMMARY)
+DESCRIPTIVE = tuple(entry.name for entry in catalogue.MUSIC.metrics
+                    if not entry.floor and not entry.name.startswith("reference_"))
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One metric as a catalogue sees it.
-
-    Attributes:
-        name: Bare key (logged under ``music/``).
-        unit: Unit of its values ("" when unitless).
-        direction: "minimize", "maximize" or "none" (descriptive: neither is better).
-        has_floor: Whether ``<name>_real_vs_real`` (and ``_std``, ``_p95``) come with it.
-        objective: Whether a study may optimise it.
-        fmt: Format spec of its values.
-        description: One line saying what it measures.
-    """
-
-    name: str
-    unit: str
-    direction: str
-    has_floor: bool
-    objective: bool
-    fmt: str
-    description: str
-
-
-MUSIC_METRICS = (
-    MetricSpec("notes_summary", "x floor", "minimize", True, True, ".2f",
-               "geometric mean over the music distances of distance / floor mean, each clipped to "
-               "[1, 10]: 1 = as close to the held-out audio as real sets, 10 = no music structure"),
-    MetricSpec("voiced_share_gap", "share", "minimize", True, True, ".3f",
-               "|share of pYIN-voiced frames, generated - held-out|"),
-    MetricSpec("voicing_confidence_gap", "octaves", "minimize", True, True, ".3f",
-               "|log2 of the ratio of mean pYIN voicing probabilities (each + 0.02)|"),
-    MetricSpec("harmonic_share_gap", "share", "minimize", True, True, ".3f",
-               "|harmonic share of the energy after HPSS, generated - held-out|"),
-    MetricSpec("chroma_distance", "share", "minimize", True, True, ".3f",
-               "total-variation distance between the key-free (sorted) chroma histograms"),
-    MetricSpec("onset_rate_gap", "octaves", "minimize", True, True, ".3f",
-               "|log2 of the ratio of onset rates (each + 0.5 onsets/s)|"),
-    MetricSpec("ioi_distance", "octaves", "minimize", True, True, ".3f",
-               "Wasserstein distance between the log2 inter-onset-interval distributions"),
-    MetricSpec("decay_distance", "dB", "minimize", True, True, ".2f",
-               "Wasserstein distance between the level drops 0.1-0.5 s after each onset"),
-    MetricSpec("voiced_share", "share", "none", False, False, ".3f",
-               "share of the generated frames pYIN calls voiced"),
-    MetricSpec("voicing_confidence", "probability", "none", False, False, ".3f",
-               "mean pYIN voicing probability of the generated frames"),
-    MetricSpec("harmonic_share", "share", "none", False, False, ".3f",
-               "harmonic share of the generated energy after HPSS"),
-    MetricSpec("chroma_entropy_bits", "bits", "none", False, False, ".2f",
-               "entropy of the generated chroma histogram (3.58 = flat)"),
-    MetricSpec("onset_rate", "onsets/s", "none", False, False, ".2f",
-               "onsets per second in the generated clips"),
-    MetricSpec("decay_db", "dB", "none", False, False, ".1f",
-               "median level drop 0.1-0.5 s after a generated onset"),
-    *(MetricSpec(f"reference_{name}", unit, "none", False, False, fmt, f"{name} of the whole held-out reference")
-      for name, unit, fmt in (("voiced_share", "share", ".3f"), ("voicing_confidence", "probability", ".3f"),
-                              ("harmonic_share", "share", ".3f"), ("chroma_entropy_bits", "bits", ".2f"),
-                              ("onset_rate", "onsets/s", ".2f"), ("decay_db", "dB", ".1f"))),
-)
-
-DISTANCES = tuple(spec.name for spec in MUSIC_METRICS if spec.has_floor and spec.name != "notes_summary")
-DESCRIPTIVE = ("voiced_share", "voicing_confidence", "harmonic_share", "chroma_entropy_bits",
-               "onset_rate", "decay_db")
-
+MIN_CLIP_SECONDS = 1.0  # shorter clips hold too few pYIN frames and onsets to mean anything (docs/music.md)
 PITCH_LOW_HZ = 65.0  # C2: the lowest bass note of the built-in corpus
 PITCH_HIGH_HZ = 2093.0  # C7: above the melodies and first harmonics that carry pitch
 PITCH_RESOLUTION = 0.5  # pYIN bin width in semitones: ~10x faster than librosa's 0.1 (docs/music.md)
@@ -467,7 +412,7 @@ def music_metrics(
         seed: Seed of the draws.
 
     Returns:
-        The names of `MUSIC_METRICS` with a floor, each with ``_real_vs_real``,
+        The names of the catalogue's `music` family with a floor, each with ``_real_vs_real``,
         ``_real_vs_real_std`` and ``_real_vs_real_p95``; the descriptive values of the
         generated set (`DESCRIPTIVE`) and the whole reference's (``reference_<name>``).
 

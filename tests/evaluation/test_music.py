@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from music_signals import corpus_clips, frame_tier_clips, recording_clips, synthetic_classes
 
+from harness.evaluation import catalogue
 from harness.evaluation.floors import NOISE_CONTROLS, noise_clips
 from harness.evaluation.music import (
     DESCRIPTIVE,
     DISTANCES,
-    MUSIC_METRICS,
     SUMMARY_RATIO_CAP,
     MusicReference,
     clip_features,
@@ -79,13 +79,14 @@ def music_long(music_dir: Path) -> MusicReference:
 
 def test_every_catalogued_metric_is_returned_with_its_floor(corpus_scores: dict) -> None:
     metrics = corpus_scores["real"]
-    names = {spec.name for spec in MUSIC_METRICS}
+    entries = catalogue.MUSIC.metrics
+    names = {entry.name for entry in entries}
     assert names == {"notes_summary", *DISTANCES, *DESCRIPTIVE, *(f"reference_{n}" for n in DESCRIPTIVE)}
-    floors = {f"{spec.name}_real_vs_real{suffix}" for spec in MUSIC_METRICS if spec.has_floor
-              for suffix in ("", "_std", "_p95")}
+    floors = {entry.name + suffix for entry in entries if entry.floor
+              for suffix in catalogue.FLOOR_PARTS.values()}
     assert set(metrics) == names | floors
-    assert all(spec.direction in ("minimize", "maximize", "none") for spec in MUSIC_METRICS)
-    assert all(not spec.objective or spec.has_floor for spec in MUSIC_METRICS)
+    assert all(not entry.objective or entry.floor for entry in entries)
+    assert all(entry.direction == "none" for entry in entries if not entry.floor)
 
 
 def test_real_music_is_near_its_floor_and_every_other_class_far_beyond(corpus_scores: dict) -> None:
