@@ -124,24 +124,35 @@ class Dataset:
         Returns:
             float32 [clips, length]; 0 clips when no chain of segments is long enough.
         """
-        if split not in SPLITS:
-            raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-        n = self.n
-        segments, index = getattr(self, split), getattr(self, f"{split}_index")
-        candidates = [(chain, clip) for chain in contiguous_chains(index, n)
-                      for clip in range(len(chain) * n // length)]
-        if not candidates:
-            return np.zeros((0, length), np.float32)
-        keep = np.unique(np.linspace(0, len(candidates) - 1,
-                                     min(max_clips, len(candidates))).astype(int))
-        clips = np.empty((len(keep), length), np.float32)
-        for row, pick in enumerate(keep):
-            chain, clip = candidates[pick]
+        picked = self._clip_picks(split, length, max_clips)
+        n, segments = self.n, getattr(self, split)
+        clips = np.empty((len(picked), length), np.float32)
+        for row, (chain, clip) in enumerate(picked):
             start = clip * length  # sample offset in the chain; only its rows are read
             rows = chain[start // n: -(-(start + length) // n)]
             audio = np.asarray(segments[rows], np.float32).reshape(-1)
             clips[row] = audio[start - (start // n) * n:][:length]
         return clips
+
+    def contiguous_clip_sources(self, split: str, length: int, max_clips: int) -> np.ndarray:
+        """The source (file or piece) id of each clip `contiguous_clips` returns for the same
+        arguments: int64 [clips]. Floors drawn piece-apart need them (docs/quality.md)."""
+        index = getattr(self, f"{split}_index")
+        return np.asarray([index[chain[0], 0] for chain, _ in self._clip_picks(split, length, max_clips)],
+                          np.int64)
+
+    def _clip_picks(self, split: str, length: int, max_clips: int) -> list[tuple[np.ndarray, int]]:
+        """(chain rows, clip number in the chain) of the clips of `contiguous_clips`."""
+        if split not in SPLITS:
+            raise SampleGanError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        index = getattr(self, f"{split}_index")
+        candidates = [(chain, clip) for chain in contiguous_chains(index, self.n)
+                      for clip in range(len(chain) * self.n // length)]
+        if not candidates:
+            return []
+        keep = np.unique(np.linspace(0, len(candidates) - 1,
+                                     min(max_clips, len(candidates))).astype(int))
+        return [candidates[pick] for pick in keep]
 
 
 def _load_array(path: Path, dtype: type, shape: tuple[int, int]) -> np.ndarray:

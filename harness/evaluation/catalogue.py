@@ -128,17 +128,32 @@ class Family:
         source: what computes it, e.g. "harness.evaluation.quality:quality_metrics".
         from_audio: `source` takes (generated, reference, sample_rate_hz, *, seed) and
             returns {name: value} (with floor partners), so `samplegan compare` computes it.
+        reference: for a `from_audio` family, the class that prepares a reference once
+            (``cls(clips, sample_rate_hz)``), which `source` accepts in place of the clips and
+            whose ``floor_notes(count, seed)`` says why a floor gives no verdict; "" = none.
+        min_clip_seconds: clips shorter than this get no value of the family: too short for
+            its features to mean anything.
     """
 
     name: str
     metrics: tuple[Metric, ...]
     source: str
     from_audio: bool = False
+    reference: str = ""
+    min_clip_seconds: float = 0.0
 
     def compute_function(self) -> Callable[..., Mapping[str, Any]]:
         """The function named by `source` (imported on first use: some pull in librosa)."""
-        module, _, function = self.source.partition(":")
-        return getattr(importlib.import_module(module), function)
+        return _imported(self.source)
+
+    def reference_class(self) -> type | None:
+        """The class named by `reference`, or None."""
+        return _imported(self.reference) if self.reference else None
+
+
+def _imported(source: str) -> Any:
+    module, _, name = source.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _m(key: str, unit: str, direction: str, description: str, **options: Any) -> Metric:
@@ -184,10 +199,13 @@ QUALITY = Family("quality", (
     _m("quality/mr_lsd_db", "dB", "minimize",
        "multi-resolution log-spectral distance of the average power spectra",
        label="MR log-spectral distance", fmt=".2f", floor=True, objective=True, condition=_FLOOR_CONDITION),
-), source="harness.evaluation.quality:quality_metrics", from_audio=True)
+), source="harness.evaluation.quality:quality_metrics", from_audio=True,
+   reference="harness.evaluation.quality:ReferenceSet")
 
-_MUSIC_LENGTH = ("only when the clips last at least the music minimum "
-                  "(harness.evaluation.music.MIN_CLIP_SECONDS)")
+# Pitch, onsets and a decay 0.1-0.5 s after an onset need clips of seconds: the default
+# evaluation clips (4 n = 0.125 s at 16 kHz) hold two pYIN frames and no decay (docs/music.md).
+_MUSIC_MIN_CLIP_S = 1.0
+_MUSIC_LENGTH = f"only when the clips last at least {_MUSIC_MIN_CLIP_S:g} s"
 _MUSIC_CONDITION = f"{_MUSIC_LENGTH}; {_FLOOR_CONDITION}"
 MUSIC = Family("music", (
     _m("music/notes_summary", "x floor", "minimize",
@@ -232,7 +250,8 @@ MUSIC = Family("music", (
            "entropy of the chroma histogram (3.58 = flat)"),
           ("onset_rate", "onsets/s", ".2f", "onset rate", "onsets per second"),
           ("decay_db", "dB", ".1f", "decay", "median level drop 0.1-0.5 s after an onset"))),
-), source="harness.evaluation.music:music_metrics", from_audio=True)
+), source="harness.evaluation.music:music_metrics", from_audio=True,
+   reference="harness.evaluation.music:MusicReference", min_clip_seconds=_MUSIC_MIN_CLIP_S)
 
 _HEAD_UNITS = "nats/sample with a mu-law head; MSE with a tanh head"
 _BITS_CONDITION = "only with a mu-law head (a cross-entropy; an MSE has no bits)"

@@ -3,17 +3,18 @@
 The generated set is N decoded files, all cut to the shortest one's length (the clip
 length). The reference files are cut into as many back-to-back clips of that length as
 they hold (the remainder of each file is dropped): M clips. Each audio family of
-`harness.evaluation.catalogue` (today ``quality``) then computes its metrics of the N
-clips against the M, with its like-for-like floor: real sets of N clips drawn from the M
+`harness.evaluation.catalogue` (``quality`` and ``music``) then computes its metrics of the
+N clips against the M, with its like-for-like floor: real sets of N clips drawn from the M
 (docs/quality.md). A metric is "within" its floor when its value is at most the floor's
 p95 (`harness.evaluation.quality.within_floor`), "beyond" when above, and has no verdict
-(None) when no floor can be drawn. Each generated clip also gets its collapse label
+(None) when no floor can be drawn; its row's "note" then says why (a floor the noise
+controls land within, or clips shorter than the family's minimum, e.g. 1 s for music). Each generated clip also gets its collapse label
 (`harness.evaluation.diagnostics.diagnose_clip`). Nothing is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,11 @@ def compare(generated: Sequence[Path], reference: Sequence[Path],
 
     Returns:
         ``{"generated": N, "reference": M, "sample_rate": R, "clip_seconds": S, "metrics":
-        {key: {"value", "floor", "floor_p95", "verdict", "unit", "direction"}}, "clips":
-        [{"path", "label"}]}``: N generated clips cut to the shortest one's S seconds, M
-        reference clips of S seconds, each metric under its catalogue key with its floor's
-        mean and p95 (None without a floor) and verdict "within", "beyond" or None.
+        {key: {"value", "floor", "floor_p95", "verdict", "unit", "direction", "note"}},
+        "clips": [{"path", "label"}]}``: N generated clips cut to the shortest one's S
+        seconds, M reference clips of S seconds, each metric under its catalogue key with its
+        floor's mean and p95 (None without a floor), verdict "within", "beyond" or None, and
+        a note saying why a floor metric has no verdict (None otherwise).
 
     Raises:
         SampleGanError: no audio, unreadable audio, mixed rates without `sample_rate_hz`, or
@@ -131,10 +133,19 @@ def compare(generated: Sequence[Path], reference: Sequence[Path],
             f"{len(real)} ({total_s:.3g} s in {len(reference_files)} file(s)); add real audio "
             "or compare fewer or shorter clips")
     metrics: dict[str, dict[str, Any]] = {}
+    seconds = length / rate
     for family in catalogue.audio_families():
-        values = family.compute_function()(list(clips), real, rate, seed=FLOOR_SEED)
+        if seconds < family.min_clip_seconds:
+            short = (f"clips of {seconds:.3g} s, under the {family.min_clip_seconds:g} s minimum of "
+                     f"the {family.name} metrics")
+            metrics.update({entry.key: _metric_row(entry, {}, short) for entry in family.metrics})
+            continue
+        prepare = family.reference_class()
+        reference_set = prepare(real, rate) if prepare is not None else real
+        values = family.compute_function()(list(clips), reference_set, rate, seed=FLOOR_SEED)
+        notes = reference_set.floor_notes(len(clips), FLOOR_SEED) if prepare is not None else {}
         for entry in family.metrics:
-            metrics[entry.key] = _metric_row(entry, values)
+            metrics[entry.key] = _metric_row(entry, values, notes.get(entry.name))
     return {
         "generated": len(clips), "reference": len(real), "sample_rate": rate,
         "clip_seconds": length / rate, "metrics": metrics,
@@ -147,7 +158,7 @@ def _number(value: Any) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _metric_row(entry: catalogue.Metric, values: dict[str, Any]) -> dict[str, Any]:
+def _metric_row(entry: catalogue.Metric, values: Mapping[str, Any], note: str | None = None) -> dict[str, Any]:
     value = _number(values.get(entry.name))
     floor = p95 = None
     if entry.floor:
@@ -156,7 +167,8 @@ def _metric_row(entry: catalogue.Metric, values: dict[str, Any]) -> dict[str, An
     verdict = within_floor(value, p95)
     return {"value": value, "floor": floor, "floor_p95": p95,
             "verdict": None if verdict is None else ("within" if verdict else "beyond"),
-            "unit": entry.unit, "direction": entry.direction}
+            "unit": entry.unit, "direction": entry.direction,
+            "note": note if verdict is None and (entry.floor or value is None) else None}
 
 
 def format_comparison(result: dict[str, Any]) -> str:
@@ -167,11 +179,15 @@ def format_comparison(result: dict[str, Any]) -> str:
              "(the reference cut into back-to-back clips as long as the shortest generated one)"]
     for key, row in result["metrics"].items():
         entry = catalogue.metric(key)
-        if row["floor_p95"] is None:
-            judged = "no floor: no verdict"
-        else:
+        if row["verdict"] is not None:
             judged = (f"{row['verdict']}; {catalogue.floor_wording(entry, row['floor_p95'])}, "
                       f"mean {entry.format(row['floor'])}")
+        elif row["note"]:
+            judged = f"no verdict: {row['note']}"
+        elif not entry.floor:
+            judged = "descriptive, no floor"
+        else:
+            judged = "no value: no verdict" if row["value"] is None else "no floor: no verdict"
         lines.append(f"{key}: {entry.format(row['value'])} ({entry.direction}) - {judged}")
     labels: dict[str, int] = {}
     for clip in result["clips"]:

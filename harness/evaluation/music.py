@@ -42,7 +42,7 @@ DISTANCES = tuple(entry.name for entry in catalogue.MUSIC.metrics
 DESCRIPTIVE = tuple(entry.name for entry in catalogue.MUSIC.metrics
                     if not entry.floor and not entry.name.startswith("reference_"))
 
-MIN_CLIP_SECONDS = 1.0  # shorter clips hold too few pYIN frames and onsets to mean anything (docs/music.md)
+MIN_CLIP_SECONDS = catalogue.MUSIC.min_clip_seconds  # shorter clips get no music metrics (docs/music.md)
 PITCH_LOW_HZ = 65.0  # C2: the lowest bass note of the built-in corpus
 PITCH_HIGH_HZ = 2093.0  # C7: above the melodies and first harmonics that carry pitch
 PITCH_RESOLUTION = 0.5  # pYIN bin width in semitones: ~10x faster than librosa's 0.1 (docs/music.md)

@@ -1,11 +1,13 @@
-"""`samplegan evaluate`: how much a finished run's quality figures move with the evaluation's draw.
+"""`samplegan evaluate`: how much a finished run's quality and music figures move with the evaluation's draw.
 
 A run is judged on one evaluation: `eval_clips` clips generated from held-out seed segments
 its seed picks, with sampling its seed fixes. Draw 0 repeats exactly that evaluation from
 the exported model (its figures equal the run's logged ones on the same machine); draws
 1..N seed the same number of clips from other held-out segments of the same pool and
 sample with other seeds. Their spread separates the noise of one evaluation from the
-differences between trained models. Read-only: nothing is logged to the run.
+differences between trained models. Music metrics are repeated and redrawn too when the
+run's clips are long enough (`harness.training.events.music_plan`, as the run decided).
+Read-only: nothing is logged to the run.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import install_stop_handlers, raise_if_stop_requested
-from harness.evaluation.catalogue import MR_LSD, SHARE_HEALTHY, floor_wording
+from harness.evaluation import catalogue
+from harness.evaluation.catalogue import MR_LSD, NOTES_SUMMARY, SHARE_HEALTHY, floor_wording
 
 REDRAW_SAMPLING_SEED = 1000  # draw k >= 1 samples with seed REDRAW_SAMPLING_SEED + k
 
@@ -69,14 +72,17 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
     Returns:
         {"run_id", "seed", "clips", "samples", "draws": [per draw: draw, sampling_seed,
         rows, mr_lsd_db, mr_lsd_db_real_vs_real, mr_lsd_db_real_vs_real_p95, ratio,
-        within_floor, share_healthy, collapsed_share, labels, rms], "logged":
-        {quality/mr_lsd_db, eval/share_healthy as the run logged them}, "summary":
-        {mr_lsd_db, ratio, share_healthy: mean/sd/min/max over every draw}}.
+        within_floor, share_healthy, collapsed_share, labels, rms, notes_summary,
+        notes_summary_real_vs_real_p95, notes_within_floor, music: {music/<name>: value, floor
+        partners included} or None], "music": the `samplegan.music` status line,
+        "music_floor_notes": {metric: why no verdict}, "logged": {quality/mr_lsd_db,
+        eval/share_healthy, music/notes_summary as the run logged them}, "summary": {mr_lsd_db,
+        ratio, share_healthy, notes_summary: mean/sd/min/max over every draw}}.
     """
     from harness.evaluation.diagnostics import diagnose_batch
     from harness.evaluation.quality import ReferenceSet, quality_metrics, within_floor
     from harness.tracking.store import TrackingStore, download_artifacts, get_run
-    from harness.training.events import evaluation_segments, reference_clips
+    from harness.training.events import evaluation_segments, music_plan, reference_clips
 
     install_stop_handlers()
     store = TrackingStore.open(tracking_uri, create=False)  # read-only: never make a store
@@ -98,6 +104,8 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
     segments = evaluation_segments(dataset, seed)
     reference = ReferenceSet(reference_clips(dataset, config.eval_length, segments),
                              config.sample_rate)
+    music = music_plan(config, dataset, seed)
+    floor_notes: dict[str, str] = {}
     results = []
     for draw in range(draws + 1):
         raise_if_stop_requested()
@@ -107,6 +115,9 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
         quality = quality_metrics(list(clips), reference, config.sample_rate, seed=seed)
         diagnosis = diagnose_batch(list(clips), config.sample_rate, config.n)
         distance, floor = quality["mr_lsd_db"], quality["mr_lsd_db_real_vs_real"]
+        music_values, floor_notes = music.measure(clips)
+        notes = music_values.get(NOTES_SUMMARY.name)
+        notes_p95 = music_values.get(NOTES_SUMMARY.name + catalogue.FLOOR_PARTS["p95"])
         results.append({
             "draw": draw, "sampling_seed": sampling_seed, "rows": rows.tolist(),
             "mr_lsd_db": distance, "mr_lsd_db_real_vs_real": floor,
@@ -117,16 +128,21 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
             "collapsed_share": diagnosis.metrics["collapsed_share"],
             "labels": [clip.label for clip in diagnosis.clips],
             "rms": float(np.sqrt(np.mean(np.square(clips, dtype=np.float64)))),
+            "notes_summary": notes, "notes_summary_real_vs_real_p95": notes_p95,
+            "notes_within_floor": within_floor(notes, notes_p95),
+            "music": catalogue.keyed(catalogue.MUSIC.name, music_values) if music.enabled else None,
         })
         if progress:
             print(format_draw(results[-1]), file=sys.stderr, flush=True)
     summary = {name: _summary([r[name] for r in results if r[name] is not None])
-               for name in ("mr_lsd_db", "ratio", "share_healthy")
+               for name in ("mr_lsd_db", "ratio", "share_healthy", "notes_summary")
                if any(r[name] is not None for r in results)}
     metrics = run.data.metrics
     return {"run_id": run_id, "seed": seed, "clips": config.eval_clips,
-            "samples": config.eval_length, "draws": results,
-            "logged": {key: metrics.get(key) for key in (MR_LSD.key, SHARE_HEALTHY.key)},
+            "samples": config.eval_length, "draws": results, "music": music.status,
+            "music_floor_notes": floor_notes,
+            "logged": {key: metrics.get(key) for key in (MR_LSD.key, SHARE_HEALTHY.key,
+                                                         NOTES_SUMMARY.key)},
             "summary": summary}
 
 
@@ -137,9 +153,14 @@ def format_draw(result: dict) -> str:
     floor_text = ("no floor" if floor is None else
                   f"{floor_wording(MR_LSD, result['mr_lsd_db_real_vs_real_p95'])}, mean "
                   f"{MR_LSD.format(floor)}")
+    notes = ""
+    if result["notes_summary"] is not None:
+        p95 = result["notes_summary_real_vs_real_p95"]
+        notes = (f", notes summary {NOTES_SUMMARY.format(result['notes_summary'])} (floor p95 "
+                 f"{NOTES_SUMMARY.format(p95) if p95 is not None else 'withheld'})")
     return (f"draw {result['draw']:>2} (sampling seed {result['sampling_seed']}): MR-LSD "
             f"{MR_LSD.format(result['mr_lsd_db'])} ({floor_text}, {ratio}), healthy "
-            f"{result['share_healthy']:.0%}, RMS {result['rms']:.3f}")
+            f"{result['share_healthy']:.0%}, RMS {result['rms']:.3f}{notes}")
 
 
 def format_evaluation(report: dict) -> str:
@@ -151,10 +172,16 @@ def format_evaluation(report: dict) -> str:
     if logged is not None:
         lines.append(f"draw 0 repeats the run's own evaluation: MR-LSD {again:.3f} dB "
                      f"(logged {logged:.3f})")
+    logged_notes = report["logged"].get(NOTES_SUMMARY.key)
+    if logged_notes is not None and report["draws"][0]["notes_summary"] is not None:
+        lines.append(f"draw 0 repeats the run's notes summary: "
+                     f"{report['draws'][0]['notes_summary']:.3f} (logged {logged_notes:.3f})")
     for name, label in (("mr_lsd_db", "MR-LSD dB"), ("ratio", "ratio to floor"),
-                        ("share_healthy", "healthy share")):
+                        ("share_healthy", "healthy share"), ("notes_summary", "notes summary")):
         if name in report["summary"]:
             s = report["summary"][name]
             lines.append(f"{label}: mean {s['mean']:.3f}, SD {s['sd']:.3f}, "
                          f"range {s['min']:.3f}-{s['max']:.3f}")
+    lines.append(f"music metrics {report['music']}")
+    lines += [f"  no verdict on music/{name}: {why}" for name, why in report["music_floor_notes"].items()]
     return "\n".join(lines)

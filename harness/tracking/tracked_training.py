@@ -44,6 +44,8 @@ from models.registry import resolve
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTERRUPTED_AT_TAG = "samplegan.interrupted_at"  # e.g. "gan step 44", where a resume continues
 QUALITY_REFERENCE_TAG = "samplegan.quality_reference"  # "holdout", or "train" without a held-out split
+MUSIC_TAG = "samplegan.music"  # "computed: ..." or "skipped: <why>" (`MusicPlan.status`)
+MUSIC_FLOOR_NOTES_TAG = "samplegan.music_floor_notes"  # JSON {metric: why its floor gives no verdict}
 MODEL_ID_TAG = "samplegan.model_id"  # the run's MLflow logged model: `models:/<id>`
 STOPPED_EARLY = "stopped_early"  # the outcome of a run its time budget ended; `--resume` continues it
 QUALITY_ON_TRAIN_AUDIO = ("quality is measured against the TRAINING audio: the dataset holds "
@@ -114,6 +116,7 @@ class MlflowObserver(TrainingObserver):
         self.latest: tuple[int, tempfile.TemporaryDirectory] | None = None
         self._window: dict[str, list[float]] = {}
         self._window_step = 0
+        self._music_floor_notes: dict[str, str] | None = None
 
     def on_metrics(self, phase: str, step: int, metrics: dict[str, float]) -> None:
         for key, value in metrics.items():
@@ -136,6 +139,10 @@ class MlflowObserver(TrainingObserver):
 
     def on_evaluation(self, evaluation: Evaluation) -> None:
         self.run.log_metrics(evaluation.metrics(), evaluation.step)
+        if evaluation.music and evaluation.music_floor_notes != self._music_floor_notes:
+            # The same for every evaluation of a run (fixed count, length and seed): one tag.
+            self._music_floor_notes = evaluation.music_floor_notes
+            self.run.set_tags({MUSIC_FLOOR_NOTES_TAG: json.dumps(evaluation.music_floor_notes)})
         self.run.flush()
         self.evaluation_rows.append(evaluation_row(evaluation))
         self.run.in_background(self._render_and_log, evaluation)  # training goes on meanwhile
@@ -261,6 +268,7 @@ def tracked_training(
         trainer = Trainer(config, dataset, store_dir() / "work" / run.run_id, observer,
                           RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
         _note_resume(run, trainer)
+        run.set_tags({MUSIC_TAG: trainer.music.status})
         try:
             try:
                 result = trainer.run()
@@ -341,7 +349,11 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
                                           for phase, steps in trainer.steps.items()),
                        "quality measured on": ("held-out audio"
                                                if evaluation_split(trainer.dataset) == "holdout"
-                                               else QUALITY_ON_TRAIN_AUDIO)}
+                                               else QUALITY_ON_TRAIN_AUDIO),
+                       "music metrics": trainer.music.status}
+            if last.music_floor_notes:
+                summary["music floors withheld"] = "; ".join(
+                    f"{name}: {why}" for name, why in last.music_floor_notes.items())
             render_evaluation(last, folder / "final", summary=summary,
                               history_rows=observer.evaluation_rows, curves_png=curves,
                               reuse=observer.rendered(last.step),
@@ -401,7 +413,8 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         raise
     result = outcome.result
     if result is not None and result.evaluations:
-        print(final_summary(result.evaluations[-1], config.output_head), file=sys.stderr)
+        print(final_summary(result.evaluations[-1], config.output_head, result.music_status),
+              file=sys.stderr)
     if result is not None and result.stopped_early:
         print(f"{result.stopped_early}: MLflow run {outcome.run_id} is evaluated and FINISHED; "
               f"continue it with the same arguments and --resume {outcome.run_id}",
@@ -416,10 +429,11 @@ def _check_unfinished(run) -> None:
         raise SampleGanError(f"run {run.info.run_id} already FINISHED; there is nothing to resume")
 
 
-def final_summary(evaluation: Evaluation, output_head: str) -> str:
+def final_summary(evaluation: Evaluation, output_head: str, music_status: str = "") -> str:
     """One line of a run's last evaluation: its label and healthy share, MR-LSD beside its
-    real-vs-real floor, and the held-out gain over linear prediction (in nats per sample for
-    the mu-law head, in MSE for the tanh head: `harness.evaluation.likelihood`)."""
+    real-vs-real floor, the notes summary beside its floor (or why music was skipped), and
+    the held-out gain over linear prediction (in nats per sample for the mu-law head, in MSE
+    for the tanh head: `harness.evaluation.likelihood`)."""
     diagnosis = evaluation.diagnosis.metrics
     parts = [f"final evaluation at GAN step {evaluation.step}: {evaluation.diagnosis.label}, "
              f"{diagnosis.get('share_healthy', 0.0):.0%} of clips healthy"]
@@ -427,6 +441,14 @@ def final_summary(evaluation: Evaluation, output_head: str) -> str:
     if mr_lsd is not None:
         parts.append(f"MR-LSD {mr_lsd:.2f} dB" + (
             f" (real-vs-real floor {floor:.2f} dB; lower is better)" if floor is not None else ""))
+    notes = catalogue.NOTES_SUMMARY
+    if evaluation.music.get(notes.name) is not None:
+        p95 = evaluation.music.get(notes.name + catalogue.FLOOR_PARTS["p95"])
+        parts.append(f"notes summary {notes.format(evaluation.music[notes.name])} "
+                     f"(1 = as close as real audio; floor p95 "
+                     f"{notes.format(p95) if p95 is not None else 'withheld'})")
+    elif music_status.startswith("skipped"):
+        parts.append(f"music metrics {music_status}")
     gain = evaluation.likelihood.get("gain_over_linear")
     if gain is not None:
         unit = "nats/sample" if output_head == "mulaw" else "MSE"

@@ -17,6 +17,8 @@ from harness.common.errors import SampleGanError
 from harness.data.loader import Dataset
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import BatchDiagnosis
+from harness.evaluation.floors import floor_draws
+from harness.evaluation.music import MIN_CLIP_SECONDS
 from models.config import SampleGANConfig
 
 PHASES = ("autoencoder", "pretrain", "gan")
@@ -25,6 +27,9 @@ PHASES = ("autoencoder", "pretrain", "gan")
 ENCODER_SEED_SOURCES = frozenset({"encoded"})
 QUALITY_REFERENCE_SEGMENTS = 256  # held-out segments the quality metrics compare against
 SEED_BANK_SEGMENTS = 64  # real segments exported with the model for `samplegan generate`
+# Held-out clips the music metrics compare against: 8x the default 4 evaluation clips, and
+# their features cost ~0.2 s CPU per 4 s clip once per run (docs/music.md).
+MUSIC_REFERENCE_CLIPS = 32
 
 
 class TrainingDiverged(SampleGanError):
@@ -65,6 +70,8 @@ class Evaluation:
     quality: dict[str, float | None]
     dynamics: dict[str, Any]
     likelihood: dict[str, float] = field(default_factory=dict)  # harness/evaluation/likelihood.py
+    music: dict[str, float | None] = field(default_factory=dict)  # empty when the run skips music
+    music_floor_notes: dict[str, str] = field(default_factory=dict)  # music metric -> why no verdict
     generation_s: float | None = None  # wall time of generating `clips` (the first includes tracing)
 
     def metrics(self) -> dict[str, float]:
@@ -74,7 +81,8 @@ class Evaluation:
         for family, family_values in ((catalogue.EVAL, self.diagnosis.metrics),
                                       (catalogue.QUALITY, self.quality),
                                       (catalogue.DYNAMICS, self.dynamics),
-                                      (catalogue.LIKELIHOOD, self.likelihood)):
+                                      (catalogue.LIKELIHOOD, self.likelihood),
+                                      (catalogue.MUSIC, self.music)):
             values.update(catalogue.keyed(family.name, family_values))
         if self.generation_s:
             values[catalogue.GENERATION_SPEED.key] = self.clips.size / self.generation_s
@@ -105,6 +113,7 @@ class TrainingResult:
     evaluations: list[Evaluation]
     stopped_early: str | None = None
     steps: dict[str, int] = field(default_factory=dict)
+    music_status: str = ""  # `MusicPlan.status`: whether and why music metrics were computed
 
 
 def evaluation_split(dataset: Dataset) -> str:
@@ -132,6 +141,90 @@ def reference_clips(dataset: Dataset, length: int, segments: np.ndarray) -> np.n
     """
     clips = dataset.contiguous_clips(evaluation_split(dataset), length, QUALITY_REFERENCE_SEGMENTS)
     return clips if len(clips) >= 2 else segments
+
+
+@dataclass
+class MusicPlan:
+    """Whether a run computes the music metrics, against which clips, and why (docs/music.md).
+
+    Attributes:
+        status: one line for the `samplegan.music` tag and the run page, starting "computed:"
+            or "skipped:".
+        clips: (clips, eval_length) float32 held-out reference clips; None when skipped.
+        sources: (clips,) piece ids for piece-apart floors, or None (piece-blind floors).
+        sample_rate_hz: their rate in Hz.
+        seed: seed of the floors' draws (the run's).
+    """
+
+    status: str
+    clips: np.ndarray | None
+    sources: np.ndarray | None
+    sample_rate_hz: int
+    seed: int
+    _reference: Any = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        """Music metrics are computed at every evaluation."""
+        return self.clips is not None
+
+    def measure(self, generated: np.ndarray) -> tuple[dict[str, float | None], dict[str, str]]:
+        """The music metrics of an evaluation's clips and the reasons of withheld floors.
+
+        The reference's features are extracted on the first call (librosa is imported then,
+        never in a run that skips music).
+
+        Args:
+            generated: (clips, eval_length) float32 generated clips in [-1, 1].
+
+        Returns:
+            ({name: value} as `harness.evaluation.music.music_metrics` returns it, {name: why
+            its floor gives no verdict}); both empty when skipped.
+        """
+        if not self.enabled:
+            return {}, {}
+        from harness.evaluation.music import MusicReference, music_metrics
+
+        if self._reference is None:
+            self._reference = MusicReference(self.clips, self.sample_rate_hz, self.sources)
+        metrics = music_metrics(list(generated), self._reference, self.sample_rate_hz, seed=self.seed)
+        return metrics, self._reference.floor_notes(len(generated), self.seed)
+
+
+def music_plan(config: SampleGANConfig, dataset: Dataset, seed: int) -> MusicPlan:
+    """Decide once per run whether its evaluations get music metrics.
+
+    They need clips of at least `MIN_CLIP_SECONDS` and, for a like-for-like floor, at least
+    2 x `eval_clips` held-out clips of that length (up to `MUSIC_REFERENCE_CLIPS`, spread
+    over the evaluation split). The floors are piece-apart (`sources`) when every floor draw
+    leaves at least `eval_clips` clips of other pieces; otherwise piece-blind.
+    """
+    seconds = config.eval_length / config.sample_rate
+    rate = config.sample_rate
+
+    def skipped(reason: str) -> MusicPlan:
+        return MusicPlan(f"skipped: {reason}", None, None, rate, seed)
+
+    if seconds < MIN_CLIP_SECONDS:
+        return skipped(f"clips of {seconds:.3g} s, under the {MIN_CLIP_SECONDS:g} s minimum "
+                       "(raise eval_samples)")
+    split = evaluation_split(dataset)
+    clips = dataset.contiguous_clips(split, config.eval_length, MUSIC_REFERENCE_CLIPS)
+    if len(clips) < 2 * config.eval_clips:
+        return skipped(f"the {split} split holds {len(clips)} contiguous clips of {seconds:.3g} s; "
+                       f"a floor for {config.eval_clips} clips needs {2 * config.eval_clips}")
+    sources = dataset.contiguous_clip_sources(split, config.eval_length, MUSIC_REFERENCE_CLIPS)
+    pieces = len(set(sources.tolist()))
+    try:
+        floor_draws(config.eval_clips, len(clips), seed, sources)
+        floors = f"piece-apart floors ({pieces} pieces)"
+    except ValueError:
+        sources = None
+        floors = (f"piece-blind floors: {pieces} piece(s) cannot leave {config.eval_clips} clips "
+                  "of other pieces in every draw")
+    where = "held-out audio" if split == "holdout" else "TRAINING audio (no held-out split)"
+    return MusicPlan(f"computed: {config.eval_clips} clips of {seconds:.3g} s against {len(clips)} "
+                     f"clips of {where}, {floors}", clips, sources, rate, seed)
 
 
 def check_dataset(config: SampleGANConfig, dataset: Dataset) -> None:

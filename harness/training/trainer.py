@@ -42,6 +42,7 @@ from harness.training.events import (
     TrainingObserver,
     TrainingResult,
     evaluation_segments,
+    music_plan,
     phase_totals,
     reference_clips,
 )
@@ -123,6 +124,7 @@ class Trainer:
         self._eval_real = evaluation_segments(dataset, self.options.seed)
         self._quality_reference = ReferenceSet(
             reference_clips(dataset, config.eval_length, self._eval_real), config.sample_rate)
+        self.music = music_plan(config, dataset, self.options.seed)  # its reference is built lazily
         self._probe, self._probe_baselines = self._likelihood_probe()
         self._started = time.monotonic()
         self._last_checkpoint = time.monotonic()
@@ -382,7 +384,8 @@ class Trainer:
 
     # --- evaluation ---------------------------------------------------------------------
     def evaluate(self) -> Evaluation:
-        """Generate `eval_clips` clips from fixed held-out seeds and diagnose them."""
+        """Generate `eval_clips` clips from fixed held-out seeds; diagnose and measure them
+        (quality, likelihood, and music when `self.music` computes it)."""
         raise_if_stop_requested()
         c = self.config
         step = int(self.steps["gan"].numpy())
@@ -390,6 +393,7 @@ class Trainer:
         clips = evaluation_clips(self.model, self._eval_real[: c.eval_clips], c.eval_length,
                                  self.options.seed)
         generation_s = time.perf_counter() - started
+        music, music_floor_notes = self.music.measure(clips)
         evaluation = Evaluation(
             step=step, sample_rate_hz=c.sample_rate, n=c.n, clips=clips,
             diagnosis=diagnose_batch(list(clips), c.sample_rate, c.n),
@@ -397,6 +401,7 @@ class Trainer:
                                     seed=self.options.seed),
             dynamics=diagnose_training(gan_history(self.history)),
             likelihood=self.heldout_likelihood(),
+            music=music, music_floor_notes=music_floor_notes,
             generation_s=generation_s,
         )
         self.evaluations.append(evaluation)
@@ -505,7 +510,7 @@ class Trainer:
     def _result(self, stopped: str | None) -> TrainingResult:
         return TrainingResult(
             model=self.model, history=self.history, evaluations=self.evaluations,
-            stopped_early=stopped,
+            stopped_early=stopped, music_status=self.music.status,
             steps={phase: int(variable.numpy()) for phase, variable in self.steps.items()},
         )
 

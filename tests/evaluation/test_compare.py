@@ -11,12 +11,13 @@ import pytest
 from harness.data.audio import load_audio, write_wav
 from harness.data.corpus import compose_corpus, render_piece
 from harness.evaluation import catalogue
-from harness.evaluation.compare import compare, reference_clips
+from harness.evaluation.compare import compare, format_comparison, reference_clips
 
 RATE_HZ = 16000
 CLIP_S = 2
 TOP_KEYS = ["generated", "reference", "sample_rate", "clip_seconds", "metrics", "clips"]
-METRIC_KEYS = ["value", "floor", "floor_p95", "verdict", "unit", "direction"]
+METRIC_KEYS = ["value", "floor", "floor_p95", "verdict", "unit", "direction", "note"]
+DATA = Path(__file__).parent / "data"
 
 
 def _noise_like(reference: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
@@ -86,6 +87,46 @@ def test_real_clips_are_within_and_noise_beyond_the_floor(corpus_files):
         assert real["metrics"][key]["verdict"] == "within", real["metrics"][key]
         assert noise["metrics"][key]["verdict"] == "beyond", noise["metrics"][key]
         assert noise["metrics"][key]["value"] > 2 * real["metrics"][key]["value"]
+
+
+def test_music_puts_a_frame_tier_runs_textured_noise_beyond_and_real_clips_near_the_floor(corpus_files):
+    """4 clips of 2 s of a real `frame-tier-fix` run (tests/evaluation/data) and 3 corpus
+    clips, each against 21 corpus clips of 2 s; every music entry is a row of the JSON."""
+    textured = sorted(DATA.glob("frame_tier_fix_*.wav"))
+    if len(textured) != 4:
+        pytest.skip("the frame_tier_fix clips are not in tests/evaluation/data")
+    noise = compare(textured, [corpus_files["reference"]])
+    real = compare([corpus_files["real"]], [corpus_files["reference"]])
+    notes = catalogue.NOTES_SUMMARY.key
+    for result in (noise, real):
+        for entry in catalogue.MUSIC.metrics:
+            row = result["metrics"][entry.key]
+            assert (row["unit"], row["direction"]) == (entry.unit, entry.direction)
+            assert (row["floor"] is not None) == entry.floor, entry.key
+    assert noise["metrics"][notes]["verdict"] == "beyond", noise["metrics"][notes]
+    assert noise["metrics"]["music/harmonic_share_gap"]["verdict"] == "beyond"
+    # Real clips of the reference's own pieces: within, or at most just above the p95.
+    assert real["metrics"][notes]["value"] <= 1.2 * real["metrics"][notes]["floor_p95"], real["metrics"][notes]
+    assert noise["metrics"][notes]["value"] > 2 * real["metrics"][notes]["value"]
+
+
+def test_clips_under_the_music_minimum_get_null_verdicts_with_the_reason(corpus_files, tmp_path):
+    short = tmp_path / "short"
+    short.mkdir()
+    for index, clip in enumerate(load_audio(path, RATE_HZ)[: RATE_HZ // 2]
+                                 for path in sorted(corpus_files["real"].glob("*.wav"))):
+        write_wav(short / f"clip_{index}.wav", clip, RATE_HZ)
+    result = compare([short], [corpus_files["reference"]])
+    for entry in catalogue.MUSIC.metrics:
+        row = result["metrics"][entry.key]
+        assert (row["value"], row["verdict"]) == (None, None), entry.key
+        assert row["note"] == "clips of 0.5 s, under the 1 s minimum of the music metrics"
+    mr_lsd = result["metrics"][catalogue.MR_LSD.key]  # quality is still measured on 0.5 s
+    assert mr_lsd["value"] is not None
+    assert mr_lsd["verdict"] is not None or mr_lsd["note"].startswith("no verdict at 3 clips of 0.5 s")
+    text = format_comparison(result)
+    assert (f"{catalogue.NOTES_SUMMARY.key}: – (minimize) - no verdict: clips of 0.5 s, under the "
+            "1 s minimum of the music metrics") in text
 
 
 @pytest.mark.slow
