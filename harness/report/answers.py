@@ -14,7 +14,7 @@ from harness.evaluation import catalogue
 from harness.evaluation.quality import within_floor
 from harness.report.analysis import Analysis
 from harness.report.document import level_text
-from harness.report.music import clip_seconds, music_answer
+from harness.report.music import music_answer, skip_reason
 from harness.report.stats import (
     COLLAPSE,
     FINISHED_STATES,
@@ -337,7 +337,7 @@ def answer_lines(data: StudyData, analysis: Analysis) -> list[str]:
     if analysis.factors:
         answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
     answers.append(floor_answer(analysis.variants))
-    answers.append(music_answer(analysis.variants, clip_seconds(data.run_params)))
+    answers.append(music_answer(analysis.variants, skip_reason(frame, data.run_params)))
     on_training_audio = training_audio_answer(frame)
     if on_training_audio:
         answers.append(on_training_audio)

@@ -79,12 +79,12 @@ def _ratio_text(row: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def music_answer(variants: pd.DataFrame, clip_seconds: float | None = None) -> str:
+def music_answer(variants: pd.DataFrame, reason: str = "") -> str:
     """The Answer's line: which variants' clips are within 2x the floor on the pitch metrics.
 
     Args:
         variants: `harness.report.stats.variant_table` (its music columns may be absent).
-        clip_seconds: Length of the runs' clips, to say why nothing was measured.
+        reason: Why no run logged music metrics (`skip_reason`), said when none did.
     """
     pitch = " and ".join(entry.title for entry in PITCH_METRICS)
     title = f"**Pitch ({pitch}):**"
@@ -92,7 +92,7 @@ def music_answer(variants: pd.DataFrame, clip_seconds: float | None = None) -> s
     judged = {variant: verdict for variant, verdict in verdicts.items() if verdict is not None}
     if not judged:
         if not has_music(variants).any():
-            return f"{title} no variant logged music metrics ({no_music_reason(clip_seconds)})."
+            return f"{title} no variant logged music metrics ({reason or no_music_reason(None)})."
         return f"{title} no variant has a floor for both pitch metrics, so none is judged."
     within = [variant for variant, verdict in judged.items() if verdict]
     rule = f" ({PITCH_RULE}, on both)"
@@ -110,7 +110,7 @@ def music_answer(variants: pd.DataFrame, clip_seconds: float | None = None) -> s
 
 
 def no_music_reason(clip_seconds: float | None) -> str:
-    """Why no run logged music metrics, in a clause."""
+    """Why no run logged music metrics, in a clause, from the length of their clips."""
     if clip_seconds is not None and clip_seconds < MIN_CLIP_SECONDS:
         return (f"their clips last {clip_seconds:.3g} s, shorter than the {MIN_CLIP_SECONDS:g} s "
                 "the music metrics need; raise `eval_samples`")
@@ -137,7 +137,7 @@ def _cell(row: Mapping[str, Any], entry: catalogue.Metric) -> str:
     return cell + (f": {'within' if verdict else 'beyond'}" if verdict is not None else "")
 
 
-def music_figures(variants: pd.DataFrame, clip_seconds: float | None = None) -> dict[str, Any]:
+def music_figures(variants: pd.DataFrame, reason: str = "") -> dict[str, Any]:
     """The music section's numbers for `samplegan report --json`.
 
     Returns:
@@ -163,10 +163,9 @@ def music_figures(variants: pd.DataFrame, clip_seconds: float | None = None) -> 
                                   ("within" if verdict else "beyond"),
                                   "within_2x": within_multiple(values["mean"], values["floor"])}
         rows.append({"variant": str(variant), "within_2x_pitch": verdicts[variant], "metrics": metrics})
-    return {"answer": music_answer(variants, clip_seconds), "pitch_rule": PITCH_RULE,
+    return {"answer": music_answer(variants, reason), "pitch_rule": PITCH_RULE,
             "pitch_metrics": [entry.key for entry in PITCH_METRICS],
-            "note": None if measured.any() else f"no variant logged music metrics: "
-                                                f"{no_music_reason(clip_seconds)}",
+            "note": None if measured.any() else f"no variant logged music metrics: {reason}",
             "variants": rows}
 
 
@@ -189,18 +188,29 @@ def clip_seconds(run_params: Mapping[str, Mapping[str, str]]) -> float | None:
     return max(lengths) if lengths else None
 
 
-def music_section(document: Document, variants: pd.DataFrame, clip_seconds: float | None) -> None:
+def skip_reason(frame: pd.DataFrame, run_params: Mapping[str, Mapping[str, str]]) -> str:
+    """Why the study's runs logged no music metrics: the reasons their runs give (the
+    ``music_status`` column, "skipped: <why>"), else a guess from their clips' length."""
+    statuses = frame["music_status"] if "music_status" in frame else pd.Series(dtype=object)
+    reasons = sorted({status.removeprefix("skipped: ") for status in statuses
+                      if isinstance(status, str) and status.startswith("skipped")})
+    if reasons:
+        return "runs say: " + "; ".join(reasons[:2]) + (" ..." if len(reasons) > 2 else "")
+    return no_music_reason(clip_seconds(run_params))
+
+
+def music_section(document: Document, variants: pd.DataFrame, reason: str) -> None:
     """The report's "Music structure" section: a variant's notes summary and music distances.
 
     Args:
         document: The report.
         variants: `harness.report.stats.variant_table`.
-        clip_seconds: Length of the runs' clips (None: unknown), to say why nothing was measured.
+        reason: Why no run logged music metrics (`skip_reason`), the section's one line then.
     """
     document.heading("Music structure")
     measured = has_music(variants)
     if not measured.any():
-        document.paragraph(f"No music metrics: no variant logged them ({no_music_reason(clip_seconds)}).")
+        document.paragraph(f"No music metrics: no variant logged them ({reason}).")
         return
     document.paragraph(
         "Does a variant's audio hold notes? pYIN voicing, the harmonic share after "
