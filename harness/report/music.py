@@ -134,6 +134,8 @@ def _cell(row: Mapping[str, Any], entry: catalogue.Metric) -> str:
     p95 = _number(row.get(f"{name}_floor_p95"))
     verdict = within_floor(_number(row.get(name)), None if math.isnan(p95) else p95)
     cell += f"; floor {text(floor)} (p95 {text(p95)})"
+    if math.isnan(_number(row.get(name))):
+        return cell + ": no value (e.g. no onsets in the generated clips)"
     return cell + (f": {'within' if verdict else 'beyond'}" if verdict is not None else "")
 
 
