@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -413,12 +414,21 @@ def _parse_storage(storage_table: Mapping[str, Any]) -> StorageSettings:
 
 def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
     """A Fréchet objective needs more log-mel frames than dimensions in every evaluation;
-    a bits-per-sample objective needs a mu-law head (an MSE has no bits)."""
+    a bits-per-sample objective needs a mu-law head (an MSE has no bits); a music objective
+    needs clips of at least the music family's minimum length (docs/music.md)."""
     if spec.objective.metric in catalogue.BITS_OF and config.output_head != "mulaw":
         raise SpecError(
             f"objective.metric {spec.objective.metric} is logged only with a mu-law head, but "
             f"{where} has output_head={config.output_head}; use "
             f"{catalogue.BITS_OF[spec.objective.metric].key} or set output_head = \"mulaw\"")
+    music = catalogue.MUSIC
+    seconds = config.eval_length / config.sample_rate
+    if catalogue.metric(spec.objective.metric).family == music.name and seconds < music.min_clip_seconds:
+        raise SpecError(
+            f"objective.metric {spec.objective.metric} is logged only for evaluation clips of at "
+            f"least {music.min_clip_seconds:g} s, but {where} generates clips of {seconds:.3g} s "
+            f"({config.eval_length} samples at {config.sample_rate} Hz); set overrides.eval_samples "
+            f"= {math.ceil(music.min_clip_seconds * config.sample_rate)} or more")
     if spec.objective.metric != catalogue.FRECHET.key:
         return
     from harness.evaluation.quality import MEL_BANDS, logmel_frame_count

@@ -84,9 +84,9 @@ def test_the_family_functions_return_exactly_the_catalogued_names():
     assert eval_names == {entry.key for entry in catalogue.EVAL.metrics}
 
 
-def _spec(metric: str, head: str = "mulaw") -> dict:
+def _spec(metric: str, head: str = "mulaw", eval_samples: int = 44100) -> dict:
     return {"name": "objective-check", "base_variant": "paper", "dataset": {"builtin": True},
-            "overrides": {"output_head": head, "eval_samples": 16000},
+            "overrides": {"output_head": head, "eval_samples": eval_samples},
             "design": {"grid": {"lstm_mode": ["stateful"]}},
             "objective": {"metric": metric}}
 
@@ -105,6 +105,15 @@ def test_a_bits_objective_needs_a_mulaw_head():
     assert set(OBJECTIVE_METRICS) >= {"likelihood/teacher_loss_bits", "quality/mr_lsd_db"}
     with pytest.raises(SpecError, match="only with a mu-law head.*likelihood/gain_over_linear"):
         parse_spec(_spec("likelihood/gain_over_linear_bits", head="tanh"))
+
+
+def test_a_music_objective_needs_clips_of_the_music_minimum():
+    key = catalogue.NOTES_SUMMARY.key
+    assert key in OBJECTIVE_METRICS and catalogue.NOTES_SUMMARY.direction == "minimize"
+    assert parse_spec(_spec(key, eval_samples=44100)).objective.metric == key  # 1 s at 44.1 kHz
+    with pytest.raises(SpecError, match=r"at least 1 s, but grid point .* clips of 0\.998 s .*"
+                                        r"eval_samples = 44100 or more"):
+        parse_spec(_spec(key, eval_samples=44000))
 
 
 def test_no_harness_module_spells_a_metric_key_but_the_catalogue():
