@@ -98,6 +98,52 @@ def _band_filters(sample_rate_hz: int, n_fft: int) -> np.ndarray:
     return librosa.filters.mel(sr=sample_rate_hz, n_fft=n_fft, n_mels=HARMONIC_BANDS, fmin=PITCH_LOW_HZ)
 
 
+@dataclass(frozen=True)
+class PitchTrack:
+    """pYIN's pitch track of one clip (`pitch_track`), one value per frame.
+
+    Attributes:
+        times_s: (frames,) centre of each frame in seconds.
+        f0_hz: (frames,) fundamental frequency in Hz; NaN where the frame is unvoiced.
+        voiced: (frames,) bool, pYIN's voiced flag (its HMM's decision, not a threshold).
+        probability: (frames,) pYIN's voicing probability in [0, 1].
+    """
+
+    times_s: np.ndarray
+    f0_hz: np.ndarray
+    voiced: np.ndarray
+    probability: np.ndarray
+
+
+def pitch_track(clip: np.ndarray, sample_rate_hz: int) -> PitchTrack:
+    """librosa's pYIN with the music metrics' settings: the one place they are spelled.
+
+    Frames of `harness.evaluation.spectral.spectral_fft_size` samples (64 ms at 16 kHz) with a
+    half-frame hop, bins of `PITCH_RESOLUTION` semitone between `PITCH_LOW_HZ` and
+    `PITCH_HIGH_HZ`. A clip shorter than one frame is padded with zeros to a frame.
+
+    Args:
+        clip: (samples,) float waveform in [-1, 1].
+        sample_rate_hz: Rate in Hz.
+
+    Returns:
+        The clip's `PitchTrack`.
+    """
+    import librosa
+
+    clip = np.asarray(clip, dtype=np.float32)
+    n_fft = spectral_fft_size(sample_rate_hz)
+    if clip.size < n_fft:
+        clip = np.pad(clip, (0, n_fft - clip.size))
+    hop = n_fft // 2
+    f0, voiced, probability = librosa.pyin(
+        clip, fmin=PITCH_LOW_HZ, fmax=PITCH_HIGH_HZ, sr=sample_rate_hz, frame_length=n_fft,
+        hop_length=hop, resolution=PITCH_RESOLUTION)
+    return PitchTrack(times_s=librosa.times_like(f0, sr=sample_rate_hz, hop_length=hop),
+                      f0_hz=np.asarray(f0, dtype=np.float64), voiced=np.asarray(voiced, dtype=bool),
+                      probability=np.asarray(probability, dtype=np.float64))
+
+
 def clip_features(clip: np.ndarray, sample_rate_hz: int) -> ClipFeatures:
     """The music features of one clip, all from librosa: pYIN, HPSS, chroma, onsets, frame RMS.
 
@@ -124,9 +170,7 @@ def clip_features(clip: np.ndarray, sample_rate_hz: int) -> ClipFeatures:
         clip = np.pad(clip, (0, n_fft - clip.size))
     magnitude = np.abs(librosa.stft(clip, n_fft=n_fft, hop_length=hop))  # (bins, frames)
     power = magnitude.astype(np.float64) ** 2
-    _, voiced, probability = librosa.pyin(
-        clip, fmin=PITCH_LOW_HZ, fmax=PITCH_HIGH_HZ, sr=sample_rate_hz, frame_length=n_fft,
-        hop_length=n_fft // 2, resolution=PITCH_RESOLUTION)
+    pitch = pitch_track(clip, sample_rate_hz)
     harmonic, _ = librosa.decompose.hpss(magnitude, kernel_size=HPSS_KERNEL, margin=HPSS_MARGIN)
     bands = _band_filters(sample_rate_hz, n_fft)  # (HARMONIC_BANDS, bins)
     # tuning=0: estimating it warns on noise and silence, and a sorted histogram ignores it.
@@ -150,8 +194,8 @@ def clip_features(clip: np.ndarray, sample_rate_hz: int) -> ClipFeatures:
     drops = [level_db[frame : frame + peak].max() - level_db[frame + start : frame + stop].mean()
              for frame in onset_frames if frame + stop <= level_db.size]
     return ClipFeatures(
-        frames=int(voiced.size), voiced_frames=int(np.count_nonzero(voiced)),
-        voicing_probability_sum=float(np.nansum(probability)),
+        frames=int(pitch.voiced.size), voiced_frames=int(np.count_nonzero(pitch.voiced)),
+        voicing_probability_sum=float(np.nansum(pitch.probability)),
         harmonic_band_energy=bands @ (harmonic.astype(np.float64) ** 2).sum(axis=1),
         band_energy=bands @ power.sum(axis=1),
         chroma=chroma.astype(np.float64), duration_s=duration_s,

@@ -14,6 +14,7 @@ from harness.evaluation import catalogue
 from harness.evaluation.quality import within_floor
 from harness.report.analysis import Analysis
 from harness.report.document import level_text
+from harness.report.music import music_answer, skip_reason
 from harness.report.stats import (
     COLLAPSE,
     FINISHED_STATES,
@@ -336,6 +337,7 @@ def answer_lines(data: StudyData, analysis: Analysis) -> list[str]:
     if analysis.factors:
         answers.append(significance_answer(analysis.objective_tests, analysis.collapse_tests))
     answers.append(floor_answer(analysis.variants))
+    answers.append(music_answer(analysis.variants, skip_reason(frame, data.run_params)))
     on_training_audio = training_audio_answer(frame)
     if on_training_audio:
         answers.append(on_training_audio)
@@ -387,7 +389,8 @@ def floor_text(row: Mapping[str, Any], name: str) -> str:
 def floor_answer(variants: pd.DataFrame) -> str:
     """One sentence per distance: how many variants are within their like-for-like floor."""
     parts = []
-    for entry in sorted(catalogue.floor_metrics(), key=lambda e: e is catalogue.FRECHET):
+    # The quality family's: the music distances have their own line (`music_answer`).
+    for entry in sorted(catalogue.floor_metrics(catalogue.QUALITY.name), key=lambda e: e is catalogue.FRECHET):
         name, title = entry.name, entry.title
         verdicts = {variant: _floor_verdict(row, name) for variant, row in variants.iterrows()}
         judged = {variant: verdict for variant, verdict in verdicts.items() if verdict}

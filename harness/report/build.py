@@ -36,6 +36,7 @@ from harness.report.analysis import Analysis
 from harness.report.answers import answer_lines
 from harness.report.document import Document
 from harness.report.listening import Media, collapse_section, listening_section
+from harness.report.music import music_figures, music_section, skip_reason
 from harness.report.sections import (
     HOW_TO_READ,
     effects_section,
@@ -84,6 +85,7 @@ def _build_report(data: StudyData, folder: Path) -> dict[str, Any]:
         document.paragraph(HOW_TO_READ)
         listening_section(document, data, analysis, media, folder, scratch)
         variants_section(document, data, analysis)
+        music_section(document, analysis.variants, skip_reason(frame, data.run_params))
         study_section(document, data, sources)
         if analysis.factors:
             effects_section(document, data, analysis, folder)
@@ -108,6 +110,7 @@ def _build_report(data: StudyData, folder: Path) -> dict[str, Any]:
         "missing": missing_lines(data),
         "answers": answers,
         "variants": _json_ready(analysis.variants.reset_index(names="variant")),
+        "music": music_figures(analysis.variants, skip_reason(frame, data.run_params)),
         "trials": _json_ready(frame),
         "collapse_ranking": _json_ready(analysis.collapse_ranking),
         "objective_ranking": _json_ready(analysis.objective_ranking),

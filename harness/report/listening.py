@@ -34,6 +34,7 @@ from harness.report.stats import (
 )
 from harness.report.stores import StudyData, progress
 from harness.tracking.plots import plot_clips
+from harness.tracking.run_page import PITCH_PNG
 from models.registry import resolve
 
 
@@ -221,6 +222,11 @@ def _listen(document: Document, final: RunFinal, role: str, wanted: Sequence[str
     if final.clips_png is not None:
         shutil.copy2(final.clips_png, folder / f"listen_{role}.png")
         document.image(f"listen_{role}.png", f"waveforms and spectrograms, {role} variant")
+    pitch_png = final.folder / PITCH_PNG if final.folder else None
+    if role == "best" and pitch_png is not None and pitch_png.is_file():  # drawn by runs with long clips
+        shutil.copy2(pitch_png, folder / f"listen_{role}_pitch.png")
+        document.image(f"listen_{role}_pitch.png", f"pitch track of clip 0 beside a held-out clip, "
+                       f"{role} variant: does it hold a pitch?")
     return clip_length, rate
 
 

@@ -34,6 +34,7 @@ from harness.report.stats import (
 from harness.study.spec import Objective, Pruner, objective_name
 from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking.store import StoreMissing, TrackingStore, retrying
+from harness.tracking.tracked_training import MUSIC_TAG
 from models.config import canonical_key
 
 # Frame columns filled from each run's latest metric values; NaN when the run or metric is
@@ -64,7 +65,7 @@ METRIC_COLUMNS = {
 
 
 TAG_COLUMNS = {"outcome": "samplegan.outcome", "final_label": "samplegan.final_label",
-               "quality_reference": "samplegan.quality_reference"}
+               "quality_reference": "samplegan.quality_reference", "music_status": MUSIC_TAG}
 
 
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RERUN", "RUNNING", "WAITING")
@@ -367,7 +368,8 @@ def trials_frame(study_name: str, storage: str | None = None,
         ``frechet_logmel``, ``mr_lsd_db``, their floors ``_real_vs_real`` and the floors'
         ``_real_vs_real_p95``), the tags ``outcome``, ``final_label`` (the last evaluation's
         batch label: diverse or mode_collapse) and ``quality_reference`` ("holdout", or "train"
-        when the run's dataset held nothing out),
+        when the run's dataset held nothing out) and ``music_status`` ("computed: ..." or
+        "skipped: <why>", the run's `samplegan.music` tag),
         ``prune_reason``, ``error``, ``attempts`` (trials of the cell),
         ``duration_s``, ``mlflow_run_id``, ``mlflow_status``. Metrics of a missing run are NaN.
 

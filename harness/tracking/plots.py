@@ -376,3 +376,107 @@ def panels_drawn(path: Path) -> dict[str, dict[str, int]]:
 
     with Image.open(path) as image:
         return json.loads(image.text[_PANELS_KEY])
+
+
+# The pitch-track figure: pYIN's f0 over the spectrogram, generated beside held-out audio.
+PITCH_VIEW_LOW_HZ = 50.0  # below pYIN's lowest pitch, so a bass note's track is not on the edge
+PITCH_SPECTROGRAM_RANGE_DB = 80.0  # shown below each clip's peak: quieter bins are black
+_PITCH_TICKS_HZ = (100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+
+
+@dataclass(frozen=True)
+class PitchFigure:
+    """What `plot_pitch_tracks` drew.
+
+    Attributes:
+        path: the PNG file.
+        panels: panel title -> (voiced share of its frames, mean voicing probability), from
+            the pitch track drawn in it.
+        figure: the drawn figure, to measure what landed where.
+    """
+
+    path: Path
+    panels: dict[str, tuple[float, float]]
+    figure: Figure | None = field(default=None, repr=False, compare=False)
+
+
+def plot_pitch_tracks(clips: Mapping[str, np.ndarray], sample_rate_hz: int, path: Path,
+                      title: str = "") -> PitchFigure:
+    """pYIN's pitch track over the log-frequency spectrogram of each clip, side by side.
+
+    Each column is one clip: on top its power spectrogram (frames as the music metrics'
+    pYIN uses, `harness.evaluation.music.pitch_track`; from `PITCH_SPECTROGRAM_RANGE_DB`
+    below its peak) on a log-frequency axis, with the f0 of the frames pYIN calls voiced
+    drawn over it (gaps where it calls them unvoiced); below it the voicing probability,
+    voiced frames shaded. A held-out clip beside a generated one shows at a glance whether
+    the generated audio holds a pitch as real audio does.
+
+    Args:
+        clips: panel title -> (samples,) waveform in [-1, 1], e.g. {"generated clip 0": ...,
+            "held-out clip 0": ...}; drawn left to right in this order.
+        sample_rate_hz: Sample rate of every clip in Hz.
+        path: PNG file to write; its folder is created.
+        title: Figure title.
+
+    Returns:
+        What was drawn (`PitchFigure`).
+
+    Raises:
+        ValueError: If `clips` is empty.
+    """
+    import librosa
+
+    from harness.evaluation.music import PITCH_HIGH_HZ, PITCH_LOW_HZ, pitch_track
+    from harness.evaluation.spectral import spectral_fft_size
+
+    if not clips:
+        raise ValueError("no clips to plot")
+    figure = Figure(figsize=(5.6 * len(clips) + 0.4, 4.6))
+    figure.subplots_adjust(left=0.08 / len(clips), right=0.99, bottom=0.11, top=0.84,
+                           hspace=0.08, wspace=0.12)
+    grid = figure.add_gridspec(2, len(clips), height_ratios=(3.2, 1.0))
+    n_fft = spectral_fft_size(sample_rate_hz)
+    panels: dict[str, tuple[float, float]] = {}
+    for column, (name, clip) in enumerate(clips.items()):
+        clip = np.asarray(clip, dtype=np.float32)
+        spec_axis = figure.add_subplot(grid[0, column])
+        voicing_axis = figure.add_subplot(grid[1, column], sharex=spec_axis)
+        track = pitch_track(clip, sample_rate_hz)
+        power_db = librosa.power_to_db(
+            np.abs(librosa.stft(np.pad(clip, (0, max(0, n_fft - clip.size))), n_fft=n_fft,
+                                hop_length=n_fft // 2)) ** 2,
+            ref=np.max, amin=1e-12, top_db=PITCH_SPECTROGRAM_RANGE_DB)  # (bins, frames)
+        frequencies = librosa.fft_frequencies(sr=sample_rate_hz, n_fft=n_fft)
+        spec_axis.pcolormesh(track.times_s[: power_db.shape[1]], frequencies, power_db,
+                             cmap="magma", shading="nearest", rasterized=True)
+        spec_axis.set_yscale("log")
+        spec_axis.set_ylim(PITCH_VIEW_LOW_HZ, sample_rate_hz / 2)
+        ticks = [hz for hz in _PITCH_TICKS_HZ if hz < sample_rate_hz / 2]
+        spec_axis.set_yticks(ticks, [f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in ticks])
+        spec_axis.minorticks_off()
+        spec_axis.plot(track.times_s, track.f0_hz, color="cyan", linewidth=1.8,
+                       label="pYIN f0 (voiced frames)", gid=f"f0:{name}")
+        for bound in (PITCH_LOW_HZ, PITCH_HIGH_HZ):
+            spec_axis.axhline(bound, color="0.8", linewidth=0.6, linestyle=":")
+        voiced_share = float(np.mean(track.voiced)) if track.voiced.size else 0.0
+        confidence = float(np.nanmean(track.probability)) if track.probability.size else 0.0
+        panels[name] = (voiced_share, confidence)
+        spec_axis.set_title(f"{name}: voiced {voiced_share:.0%} of frames, mean voicing "
+                            f"probability {confidence:.2f}", fontsize=9, loc="left")
+        spec_axis.tick_params(labelsize=7, labelbottom=False)
+        if column == 0:
+            spec_axis.set_ylabel("Hz (log)", fontsize=8)
+            spec_axis.legend(loc="upper right", fontsize=7)
+        voicing_axis.fill_between(track.times_s, 0.0, track.voiced.astype(float), step="mid",
+                                  color="tab:cyan", alpha=0.25, linewidth=0, label="voiced")
+        voicing_axis.plot(track.times_s, track.probability, color="tab:blue", linewidth=1.0,
+                          label="voicing probability", gid=f"probability:{name}")
+        voicing_axis.set_ylim(0.0, 1.02)
+        voicing_axis.set_xlim(0.0, max(clip.size, 1) / sample_rate_hz)
+        voicing_axis.set_xlabel("time (s)", fontsize=8)
+        voicing_axis.tick_params(labelsize=7)
+        if column == 0:
+            voicing_axis.legend(loc="upper right", fontsize=7, ncols=2)
+    figure.suptitle(title or "does it hold a pitch? pYIN f0 over the spectrogram", fontsize=10)
+    save_figure(figure, path)
+    return PitchFigure(Path(path), panels, figure)

@@ -11,7 +11,8 @@ import html
 import io
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from scipy.io import wavfile
 from harness.data.audio import to_int16, write_wav
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import COLLAPSED_LABELS, ONSET_LABELS
-from harness.tracking.plots import plot_clips
+from harness.tracking.plots import plot_clips, plot_pitch_tracks
 from harness.training.events import Evaluation
 
 
@@ -96,7 +97,7 @@ img { max-width: 100%; border: 1px solid #ddd; }
 def evaluation_page(title: str, evaluation, clips_png: Path | None,
                     summary: Mapping[str, Any] | None = None,
                     history_rows: Sequence[Mapping[str, Any]] = (),
-                    curves_png: Path | None = None) -> str:
+                    curves_png: Path | None = None, pitch: PitchSection | None = None) -> str:
     """HTML for one evaluation (and optionally the run's summary and training curves).
 
     Args:
@@ -106,6 +107,7 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
         summary: key facts of the run (variant, status, steps ...).
         history_rows: one row per evaluation step (label shares, onset/n, quality).
         curves_png: training-curves figure.
+        pitch: the pitch-track figure or why there is none (the final page's).
     """
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
@@ -135,6 +137,10 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
                  "<th>AC level dBFS</th><th>listen</th></tr>" + "".join(rows) + "</table>")
     if clips_png is not None:
         parts.append(f"<img alt='waveforms and spectrograms' src='{png_data_uri(clips_png)}'>")
+    if pitch is not None:
+        parts.append(f"<h2>{PITCH_HEADING}</h2><p>{html.escape(pitch.note)}</p>")
+        if pitch.png is not None:
+            parts.append(f"<img alt='pitch track over the spectrogram' src='{png_data_uri(pitch.png)}'>")
     parts.append("<h2>Metrics</h2>" + metrics_table(evaluation.metrics()))
     if history_rows:
         columns = list(history_rows[0])
@@ -147,6 +153,56 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
             f"<img alt='training curves' src='{png_data_uri(curves_png)}'>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+PITCH_PNG = "pitch_track.png"
+PITCH_HEADING = "Does it hold a pitch?"
+
+
+@dataclass(frozen=True)
+class PitchSection:
+    """The final page's pitch-track figure (`pitch_section`): the PNG, or None and why not."""
+
+    png: Path | None
+    note: str
+
+
+def pitch_section(evaluation: Evaluation, heldout_clip: np.ndarray | None, folder: Path,
+                  heldout_name: str = "held-out") -> PitchSection:
+    """Draw `PITCH_PNG` in `folder`: pYIN's pitch track over the spectrogram of generated clip 0
+    beside a real clip of the same length, when the clips are long enough for the music metrics.
+
+    Args:
+        evaluation: The evaluation whose first clip is drawn (clips are not picked: clip 0).
+        heldout_clip: (samples,) real clip in [-1, 1] to draw beside it; left out when None or
+            of another length than the generated clips.
+        folder: Where the PNG goes.
+        heldout_name: What the real clip is ("held-out", or "training" without a held-out split).
+
+    Returns:
+        The figure, or no figure and a one-line note saying why (clips shorter than
+        `harness.evaluation.music.MIN_CLIP_SECONDS`).
+    """
+    from harness.evaluation.music import MIN_CLIP_SECONDS
+
+    length = evaluation.clips.shape[1]
+    seconds = length / evaluation.sample_rate_hz
+    if seconds < MIN_CLIP_SECONDS:
+        return PitchSection(None, f"No pitch track: the clips last {seconds:.3g} s, shorter than the "
+                                  f"{MIN_CLIP_SECONDS:g} s the music metrics need (raise eval_samples; "
+                                  "docs/music.md).")
+    label = evaluation.diagnosis.clips[0].label
+    clips = {f"generated clip 0 ({label})": evaluation.clips[0]}
+    note = (f"pYIN's f0 (cyan, where it calls a frame voiced) over the spectrogram of generated "
+            f"clip 0 at GAN step {evaluation.step}")
+    if heldout_clip is not None and len(heldout_clip) == length:
+        clips[f"{heldout_name} clip"] = heldout_clip
+        note += f", beside a {heldout_name} clip of the same length ({seconds:.3g} s)"
+    else:
+        note += f"; no {heldout_name} clip of {seconds:.3g} s to draw beside it"
+    png = plot_pitch_tracks(clips, evaluation.sample_rate_hz, folder / PITCH_PNG).path
+    return PitchSection(png, note + ". Below each: the voicing probability, voiced frames shaded. "
+                        "Same settings as the music/ metrics (docs/music.md).")
 
 
 def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
@@ -164,11 +220,13 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
 
 def render_evaluation(evaluation: Evaluation, folder: Path,
                       summary: Mapping[str, Any] | None = None, history_rows=(),
-                      curves_png: Path | None = None, reuse: Path | None = None) -> Path:
+                      curves_png: Path | None = None, reuse: Path | None = None,
+                      pitch: Callable[[Path], PitchSection] | None = None) -> Path:
     """Write clips as .wav, a waveform + spectrogram PNG, diagnostics JSON and an HTML page.
 
     With `reuse` (a folder this function wrote for the same evaluation) the clips and the
-    figure are copied instead of written and drawn again; only the page is new.
+    figure are copied instead of written and drawn again; only the page is new. `pitch`
+    draws the pitch-track section into the folder (e.g. `pitch_section`; the final page's).
     """
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / "clips.png"
@@ -189,5 +247,6 @@ def render_evaluation(evaluation: Evaluation, folder: Path,
         }, indent=2, default=str))
     (folder / "index.html").write_text(evaluation_page(
         f"{summary.get('run name', 'run') if summary else 'Evaluation'} — step {evaluation.step}",
-        evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png))
+        evaluation, png, summary=summary, history_rows=history_rows, curves_png=curves_png,
+        pitch=pitch(folder) if pitch is not None else None))
     return folder

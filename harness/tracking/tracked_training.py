@@ -25,7 +25,7 @@ from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.data.loader import Dataset, load_dataset, manifest_sha256
 from harness.evaluation import catalogue
-from harness.tracking.run_page import evaluation_row, render_evaluation
+from harness.tracking.run_page import PitchSection, evaluation_row, pitch_section, render_evaluation
 from harness.tracking.store import OUTCOME_TAG, TrackedRun, TrackingStore, get_run, param_text
 from harness.training.events import (
     Evaluation,
@@ -34,7 +34,9 @@ from harness.training.events import (
     TrainingObserver,
     TrainingResult,
     check_dataset,
+    evaluation_segments,
     evaluation_split,
+    reference_clips,
 )
 from models.config import SampleGANConfig
 from models.registry import resolve
@@ -354,7 +356,8 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
                     f"{name}: {why}" for name, why in last.music_floor_notes.items())
             render_evaluation(last, folder / "final", summary=summary,
                               history_rows=observer.evaluation_rows, curves_png=curves,
-                              reuse=observer.rendered(last.step))
+                              reuse=observer.rendered(last.step),
+                              pitch=lambda final: _pitch_section(trainer, last, final))
             run.log_artifacts(folder / "final", "final")
             run.set_tags({
                 OUTCOME_TAG: outcome,
@@ -363,6 +366,16 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
             })
             if result and result.stopped_early:
                 run.set_tags({"samplegan.stopped_early": result.stopped_early})
+
+
+def _pitch_section(trainer, last: Evaluation, folder: Path) -> PitchSection:
+    """The final page's pitch track: generated clip 0 beside the first real clip of the same
+    length that the quality metrics compare with (`reference_clips`)."""
+    split = evaluation_split(trainer.dataset)
+    real = reference_clips(trainer.dataset, last.clips.shape[1],
+                           evaluation_segments(trainer.dataset, trainer.options.seed))
+    return pitch_section(last, real[0] if len(real) else None, folder,
+                         "held-out" if split == "holdout" else "training")
 
 
 def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed: int,

@@ -739,6 +739,10 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
         section = markdown.split(f"### Main effect of `{axis}`", 1)[1].split("###", 1)[0]
         assert "Welch t" in section and "[" in section  # tests and intervals
     assert "## Interactions of pairs of axes" in markdown and "## Listening" in markdown
+    # Clips of 256 samples: the music section and the Answer say why there is no music, once.
+    reason = ("runs say: clips of 0.016 s, under the 1 s minimum (raise eval_samples)")
+    assert f"## Music structure\n\nNo music metrics: no variant logged them ({reason}).\n\n##" in markdown
+    assert f"no variant logged music metrics ({reason})." in markdown
     experiment = client.get_experiment_by_name(STUDY).experiment_id
     for run_id in trials["mlflow_run_id"]:  # every row links to its run in the MLflow UI
         link = f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}"

@@ -18,6 +18,7 @@ from harness.tracking.plots import (
     ema,
     panels_drawn,
     plot_clips,
+    plot_pitch_tracks,
     plot_training_curves,
 )
 
@@ -66,6 +67,23 @@ def test_plot_clips_draws_diagnoses_beside_the_clips(tmp_path: Path) -> None:
 def test_plot_clips_needs_a_clip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no clips"):
         plot_clips([], RATE_HZ, N, None, tmp_path / "none.png")
+
+
+def test_the_pitch_track_follows_a_tone_and_finds_no_pitch_in_noise(tmp_path: Path) -> None:
+    time_s = np.arange(RATE_HZ) / RATE_HZ  # 1 s: the music metrics' minimum
+    tone = (0.3 * np.sin(2 * np.pi * 220.0 * time_s) + 0.1 * np.sin(2 * np.pi * 440.0 * time_s))
+    noise = 0.1 * np.random.default_rng(0).standard_normal(RATE_HZ)
+    drawn = plot_pitch_tracks({"generated": noise.astype(np.float32),
+                               "held-out": tone.astype(np.float32)}, RATE_HZ, tmp_path / "pitch.png")
+    assert _png_size(drawn.path)[0] > _png_size(drawn.path)[1] > 300  # two panels side by side
+    assert drawn.panels["held-out"][0] > 0.9 and drawn.panels["generated"][0] < 0.1
+    lines = {line.get_gid(): line for axis in drawn.figure.axes for line in axis.get_lines()
+             if line.get_gid()}
+    f0 = np.asarray(lines["f0:held-out"].get_ydata(), dtype=float)
+    assert np.nanmedian(f0) == pytest.approx(220.0, rel=0.03)  # the tone's pitch, not its octave
+    assert np.isnan(np.asarray(lines["f0:generated"].get_ydata(), dtype=float)).mean() > 0.9
+    with pytest.raises(ValueError, match="no clips"):
+        plot_pitch_tracks({}, RATE_HZ, tmp_path / "none.png")
 
 
 PANEL_KEYS = {title: keys for title, keys, *_ in CURVE_PANELS}
@@ -180,3 +198,20 @@ def test_the_learning_curve_legend_leaves_the_final_evaluation_visible(real_run,
     frame = learning.get_window_extent(renderer)
     assert legend.x0 > frame.x1 and legend.x1 <= figure.bbox.x1
     assert len(learning.get_legend().get_texts()) == 3  # the loss and both baselines
+
+
+@pytest.mark.slow
+def test_the_final_page_says_why_clips_too_short_get_no_pitch_track(real_run, tmp_path: Path) -> None:
+    from harness.evaluation.music import MIN_CLIP_SECONDS
+    from harness.tracking.run_page import PITCH_HEADING, PITCH_PNG, pitch_section, render_evaluation
+
+    *_, evaluations = real_run
+    last = evaluations[-1]
+    assert last.clips.shape[1] / last.sample_rate_hz < MIN_CLIP_SECONDS
+    section = pitch_section(last, last.clips[0], tmp_path)
+    assert section.png is None and not (tmp_path / PITCH_PNG).exists()
+    assert section.note.startswith("No pitch track: the clips last 0.016 s, shorter than the 1 s")
+    page = render_evaluation(last, tmp_path / "final", pitch=lambda folder: pitch_section(
+        last, None, folder)) / "index.html"
+    text = page.read_text()
+    assert f"<h2>{PITCH_HEADING}</h2><p>No pitch track: the clips last" in text
