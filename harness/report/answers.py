@@ -396,7 +396,8 @@ def floor_answer(variants: pd.DataFrame) -> str:
         judged = {variant: verdict for variant, verdict in verdicts.items() if verdict}
         if not judged:
             missing = ("clip sets of at most 64 log-mel frames" if entry is catalogue.FRECHET
-                       else "no finished run logged one")
+                       else "none logged: withheld where a noise control lands within it, "
+                       "clips too few or too short to tell noise from music")
             parts.append(f"{title}: no floor ({missing})")
             continue
         within = [variant for variant, verdict in judged.items() if verdict == "within"]
