@@ -781,7 +781,7 @@ def test_a_real_report_opens_with_its_answer_and_players_and_puts_its_methods_af
     folder = in_study_dir / "reports" / STUDY
     markdown = (folder / "report.md").read_text()
     headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
-    assert headings[:4] == ["Answer", "Listening", "Variants", "Study"], headings
+    assert headings[:5] == ["Answer", "Listening", "Variants", "Music structure", "Study"], headings
     variants_at = markdown.index("\n## Variants")
     for provenance in ("Generated ", "Code commit: `", "manifest SHA-256 `", "tensorflow `",
                        f"{os.cpu_count()} CPUs"):
