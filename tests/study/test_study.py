@@ -93,7 +93,8 @@ def wait_for_running_trial(name: str, process: subprocess.Popen, storage: str | 
 @pytest.mark.parametrize("name, cells", [("smoke", 8), ("paper_ablation", 72), ("collapse_hunt", 48),
                                          ("collapse_cpu", 24), ("tiers_cpu", 6),
                                          ("augment_music", 6), ("carry_cpu", 6),
-                                         ("units_cpu", 6)])
+                                         ("units_cpu", 6), ("notes_cpu", 24),
+                                         ("notes_music", 24)])
 def test_the_shipped_specs_are_valid(name, cells):
     spec = load_spec(REPO / "studies" / f"{name}.toml")
     assert spec.name == name and len(spec.cells()) == cells
