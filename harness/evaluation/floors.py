@@ -136,3 +136,63 @@ def undiscriminating_reason(floor_p95: float | None, control_values: Mapping[str
     kind, value = within[0]
     return (f"no verdict at {count} clips of {seconds:g} s: {kind} noise at the reference level "
             f"scores {value:.4g}, within the floor's p95 {floor_p95:.4g}")
+
+
+class FlooredReference:
+    """Held-out real clips prepared once per run, with floors per set size computed on first use.
+
+    The shared part of `harness.evaluation.quality.ReferenceSet` and
+    `harness.evaluation.music.MusicReference`: checking the clips and their `sources`, the
+    reference's RMS level (the noise controls' level) and the cache of floors by (set size,
+    seed). A subclass prepares its per-clip statistics in `_prepare` and draws its floors in
+    `_draw_floors`, returning an object with a ``reasons`` mapping (metric name -> why it
+    gives no verdict).
+
+    Args:
+        clips: (clips, length) float32 real clips in [-1, 1].
+        sample_rate_hz: their rate in Hz.
+        sources: Optional (clips,) id of the piece or file each clip comes from (`floor_draws`).
+
+    Raises:
+        ValueError: If `clips` is not 2-D or has no clip, or `sources` does not match it.
+    """
+
+    clip_noun = "clips"  # what the shape error calls the reference's rows
+
+    def __init__(self, clips: np.ndarray, sample_rate_hz: int, sources: Sequence | None = None):
+        clips = np.asarray(clips, dtype=np.float32)
+        if clips.ndim != 2 or clips.shape[0] == 0:
+            raise ValueError(f"reference must be ({self.clip_noun}, length) with {self.clip_noun} >= 1, "
+                             f"got {clips.shape}")
+        self.count, self.length = clips.shape
+        self.sample_rate_hz = sample_rate_hz
+        self.sources = None if sources is None else np.asarray(sources)
+        if self.sources is not None and self.sources.shape != (self.count,):
+            raise ValueError(f"sources must hold one id per clip ({self.count}), got shape {self.sources.shape}")
+        self.rms = float(np.sqrt(np.mean(clips.astype(np.float64) ** 2)))
+        self._floors: dict[tuple[int, int], object] = {}
+        self._prepare(clips)
+
+    def _prepare(self, clips: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _draw_floors(self, count: int, seed: int):
+        raise NotImplementedError
+
+    def floors(self, count: int, seed: int = 0):
+        """The floors for sets of `count` clips as long as the reference's.
+
+        Raises:
+            ValueError: If the reference holds fewer than 2 * `count` clips.
+        """
+        if not 0 < 2 * count <= self.count:
+            raise ValueError(f"a floor for sets of {count} clips needs at least {2 * count} reference "
+                             f"clips, not {self.count}")
+        key = (count, seed)
+        if key not in self._floors:
+            self._floors[key] = self._draw_floors(count, seed)
+        return self._floors[key]
+
+    def floor_notes(self, count: int, seed: int = 0) -> dict[str, str]:
+        """Metric name -> why its floor gives no verdict for sets of `count` clips (see `floors`)."""
+        return dict(self.floors(count, seed).reasons)

@@ -32,6 +32,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from harness.evaluation.floors import (
     NOISE_CONTROLS,
+    FlooredReference,
     floor_draws,
     noise_clips,
     summarize,
@@ -297,7 +298,7 @@ class _ClipStatistics:
                 for size in self.power}
 
 
-class ReferenceSet:
+class ReferenceSet(FlooredReference):
     """Held-out real clips with their per-clip sums, prepared once for every evaluation of a run.
 
     The floors of each set size (and the noise controls that check them) are computed on
@@ -314,36 +315,10 @@ class ReferenceSet:
         ValueError: If `clips` is not 2-D or has no clip, or `sources` does not match it.
     """
 
-    def __init__(self, clips: np.ndarray, sample_rate_hz: int, sources: Sequence | None = None):
-        clips = np.asarray(clips, dtype=np.float32)
-        if clips.ndim != 2 or clips.shape[0] == 0:
-            raise ValueError(f"reference must be (segments, length) with segments >= 1, got {clips.shape}")
-        self.count, self.length = clips.shape
-        self.sample_rate_hz = sample_rate_hz
-        self.sources = None if sources is None else np.asarray(sources)
-        if self.sources is not None and self.sources.shape != (self.count,):
-            raise ValueError(f"sources must hold one id per clip ({self.count}), got shape {self.sources.shape}")
-        self.rms = float(np.sqrt(np.mean(clips.astype(np.float64) ** 2)))
-        self.statistics = _ClipStatistics.of(clips, sample_rate_hz)
-        self._floors: dict[tuple[int, int], _Floors] = {}
+    clip_noun = "segments"
 
-    def floors(self, count: int, seed: int = 0) -> _Floors:
-        """The floors for sets of `count` clips as long as the reference's.
-
-        Raises:
-            ValueError: If the reference holds fewer than 2 * `count` clips.
-        """
-        if not 0 < 2 * count <= self.count:
-            raise ValueError(f"a floor for sets of {count} clips needs at least {2 * count} reference "
-                             f"clips, not {self.count}")
-        key = (count, seed)
-        if key not in self._floors:
-            self._floors[key] = self._draw_floors(count, seed)
-        return self._floors[key]
-
-    def floor_notes(self, count: int, seed: int = 0) -> dict[str, str]:
-        """Distance name -> why its floor gives no verdict for sets of `count` clips (see `floors`)."""
-        return dict(self.floors(count, seed).reasons)
+    def _prepare(self, clips: np.ndarray) -> None:
+        self.statistics = _ClipStatistics.of(clips, self.sample_rate_hz)
 
     def _draw_floors(self, count: int, seed: int) -> _Floors:
         draws = floor_draws(count, self.count, seed, self.sources)
