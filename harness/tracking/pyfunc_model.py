@@ -106,7 +106,7 @@ def log_generator_model(client, experiment_id: str, run_id: str, model_dir: Path
                     mlflow_model=Model(artifact_path=logged.artifact_location,
                                        model_uuid=logged.model_id, run_id=run_id,
                                        model_id=logged.model_id))
-            client.log_model_artifacts(logged.model_id, str(local))
+            retrying(client.log_model_artifacts, logged.model_id, str(local))
     except BaseException:
         retrying(client.finalize_logged_model, logged.model_id, LoggedModelStatus.FAILED)
         raise

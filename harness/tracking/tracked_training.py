@@ -302,8 +302,9 @@ def _log_model(run: TrackedRun, model_dir: Path, step: int, variant: str,
     """The exported model as the run's MLflow model (listed on its page; `models:/ID` loads
     it), its id as tag `samplegan.model_id`."""
     from harness.tracking.pyfunc_model import log_generator_model
+    from harness.tracking.store import retrying
 
-    experiment_id = run.client.get_run(run.run_id).info.experiment_id
+    experiment_id = retrying(run.client.get_run, run.run_id).info.experiment_id
     model_id = log_generator_model(run.client, experiment_id, run.run_id, model_dir, step, {
         "variant": variant, "overrides": json.dumps(dict(overrides), sort_keys=True)})
     run.set_tags({MODEL_ID_TAG: model_id})

@@ -283,8 +283,9 @@ def test_a_collapsing_trial_is_pruned_with_its_reason_in_both_stores(in_mixed_st
 
 @pytest.mark.slow
 def test_a_healthy_trial_completes_with_the_penalised_objective(in_mixed_store):
+    first = in_mixed_store[3]
     trial = _by_cell(trials_of("mixed"))[(("lr_discriminator", 0.0001), ("output_head", "mulaw"))]
-    assert trial.state == TrialState.COMPLETE
+    assert trial.state == TrialState.COMPLETE, (trial.user_attrs.get("error"), first.stdout[-3000:])
     metrics = TrackingStore.open().client().get_run(trial.user_attrs["mlflow_run_id"]).data.metrics
     expected = metrics["quality/mr_lsd_db"] + 100.0 * metrics["eval/collapsed_share"]
     assert trial.value == pytest.approx(expected, rel=1e-6)
