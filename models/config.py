@@ -108,6 +108,11 @@ class SampleGANConfig:
     eval_clips: int = 4  # clips generated per evaluation
     eval_samples: int = 0  # samples per evaluation clip; 0 = 4 * n (seed leaves the window at n)
 
+    # --- execution ---------------------------------------------------------------------------
+    generation_xla: bool = True  # compile the generation loop with XLA (falls back to plain
+    #   graphs where XLA cannot compile it). Compiling costs seconds per model: it pays off
+    #   over long clips, not in a run of a few steps and clips of a few hundred samples
+
     # ------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         _validate(self)

@@ -69,7 +69,7 @@ class Generator(keras.Model):
         self.head_layer = self.head.layer
         # Plain attributes, kept out of Keras' variable tracking.
         object.__setattr__(self, "_loops", {})
-        self.set_xla(True)
+        self.set_xla(config.generation_xla)
 
     def _make_layers(self, config) -> None:
         """Create the family's own layers (called once, before the head's Dense)."""

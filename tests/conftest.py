@@ -101,12 +101,14 @@ def audio_formats(tmp_path_factory: pytest.TempPathFactory, excerpt_wav: Path, s
 
 
 # --------------------------------------------------------------------------- training
-# The smallest config that still exercises every phase: tests train dozens of these.
+# The smallest config that still exercises every phase: tests train dozens of these. Their
+# clips are a few hundred samples, so the generation loop runs as a plain graph: compiling it
+# with XLA costs more than it saves here (tests/models/test_models.py checks both paths).
 TINY_TRAINING = {
     "sample_rate": 16000, "n": 32, "lstm_units": 4, "ae_levels": 1, "ae_filters": 4,
     "ae_kernel": 3, "ae_steps": 2, "gan_steps": 2, "batch_size": 4, "prefilter_filters": 2,
     "prefilter_kernel": 3, "prefilter_pool": 2, "grad_positions": 4, "eval_every": 2,
-    "eval_clips": 2, "eval_samples": 256,
+    "eval_clips": 2, "eval_samples": 256, "generation_xla": False,
 }
 
 

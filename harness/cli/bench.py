@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from harness.cli.options import emit_json, json_option
+from models.parts import names
 
 
 @click.group()
@@ -16,7 +17,7 @@ def bench() -> None:
 @json_option()
 @click.option("--quick", is_flag=True, help="Small sizes, for a smoke check of the benchmark itself.")
 def bench_generation(as_json: bool, quick: bool) -> None:
-    """Samples per second: the paper's predict-per-sample loop, then both LSTM modes at
+    """Samples per second: the paper's predict-per-sample loop, then every generator family at
     batch 1 and 64 (paper sizes, untrained weights; progress on stderr)."""
     from harness.training.bench import format_generation_bench, run_generation_bench
 
@@ -30,12 +31,15 @@ def bench_generation(as_json: bool, quick: bool) -> None:
 @bench.command("train")
 @json_option()
 @click.option("--quick", is_flag=True, help="Small sizes, for a smoke check of the benchmark itself.")
-def bench_train(as_json: bool, quick: bool) -> None:
-    """Seconds per generator and discriminator step, and peak memory, of both LSTM modes
-    (batch 16, n = 500; each mode in its own process; progress on stderr)."""
+@click.option("--generator", "generators", multiple=True, type=click.Choice(names("generator")),
+              help="Time only this generator family (repeatable); default: every one.")
+def bench_train(as_json: bool, quick: bool, generators: tuple[str, ...]) -> None:
+    """Seconds per generator and discriminator step, trained samples per second, and peak
+    memory, of every generator family (batch 16, n = 500; each family in its own process;
+    progress on stderr)."""
     from harness.training.bench import format_train_bench, run_train_bench
 
-    result = run_train_bench(quick=quick)
+    result = run_train_bench(quick=quick, generators=generators)
     if as_json:
         emit_json(result)
     else:

@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -353,7 +353,7 @@ def _time_train_steps(generator: str, quick: bool) -> dict[str, Any]:
     return row
 
 
-def run_train_bench(quick: bool = False) -> dict[str, Any]:
+def run_train_bench(quick: bool = False, generators: Sequence[str] = ()) -> dict[str, Any]:
     """Seconds per generator and per discriminator step, and peak memory, of every generator.
 
     Each family runs in a fresh process, so its peak RSS is its own. The generator step is
@@ -365,10 +365,12 @@ def run_train_bench(quick: bool = False) -> dict[str, Any]:
 
     Args:
         quick: tiny sizes (a check that the benchmark itself runs).
+        generators: the families to time, in the table's order; empty: every one.
 
     Returns:
         `{"config": {...}, "results": [{"generator", "generator_step_s", ...}]}`.
     """
+    timed = [generator for generator in GENERATORS if not generators or generator in generators]
     import_tensorflow_quietly()
     from models.registry import resolve
 
@@ -377,15 +379,16 @@ def run_train_bench(quick: bool = False) -> dict[str, Any]:
     config = {"n": reference.n, "batch": reference.batch_size, "lstm_units": reference.lstm_units,
               "gen_length": reference.gen_length, "sample_rate_hz": reference.sample_rate,
               "quick": quick,
-              "steps_timed": {generator: train_steps(generator, quick) for generator in GENERATORS},
+              "steps_timed": {generator: train_steps(generator, quick) for generator in timed},
               **run_context()}
-    progress("train", f"batch {reference.batch_size}, n = {reference.n}, every generator, "
+    progress("train", f"batch {reference.batch_size}, n = {reference.n}, "
+                      f"{'every generator' if timed == list(GENERATORS) else ', '.join(timed)}, "
                       "each in its own process" + ("" if quick else "; a few minutes"))
     # A fresh process per family. Full runs time one at a time, so two never share
     # the CPU; quick runs only check that the benchmark runs.
     with ProcessPoolExecutor(max_workers=2 if quick else 1, max_tasks_per_child=1,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_time_train_steps, generator, quick) for generator in GENERATORS]
+        futures = [pool.submit(_time_train_steps, generator, quick) for generator in timed]
         results = [future.result() for future in futures]
     config["machine"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     return {"config": config, "results": results}

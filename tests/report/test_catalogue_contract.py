@@ -12,15 +12,18 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from harness.evaluation import catalogue
+from harness.report.music import MUSIC_FLOORED, PITCH_METRICS
 from harness.report.stores import REPORTED_METRICS, report_column
 
-# One grid point, one replicate: a mu-law head (so the bits are logged), teacher forcing (the
-# pretrain series), clips of 1 s (the music minimum; long enough for the Fréchet distance),
-# a held-out piece of 8 s (8 such clips: enough for every floor of 3 clips), and the music
-# family's notes summary as the objective.
+# One grid point, two replicates (so the report's music figures have a 95% interval): a
+# mu-law head (so the bits are logged), teacher forcing (the pretrain series), clips of 1 s
+# (the music minimum; long enough for the Fréchet distance), a held-out piece of 8 s (8 such
+# clips: enough for every floor of 3 clips), and the music family's notes summary as the
+# objective. The report's music section is checked on the same study (the end of this file).
 SPEC = """
 name = "catalogue-contract"
 base_variant = "embedded-input"
@@ -48,11 +51,12 @@ prefilter_kernel = 3
 prefilter_pool = 2
 grad_positions = 4
 eval_every = 2
+generation_xla = false
 eval_clips = 3
 eval_samples = 16000
 
 [design]
-replicates = 1
+replicates = 2
 
 [design.grid]
 lstm_mode = ["stateful"]
@@ -97,13 +101,15 @@ def contract_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     folder = tmp_path_factory.mktemp("catalogue-contract")
     (folder / "spec.toml").write_text(SPEC)
     _run(folder, "study", "run", "spec.toml", "--workers", "1")
-    _run(folder, "report", "catalogue-contract", "--out", "report")
+    printed = json.loads(_run(folder, "report", "catalogue-contract", "--out", "report",
+                              "--json").stdout)
     client = mlflow.MlflowClient(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("catalogue-contract")
     runs = [run for run in client.search_runs([experiment.experiment_id])
             if run.data.metrics]
-    assert len(runs) == 1
-    return {"folder": folder, "client": client, "run": runs[0]}
+    assert len(runs) == 2
+    first = min(runs, key=lambda run: run.info.start_time)
+    return {"folder": folder, "client": client, "run": first, "printed": printed}
 
 
 @pytest.mark.slow
@@ -173,3 +179,65 @@ def test_samplegan_evaluate_repeats_the_music_family_of_the_run(contract_study):
     for key, value in run.data.metrics.items():
         if key.startswith(f"{catalogue.MUSIC.name}/"):
             assert music[key] == pytest.approx(value, rel=1e-6), key
+
+
+# ------------------------------------------------ the report's music section, from the same study
+@pytest.mark.slow
+def test_a_real_study_s_report_shows_each_music_distance_with_its_floor(contract_study) -> None:
+    folder, printed = contract_study["folder"], contract_study["printed"]
+    music = printed["music"]
+    assert music["note"] is None and music["pitch_metrics"] == [entry.key for entry in PITCH_METRICS]
+    [variant] = music["variants"]
+    assert variant["variant"] == "generator=stateful"
+    assert set(variant["metrics"]) == {entry.key for entry in MUSIC_FLOORED}
+    trials = pd.read_csv(folder / "report" / "trials.csv")
+    assert len(trials) == 2 and set(trials["music_status"].str.split(":").str[0]) == {"computed"}
+    for entry in MUSIC_FLOORED:
+        figures = variant["metrics"][entry.key]
+        measured = trials[entry.name].dropna()
+        if measured.empty:  # no onsets in the generated clips: a floor, no value, no verdict
+            assert figures["mean"] is None and figures["verdict"] is None
+            continue
+        # The mean over the two replicates of what each run logged, and its floor.
+        assert figures["mean"] == pytest.approx(measured.mean())
+        assert figures["low"] < figures["mean"] < figures["high"] or len(set(measured)) == 1
+        assert figures["floor"] == pytest.approx(trials[entry.name + catalogue.FLOOR_SUFFIX].mean())
+        p95 = figures["floor_p95"]
+        assert figures["verdict"] == (None if p95 is None else
+                                      "within" if figures["mean"] <= p95 else "beyond")
+        assert figures["within_2x"] == (figures["mean"] <= 2 * figures["floor"])
+    markdown = (folder / "report" / "report.md").read_text()
+    section = markdown.split("## Music structure", 1)[1].split("\n## ", 1)[0]
+    header, _, row = [line for line in section.splitlines() if line.startswith("|")]
+    assert header.split(" | ")[1:] == [entry.heading for entry in MUSIC_FLOORED][:-1] + [
+        MUSIC_FLOORED[-1].heading + " |"]
+    notes = variant["metrics"][catalogue.NOTES_SUMMARY.key]
+    assert row.split(" | ")[1].startswith(f"{notes['mean']:{catalogue.NOTES_SUMMARY.fmt}} [")
+    # The Answer's line is the one the section's numbers give.
+    [line] = [answer for answer in printed["answers"] if answer.startswith("**Pitch (")]
+    assert line == music["answer"]
+    within = variant["within_2x_pitch"]
+    assert within == all(variant["metrics"][entry.key]["within_2x"] for entry in PITCH_METRICS)
+    assert ("1 of 1 variant(s)" if within else "none of the 1 variant(s)") in line
+    # The quality line no longer speaks for the music distances.
+    [floors] = [answer for answer in printed["answers"] if answer.startswith("**Against real audio")]
+    assert catalogue.NOTES_SUMMARY.title not in floors
+
+
+@pytest.mark.slow
+def test_each_run_page_and_the_best_clip_show_the_pitch_track(contract_study) -> None:
+    from harness.tracking.run_page import PITCH_HEADING, PITCH_PNG
+
+    folder, printed = contract_study["folder"], contract_study["printed"]
+    client = mlflow.MlflowClient(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+    for row in printed["trials"]:
+        listed = {item.path for item in client.list_artifacts(row["mlflow_run_id"], "final")}
+        assert f"final/{PITCH_PNG}" in listed
+        page = Path(client.download_artifacts(row["mlflow_run_id"], "final/index.html",
+                                               str(folder / row["mlflow_run_id"]))).read_text()
+        assert (f"<h2>{PITCH_HEADING}</h2><p>pYIN&#x27;s f0 (cyan, where it calls a frame voiced) "
+                "over the spectrogram of generated clip 0 at GAN step 2, beside a held-out clip "
+                "of the same length (1 s).") in page
+    assert (folder / "report" / "listen_best_pitch.png").is_file()
+    assert "![pitch track of clip 0 beside a held-out clip, best variant" in (
+        folder / "report" / "report.md").read_text()

@@ -580,6 +580,7 @@ batch_size = 4
 prefilter_kernel = 3
 prefilter_pool = 2
 eval_every = 2
+generation_xla = false
 eval_clips = 2
 eval_samples = 256
 

@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 TINY_TRAINING = [
     "sample_rate=16000", "n=32", "lstm_units=4", "ae_levels=1", "ae_filters=4", "ae_steps=2",
     "gan_steps=2", "batch_size=4", "prefilter_kernel=3", "prefilter_pool=2", "eval_every=2",
-    "eval_clips=2", "eval_samples=256",
+    "eval_clips=2", "eval_samples=256", "generation_xla=false",
 ]
 WAV_ARTIFACT = "final/clip_00.wav"
 
