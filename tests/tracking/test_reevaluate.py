@@ -1,14 +1,21 @@
-"""`samplegan evaluate`: a finished run's evaluation repeated from its model, then redrawn."""
+"""One finished tiny run, read back: `samplegan evaluate` repeats its evaluation from its model
+and redraws it; MLflow's own pages and loaders see its dataset input and its logged model."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.io.wavfile
+from conftest import SAMPLEGAN
 
+from harness.data.loader import manifest_sha256
 from harness.tracking.reevaluate import redraw_rows
 
 
@@ -27,12 +34,36 @@ def _metric_rows(store) -> int:
         return connection.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_corpus, tiny_set_args):
+    """A tiny embedded-fix run (teacher forcing, then 2 GAN steps; clips of 600 samples) in a
+    store of its own: (store folder, run id, what `train` printed)."""
+    store = tmp_path_factory.mktemp("finished") / "mlruns"
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SAMPLEGAN_STORAGE", "MLFLOW_TRACKING_URI")}
+    trained = subprocess.run(
+        [SAMPLEGAN, "train", "--variant", "embedded-fix", "--data", str(tiny_corpus),
+         *tiny_set_args, "--set", "pretrain_steps=2", "--set", "eval_samples=600"],
+        capture_output=True, text=True, timeout=300, cwd=store.parent,
+        env={**env, "SAMPLEGAN_STORE_DIR": str(store), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    return store, trained.stdout.strip().splitlines()[-1], trained
+
+
+@pytest.fixture
+def in_store(finished_run, monkeypatch):
+    store, _, _ = finished_run
+    monkeypatch.chdir(store.parent)
+    monkeypatch.setenv("SAMPLEGAN_STORE_DIR", str(store))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SAMPLEGAN_STORAGE", raising=False)
+    return finished_run
+
+
 @pytest.mark.slow
 def test_a_real_run_is_repeated_exactly_then_redrawn_without_writing_anything(
-        cli, store, tiny_corpus, tiny_set_args, tmp_path):
-    result = cli("train", "--variant", "embedded-fix", "--data", str(tiny_corpus), *tiny_set_args,
-                 "--set", "pretrain_steps=2", "--set", "eval_samples=600", check=True)
-    run_id = result.stdout.strip().splitlines()[-1]
+        cli, in_store, tmp_path):
+    store, run_id, _ = in_store
     client = mlflow.MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
     logged = client.get_run(run_id).data.metrics
     metrics_before = _metric_rows(store)
@@ -77,3 +108,36 @@ def test_a_real_run_is_repeated_exactly_then_redrawn_without_writing_anything(
     wrong = cli("evaluate", "--run", run_id, "--data", str(other))
     assert wrong.returncode == 2 and "is not the one run" in wrong.stderr.strip().splitlines()[-1]
     assert _metric_rows(store) == metrics_before
+
+
+@pytest.mark.slow
+def test_a_run_records_its_dataset_and_a_model_mlflow_loads_and_generates_from(
+        cli, in_store, tiny_corpus, tmp_path, monkeypatch):
+    store, run_id, trained = in_store
+    assert "CloudPickle" not in trained.stderr and "type hints" not in trained.stderr
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    run = mlflow.MlflowClient(uri).get_run(run_id)
+
+    (dataset_input,) = run.inputs.dataset_inputs  # the run page's "Datasets"
+    assert dataset_input.dataset.name == tiny_corpus.name
+    assert dataset_input.dataset.digest == manifest_sha256(tiny_corpus)[:36]
+    assert [(tag.key, tag.value) for tag in dataset_input.tags] == [
+        ("mlflow.data.context", "training")]
+
+    (output,) = run.outputs.model_outputs  # the run page's "Logged models"
+    model_id = run.data.tags["samplegan.model_id"]
+    assert output.model_id == model_id and output.step == 2
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    assert mlflow.get_logged_model(model_id).status.to_proto() == 2  # READY
+    loaded = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    (clip,) = loaded.predict(pd.DataFrame({"seconds": [0.02], "seed": [3]}))
+    assert clip.dtype == np.float32 and clip.shape == (320,)  # 0.02 s at 16 kHz
+
+    # The same audio as `samplegan generate` writes from the run's `model/` artifact.
+    wav = tmp_path / "generated.wav"
+    cli("generate", "--run", run_id, "--seconds", "0.02", "--seed", "3", "--out", str(wav),
+        check=True)
+    rate, written = scipy.io.wavfile.read(wav)
+    assert rate == 16000
+    np.testing.assert_allclose(clip, written / 32768.0, atol=1.0 / 32768 + 1e-6)
