@@ -1,92 +1,25 @@
-"""Optuna studies end to end: specs, workers, exactly-once cells, pruning, failure, resume."""
+"""Optuna studies: specs, and a local study on two workers (exactly-once cells, pruning,
+failure, status, running again). Interrupt, kill and resume: test_study_interrupt.py;
+PostgreSQL: test_study_postgres.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import optuna
-import pandas as pd
 import pytest
 from optuna.trial import TrialState
+from study_support import GOOD, REPO, SAMPLEGAN, child_runs, spec_with, trials_of, write_spec
 
 from harness.study.spec import SpecError, load_spec, parse_spec
 from harness.study.storage import open_storage
 from harness.tracking.store import TrackingStore
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLEGAN = str(Path(sys.executable).with_name("samplegan"))
-
-TINY_OVERRIDES = """
-[overrides]
-sample_rate = 16000
-n = 32
-lstm_units = 4
-ae_levels = 1
-ae_filters = 4
-ae_kernel = 3
-ae_steps = 2
-batch_size = 4
-prefilter_filters = 2
-prefilter_kernel = 3
-prefilter_pool = 2
-grad_positions = 4
-eval_every = 1
-eval_clips = 2
-eval_samples = 256
-"""
-
-
-def write_spec(folder: Path, name: str, body: str) -> Path:
-    path = folder / f"{name}.toml"
-    path.write_text(f'name = "{name}"\nbase_variant = "paper"\n'
-                    "[dataset]\nbuiltin = true\nseconds = 3.0\npieces = 2\n"
-                    f"{TINY_OVERRIDES}{body}")
-    return path
-
-
-def trials_of(name: str, storage: str | None = None) -> list[optuna.trial.FrozenTrial]:
-    opened = open_storage(storage, create=False)
-    return optuna.load_study(study_name=name, storage=opened.optuna).get_trials(deepcopy=True)
-
-
-def child_runs(name: str, tracking_uri: str | None = None):
-    client = TrackingStore.open(tracking_uri).client()
-    experiment = client.get_experiment_by_name(name)
-    runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("samplegan.role") == "study"]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    return parents, children
-
-
-def launch(spec: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([SAMPLEGAN, "study", "run", str(spec), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
-
-
-def wait_for_running_trial(name: str, process: subprocess.Popen, storage: str | None = None,
-                           timeout: float = 180) -> optuna.trial.FrozenTrial:
-    """A RUNNING trial that already has its MLflow run and worker identity."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[0]
-        try:
-            for trial in trials_of(name, storage):
-                attrs = trial.user_attrs
-                if trial.state == TrialState.RUNNING and "mlflow_run_id" in attrs \
-                        and "worker.pid" in attrs:
-                    return trial
-        except Exception:  # the study may not exist yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError("no trial started")
 
 
 # ------------------------------------------------------------------------------ specs
@@ -105,28 +38,6 @@ def test_the_paper_ablation_is_the_full_factorial_of_the_users_axes():
     spec = load_spec(REPO / "studies" / "paper_ablation.toml")
     assert spec.grid == {"prefilter": (False, True), "generator": ("stateless", "stateful"),
                          "n": (500, 1000, 4410), "sample_rate": (16000, 44100)}
-
-
-GOOD = {
-    "name": "ok", "base_variant": "paper",
-    "dataset": {"builtin": True},
-    "design": {"grid": {"generator": ["stateless", "stateful"]}, "replicates": 2},
-    "objective": {"metric": "quality/mr_lsd_db"},
-}
-
-
-def spec_with(**changes) -> dict:
-    data = json.loads(json.dumps(GOOD))
-    for dotted, value in changes.items():
-        table = data
-        *parents, key = dotted.split("__")
-        for parent in parents:
-            table = table.setdefault(parent, {})
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = value
-    return data
 
 
 def test_a_spec_that_still_says_lstm_mode_means_the_generator_axis():
@@ -408,133 +319,6 @@ def test_a_reused_pid_does_not_keep_a_dead_worker_alive():
         child.wait()
 
 
-# ------------------------------------------------- interrupt, kill, resume (local)
-@pytest.mark.slow
-def test_ctrl_c_then_a_killed_worker_then_resume(tmp_path, store):
-    spec = write_spec(tmp_path, "resume", """
-[design]
-replicates = 1
-[design.grid]
-generator = ["stateless", "stateful"]
-[objective]
-metric = "quality/mr_lsd_db"
-[budget]
-gan_steps = 6
-[pruner]
-kind = "none"
-""")
-    client = lambda: TrackingStore.open().client()  # noqa: E731
-
-    # 1. Ctrl-C: the trial in flight is FAIL (interrupted) in Optuna and KILLED in MLflow.
-    process = launch(spec)
-    first = wait_for_running_trial("resume", process)
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=180)[0]
-    assert process.returncode == 130, output
-    interrupted = trials_of("resume")[first.number]
-    assert interrupted.state == TrialState.FAIL
-    assert interrupted.user_attrs["interrupted"] == "KeyboardInterrupt"
-    assert client().get_run(first.user_attrs["mlflow_run_id"]).info.status == "KILLED"
-
-    # 2. A worker dies without a word (SIGKILL): its trial is failed as stale, its run KILLED.
-    process = launch(spec)
-    second = wait_for_running_trial("resume", process)
-    os.kill(int(second.user_attrs["worker.pid"]), signal.SIGKILL)
-    output = process.communicate(timeout=180)[0]
-    assert process.returncode == 1, output
-    killed = trials_of("resume")[second.number]
-    assert killed.state == TrialState.FAIL and killed.user_attrs["stale"] == "worker process died"
-    assert client().get_run(second.user_attrs["mlflow_run_id"]).info.status == "KILLED"
-
-    # 3. Resume: every cell runs to the end exactly once; interrupted runs are continued.
-    process = launch(spec)
-    output = process.communicate(timeout=300)[0]
-    assert process.returncode == 0, output
-    trials = trials_of("resume")
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert sorted(t.user_attrs["cell"] for t in done) == sorted(
-        ['generator="stateless"|rep=0', 'generator="stateful"|rep=0'])
-    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    parents, children = child_runs("resume")
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert len(children) == 2  # retries reopened the cell's run instead of adding one
-    assert {run.info.status for run in children} == {"FINISHED"}
-    for trial in done:
-        history = client().get_metric_history(trial.user_attrs["mlflow_run_id"], "gan/d_loss")
-        assert max(m.step for m in history) == 5
-
-
-# ------------------------------------------------------------------------ PostgreSQL
-@pytest.mark.slow
-@pytest.mark.postgres
-def test_postgresql_two_workers_retry_the_trial_of_a_killed_worker(pg_database, tmp_path, store):
-    storage = pg_database("optuna")
-    spec = write_spec(tmp_path, "pg", """
-[design]
-replicates = 3
-[design.grid]
-generator = ["stateful"]
-[objective]
-metric = "quality/mr_lsd_db"
-[budget]
-gan_steps = 6
-[pruner]
-kind = "none"
-[storage]
-heartbeat_interval_s = 1
-grace_period_s = 3
-""")
-    process = launch(spec, "--workers", "2", "--storage", storage)
-    victim = wait_for_running_trial("pg", process, storage)
-    os.kill(int(victim.user_attrs["worker.pid"]), signal.SIGKILL)
-    output = process.communicate(timeout=400)[0]
-    assert process.returncode == 0, output  # the surviving worker finished every cell
-    trials = trials_of("pg", storage)
-    assert trials[victim.number].state == TrialState.FAIL
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert sorted(t.user_attrs["cell"] for t in done) == [
-        f'generator="stateful"|rep={r}' for r in range(3)]
-    retry = [t for t in done if t.user_attrs["cell"] == victim.user_attrs["cell"]]
-    assert len(retry) == 1 and retry[0].user_attrs["mlflow_run_id"] == victim.user_attrs["mlflow_run_id"]
-
-
-@pytest.mark.postgres
-def test_a_silent_worker_on_another_machine_is_detected_by_heartbeat(pg_database):
-    """No shared process table across machines: only the heartbeat can tell."""
-    from harness.study.queue import (
-        claim_waiting_trial,
-        create_or_resume,
-        fail_stale_trials,
-        queue_missing_cells,
-    )
-
-    spec = parse_spec(spec_with(storage={"heartbeat_interval_s": 1, "grace_period_s": 2}))
-    storage = open_storage(pg_database("heartbeat"), spec.storage)
-    study, created = create_or_resume(spec, storage)
-    assert created and len(queue_missing_cells(study, spec)) == 4
-    trial_id = claim_waiting_trial(study, storage)
-    storage.optuna.set_trial_user_attr(trial_id, "worker.host", "another-machine")
-    storage.optuna.set_trial_user_attr(trial_id, "worker.pid", "1")
-    storage.optuna.record_heartbeat(trial_id)
-    assert fail_stale_trials(study, storage) == []  # still beating
-    time.sleep(3.5)
-    assert fail_stale_trials(study, storage) == [0]
-    assert study.get_trials()[0].state == TrialState.FAIL
-    assert queue_missing_cells(study, spec) == [study.get_trials()[0].user_attrs["cell"]]
-
-
-def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
-    completed = subprocess.run(
-        [SAMPLEGAN, "study", "status", "x", "--storage",
-         "postgresql://bob:topsecret@127.0.0.1:1/optuna"], capture_output=True, text=True,
-        timeout=60)
-    assert completed.returncode == 2
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot open study storage "
-                                                   "postgresql://bob:***@127.0.0.1:1/optuna")
-    assert "topsecret" not in completed.stderr
-
-
 def test_the_dashboard_names_the_smoke_objective_with_its_collapse_penalty(store):
     from harness.report.stores import spec_objective_name
     from harness.study.queue import create_or_resume
@@ -555,119 +339,6 @@ def test_the_dashboard_names_the_smoke_objective_with_its_collapse_penalty(store
     assert reloaded.metric_names == ["quality/mr_lsd_db + 50 × eval/collapsed_share"]
     assert reloaded.best_value == 140.0  # = 90 + 50 × 1.0, as the name says
     assert spec_objective_name(spec.source) == reloaded.metric_names[0]  # the report's name
-
-
-# ------------------------------------------- a partial study, then the same study resumed
-PARTIAL_SPEC = """name = "partial"
-base_variant = "paper"
-[dataset]
-builtin = true
-seconds = 3.0
-pieces = 2
-""" + TINY_OVERRIDES.replace("eval_clips = 2", "eval_clips = 4") + """generator = "stateful"
-[design]
-replicates = 1
-[design.grid]
-prefilter = [false, true]
-feedback_noise = [0.0, 0.05]
-[objective]
-metric = "quality/mr_lsd_db"
-[budget]
-gan_steps = 3
-[pruner]
-kind = "none"
-"""
-
-
-def _complete_trials(name: str) -> int:
-    try:
-        return sum(t.state == TrialState.COMPLETE for t in trials_of(name))
-    except Exception:  # the study may not exist yet
-        return 0
-
-
-def _status(name: str) -> dict:
-    completed = subprocess.run([SAMPLEGAN, "study", "status", name, "--json"],
-                               capture_output=True, text=True, timeout=120, check=True)
-    return json.loads(completed.stdout)
-
-
-@pytest.mark.slow
-def test_a_partial_study_reports_untested_levels_and_its_resume_counts_no_failure(
-        tmp_path, store):
-    from harness.report.build import write_report
-
-    spec = tmp_path / "partial.toml"
-    spec.write_text(PARTIAL_SPEC)
-    process = launch(spec, "--workers", "1")
-    deadline = time.monotonic() + 300
-    while not _complete_trials("partial"):
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.3)
-    process.send_signal(signal.SIGINT)  # Ctrl-C while the next cell trains
-    output = process.communicate(timeout=180)[0]
-    assert process.returncode == 130, output
-    objectives = re.findall(r"objective (\S+)", output)
-    assert objectives and all(len(value) <= 9 for value in objectives)  # 6 digits, not 14
-    assert optuna.load_study(study_name="partial", storage=open_storage(
-        None, create=False).optuna).metric_names == [  # the dashboard's name for the values
-        "quality/mr_lsd_db + 100 × eval/collapsed_share"]
-
-    # 1. The partial report says nothing about levels no finished trial reached.
-    markdown = write_report("partial", out=tmp_path / "first").with_name("report.md").read_text()
-    trials = pd.read_csv(tmp_path / "first" / "trials.csv")
-    finished = trials[trials["state"].isin(["COMPLETE", "PRUNED"])]
-    assert 1 <= len(finished) < 4
-    answer = markdown.split("## Answer", 1)[1].split("\n## ", 1)[0]
-    assert "nothing in this design prevents" not in answer and "no axis changes" not in answer
-    untested = {"prefilter": {False, True} - set(finished["prefilter"]),
-                "feedback_noise": {0.0, 0.05} - set(finished["feedback_noise"])}
-    assert any(untested.values())  # at most two of the four cells finished
-    for axis, levels in untested.items():
-        for level in levels:
-            assert re.search(rf"Untested so far \(no finished trial\):[^\n]*`{axis}`="
-                             rf"[^;\n]*{str(level).lower()}", answer), (axis, level, answer)
-        if len(levels) == 1:  # one level tested: no effect to report, in either ranking
-            assert re.search(rf"\| `{axis}` \| – \| – \|[^\n]*\| untested \|", markdown)
-    assert _status("partial")["trials"]["FAIL"] == 1  # the interrupted cell is not done yet
-
-    # 2. Resumed to the end: the interrupted trial is a re-run, not a failure, everywhere.
-    resumed = launch(spec, "--workers", "1")
-    output = resumed.communicate(timeout=600)[0]
-    assert resumed.returncode == 0, output
-    status = _status("partial")
-    assert status["trials"]["COMPLETE"] == 4 and status["trials"]["FAIL"] == 0
-    assert status["trials"]["RERUN"] == 1 and status["failed"] == []
-    assert [entry["reason"] for entry in status["rerun"]] == ["KeyboardInterrupt"]
-    table = subprocess.run([SAMPLEGAN, "study", "status", "partial"], capture_output=True,
-                           text=True, timeout=120, check=True).stdout
-    assert "failed:" not in table and "1 rerun" in table
-    report = write_report("partial", out=tmp_path / "second")
-    markdown = report.with_name("report.md").read_text()
-    assert "| FAIL |" not in markdown and "): 4 complete, 1 rerun\n" in markdown
-    assert "| rerun (cell since finished) | KeyboardInterrupt | 1 |" in markdown
-    assert "Untested so far" not in markdown
-
-    # Every clip the listening figures show has a player (eval_clips = 4).
-    wavs = sorted(path.name for path in report.parent.glob("listen_*.wav"))
-    assert [name for name in wavs if name.startswith("listen_best_")] == [
-        f"listen_best_{index:02d}.wav" for index in range(4)]
-    assert report.read_text().count("<audio ") == len(wavs)
-
-    # The interrupted cell's run continued from its checkpoint: one point per step.
-    client = TrackingStore.open().client()
-    _, children = child_runs("partial")
-    assert len(children) == 4
-    for run in children:  # each run's page names its grid point and overrides
-        page = (Path(client.download_artifacts(run.info.run_id, "final", str(tmp_path)))
-                / "index.html").read_text()
-        assert f"<title>{run.info.run_name} — step 3</title>" in page
-        overrides = re.search(r"<th>overrides</th><td>([^<]*)</td>", page)[1]
-        assert "generator=stateful" in overrides and "prefilter=" in overrides
-        assert run.info.run_name.startswith("partial #") and "|rep=0" in run.info.run_name
-        for key in run.data.metrics:
-            steps = [metric.step for metric in client.get_metric_history(run.info.run_id, key)]
-            assert len(steps) == len(set(steps)), (key, sorted(steps))
 
 
 def test_the_music_answer_study_is_collapse_cpu_with_only_its_dataset_switched():
