@@ -35,6 +35,7 @@ grad_positions = 4
 eval_every = 1
 eval_clips = 2
 eval_samples = 256
+generation_xla = false
 """
 
 

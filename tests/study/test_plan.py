@@ -159,6 +159,7 @@ grad_positions = 4
 eval_every = 2
 eval_clips = 2
 eval_samples = 128
+generation_xla = false
 [objective]
 metric = "quality/mr_lsd_db"
 [pruner]
