@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from harness.evaluation.floors import (
     NOISE_CONTROLS,
@@ -47,20 +46,11 @@ LOG_FLOOR_DB = -100.0  # log features of digital silence; 16-bit audio bins sit 
 COVARIANCE_EPSILON = 1e-6  # added to both covariances so near-singular ones stay usable
 FFT_SIZES = (256, 512, 1024, 2048)  # of the multi-resolution log-spectral distance
 DISTANCES = ("frechet_logmel", "mr_lsd_db")
-_CHUNK_FRAMES = 4096
-
-
-def _hz_to_mel(frequency_hz: np.ndarray | float) -> np.ndarray | float:
-    return 2595.0 * np.log10(1.0 + np.asarray(frequency_hz) / 700.0)
-
-
-def _mel_to_hz(mel: np.ndarray | float) -> np.ndarray | float:
-    return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
 
 
 @functools.lru_cache(maxsize=16)
 def mel_filterbank(sample_rate_hz: int, fft_size: int, bands: int = MEL_BANDS) -> np.ndarray:
-    """Triangular HTK-mel filters from `MEL_LOW_HZ` to Nyquist, peak 1.
+    """librosa's triangular HTK-mel filters from `MEL_LOW_HZ` to Nyquist, peak 1 (no Slaney norm).
 
     Args:
         sample_rate_hz: Sample rate in Hz.
@@ -70,24 +60,41 @@ def mel_filterbank(sample_rate_hz: int, fft_size: int, bands: int = MEL_BANDS) -
     Returns:
         (bands, fft_size // 2 + 1) float32 weights; read-only (it is cached).
     """
-    edges_hz = _mel_to_hz(np.linspace(_hz_to_mel(MEL_LOW_HZ), _hz_to_mel(sample_rate_hz / 2), bands + 2))
-    bins_hz = np.fft.rfftfreq(fft_size, d=1.0 / sample_rate_hz)
-    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
-    rising = (bins_hz - lower) / (centre - lower)
-    falling = (upper - bins_hz) / (upper - centre)
-    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    import librosa  # imported here: it loads in seconds, and only evaluations need it
+
+    weights = librosa.filters.mel(sr=sample_rate_hz, n_fft=fft_size, n_mels=bands, fmin=MEL_LOW_HZ,
+                                  fmax=sample_rate_hz / 2, htk=True, norm=None, dtype=np.float32)
     weights.setflags(write=False)
     return weights
 
 
-def _frames(clip: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
-    """(frames, frame_length) strided view of a clip; a clip shorter than a frame is zero-padded."""
+@functools.lru_cache(maxsize=16)
+def _hann(length: int) -> np.ndarray:
+    """The symmetric Hann window (numpy's `hanning`) both distances have always used."""
+    window = np.hanning(length).astype(np.float32)
+    window.setflags(write=False)
+    return window
+
+
+def _power_frames(clip: np.ndarray, frame_length: int, hop: int, fft_size: int) -> np.ndarray:
+    """(frames, fft_size // 2 + 1) power of librosa's STFT of the Hann frames of one clip.
+
+    Frame t holds samples [t * hop, t * hop + frame_length), zero-padded to `fft_size`; a
+    clip shorter than a frame is zero-padded to one. librosa centres a shorter window within
+    the FFT, so the clip is padded by that offset to keep every frame where it always was.
+    """
     clip = np.asarray(clip, dtype=np.float32)
     if clip.ndim != 1:
         raise ValueError(f"each clip must be one-dimensional (samples,), got shape {clip.shape}")
     if clip.size < frame_length:
         clip = np.pad(clip, (0, frame_length - clip.size))
-    return sliding_window_view(clip, frame_length)[::hop]
+    import librosa
+
+    offset = (fft_size - frame_length) // 2
+    clip = np.pad(clip, (offset, fft_size - frame_length - offset))
+    spectrum = librosa.stft(clip, n_fft=fft_size, hop_length=hop, win_length=frame_length,
+                            window=_hann(frame_length), center=False)
+    return (np.abs(spectrum) ** 2).T
 
 
 def logmel_frame_count(samples: int, sample_rate_hz: int) -> int:
@@ -110,16 +117,11 @@ def log_mel_frames(clips: Sequence[np.ndarray], sample_rate_hz: int) -> np.ndarr
     frame_length = round(MEL_FRAME_S * sample_rate_hz)
     hop = round(MEL_HOP_S * sample_rate_hz)
     fft_size = 1 << int(np.ceil(np.log2(frame_length)))
-    window = np.hanning(frame_length).astype(np.float32)
     filters = mel_filterbank(sample_rate_hz, fft_size)
     features = []
     for clip in clips:
-        frames = _frames(clip, frame_length, hop)
-        for start in range(0, frames.shape[0], _CHUNK_FRAMES):
-            chunk = frames[start : start + _CHUNK_FRAMES] * window
-            power = np.abs(np.fft.rfft(chunk, n=fft_size, axis=1)) ** 2  # (k, bins)
-            mel_power = power @ filters.T  # (k, bands)
-            features.append(10.0 * np.log10(np.maximum(mel_power.astype(np.float64), 10 ** (LOG_FLOOR_DB / 10))))
+        mel_power = _power_frames(clip, frame_length, hop, fft_size) @ filters.T  # (frames, bands)
+        features.append(10.0 * np.log10(np.maximum(mel_power.astype(np.float64), 10 ** (LOG_FLOOR_DB / 10))))
     if not features:
         return np.empty((0, MEL_BANDS))
     return np.concatenate(features)
@@ -205,15 +207,11 @@ def _power_sums(clips: Sequence[np.ndarray], fft_size: int) -> tuple[np.ndarray,
     Returns:
         (clips, fft_size // 2 + 1) float64 sums and (clips,) float64 frame counts.
     """
-    window = np.hanning(fft_size).astype(np.float32)
     sums = np.zeros((len(clips), fft_size // 2 + 1), dtype=np.float64)
     counts = np.zeros(len(clips), dtype=np.float64)
     for index, clip in enumerate(clips):
-        frames = _frames(clip, fft_size, fft_size // 2)
-        for start in range(0, frames.shape[0], _CHUNK_FRAMES):
-            chunk = frames[start : start + _CHUNK_FRAMES] * window
-            sums[index] += (np.abs(np.fft.rfft(chunk, axis=1)) ** 2).sum(axis=0, dtype=np.float64)
-            counts[index] += chunk.shape[0]
+        power = _power_frames(clip, fft_size, fft_size // 2, fft_size)
+        sums[index], counts[index] = power.sum(axis=0, dtype=np.float64), power.shape[0]
     return sums, counts
 
 

@@ -58,6 +58,20 @@ def test_log_mel_frame_count_and_floor() -> None:
     assert np.all(features == -100.0)
 
 
+def test_librosa_frames_sit_where_the_hand_written_ones_did(real_segments: np.ndarray) -> None:
+    """librosa centres a 400-sample window in its 512-point FFT; the clip is padded so that
+    frame t still starts at sample 160 t. The oracle is the plain framing, window and rfft
+    that log_mel_frames used before librosa did it (its logged values did not change)."""
+    clip = real_segments[:8].reshape(-1)  # 16,000 samples of the recording
+    frames = np.lib.stride_tricks.sliding_window_view(clip, 400)[::160] * np.hanning(400)
+    power = np.abs(np.fft.rfft(frames, n=512, axis=1)) ** 2
+    expected = 10 * np.log10(np.maximum(power @ mel_filterbank(RATE_HZ, 512).T, 1e-10))
+    features = log_mel_frames([clip], RATE_HZ)
+    assert features.shape == expected.shape == (1 + (clip.size - 400) // 160, MEL_BANDS)
+    loud = expected > -60  # float32 FFT rounding shows only in near-empty bins
+    np.testing.assert_allclose(features[loud], expected[loud], atol=1e-3)
+
+
 def test_frechet_distance_of_shifted_gaussians_is_the_squared_shift() -> None:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((20000, 4))
