@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, store_dir
+from harness.data.dataset import MANIFEST_NAME
 from harness.study.spec import StudySpec
 from models.registry import get_variant
 
@@ -61,7 +62,7 @@ def prepare_datasets(spec: StudySpec, log=print) -> dict[tuple[int, int], Path]:
         folder = dataset_dir(spec, sample_rate_hz, n)
         if spec.dataset.path is None:
             with file_lock(folder.parent / f".{folder.name}.lock"):
-                if not (folder / "manifest.json").exists():
+                if not (folder / MANIFEST_NAME).exists():
                     log(f"preparing dataset {folder.name} ...")
                     if spec.dataset.builtin:
                         synthesize_dataset(folder, seconds=spec.dataset.seconds,
