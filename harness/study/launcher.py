@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from optuna.trial import TrialState
+
 from harness.common.errors import SampleGanError
 from harness.common.signals import Terminated, install_termination_handler
 from harness.study.datasets import prepare_datasets
@@ -242,9 +244,14 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
     deadline = None
     if spec.budget.timeout_minutes is not None:
         deadline = time.time() + 60.0 * spec.budget.timeout_minutes
-    processes = _start_workers(Path(spec_path).resolve(), plans, study_storage, tracking, deadline)
-    print(f"started {len(processes)} worker(s): pids {', '.join(str(p.pid) for p in processes)}",
-          flush=True)
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    processes = []
+    if waiting:
+        processes = _start_workers(Path(spec_path).resolve(), plans, study_storage, tracking, deadline)
+        print(f"started {len(processes)} worker(s): pids {', '.join(str(p.pid) for p in processes)}",
+              flush=True)
+    else:  # a worker would load TensorFlow (seconds) to find nothing to claim
+        print("no trial waiting: started no worker", flush=True)
     parent = TrackedRun(tracking, parent_run_id)
     interrupted = False
     try:

@@ -265,6 +265,7 @@ def test_running_again_duplicates_nothing(in_mixed_store):
     again = subprocess.run([SAMPLEGAN, "study", "run", str(spec)], capture_output=True, text=True,
                            timeout=300, env={**os.environ, **env})
     assert "0 cell(s) queued now" in again.stdout
+    assert "no trial waiting: started no worker" in again.stdout
     assert again.returncode == 1
     assert len(trials_of("mixed")) == 4
     parents, children = child_runs("mixed")
