@@ -69,16 +69,20 @@ def generate(run_id: str, seconds: float, out: Path, seed: int, assignments: tup
 @click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
               help="The dataset folder the run trained on [default: the path the run recorded; "
                    "its manifest must match].")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Score the same model sampled differently: mulaw_temperature or "
+                   "mulaw_top_p (repeatable).")
 @tracking_uri_option()
 @json_option()
-def evaluate(run_id: str, draws: int, data_dir: Path | None, tracking_uri: str | None,
-             as_json: bool) -> None:
+def evaluate(run_id: str, draws: int, data_dir: Path | None, assignments: tuple[str, ...],
+             tracking_uri: str | None, as_json: bool) -> None:
     """Repeat a run's final evaluation from its model, then redraw it: is its MR-LSD that of
-    the model, or of one draw? Read-only."""
+    the model, or of one draw? With --set, score the model at other sampling settings.
+    Read-only."""
     from harness.tracking.reevaluate import evaluate_command, format_evaluation
 
     report = evaluate_command(run_id=run_id, draws=draws, data_dir=data_dir,
-                              tracking_uri=tracking_uri)
+                              tracking_uri=tracking_uri, assignments=list(assignments))
     if as_json:
         emit_json(report)
     else:

@@ -23,6 +23,8 @@ from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import install_stop_handlers, raise_if_stop_requested
 from harness.evaluation import catalogue
 from harness.evaluation.catalogue import MR_LSD, NOTES_SUMMARY, SHARE_HEALTHY, floor_wording
+from models.config import check_sampling_keys
+from models.registry import parse_overrides
 
 REDRAW_SAMPLING_SEED = 1000  # draw k >= 1 samples with seed REDRAW_SAMPLING_SEED + k
 
@@ -66,8 +68,14 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
-                     tracking_uri: str | None, progress: bool = True) -> dict:
+                     tracking_uri: str | None, progress: bool = True,
+                     assignments: list[str] | None = None) -> dict:
     """Repeat a finished run's final evaluation (draw 0) and redraw it `draws` times.
+
+    `assignments` ("KEY=VALUE", the CLI's --set) sample differently (the sampling keys only,
+    `models.config.SAMPLING_KEYS`): the same trained model, held-out segments and seeds,
+    scored at, say, another mu-law temperature. Draw 0 then no longer repeats the logged
+    figures.
 
     Returns:
         {"run_id", "seed", "clips", "samples", "draws": [per draw: draw, sampling_seed,
@@ -85,6 +93,8 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
     from harness.training.events import evaluation_segments, music_plan, reference_clips
 
     install_stop_handlers()
+    sampling = parse_overrides(assignments or [])
+    check_sampling_keys(sampling)
     store = TrackingStore.open(tracking_uri, create=False)  # read-only: never make a store
     run = get_run(store, run_id)
     if "seed" not in run.data.params:
@@ -96,7 +106,7 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
     from harness.training.generation import evaluation_clips
     from models.sample_gan import SampleGAN
 
-    model, _ = SampleGAN.load(model_dir)
+    model, _ = SampleGAN.load(model_dir, sampling)
     config = model.config
     if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
         raise SampleGanError(f"dataset {dataset.path} is n={dataset.n} at {dataset.sample_rate} Hz; "
@@ -139,7 +149,8 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
                if any(r[name] is not None for r in results)}
     metrics = run.data.metrics
     return {"run_id": run_id, "seed": seed, "clips": config.eval_clips,
-            "samples": config.eval_length, "draws": results, "music": music.status,
+            "samples": config.eval_length, "draws": results, "sampling": sampling,
+            "music": music.status,
             "music_floor_notes": floor_notes,
             "logged": {key: metrics.get(key) for key in (MR_LSD.key, SHARE_HEALTHY.key,
                                                          NOTES_SUMMARY.key)},
@@ -167,13 +178,17 @@ def format_evaluation(report: dict) -> str:
     """The summary a person reads after the per-draw lines."""
     lines = [f"run {report['run_id']} (seed {report['seed']}): {len(report['draws'])} evaluations "
              f"of {report['clips']} clips x {report['samples']} samples"]
+    sampling = report.get("sampling") or {}
+    if sampling:
+        lines.append("sampled with " + ", ".join(f"{key}={value}" for key, value in sampling.items())
+                     + ": draw 0 uses the run's own segments and seed, not its sampling")
     logged = report["logged"].get(MR_LSD.key)
     again = report["draws"][0]["mr_lsd_db"]
-    if logged is not None:
+    if logged is not None and not sampling:
         lines.append(f"draw 0 repeats the run's own evaluation: MR-LSD {again:.3f} dB "
                      f"(logged {logged:.3f})")
     logged_notes = report["logged"].get(NOTES_SUMMARY.key)
-    if logged_notes is not None and report["draws"][0]["notes_summary"] is not None:
+    if logged_notes is not None and report["draws"][0]["notes_summary"] is not None and not sampling:
         lines.append(f"draw 0 repeats the run's notes summary: "
                      f"{report['draws'][0]['notes_summary']:.3f} (logged {logged_notes:.3f})")
     for name, label in (("mr_lsd_db", "MR-LSD dB"), ("ratio", "ratio to floor"),

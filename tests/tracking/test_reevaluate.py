@@ -94,6 +94,15 @@ def test_a_real_run_is_repeated_exactly_then_redrawn_without_writing_anything(
     text = cli("evaluate", "--run", run_id, "--draws", "0", check=True).stdout
     assert f"MR-LSD {own['mr_lsd_db']:.3f} dB (logged {logged['quality/mr_lsd_db']:.3f})" in text
 
+    # The same model, segments and seed, sampled colder: other clips, nothing logged.
+    cooler = json.loads(cli("evaluate", "--run", run_id, "--draws", "0", "--json",
+                            "--set", "mulaw_temperature=0.3", check=True).stdout)
+    assert cooler["sampling"] == {"mulaw_temperature": 0.3}
+    assert cooler["draws"][0]["rows"] == own["rows"]
+    assert cooler["draws"][0]["rms"] != pytest.approx(own["rms"], rel=1e-6)
+    fixed = cli("evaluate", "--run", run_id, "--set", "n=64")
+    assert fixed.returncode == 2 and "fixed by the trained weights" in fixed.stderr
+
     # Bad input: one line, exit 2, nothing written.
     unknown = cli("evaluate", "--run", "0" * 32)
     assert unknown.returncode == 2
