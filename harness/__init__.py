@@ -3,7 +3,8 @@
 One subpackage per stage. Data flows one way, and a package imports only the packages
 listed before it (and `models`, which imports nothing from here):
 
-    common      errors, signals, host facts, quiet imports, file locks and atomic publish
+    common      errors, signals, host facts, quiet imports, file locks and atomic publish,
+                the Jinja2 environment of the HTML templates
     data        audio decoding, the dataset format, importing recordings, the built-in corpus
     evaluation  collapse diagnostics, quality, music structure, training dynamics, likelihood
     training    the training events, the trainer, generation, the speed benchmarks

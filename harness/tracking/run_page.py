@@ -1,13 +1,13 @@
 """A self-contained HTML page for one run: audio players, plots and the diagnosis.
 
 The MLflow UI shows HTML artifacts in a sandboxed frame where relative links to
-other artifacts do not resolve, so audio and images are embedded as data URIs.
+other artifacts do not resolve, so audio and images are embedded as data URIs. The page's
+markup and style are the template `templates/run_page.html.j2`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import shutil
@@ -19,11 +19,14 @@ from typing import Any
 import numpy as np
 from scipy.io import wavfile
 
+from harness.common.templates import environment
 from harness.data.audio import to_int16, write_wav
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import COLLAPSED_LABELS, ONSET_LABELS
 from harness.tracking.plots import plot_clips, plot_pitch_tracks
 from harness.training.events import Evaluation
+
+RUN_PAGE_TEMPLATE = "run_page.html.j2"  # in harness/tracking/templates/
 
 
 def wav_data_uri(audio: np.ndarray, sample_rate_hz: int) -> str:
@@ -41,57 +44,58 @@ def _format(value: Any) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return html.escape(str(value))
+    return str(value)
 
 
-def _key_value_table(values: Mapping[str, Any]) -> str:
-    """One row per entry: a name and its value (readable where one row of many columns is not)."""
-    body = "".join(f"<tr><th>{html.escape(str(key))}</th><td>{_format(value)}</td></tr>"
-                   for key, value in values.items())
-    return f"<table class='key-value'>{body}</table>"
+@dataclass(frozen=True)
+class MetricRow:
+    """One row of the metrics table: the MLflow key, the value with the catalogue's unit, and
+    what the metric is (None for a metric logged outside the catalogue)."""
+
+    key: str
+    value: str
+    note: str | None
 
 
-def metrics_table(metrics: Mapping[str, float]) -> str:
-    """One row per logged metric: its MLflow key, its value with the catalogue's unit, and what
-    it is (for a metric with a floor, what the floor is, so a larger floor does not read as
-    "the model beats real audio")."""
-    body = []
+def metric_rows(metrics: Mapping[str, float]) -> list[MetricRow]:
+    """One row per logged metric (for a metric with a floor, the note says what the floor is,
+    so a larger floor does not read as "the model beats real audio")."""
+    rows = []
     for key, value in metrics.items():
         try:
             entry = catalogue.metric(key)
         except KeyError:  # logged outside the catalogue: shown as it is
-            body.append(f"<tr><th>{html.escape(key)}</th><td>{_format(value)}</td><td></td></tr>")
+            rows.append(MetricRow(key, _format(value), None))
             continue
         if key == entry.key:
             note = (f"{entry.description}; {catalogue.floor_wording(entry, metrics.get(entry.floor_key('p95')))}"
                     if entry.floor else entry.description)
         else:
             note = "floor: real clips of the same count and length as the generated ones"
-        body.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(entry.format(value))}</td>"
-                    f"<td class='note'>{html.escape(note)}</td></tr>")
-    return f"<table class='key-value'>{''.join(body)}</table>"
+        rows.append(MetricRow(key, entry.format(value), note))
+    return rows
 
 
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_format(row.get(c))}</td>" for c in columns) + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+@dataclass(frozen=True)
+class ClipRow:
+    """One generated clip on the page: its label, what the diagnosis measured, its player."""
+
+    label: str
+    onset_over_n: str
+    ac_level_db: str
+    audio_uri: str
 
 
-_COLLAPSED_SELECTORS = ", ".join(f".label-{label}" for label in COLLAPSED_LABELS)
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f3f3f3; }
-table.key-value th { text-align: left; font-weight: normal; }
-table.key-value td.note { text-align: left; color: #555; }
-.label-healthy { color: #176117; } """ + _COLLAPSED_SELECTORS + """ { color: #a31515; }
-img { max-width: 100%; border: 1px solid #ddd; }
-"""
+def _clip_rows(evaluation: Evaluation) -> list[ClipRow]:
+    rows = []
+    for clip, diagnosis in zip(evaluation.clips, evaluation.diagnosis.clips, strict=True):
+        onset_over_n = (diagnosis.metrics.get("collapse_onset_over_n")
+                        if diagnosis.label in ONSET_LABELS else None)
+        # The level without DC: a silent clip with an offset would show -32 dBFS of plain RMS.
+        rows.append(ClipRow(diagnosis.label, _format(onset_over_n),
+                            _format(diagnosis.metrics.get("ac_rms_db")),
+                            wav_data_uri(clip, evaluation.sample_rate_hz)))
+    return rows
 
 
 def evaluation_page(title: str, evaluation, clips_png: Path | None,
@@ -109,50 +113,15 @@ def evaluation_page(title: str, evaluation, clips_png: Path | None,
         curves_png: training-curves figure.
         pitch: the pitch-track figure or why there is none (the final page's).
     """
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
-    if summary:
-        parts.append(_key_value_table(summary))
-    diagnosis = evaluation.diagnosis
-    parts.append(
-        f"<h2>Generated clips at GAN step {evaluation.step}</h2>"
-        f"<p>Batch: <b>{html.escape(str(diagnosis.label))}</b>; window n = {evaluation.n} samples "
-        f"at {evaluation.sample_rate_hz} Hz.</p>"
-    )
-    rows = []
-    for index, (clip, clip_diagnosis) in enumerate(zip(evaluation.clips, diagnosis.clips, strict=True)):
-        metrics = clip_diagnosis.metrics
-        onset_over_n = (metrics.get("collapse_onset_over_n")
-                        if clip_diagnosis.label in ONSET_LABELS else None)
-        rows.append(
-            f"<tr><td>clip {index}</td><td class='label-{clip_diagnosis.label}'>"
-            f"{html.escape(clip_diagnosis.label)}</td>"
-            f"<td>{_format(onset_over_n)}</td>"
-            f"<td>{_format(metrics.get('ac_rms_db'))}</td>"
-            f"<td><audio controls preload='none' src='{wav_data_uri(clip, evaluation.sample_rate_hz)}'>"
-            f"</audio></td></tr>"
-        )
-    # The level without DC: a silent clip with an offset would show -32 dBFS of plain RMS.
-    parts.append("<table><tr><th>clip</th><th>label</th><th>onset / n</th>"
-                 "<th>AC level dBFS</th><th>listen</th></tr>" + "".join(rows) + "</table>")
-    if clips_png is not None:
-        parts.append(f"<img alt='waveforms and spectrograms' src='{png_data_uri(clips_png)}'>")
-    if pitch is not None:
-        parts.append(f"<h2>{PITCH_HEADING}</h2><p>{html.escape(pitch.note)}</p>")
-        if pitch.png is not None:
-            parts.append(f"<img alt='pitch track over the spectrogram' src='{png_data_uri(pitch.png)}'>")
-    parts.append("<h2>Metrics</h2>" + metrics_table(evaluation.metrics()))
-    if history_rows:
-        columns = list(history_rows[0])
-        parts.append("<h2>Evaluations over training</h2>" + _table(history_rows, columns))
-    if curves_png is not None:
-        parts.append(
-            "<h2>Training curves</h2><p>Each phase against its own steps (light: every step, "
-            "dark: an exponential moving average over long series); the learning curve is the "
-            "held-out teacher-forced loss at each evaluation against its baselines.</p>"
-            f"<img alt='training curves' src='{png_data_uri(curves_png)}'>")
-    parts.append("</body></html>")
-    return "".join(parts)
+    columns = list(history_rows[0]) if history_rows else []
+    return environment("harness.tracking").get_template(RUN_PAGE_TEMPLATE).render(
+        title=title, collapsed_labels=COLLAPSED_LABELS,
+        summary=[(str(name), _format(value)) for name, value in (summary or {}).items()],
+        evaluation=evaluation, clips=_clip_rows(evaluation),
+        metrics=metric_rows(evaluation.metrics()), history_columns=columns,
+        history_rows=[[_format(row.get(column)) for column in columns] for row in history_rows],
+        clips_png=clips_png, curves_png=curves_png, pitch=pitch, pitch_heading=PITCH_HEADING,
+        png_uri=png_data_uri)
 
 
 PITCH_PNG = "pitch_track.png"

@@ -235,7 +235,7 @@ def test_each_run_page_and_the_best_clip_show_the_pitch_track(contract_study) ->
         assert f"final/{PITCH_PNG}" in listed
         page = Path(client.download_artifacts(row["mlflow_run_id"], "final/index.html",
                                                str(folder / row["mlflow_run_id"]))).read_text()
-        assert (f"<h2>{PITCH_HEADING}</h2><p>pYIN&#x27;s f0 (cyan, where it calls a frame voiced) "
+        assert (f"<h2>{PITCH_HEADING}</h2><p>pYIN&#39;s f0 (cyan, where it calls a frame voiced) "
                 "over the spectrogram of generated clip 0 at GAN step 2, beside a held-out clip "
                 "of the same length (1 s).") in page
     assert (folder / "report" / "listen_best_pitch.png").is_file()
