@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import harness.tracking.tracked_training as tracked_module
+import harness.runs.train as tracked_module
 from harness.common.files import STORE_DIR_ENV
 from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.data.corpus import synthesize_dataset
@@ -162,9 +162,9 @@ def _tracked(overrides: dict[str, Any], data_dir: Path, store_root: Path) -> dic
     clock = _StepClock()  # called by MlflowObserver after it has logged the step
     started, started_cpu = time.perf_counter(), time.process_time()
     with _instrumented(timers, mlflow_calls):
-        tracked_module.tracked_training(store=store, experiment="bench", variant=VARIANT,
-                                        overrides=overrides, data_dir=data_dir, seed=SEED,
-                                        extra_observer=clock, progress=False)
+        tracked_module.tracked_training(store, tracked_module.TrainRequest(
+            experiment="bench", variant=VARIANT, overrides=overrides, dataset=data_dir, seed=SEED,
+            progress=False), extra_observer=clock)
     wall_s, cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     return {"wall_s": wall_s, "cpu_s": cpu_s, "gan_step_ms": clock.median_step_ms(),
             "store_creation_s": store_s,

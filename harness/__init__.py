@@ -8,7 +8,8 @@ listed before it (and `models`, which imports nothing from here):
     data        audio decoding, the dataset format, importing recordings, the built-in corpus
     evaluation  collapse diagnostics, quality, music structure, training dynamics, likelihood
     training    the training events, the trainer, generation, the speed benchmarks
-    tracking    the MLflow store, the tracked training run, the run page and its figures
+    tracking    the MLflow store, the logged model, the run page and its figures
+    runs        what a command does to a run: train (and resume), generate, evaluate again
     study       study specs, the plan, the Optuna queue, the launcher and its workers
     report      the ablation report: reading the stores, statistics, sections, the document
     ui          the MLflow UI and Optuna dashboard servers behind `samplegan ui`

@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 # "harness" is the package root (it holds only __version__) and anything under harness/
 # outside the named stages, so that models importing any of harness fails too.
 LAYERS = ("models", "harness", "harness.common", "harness.data", "harness.evaluation", "harness.training",
-          "harness.tracking", "harness.study", "harness.report", "harness.ui", "harness.cli")
+          "harness.tracking", "harness.runs", "harness.study", "harness.report", "harness.ui",
+          "harness.cli")
 
 
 def _module_name(path: Path) -> str:
@@ -76,6 +77,9 @@ def test_no_module_imports_upward():
     ("harness.training.trainer", "harness.evaluation.quality", False),
     ("harness.evaluation.quality", "harness.training.trainer", True),
     ("harness.report.build", "harness.study.spec", False),
+    ("harness.runs.train", "harness.tracking.store", False),
+    ("harness.tracking.store", "harness.runs.train", True),
+    ("harness.study.worker", "harness.runs.train", False),
 ])
 def test_the_layer_order_catches_what_it_should(source, imported, upward):
     assert (_layer(imported) > _layer(source)) is upward

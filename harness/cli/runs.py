@@ -33,7 +33,7 @@ def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
 
     A one-line summary of the final evaluation goes to stderr, so stdout holds the run id
     alone."""
-    from harness.tracking.tracked_training import train_command
+    from harness.runs.train import train_command
 
     run_id = train_command(
         variant=variant, data_dir=data_dir, assignments=list(assignments), seed=seed,
@@ -54,7 +54,7 @@ def train(variant: str, data_dir: Path, assignments: tuple[str, ...], seed: int,
 def generate(run_id: str, seconds: float, out: Path, seed: int, assignments: tuple[str, ...],
              tracking_uri: str | None) -> None:
     """Write SECONDS of 16-bit audio from a trained run."""
-    from harness.tracking.generate import generate_command
+    from harness.runs.generate import generate_command
 
     generate_command(run_id=run_id, seconds=seconds, out=out, seed=seed, tracking_uri=tracking_uri,
                      assignments=list(assignments))
@@ -79,7 +79,7 @@ def evaluate(run_id: str, draws: int, data_dir: Path | None, assignments: tuple[
     """Repeat a run's final evaluation from its model, then redraw it: is its MR-LSD that of
     the model, or of one draw? With --set, score the model at other sampling settings.
     Read-only."""
-    from harness.tracking.reevaluate import evaluate_command, format_evaluation
+    from harness.runs.evaluate import evaluate_command, format_evaluation
 
     report = evaluate_command(run_id=run_id, draws=draws, data_dir=data_dir,
                               tracking_uri=tracking_uri, assignments=list(assignments))

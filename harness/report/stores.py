@@ -31,10 +31,10 @@ from harness.report.stats import (
     FINISHED_STATES,
     OBJECTIVE,
 )
+from harness.runs.train import MUSIC_TAG
 from harness.study.spec import Objective, Pruner, objective_name
 from harness.study.status import failure_reason, trial_outcomes
 from harness.tracking.store import StoreMissing, TrackingStore, retrying
-from harness.tracking.tracked_training import MUSIC_TAG
 from models.config import canonical_key
 
 # Frame columns filled from each run's latest metric values; NaN when the run or metric is

@@ -1,5 +1,5 @@
 """Optuna studies of Sample-GAN variants: specs, plan, storage, queue, workers, launcher, status.
 
 May import: `harness.common`, `harness.data`, `harness.evaluation`, `harness.training`,
-`harness.tracking`, `models`.
+`harness.tracking`, `harness.runs`, `models`.
 """

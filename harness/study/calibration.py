@@ -341,7 +341,7 @@ def calibrate_in_this_process(requests: Sequence[CalibrationRequest], cache_path
     from harness.common.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    import harness.tracking.tracked_training  # noqa: F401 - what a worker imports before its first trial
+    import harness.runs.train  # noqa: F401 - what a worker imports before its first trial
     import harness.training.trainer  # noqa: F401
 
     startup_s = time.perf_counter() - started
@@ -407,7 +407,7 @@ def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
     import platform
 
     from harness.common.host import processor_name
-    from harness.tracking.tracked_training import provenance
+    from harness.runs.train import provenance
 
     code = provenance()
     return {"processor": processor_name(), "cpus": str(os.cpu_count()),

@@ -166,7 +166,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, log, attrs: Mapping[str, Any
 def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
               tracking: TrackingStore, trial_id: int, log=print) -> TrialState:
     """Train one claimed trial and tell Optuna how it ended."""
-    from harness.tracking.tracked_training import tracked_training
+    from harness.runs.train import TrainRequest, tracked_training
 
     trial = optuna.Trial(study, trial_id)
     for key, value in worker_identity().items():
@@ -178,17 +178,17 @@ def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
             overrides = spec.trial_overrides(cell, _suggest(trial, spec))
             config = get_variant(spec.base_variant).config(overrides)
             log(f"trial {trial.number} started: {cell.key}")
-            outcome = tracked_training(
-                store=tracking, experiment=spec.name, variant=spec.base_variant,
-                overrides=overrides, data_dir=dataset_dir(spec, config.sample_rate, config.n),
+            outcome = tracked_training(tracking, TrainRequest(
+                experiment=spec.name, variant=spec.base_variant, overrides=overrides,
+                dataset=dataset_dir(spec, config.sample_rate, config.n),
                 seed=spec.trial_seed(cell), max_minutes=spec.budget.minutes_per_trial,
                 resume_run_id=_previous_run_id(study, cell.key, trial.number),
                 parent_run_id=study.user_attrs.get(PARENT_RUN_ATTR),
                 tags={"samplegan.study": spec.name, "samplegan.cell": cell.key,
                       "optuna.study_name": spec.name, "optuna.trial_number": str(trial.number),
                       "samplegan.replicate": str(cell.replicate)},
-                run_name=f"{spec.name} #{trial.number} {cell.key}",
-                extra_observer=OptunaObserver(trial, spec, log), progress=False,
+                run_name=f"{spec.name} #{trial.number} {cell.key}", progress=False),
+                extra_observer=OptunaObserver(trial, spec, log),
                 on_run_started=lambda run_id: trial.set_user_attr("mlflow_run_id", run_id),
             )
             final = outcome.result.evaluations[-1].metrics()

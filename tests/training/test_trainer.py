@@ -160,13 +160,14 @@ def test_ctrl_c_checkpoints_where_it_stops_and_redoes_the_evaluation_it_cut_shor
 
 
 def test_a_dataset_of_another_shape_is_refused_before_any_run(tiny_corpus, tiny_training, store):
+    from harness.runs.train import TrainRequest, tracked_training
     from harness.tracking.store import TrackingStore
-    from harness.tracking.tracked_training import tracked_training
 
     tracking = TrackingStore.open()
     with pytest.raises(SampleGanError, match=r"n=32 at 16000 Hz but the variant needs n=64"):
-        tracked_training(store=tracking, experiment="refused", variant="paper",
-                         overrides={**tiny_training, "n": 64}, data_dir=tiny_corpus)
+        tracked_training(tracking, TrainRequest(experiment="refused", variant="paper",
+                                                overrides={**tiny_training, "n": 64},
+                                                dataset=tiny_corpus))
     assert tracking.client().get_experiment_by_name("refused") is None
 
 

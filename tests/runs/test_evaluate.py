@@ -16,7 +16,7 @@ import scipy.io.wavfile
 from conftest import SAMPLEGAN
 
 from harness.data.loader import manifest_sha256
-from harness.tracking.reevaluate import redraw_rows
+from harness.runs.evaluate import redraw_rows
 
 
 def test_draw_zero_is_the_runs_own_rows_and_the_others_are_distinct_and_repeatable():

@@ -1,4 +1,4 @@
-"""One tracked training run: variant + dataset in, a complete MLflow run out.
+"""One tracked training run: a `TrainRequest` in, a complete MLflow run out.
 
 Used by `samplegan train` and by every study trial. Bad input (unknown variant or
 key, unusable dataset) fails before a run is created, so nothing half-made appears
@@ -188,6 +188,39 @@ def _check_resumable(store: TrackingStore, run_id: str, params: Mapping[str, Any
             )
 
 
+@dataclass(frozen=True)
+class TrainRequest:
+    """One tracked training run: what it trains, where it is recorded, how it runs.
+
+    Attributes:
+        experiment: the MLflow experiment the run belongs to.
+        variant: the registry variant (`samplegan variants`).
+        overrides: config values changed from the variant's.
+        dataset: the dataset folder, loaded and checked against the variant before any run
+            exists; or the dataset already loaded and checked (`samplegan train` checks it
+            before it opens a store).
+        seed: the run's random seed.
+        max_minutes: wall-clock budget of the whole run in minutes; None = no limit.
+        resume_run_id: continue this run from its checkpoint instead of creating one.
+        parent_run_id: nest the new run under this one (a study's parent run).
+        tags: more MLflow tags of the run.
+        run_name: the MLflow run name; None names it after the variant.
+        progress: tqdm bars on stderr.
+    """
+
+    experiment: str
+    variant: str
+    overrides: Mapping[str, Any]
+    dataset: Path | Dataset
+    seed: int = 0
+    max_minutes: float | None = None
+    resume_run_id: str | None = None
+    parent_run_id: str | None = None
+    tags: Mapping[str, str] | None = None
+    run_name: str | None = None
+    progress: bool = True
+
+
 @dataclass
 class TrainingOutcome:
     run_id: str
@@ -195,21 +228,22 @@ class TrainingOutcome:
     pruned_reason: str | None = None
 
 
-def _checked_inputs(store: TrackingStore, variant: str, overrides: Mapping[str, Any],
-                    data_dir: Path, seed: int, resume_run_id: str | None, dataset: Dataset | None,
+def _checked_inputs(store: TrackingStore, request: TrainRequest,
                     ) -> tuple[SampleGANConfig, Dataset, dict[str, Any], frozenset[str], str]:
     """The config, dataset, run parameters, their soft (provenance) keys and the quality
     reference split of a run, checked before any run exists; warns when quality can only
     be measured on training audio."""
-    config = resolve(variant, overrides)
-    if dataset is None:
-        dataset = load_dataset(data_dir)
+    config = resolve(request.variant, request.overrides)
+    dataset = request.dataset
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset)
         check_dataset(config, dataset)  # the one check: `Trainer` trusts its dataset
     source = provenance()  # runs git: once per run
     soft_keys = frozenset(source)
-    params = training_params(variant, overrides, config, dataset, seed, source)
-    if resume_run_id:
-        _check_resumable(store, resume_run_id, params, soft_keys)
+    params = training_params(request.variant, request.overrides, config, dataset, request.seed,
+                             source)
+    if request.resume_run_id:
+        _check_resumable(store, request.resume_run_id, params, soft_keys)
     reference_split = evaluation_split(dataset)
     if reference_split == "train":
         print(f"warning: {dataset.path}: {QUALITY_ON_TRAIN_AUDIO}, so quality/* flatters the "
@@ -226,34 +260,31 @@ def _note_resume(run: TrackedRun, trainer) -> None:
               file=sys.stderr)
 
 
-def tracked_training(
-    *, store: TrackingStore, experiment: str, variant: str, overrides: Mapping[str, Any],
-    data_dir: Path, seed: int = 0, max_minutes: float | None = None,
-    resume_run_id: str | None = None, parent_run_id: str | None = None,
-    tags: Mapping[str, str] | None = None, run_name: str | None = None,
-    extra_observer: TrainingObserver | None = None, progress: bool = True,
-    on_run_started: Callable[[str], None] | None = None, dataset: Dataset | None = None,
-) -> TrainingOutcome:
-    """Train variant + overrides on `data_dir` inside one MLflow run with a truthful status.
+def tracked_training(store: TrackingStore, request: TrainRequest, *,
+                     extra_observer: TrainingObserver | None = None,
+                     on_run_started: Callable[[str], None] | None = None) -> TrainingOutcome:
+    """Train the request's variant + overrides on its dataset inside one MLflow run of `store`
+    with a truthful status.
 
-    `dataset` is `data_dir` already loaded and checked against the variant (`samplegan
-    train` checks it before it opens a store); None loads and checks it here.
+    `extra_observer` sees every training event after the run's own; `on_run_started` gets the
+    run id as soon as the run exists.
 
     Raises:
         SampleGanError: bad variant, override or dataset (before any run exists).
         StopTraining: the extra observer stopped the run (it is still FINISHED, tagged pruned).
     """
-    config, dataset, params, soft_keys, reference_split = _checked_inputs(
-        store, variant, overrides, data_dir, seed, resume_run_id, dataset)
+    variant, overrides = request.variant, request.overrides
+    config, dataset, params, soft_keys, reference_split = _checked_inputs(store, request)
     import_tensorflow_quietly()  # only once the inputs are known to be good
     params.update(host_info())  # now TensorFlow can say which GPUs there are
     from harness.training.trainer import Trainer
 
     install_stop_handlers()
     raise_if_stop_requested()  # Ctrl-C during start-up: leave no run behind
-    run = TrackedRun.start(store, experiment, run_name=run_name or variant,
-                           tags={"samplegan.variant": variant, **(tags or {})},
-                           parent_run_id=parent_run_id, resume_run_id=resume_run_id)
+    run = TrackedRun.start(store, request.experiment, run_name=request.run_name or variant,
+                           tags={"samplegan.variant": variant, **(request.tags or {})},
+                           parent_run_id=request.parent_run_id,
+                           resume_run_id=request.resume_run_id)
     if on_run_started:
         on_run_started(run.run_id)
     pruned: StopTraining | None = None
@@ -266,7 +297,8 @@ def tracked_training(
         run.log_text(config.to_json(), "config.json")
         observer = MlflowObserver(run, extra_observer)
         trainer = Trainer(config, dataset, store_dir() / "work" / run.run_id, observer,
-                          RunOptions(seed=seed, max_minutes=max_minutes, progress=progress))
+                          RunOptions(seed=request.seed, max_minutes=request.max_minutes,
+                                     progress=request.progress))
         _note_resume(run, trainer)
         run.set_tags({MUSIC_TAG: trainer.music.status})
         try:
@@ -279,8 +311,8 @@ def tracked_training(
             except StopTraining as stop:
                 pruned = stop
                 run.set_tags({OUTCOME_TAG: "pruned", "samplegan.prune_reason": stop.reason})
-            _log_final(run, trainer, observer, run.name or run_name or variant, variant, overrides,
-                       pruned, result)
+            _log_final(run, trainer, observer, run.name or request.run_name or variant, variant,
+                       overrides, pruned, result)
         finally:
             observer.close()
     if pruned is not None:
@@ -397,10 +429,10 @@ def train_command(*, variant: str, data_dir: Path, assignments: list[str], seed:
         _check_unfinished(get_run(store, resume_run))
     started: list[str] = []
     try:
-        outcome = tracked_training(store=store, experiment=experiment, variant=variant,
-                                   overrides=overrides, data_dir=data_dir, seed=seed,
-                                   max_minutes=max_minutes, resume_run_id=resume_run,
-                                   on_run_started=started.append, dataset=dataset)
+        outcome = tracked_training(store, TrainRequest(
+            experiment=experiment, variant=variant, overrides=overrides, dataset=dataset,
+            seed=seed, max_minutes=max_minutes, resume_run_id=resume_run),
+            on_run_started=started.append)
     except SampleGanError as error:
         if not started:
             raise
