@@ -5,9 +5,11 @@ listed before it (and `models`, which imports nothing from here):
 
     common      errors, signals, host facts, quiet imports, file locks and atomic publish,
                 the Jinja2 environment of the HTML templates
-    data        audio decoding, the dataset format, importing recordings, the built-in corpus
+    data        audio decoding, the dataset format, importing recordings, the built-in corpus,
+                the real audio a run's evaluations draw
     evaluation  collapse diagnostics, quality, music structure, training dynamics, likelihood
-    training    the training events, the trainer, generation, the speed benchmarks
+    training    the training events, a run's schedule, the trainer, generation, the speed
+                benchmarks
     tracking    the MLflow store, the logged model, the run page and its figures
     runs        what a command does to a run: train (and resume), generate, evaluate again
     study       study specs, the plan, the Optuna queue, the launcher and its workers

@@ -6,7 +6,7 @@ the exported model (its figures equal the run's logged ones on the same machine)
 1..N seed the same number of clips from other held-out segments of the same pool and
 sample with other seeds. Their spread separates the noise of one evaluation from the
 differences between trained models. Music metrics are repeated and redrawn too when the
-run's clips are long enough (`harness.training.events.music_plan`, as the run decided).
+run's clips are long enough (`harness.training.schedule.music_plan`, as the run decided).
 Read-only: nothing is logged to the run.
 """
 
@@ -87,10 +87,11 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
         eval/share_healthy, music/notes_summary as the run logged them}, "summary": {mr_lsd_db,
         ratio, share_healthy, notes_summary: mean/sd/min/max over every draw}}.
     """
+    from harness.data.evaluation_audio import evaluation_segments, reference_clips
     from harness.evaluation.diagnostics import diagnose_batch
     from harness.evaluation.quality import ReferenceSet, quality_metrics, within_floor
     from harness.tracking.store import TrackingStore, download_artifacts, get_run
-    from harness.training.events import evaluation_segments, music_plan, reference_clips
+    from harness.training.schedule import music_plan
 
     install_stop_handlers()
     sampling = parse_overrides(assignments or [])

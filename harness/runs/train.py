@@ -23,6 +23,7 @@ from harness.common.files import store_dir
 from harness.common.host import host_info
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
+from harness.data.evaluation_audio import evaluation_segments, evaluation_split, reference_clips
 from harness.data.loader import Dataset, load_dataset, manifest_sha256
 from harness.evaluation import catalogue
 from harness.tracking.run_page import PitchSection, evaluation_row, pitch_section, render_evaluation
@@ -33,11 +34,8 @@ from harness.training.events import (
     StopTraining,
     TrainingObserver,
     TrainingResult,
-    check_dataset,
-    evaluation_segments,
-    evaluation_split,
-    reference_clips,
 )
+from harness.training.schedule import check_dataset
 from models.config import SampleGANConfig
 from models.registry import resolve
 

@@ -160,7 +160,8 @@ class CalibrationRun:
         self.last_evaluation = None  # rendered once, as the tracked run renders every one
 
     def trainer(self, config: SampleGANConfig):
-        from harness.training.events import RunOptions, check_dataset
+        from harness.training.events import RunOptions
+        from harness.training.schedule import check_dataset
         from harness.training.trainer import Trainer
 
         check_dataset(config, self.dataset)

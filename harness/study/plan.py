@@ -307,7 +307,7 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
     the extremes of the searched ranges), their phase totals and timing keys."""
     from harness.data.loader import load_dataset
     from harness.study.datasets import dataset_dir
-    from harness.training.events import evaluation_count, heldout_count, phase_totals
+    from harness.training.schedule import evaluation_count, heldout_count, phase_totals
     from models.registry import get_variant
 
     variant = get_variant(spec.base_variant)
@@ -336,7 +336,8 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
     """Calibrate the configurations the cache lacks (and the start-up, once per machine);
     returns the cache and the seconds calibration took."""
     from harness.study.datasets import dataset_dir
-    from harness.training.events import PHASES, heldout_count
+    from harness.training.events import PHASES
+    from harness.training.schedule import heldout_count
 
     cache = TimingCache()
     # Configurations that differ only in cost-neutral keys are timed once, with every phase

@@ -20,6 +20,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from harness.common.signals import Terminated, raise_if_stop_requested
+from harness.data.evaluation_audio import evaluation_segments, reference_clips
 from harness.data.loader import Dataset, augment_crops
 from harness.evaluation.diagnostics import diagnose_batch
 from harness.evaluation.dynamics import diagnose_training, gan_history
@@ -34,22 +35,20 @@ from harness.evaluation.likelihood import (
 from harness.evaluation.quality import ReferenceSet, quality_metrics
 from harness.training.events import (
     PHASES,
-    SEED_BANK_SEGMENTS,
     Evaluation,
     RunOptions,
     StopTraining,
     TrainingDiverged,
     TrainingObserver,
     TrainingResult,
-    evaluation_segments,
-    music_plan,
-    phase_totals,
-    reference_clips,
 )
 from harness.training.generation import evaluation_clips
+from harness.training.schedule import music_plan, phase_totals
 from models.config import SampleGANConfig
 from models.parts import part
 from models.sample_gan import SampleGAN, set_global_seed
+
+SEED_BANK_SEGMENTS = 64  # real segments exported with the model for `samplegan generate`
 
 
 def gan_step_seeds(seed: tf.Tensor) -> tf.Tensor:

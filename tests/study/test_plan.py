@@ -23,7 +23,7 @@ from harness.study.plan import (
     slowdown,
     trial_seconds,
 )
-from harness.training.events import evaluation_count, heldout_count, phase_totals
+from harness.training.schedule import evaluation_count, heldout_count, phase_totals
 from models.registry import resolve
 
 TIMING = PointTiming(

@@ -14,7 +14,8 @@ from harness.common import signals as stopping
 from harness.common.errors import SampleGanError
 from harness.data.corpus import synthesize_dataset
 from harness.data.loader import load_dataset
-from harness.training.events import RunOptions, TrainingObserver, evaluation_count, phase_totals
+from harness.training.events import RunOptions, TrainingObserver
+from harness.training.schedule import evaluation_count, phase_totals
 from harness.training.trainer import Trainer
 from models.registry import resolve
 
@@ -270,7 +271,7 @@ def test_carried_teacher_forcing_continues_each_excerpt_and_resumes_mid_excerpt(
 
 
 def test_an_excerpt_longer_than_the_training_audio_is_refused_before_any_run(tiny_training, tiny_corpus):
-    from harness.training.events import check_dataset
+    from harness.training.schedule import check_dataset
 
     dataset = load_dataset(tiny_corpus)  # 2 s pieces: no 3,000 x 16 contiguous samples
     config = resolve("frame-tier-fix", {**tiny_training, "pretrain_steps": 5, "teacher_chunks": 3000,

@@ -1,4 +1,4 @@
-"""harness.training.events: which phases a run trains."""
+"""harness.training.schedule: which phases a run trains, and whether it gets music metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from harness.data.loader import load_dataset
-from harness.training.events import ENCODER_SEED_SOURCES, RunOptions, music_plan, phase_totals
+from harness.training.events import RunOptions
+from harness.training.schedule import ENCODER_SEED_SOURCES, music_plan, phase_totals
 from models.parts import names, part
 from models.registry import resolve
 
@@ -63,7 +64,7 @@ def test_short_evaluation_clips_skip_music_without_importing_librosa(tiny_corpus
 import sys
 import numpy as np
 from harness.data.loader import load_dataset
-from harness.training.events import music_plan
+from harness.training.schedule import music_plan
 from models.registry import resolve
 plan = music_plan(resolve("paper", {{"sample_rate": 16000, "n": 32}}), load_dataset({str(tiny_corpus)!r}), 0)
 assert plan.measure(np.zeros((4, 128), np.float32)) == ({{}}, {{}})
