@@ -9,7 +9,7 @@ import argparse
 import json
 
 from harness.common.quiet_tf import import_tensorflow_quietly
-from harness.training.bench import format_generation_bench, run_generation_bench
+from harness.training.speed import format_generation_bench, run_generation_bench
 
 
 def main() -> None:

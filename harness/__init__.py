@@ -3,7 +3,7 @@
 One subpackage per stage. Data flows one way, and a package imports only the packages
 listed before it (and `models`, which imports nothing from here):
 
-    common      errors, signals, host facts, quiet imports, file locks and atomic publish,
+    common      signals, host facts, quiet imports, file locks and atomic publish,
                 the Jinja2 environment of the HTML templates
     data        audio decoding, the dataset format, importing recordings, the built-in corpus,
                 the real audio a run's evaluations draw
@@ -23,6 +23,13 @@ pruner's verdict comes from them), so training must import evaluation; evaluatio
 itself is pure functions over arrays and audio files that know nothing of a trainer,
 and `samplegan diagnose` runs them on any WAV file. With evaluation after training
 the trainer would import upward.
+
+Timing code has two homes in the package, for two questions: `training.speed` (`samplegan
+bench`) measures how fast generation and training steps run at fixed sizes, and holds the
+timing primitive; `study.calibration` times a study's own configurations with it to predict
+the study's duration (`samplegan study plan`). `benchmarks/` is outside the package: scripts,
+run by hand and by no test, that call the package's functions to time the rest (import,
+diagnostics, music metrics, tracking overhead, workers sharing cores).
 
 `tests/test_layers.py` parses every module's imports and fails on an upward one.
 """

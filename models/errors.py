@@ -1,7 +1,9 @@
 """The base of the project's error hierarchy: bad input the user can fix.
 
-It lives here, below everything, so that the model layer can refuse a bad config or
-variant name without importing the harness; `harness.common.errors` builds on it.
+Its one home, for the models and the harness alike: it lives here, below everything, so that
+the model layer can refuse a bad config or variant name without importing the harness. The
+harness's own errors subclass it (`AudioDecodeError`, `SpecError`, `TrainingDiverged`,
+`StoreMissing`, ...), and the CLI catches it.
 """
 
 

@@ -71,7 +71,7 @@ def test_no_module_imports_upward():
 
 
 @pytest.mark.parametrize("source, imported, upward", [
-    ("models.config", "harness.common.errors", True),
+    ("models.config", "harness.common.files", True),
     ("models.registry", "harness.errors", True),
     ("harness.data.dataset", "harness.__version__", False),
     ("harness.training.trainer", "harness.evaluation.quality", False),

@@ -166,8 +166,8 @@ def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
     Yields:
         Its http URL once it answers; the server is stopped on exit.
     """
-    from harness.common.errors import SampleGanError
     from harness.tracking.store import TrackingStore
+    from models.errors import SampleGanError
 
     port = free_port()
     server = subprocess.Popen(

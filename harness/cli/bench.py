@@ -19,7 +19,7 @@ def bench() -> None:
 def bench_generation(as_json: bool, quick: bool) -> None:
     """Samples per second: the paper's predict-per-sample loop, then every generator family at
     batch 1 and 64 (paper sizes, untrained weights; progress on stderr)."""
-    from harness.training.bench import format_generation_bench, run_generation_bench
+    from harness.training.speed import format_generation_bench, run_generation_bench
 
     result = run_generation_bench(quick=quick)
     if as_json:
@@ -37,7 +37,7 @@ def bench_train(as_json: bool, quick: bool, generators: tuple[str, ...]) -> None
     """Seconds per generator and discriminator step, trained samples per second, and peak
     memory, of every generator family (batch 16, n = 500; each family in its own process;
     progress on stderr)."""
-    from harness.training.bench import format_train_bench, run_train_bench
+    from harness.training.speed import format_train_bench, run_train_bench
 
     result = run_train_bench(quick=quick, generators=generators)
     if as_json:

@@ -25,8 +25,8 @@ def compare(generated: tuple[Path, ...], reference: tuple[Path, ...], sample_rat
     """Every audio metric of GENERATED clips (files or folders) next to its like-for-like
     floor drawn from the --reference audio, with a verdict per metric and each clip's
     collapse label. Reads only."""
-    from harness.evaluation.compare import compare as compare_sets
-    from harness.evaluation.compare import format_comparison
+    from harness.evaluation.compare_files import compare as compare_sets
+    from harness.evaluation.compare_files import format_comparison
 
     result = compare_sets(list(generated), list(reference), sample_rate)
     if as_json:

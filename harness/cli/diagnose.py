@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli.options import emit_json, json_option
-from harness.common.errors import SampleGanError
+from models.errors import SampleGanError
 
 
 @click.command()

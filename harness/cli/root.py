@@ -19,9 +19,9 @@ from harness.cli.runs import evaluate, generate, train
 from harness.cli.study import study
 from harness.cli.ui import ui
 from harness.cli.variants import variants
-from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import quiet_library_logging
 from harness.common.signals import install_stop_handlers
+from models.errors import SampleGanError
 
 STOPPABLE_COMMANDS = ("train", "generate", "evaluate")  # they stop between steps on Ctrl-C / SIGTERM
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from scipy.io import wavfile
 
-from harness.common.errors import SampleGanError
 from harness.common.files import publish
+from models.errors import SampleGanError
 
 FULL_SCALE_16BIT = 32768  # 2**15: int16 sample value of 1.0
 

@@ -38,9 +38,9 @@ import numpy as np
 from scipy.signal import lfilter
 
 from harness import __version__
-from harness.common.errors import SampleGanError
 from harness.data.audio import quantize_16bit, to_int16
 from harness.data.dataset import SourceAudio, write_dataset
+from models.errors import SampleGanError
 
 GENERATOR = "karplus-strong-v1"  # bump when the music for a given seed changes
 PEAK_DBFS = -3.0

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from harness.common.errors import SampleGanError
 from harness.common.files import publish
 from harness.data.duplicates import Fingerprint, duplicate_groups, fingerprint
+from models.errors import SampleGanError
 
 DATASET_FORMAT = "samplegan-dataset/1"
 AUDIO_EXTENSIONS = (".flac", ".mp3", ".ogg", ".wav")

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.errors import SampleGanError
 from harness.data.dataset import (
     DATASET_FORMAT,
     MANIFEST_NAME,
@@ -21,6 +20,7 @@ from harness.data.dataset import (
     contiguous_chains,
     find_contiguous_pairs,
 )
+from models.errors import SampleGanError
 
 
 # ------------------------------------------------------------------------- loader

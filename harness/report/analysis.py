@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.report.reading import StudyData, numeric_searched, spec_objective_name, study_factors
 from harness.report.stats import (
     COLLAPSE,
     FINISHED_STATES,
@@ -16,7 +17,6 @@ from harness.report.stats import (
     untested_levels,
     variant_table,
 )
-from harness.report.stores import StudyData, numeric_searched, spec_objective_name, study_factors
 
 
 @dataclass

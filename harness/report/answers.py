@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.common.errors import SampleGanError
 from harness.evaluation import catalogue
 from harness.evaluation.quality import within_floor
 from harness.report.analysis import Analysis
 from harness.report.document import level_text
-from harness.report.music import music_answer, skip_reason
+from harness.report.music_section import music_answer, skip_reason
+from harness.report.reading import StudyData
 from harness.report.stats import (
     COLLAPSE,
     FINISHED_STATES,
@@ -22,7 +22,7 @@ from harness.report.stats import (
     WELCH,
     param_correlations,
 )
-from harness.report.stores import StudyData
+from models.errors import SampleGanError
 
 # Config keys whose study values, when below the `paper` variant's, make a result a toy one.
 SIZE_KEYS = ("sample_rate", "n", "lstm_units", "ae_levels", "ae_filters", "ae_steps", "batch_size",

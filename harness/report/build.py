@@ -2,9 +2,9 @@
 
 The Optuna study holds the design and how every trial ended; MLflow holds each run's
 parameters (provenance, dataset), final diagnosis and quality metrics, and its final
-clips. `harness.report.stores` joins them into one row per cell; `analysis` computes
+clips. `harness.report.reading` joins them into one row per cell; `analysis` computes
 what every section draws on; `answers` words the findings; `sections` and `listening`
-write the rest; the statistics live in `stats`, the figures in `plots`, the clips and
+write the rest; the statistics live in `stats`, the figures in `ablation_figures`, the clips and
 collapse histories in `media` and the Markdown/HTML rendering in `document`.
 `write_report` writes Markdown with PNG plots and .wav clips beside it, a
 self-contained `index.html` (images and clips as data URIs, so it can be mailed and
@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, publish
 from harness.report.analysis import Analysis
 from harness.report.answers import answer_lines
 from harness.report.document import Document
 from harness.report.listening import Media, collapse_section, listening_section
-from harness.report.music import music_figures, music_section, skip_reason
+from harness.report.music_section import music_figures, music_section, skip_reason
+from harness.report.reading import StudyData, read_study
 from harness.report.sections import (
     HOW_TO_READ,
     effects_section,
@@ -50,8 +50,8 @@ from harness.report.sections import (
 from harness.report.stats import (
     FINISHED_STATES,
 )
-from harness.report.stores import StudyData, read_study
 from harness.tracking.store import TrackedRun
+from models.errors import SampleGanError
 
 logger = logging.getLogger(__name__)
 

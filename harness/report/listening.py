@@ -11,6 +11,10 @@ import pandas as pd
 
 from harness.data.audio import decode_audio, write_wav
 from harness.evaluation.diagnostics import COLLAPSED_LABELS, LABELS
+from harness.report.ablation_figures import (
+    plot_label_shares,
+    plot_onset_histogram,
+)
 from harness.report.analysis import Analysis
 from harness.report.answers import num
 from harness.report.document import Document
@@ -21,10 +25,7 @@ from harness.report.media import (
     listening_length,
     real_clip,
 )
-from harness.report.plots import (
-    plot_label_shares,
-    plot_onset_histogram,
-)
+from harness.report.reading import StudyData, progress
 from harness.report.sections import run_reference
 from harness.report.stats import (
     COLLAPSE,
@@ -32,8 +33,7 @@ from harness.report.stats import (
     OBJECTIVE,
     label_shares,
 )
-from harness.report.stores import StudyData, progress
-from harness.tracking.plots import plot_clips
+from harness.tracking.run_figures import plot_clips
 from harness.tracking.run_page import PITCH_PNG
 from models.registry import resolve
 

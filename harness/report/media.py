@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import ONSET_LABELS
-from harness.tracking.plots import MAX_CLIP_ROWS
+from harness.tracking.run_figures import MAX_CLIP_ROWS
 from harness.tracking.store import retrying
 
 logger = logging.getLogger(__name__)
@@ -118,8 +118,8 @@ def real_clip(dataset_path: str | None, length: int) -> tuple[np.ndarray | None,
     Returns:
         (clip or None, a phrase naming the source, or why there is none).
     """
-    from harness.common.errors import SampleGanError
     from harness.data.loader import load_dataset
+    from models.errors import SampleGanError
 
     if not dataset_path:
         return None, "the runs do not name their dataset"

@@ -16,15 +16,16 @@ import pandas as pd
 from harness.common.host import processor_name
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import LABELS
-from harness.report.analysis import Analysis, finished_rows
-from harness.report.answers import FLOOR_WORDS, cell_text, floor_text, num, num_at_scale, p_text
-from harness.report.document import Document, level_text
-from harness.report.plots import (
+from harness.report.ablation_figures import (
     plot_effects,
     plot_interactions,
     plot_objective_per_trial,
     plot_param_scatter,
 )
+from harness.report.analysis import Analysis, finished_rows
+from harness.report.answers import FLOOR_WORDS, cell_text, floor_text, num, num_at_scale, p_text
+from harness.report.document import Document, level_text
+from harness.report.reading import StudyData, spec_objective_name
 from harness.report.stats import (
     COLLAPSE,
     FINISHED_STATES,
@@ -36,7 +37,6 @@ from harness.report.stats import (
     main_effects,
     param_correlations,
 )
-from harness.report.stores import StudyData, spec_objective_name
 from harness.tracking.store import HOST, MLFLOW_PORT, experiment_page
 
 LOCAL_UI = f"http://{HOST}:{MLFLOW_PORT}"  # where `samplegan ui` serves a local store by default

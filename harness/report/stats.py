@@ -37,7 +37,7 @@ from harness.evaluation.diagnostics import LABELS
 CONFIDENCE = 0.95
 ALPHA = 0.05
 
-# The trial frame's columns and states (see `harness.report.stores.trials_frame`).
+# The trial frame's columns and states (see `harness.report.reading.trials_frame`).
 OBJECTIVE = "objective"
 COLLAPSE = "collapsed_outcome"
 FINISHED_STATES = ("COMPLETE", "PRUNED")

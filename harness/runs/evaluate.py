@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import install_stop_handlers, raise_if_stop_requested
 from harness.evaluation import catalogue
 from harness.evaluation.catalogue import MR_LSD, NOTES_SUMMARY, SHARE_HEALTHY, floor_wording
 from models.config import check_sampling_keys
+from models.errors import SampleGanError
 from models.registry import parse_overrides
 
 REDRAW_SAMPLING_SEED = 1000  # draw k >= 1 samples with seed REDRAW_SAMPLING_SEED + k

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly
 from harness.common.signals import install_stop_handlers
 from harness.training.generation import generate_audio
 from models.config import check_sampling_keys
+from models.errors import SampleGanError
 from models.registry import parse_overrides
 
 

@@ -18,7 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import SampleGanError
 from harness.common.files import store_dir
 from harness.common.host import host_info
 from harness.common.quiet_tf import import_tensorflow_quietly
@@ -37,6 +36,7 @@ from harness.training.events import (
 )
 from harness.training.schedule import check_dataset
 from models.config import SampleGANConfig
+from models.errors import SampleGanError
 from models.registry import resolve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -349,7 +349,7 @@ def _log_final(run: TrackedRun, trainer, observer: MlflowObserver, run_name: str
     the variant's overrides, so it says which model it shows.
     """
     from harness.evaluation.dynamics import diagnose_training, gan_history
-    from harness.tracking.plots import plot_training_curves
+    from harness.tracking.run_figures import plot_training_curves
 
     run.flush()
     run.sync()  # the last evaluation's files, which `final/` reuses, and its metrics

@@ -4,6 +4,10 @@ A calibration process builds each configuration's real `Trainer` and times the f
 `Trainer.run` calls (see `harness.study.plan` for what is timed and how it is
 extrapolated). Timings are cached under the store folder by (configuration, machine,
 code commit).
+
+Timing apart from `harness.training.speed` (`samplegan bench`), whose `timed_calls` it uses:
+that module measures fixed benchmark sizes against speed targets; this one times the study's
+own configurations to predict its duration.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, store_dir
 from harness.common.signals import Terminated
 from models.config import SampleGANConfig
+from models.errors import SampleGanError
 
 CALIBRATION_CAP_S = 60.0  # seconds of calibration beyond the minimum, shared by the configurations
 
@@ -128,7 +132,7 @@ def time_function(run: Callable[[], object], calls: int) -> tuple[PhaseTiming, f
     matter for quick calls, and a slow call (a GAN step, an evaluation) costs the
     calibration most when repeated.
     """
-    from harness.training.bench import timed_calls
+    from harness.training.speed import timed_calls
 
     first = timed_calls(run, 1)[0]
     later = []
@@ -182,7 +186,7 @@ class CalibrationRun:
         return lambda: materialise(step_fn(next(counter)))
 
     def run(self) -> PointTiming:
-        from harness.tracking.plots import plot_training_curves
+        from harness.tracking.run_figures import plot_training_curves
         from harness.tracking.run_page import render_evaluation
 
         config = self.config
@@ -421,7 +425,7 @@ def timing_identity(environment: Mapping[str, str]) -> dict[str, str]:
 
 # Source that never runs inside a timed call: editing it keeps the timings (docs, specs and
 # tests are not source either). The calibration itself (this module) is not among them.
-_UNTIMED_SOURCE = ("cli/", "report/", "ui/", "evaluation/diagnose_files.py", "training/bench.py",
+_UNTIMED_SOURCE = ("cli/", "report/", "ui/", "evaluation/diagnose_files.py", "training/speed.py",
                    "study/")
 _TIMED_STUDY_SOURCE = ("study/calibration.py",)
 

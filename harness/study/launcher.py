@@ -18,10 +18,10 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
-from harness.common.errors import SampleGanError
 from harness.common.signals import Terminated, install_termination_handler
-from harness.study.datasets import prepare_datasets
+from harness.study.optuna_storage import StudyStorage, open_storage
 from harness.study.plan import PLAN_ATTR, StudyPlan, budget_refusal, plan_study
+from harness.study.prepared_data import prepare_datasets
 from harness.study.queue import (
     DONE_STATES,
     cells_left,
@@ -31,7 +31,6 @@ from harness.study.queue import (
 )
 from harness.study.spec import StudySpec, load_spec
 from harness.study.status import format_status, study_status
-from harness.study.storage import StudyStorage, open_storage
 from harness.study.worker import DEADLINE_ENV, PARENT_RUN_ATTR
 from harness.tracking.store import (
     FAILED,
@@ -43,6 +42,7 @@ from harness.tracking.store import (
     TrackingStore,
     retrying,
 )
+from models.errors import SampleGanError
 
 STOP_GRACE_S = 300.0  # workers finish their current step (a paper-size CPU step: ~1 min)
 

@@ -199,8 +199,8 @@ def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
     """
     import optuna
 
+    from harness.study.optuna_storage import StorageMissing, open_storage
     from harness.study.queue import CELL_ATTR, DONE_STATES, cell_failures
-    from harness.study.storage import StorageMissing, open_storage
 
     try:
         opened = open_storage(storage, spec.storage, create=False)
@@ -263,7 +263,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
     """
-    from harness.study.datasets import prepare_datasets
+    from harness.study.prepared_data import prepare_datasets
 
     workers = len(worker_envs)
     own_devices = bool(worker_envs[0].get("CUDA_VISIBLE_DEVICES"))
@@ -306,7 +306,7 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
     """The grid points of `cells`, each with the configurations its trials train (one, or
     the extremes of the searched ranges), their phase totals and timing keys."""
     from harness.data.loader import load_dataset
-    from harness.study.datasets import dataset_dir
+    from harness.study.prepared_data import dataset_dir
     from harness.training.schedule import evaluation_count, heldout_count, phase_totals
     from models.registry import get_variant
 
@@ -335,7 +335,7 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
                   environment: Mapping[str, str], machine_key: str) -> tuple[TimingCache, float]:
     """Calibrate the configurations the cache lacks (and the start-up, once per machine);
     returns the cache and the seconds calibration took."""
-    from harness.study.datasets import dataset_dir
+    from harness.study.prepared_data import dataset_dir
     from harness.training.events import PHASES
     from harness.training.schedule import heldout_count
 

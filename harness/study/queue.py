@@ -25,9 +25,9 @@ import optuna
 import psutil
 from optuna.trial import TrialState
 
-from harness.common.errors import SampleGanError
+from harness.study.optuna_storage import StudyStorage
 from harness.study.spec import StudySpec
-from harness.study.storage import StudyStorage
+from models.errors import SampleGanError
 
 CELL_ATTR = "cell"
 REPLICATE_ATTR = "replicate"

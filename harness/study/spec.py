@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import SampleGanError
 from harness.evaluation import catalogue
 from models.config import canonical_key, coerce_value, field_names, field_type
+from models.errors import SampleGanError
 from models.registry import VARIANTS, get_variant
 
 # What a study may optimise: the catalogue's entries flagged `objective`.

@@ -14,9 +14,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from harness.study.optuna_storage import open_existing_study
 from harness.study.plan import PLAN_ATTR, seconds_left
 from harness.study.queue import CELL_ATTR
-from harness.study.storage import open_existing_study
 
 STATES = ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL", "RERUN")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -20,13 +20,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from harness.common.errors import SampleGanError
 from harness.common.quiet_tf import import_tensorflow_quietly, quiet_library_logging
 from harness.common.redaction import redact_text
 from harness.common.signals import Terminated, install_stop_handlers, raise_if_stop_requested
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import COLLAPSED_LABELS
-from harness.study.datasets import dataset_dir
+from harness.study.optuna_storage import StudyStorage, open_storage
+from harness.study.prepared_data import dataset_dir
 from harness.study.queue import (
     CELL_ATTR,
     cells_left,
@@ -36,9 +36,9 @@ from harness.study.queue import (
     worker_identity,
 )
 from harness.study.spec import Cell, Objective, StudySpec, load_spec
-from harness.study.storage import StudyStorage, open_storage
 from harness.tracking.store import TrackingStore
 from harness.training.events import Evaluation, StopTraining, TrainingObserver
+from models.errors import SampleGanError
 from models.registry import get_variant
 
 POLL_S = 2.0  # idle workers look for stale or re-queued trials this often

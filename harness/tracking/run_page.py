@@ -23,7 +23,7 @@ from harness.common.templates import environment
 from harness.data.audio import to_int16, write_wav
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import COLLAPSED_LABELS, ONSET_LABELS
-from harness.tracking.plots import plot_clips, plot_pitch_tracks
+from harness.tracking.run_figures import plot_clips, plot_pitch_tracks
 from harness.training.events import Evaluation
 
 RUN_PAGE_TEMPLATE = "run_page.html.j2"  # in harness/tracking/templates/

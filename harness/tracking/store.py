@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, store_dir
 from harness.common.redaction import redact_text, redact_url
 from harness.common.signals import Terminated
+from models.errors import SampleGanError
 
 HOST = "127.0.0.1"
 MLFLOW_PORT = 5000  # `samplegan ui` defaults, also where reports link a local store's runs

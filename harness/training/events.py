@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.errors import SampleGanError
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import BatchDiagnosis
+from models.errors import SampleGanError
 
 PHASES = ("autoencoder", "pretrain", "gan")  # in the order `Trainer.run` trains them
 

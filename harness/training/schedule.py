@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.errors import SampleGanError
 from harness.data.evaluation_audio import evaluation_split
 from harness.data.loader import Dataset
 from harness.evaluation.floors import floor_draws
 from harness.evaluation.music import MIN_CLIP_SECONDS
 from models.config import SampleGANConfig
+from models.errors import SampleGanError
 
 # The seed sources (models/parts.py) that read the frozen encoder: only they need the
 # autoencoder trained (tests/training/test_schedule.py checks this against the classes).

@@ -3,7 +3,7 @@
 Run as ``python -m harness.ui.dashboard --port PORT`` with the storage URL in
 $SAMPLEGAN_STORAGE: the environment, not the command line, because `ps` shows
 every process's arguments and a PostgreSQL URL may hold a password. The storage
-is opened by `harness.study.storage.open_storage`, so a journal file is locked
+is opened by `harness.study.optuna_storage.open_storage`, so a journal file is locked
 the way the study workers lock it; `optuna-dashboard FILE.journal` would use
 Optuna's default symlink lock, which does not exclude the workers' open-file lock
 when the dashboard writes (notes, trial states set from the page).
@@ -15,7 +15,7 @@ import argparse
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIServer, make_server
 
-from harness.study.storage import open_storage
+from harness.study.optuna_storage import open_storage
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

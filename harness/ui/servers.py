@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 
 import click
 
-from harness.common.errors import SampleGanError
 from harness.common.files import store_dir
 from harness.common.redaction import redact_text
 from harness.tracking.store import HOST, TrackingStore
+from models.errors import SampleGanError
 
 DASHBOARD_PORT = 8080
 MLFLOW_UI = "MLflow UI"  # the server's name in messages
@@ -109,7 +109,7 @@ def serve(*, port: int, dashboard_port: int, tracking_uri: str | None,
     store = TrackingStore.open(tracking_uri, create=False)  # browsing never creates a store
     study_storage = None
     if dashboard:
-        from harness.study.storage import StorageMissing, open_storage
+        from harness.study.optuna_storage import StorageMissing, open_storage
 
         try:
             study_storage = open_storage(storage, create=False)

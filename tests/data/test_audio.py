@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from harness.common.errors import SampleGanError
 from harness.data import audio
 from harness.data.audio import (
     AudioDecodeError,
@@ -22,6 +21,7 @@ from harness.data.audio import (
     to_int16,
     write_wav,
 )
+from models.errors import SampleGanError
 
 LSB = 1 / 32768
 MP3_FRAME = 1152  # samples; an mp3 may decode up to one frame longer or shorter

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from harness.common.errors import SampleGanError
 from harness.data.corpus import (
     GENERATOR,
     SCALES,
@@ -22,6 +21,7 @@ from harness.data.corpus import (
 )
 from harness.data.dataset import DATASET_FORMAT
 from harness.data.loader import load_dataset
+from models.errors import SampleGanError
 
 LOWEST_HZ, HIGHEST_HZ = 60.0, 1600.0  # bass root C2 (65 Hz) .. melody top (about 1.5 kHz)
 

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from harness.common.errors import SampleGanError
 from harness.data import dataset
 from harness.data.audio import quantize_16bit, to_int16
 from harness.data.dataset import (
@@ -30,6 +29,7 @@ from harness.data.dataset import (
 )
 from harness.data.importer import import_audio
 from harness.data.loader import augment_crops, load_dataset, manifest_sha256
+from models.errors import SampleGanError
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLEGAN = Path(sys.executable).with_name("samplegan")  # the console script of this environment

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harness.training.bench import BATCHES, family_overrides
+from harness.training.speed import BATCHES, family_overrides
 from models.config import SampleGANConfig
 from models.errors import SampleGanError
 from models.parts import names, part

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harness.training.bench import paper_predict_loop
 from harness.training.generation import generate_audio
+from harness.training.speed import paper_predict_loop
 from models.autoencoder import code_length
 from models.errors import SampleGanError
 from models.heads import nucleus

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from harness.evaluation import catalogue
-from harness.report.music import MUSIC_FLOORED, PITCH_METRICS
-from harness.report.stores import REPORTED_METRICS, report_column
+from harness.report.music_section import MUSIC_FLOORED, PITCH_METRICS
+from harness.report.reading import REPORTED_METRICS, report_column
 
 # One grid point, two replicates (so the report's music figures have a 95% interval): a
 # mu-law head (so the bits are logged), teacher forcing (the pretrain series), clips of 1 s

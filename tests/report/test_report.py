@@ -14,9 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.common.errors import SampleGanError
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import LABELS
+from harness.report.ablation_figures import (
+    color_limits,
+    plot_effects,
+    plot_label_shares,
+    plot_objective_per_trial,
+    plot_param_scatter,
+)
 from harness.report.answers import (
     caveat_line,
     collapse_answer,
@@ -27,13 +33,7 @@ from harness.report.answers import (
 )
 from harness.report.build import write_report
 from harness.report.document import Document, inline_html
-from harness.report.plots import (
-    color_limits,
-    plot_effects,
-    plot_label_shares,
-    plot_objective_per_trial,
-    plot_param_scatter,
-)
+from harness.report.reading import collapsed_outcome, parse_cell_key, prune_kind, trials_frame
 from harness.report.sections import run_link
 from harness.report.stats import (
     best_cells,
@@ -48,8 +48,8 @@ from harness.report.stats import (
     rank_axes,
     untested_levels,
 )
-from harness.report.stores import collapsed_outcome, parse_cell_key, prune_kind, trials_frame
 from harness.tracking.store import TRAINING_VIEW_QUERY
+from models.errors import SampleGanError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEED_SHIFT = 10.0  # what replicate 1's seed adds at every grid point (cancels when paired)
@@ -415,7 +415,7 @@ def _hand_made_study(store: Path, name: str, spec: dict, trials: list,
     """An Optuna journal study with the attributes the launcher sets, and no MLflow runs."""
     import optuna
 
-    from harness.study.storage import open_storage
+    from harness.study.optuna_storage import open_storage
 
     study = optuna.create_study(study_name=name, direction="minimize",
                                 storage=open_storage(str(store / "optuna.journal")).optuna)
@@ -665,7 +665,7 @@ def test_report_of_a_real_study_holds_the_numbers_of_both_stores(in_study_dir: P
     import optuna
     from mlflow.tracking import MlflowClient
 
-    from harness.study.storage import open_existing_study
+    from harness.study.optuna_storage import open_existing_study
 
     html_path = write_report(STUDY)
     folder = in_study_dir / "reports" / STUDY

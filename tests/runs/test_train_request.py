@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 import harness.runs.train as train
-from harness.common.errors import SampleGanError
 from harness.data.loader import load_dataset
 from harness.runs.train import TrainRequest
 from harness.tracking.store import TrackingStore
+from models.errors import SampleGanError
 
 
 def test_a_dataset_folder_is_loaded_and_checked_against_the_variant(tiny_corpus, tiny_training,

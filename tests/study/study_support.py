@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from harness.study.storage import open_storage
+from harness.study.optuna_storage import open_storage
 from harness.tracking.store import TrackingStore
 
 REPO = Path(__file__).resolve().parents[2]

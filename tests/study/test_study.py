@@ -17,8 +17,8 @@ import pytest
 from optuna.trial import TrialState
 from study_support import GOOD, REPO, SAMPLEGAN, child_runs, spec_with, trials_of, write_spec
 
+from harness.study.optuna_storage import open_storage
 from harness.study.spec import SpecError, load_spec, parse_spec
-from harness.study.storage import open_storage
 from harness.tracking.store import TrackingStore
 
 
@@ -109,8 +109,8 @@ def test_bad_specs_fail_from_the_command_line_before_anything_starts(tmp_path, s
 
 
 def test_worker_plans_one_worker_per_gpu_and_refuses_contradictions():
-    from harness.common.errors import SampleGanError
     from harness.study.launcher import plan_workers
+    from models.errors import SampleGanError
 
     assert plan_workers(None, None) == [{}]
     assert plan_workers(3, None) == [{}, {}, {}]
@@ -321,7 +321,7 @@ def test_a_reused_pid_does_not_keep_a_dead_worker_alive():
 
 
 def test_the_dashboard_names_the_smoke_objective_with_its_collapse_penalty(store):
-    from harness.report.stores import spec_objective_name
+    from harness.report.reading import spec_objective_name
     from harness.study.queue import create_or_resume
     from harness.study.worker import objective_value
 

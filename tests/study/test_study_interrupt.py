@@ -24,7 +24,7 @@ from study_support import (
     wait_for_running_trial,
 )
 
-from harness.study.storage import open_storage
+from harness.study.optuna_storage import open_storage
 from harness.tracking.store import TrackingStore
 
 PARTIAL_SPEC = """name = "partial"

@@ -19,8 +19,8 @@ from study_support import (
     write_spec,
 )
 
+from harness.study.optuna_storage import open_storage
 from harness.study.spec import parse_spec
-from harness.study.storage import open_storage
 
 
 @pytest.mark.slow

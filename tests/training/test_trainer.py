@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from harness.common import signals as stopping
-from harness.common.errors import SampleGanError
 from harness.data.corpus import synthesize_dataset
 from harness.data.loader import load_dataset
 from harness.training.events import RunOptions, TrainingObserver
 from harness.training.schedule import evaluation_count, phase_totals
 from harness.training.trainer import Trainer
+from models.errors import SampleGanError
 from models.registry import resolve
 
 pytestmark = pytest.mark.slow

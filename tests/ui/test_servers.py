@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from ui_support import SAMPLEGAN, UiProcess, alive, descendants, free_port, port_open, store_env
 
-from harness.common.errors import SampleGanError
 from harness.tracking.store import TrackingStore
 from harness.ui import servers as ui
+from models.errors import SampleGanError
 
 DASHBOARD_INSTALLED = importlib.util.find_spec("optuna_dashboard") is not None
 
@@ -84,7 +84,7 @@ def running_ui(tmp_path_factory: pytest.TempPathFactory):
     if DASHBOARD_INSTALLED:
         import optuna
 
-        from harness.study.storage import open_storage
+        from harness.study.optuna_storage import open_storage
 
         journal = open_storage(str(tmp_path / "mlruns" / "optuna.journal")).optuna
         optuna.create_study(storage=journal, study_name="ui-test")
@@ -162,7 +162,7 @@ def test_a_killed_ui_leaves_no_server_behind(tmp_path: Path) -> None:
     if DASHBOARD_INSTALLED:
         import optuna
 
-        from harness.study.storage import open_storage
+        from harness.study.optuna_storage import open_storage
 
         optuna.create_study(storage=open_storage(str(tmp_path / "mlruns" / "optuna.journal")).optuna)
     ports = free_port(), free_port()

@@ -196,7 +196,7 @@ class StudyData:
 
 
 def _open_study(study_name: str, storage: str | None):
-    from harness.study.storage import open_existing_study
+    from harness.study.optuna_storage import open_existing_study
 
     return open_existing_study(study_name, storage)
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.errors import SampleGanError
 from harness.data.audio import AudioDecodeError, decode_audio, quantize_16bit, resample
 from harness.data.importer import SkippedSource, expand_sources
 from harness.evaluation import catalogue
 from harness.evaluation.diagnostics import diagnose_clip
 from harness.evaluation.quality import within_floor
 from models.config import SampleGANConfig
+from models.errors import SampleGanError
 
 LABEL_WINDOW_N = SampleGANConfig.n  # the window the collapse labels measure onsets against
 FLOOR_SEED = 0  # fixes the floor's draws: the same files give the same figures

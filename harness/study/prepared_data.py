@@ -12,10 +12,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, store_dir
 from harness.data.dataset import MANIFEST_NAME
 from harness.study.spec import StudySpec
+from models.errors import SampleGanError
 from models.registry import get_variant
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from harness.evaluation import catalogue
 from harness.report.document import Document
-from harness.report.music import (
+from harness.report.music_section import (
     MUSIC_FLOORED,
     PITCH_METRICS,
     music_answer,

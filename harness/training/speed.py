@@ -7,6 +7,10 @@ code the harness really runs: `generate_audio` (what `samplegan generate` calls)
 the `Trainer`'s GAN step. Every case is timed after a warm-up call that pays for
 tracing and XLA compilation. The fastest of the timed runs is reported, the median
 beside it: on a shared machine other jobs can only make a run slower.
+
+The timing primitive (`timed_calls`) lives here; `harness.study.calibration` times a study's
+own configurations with it for another question (how long will this study take), and the
+scripts in `benchmarks/` (outside the package) call these functions or time other parts.
 """
 
 from __future__ import annotations

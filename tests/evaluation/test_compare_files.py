@@ -11,7 +11,7 @@ import pytest
 from harness.data.audio import load_audio, write_wav
 from harness.data.corpus import compose_corpus, render_piece
 from harness.evaluation import catalogue
-from harness.evaluation.compare import compare, format_comparison, reference_clips
+from harness.evaluation.compare_files import compare, format_comparison, reference_clips
 
 RATE_HZ = 16000
 CLIP_S = 2

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.evaluation.diagnostics import diagnose_clip
-from harness.tracking.plots import (
+from harness.tracking.run_figures import (
     CURVE_PANELS,
     LEARNING_CURVE_TITLE,
     MAX_CLIP_ROWS,

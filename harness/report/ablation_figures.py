@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from harness.evaluation.diagnostics import LABELS
 from harness.report.document import level_text
 from harness.report.stats import COLLAPSE, OBJECTIVE, main_effects
-from harness.tracking.plots import save_figure
+from harness.tracking.run_figures import save_figure
 
 _DPI = 100
 _LABEL_COLOURS = {"healthy": "#2e8b57", "noise": "#8c6bb1", "silent": "#9e9e9e",

@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.common.errors import SampleGanError
 from harness.common.files import file_lock, store_dir
 from harness.common.redaction import redact_text, redact_url
 from harness.study.spec import StorageSettings
+from models.errors import SampleGanError
 
 JOURNAL_SUFFIXES = (".journal", ".log")
 
