@@ -3,8 +3,9 @@
 Default store: a SQLite database `mlruns/mlflow.db` with artifacts under
 `mlruns/artifacts/`, created once under a file lock (two processes creating a new
 MLflow SQLite database at once crash one of them) and switched to WAL so several
-local workers can write at the same time. `--tracking-uri` / `MLFLOW_TRACKING_URI`
-select an `mlflow server` (http[s]://) or a database URL (e.g. postgresql://) instead.
+local workers can write at the same time (`harness.tracking.sqlite_database`).
+`--tracking-uri` / `MLFLOW_TRACKING_URI` select an `mlflow server` (http[s]://) or a
+database URL (e.g. postgresql://) instead.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import contextlib
 import json
 import os
 import queue
-import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 from harness.common.files import file_lock, store_dir
 from harness.common.redaction import redact_text, redact_url
 from harness.common.signals import Terminated
+from harness.tracking.sqlite_database import initialise_sqlite, sqlite_path
 from models.errors import SampleGanError
 
 HOST = "127.0.0.1"
@@ -57,79 +57,6 @@ def experiment_page(base_url: str, experiment_id: str, run_id: str | None = None
     """
     page = f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
     return f"{page}/{run_id}?{TRAINING_VIEW_QUERY}" if run_id else f"{page}?{TRAINING_VIEW_QUERY}"
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
-
-
-def _template_path() -> Path:
-    """Where the empty, migrated MLflow database of this MLflow version is kept."""
-    import mlflow
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "samplegan"
-    return cache / f"mlflow-{mlflow.__version__}-empty.db"
-
-
-def _is_mlflow_database(path: Path) -> bool:
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
-            return connection.execute("SELECT version_num FROM alembic_version").fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
-def _empty_database() -> Path | None:
-    """An empty MLflow database at the schema's head, built once per MLflow version.
-
-    A new store copies it instead of running MLflow's 60-odd migrations (about 2 s each
-    time, and noisy on stderr). It holds no experiment: MLflow adds its default experiment,
-    under the new store's artifact root, when the copy is first opened.
-
-    Returns:
-        Its path, or None where the cache folder cannot be written (then the store is
-        created the usual way).
-    """
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    template = _template_path()
-    try:
-        with file_lock(template.parent / ".mlflow-template.lock"):
-            if template.is_file() and not _is_mlflow_database(template):
-                template.unlink()  # damaged: build it again
-            if not template.is_file():
-                with tempfile.TemporaryDirectory(dir=template.parent) as folder:
-                    built = Path(folder) / template.name
-                    store = SqlAlchemyStore(f"sqlite:///{built}", Path(folder).as_uri())
-                    store.engine.dispose()
-                    with contextlib.closing(sqlite3.connect(built)) as connection, connection:
-                        connection.execute("DELETE FROM experiments")
-                    os.replace(built, template)
-    except OSError:
-        return None
-    return template
-
-
-def _initialise_sqlite(uri: str, artifact_root: str) -> None:
-    """Create the MLflow schema once (under a lock) and turn on WAL for concurrent writers.
-
-    A new database starts as a copy of the cached empty one (`_empty_database`); MLflow
-    checks its schema when it opens it, and migrates it if the copy is behind.
-    """
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    db_path = _sqlite_path(uri)
-    assert db_path is not None
-    with file_lock(db_path.parent / ".mlflow-db.lock"):
-        template = None if db_path.exists() else _empty_database()
-        if template is not None:
-            copied = db_path.with_name(f".{db_path.name}.{os.getpid()}")
-            shutil.copyfile(template, copied)
-            os.replace(copied, db_path)
-        store = SqlAlchemyStore(uri, artifact_root)  # runs migrations if needed
-        store.engine.dispose()
-        with sqlite3.connect(db_path, timeout=60) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _check_http(uri: str) -> None:
@@ -221,12 +148,12 @@ class TrackingStore:
         scheme = urlsplit(self.uri).scheme
         try:
             if scheme == "sqlite":
-                db_path = _sqlite_path(self.uri)
+                db_path = sqlite_path(self.uri)
                 if not create and not (db_path and db_path.is_file()):
                     raise _missing(str(db_path or self.uri))
                 artifact_root = self.artifact_root or (db_path.parent / "artifacts").as_uri()
                 self.artifact_root = artifact_root
-                _initialise_sqlite(self.uri, artifact_root)
+                initialise_sqlite(self.uri, artifact_root)
             elif scheme in ("http", "https"):
                 _check_http(self.uri)
             elif scheme.startswith(("postgresql", "mysql", "mssql")):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.tracking.store import TrackingStore, _template_path
+from harness.tracking.sqlite_database import template_path
+from harness.tracking.store import TrackingStore
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def _schema(db: Path) -> tuple[str, list[str]]:
 def test_new_stores_copy_one_migrated_database_and_get_their_own_default_experiment(
         cache: Path, tmp_path: Path) -> None:
     first = TrackingStore.open(f"sqlite:///{tmp_path / 'a' / 'mlflow.db'}")
-    template = _template_path()
+    template = template_path()
     assert template.is_file() and template.parent == cache / "samplegan"
     built = template.stat().st_mtime_ns
     second = TrackingStore.open(f"sqlite:///{tmp_path / 'b' / 'mlflow.db'}")
@@ -46,7 +47,7 @@ def test_new_stores_copy_one_migrated_database_and_get_their_own_default_experim
 
 def test_a_damaged_cached_database_is_built_again(
         cache: Path, tmp_path: Path) -> None:
-    template = _template_path()
+    template = template_path()
     template.parent.mkdir(parents=True)
     template.write_bytes(b"not a database" * 100)
     store = TrackingStore.open(f"sqlite:///{tmp_path / 's' / 'mlflow.db'}")
