@@ -10,10 +10,13 @@ listed before it (and `models`, which imports nothing from here):
     evaluation  collapse diagnostics, quality, music structure, training dynamics, likelihood
     training    the training events, a run's schedule, the trainer, generation, the speed
                 benchmarks
-    tracking    the MLflow store, the logged model, the run page and its figures
+    tracking    the MLflow store and its SQLite database, a run's logged model (MLflow
+                pyfunc), the run page and its figures
     runs        what a command does to a run: train (and resume), generate, evaluate again
-    study       study specs, the plan, the Optuna queue, the launcher and its workers
-    report      the ablation report: reading the stores, statistics, sections, the document
+    study       study specs, the plan, prepared data, Optuna storage and queue, the launcher
+                and its workers
+    report      the ablation report: reading a study, statistics, sections, figures, the
+                document
     ui          the MLflow UI and Optuna dashboard servers behind `samplegan ui`
     cli         the `samplegan` command groups, thin: they parse options and call the above
 
@@ -23,6 +26,12 @@ pruner's verdict comes from them), so training must import evaluation; evaluatio
 itself is pure functions over arrays and audio files that know nothing of a trainer,
 and `samplegan diagnose` runs them on any WAV file. With evaluation after training
 the trainer would import upward.
+
+Why runs sits between tracking and study: a command on a run (`samplegan train`, `generate`,
+`evaluate`) drives training, evaluation and the MLflow store, so it imports them; a study
+trial is such a run (`runs.train.tracked_training` with a `TrainRequest`), so study imports
+runs. Tracking itself knows nothing of commands: it keeps the store, the logged model and
+what a run page shows.
 
 Timing code has two homes in the package, for two questions: `training.speed` (`samplegan
 bench`) measures how fast generation and training steps run at fixed sizes, and holds the

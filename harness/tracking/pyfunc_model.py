@@ -9,6 +9,10 @@ net. So the run's `model/` folder is wrapped in a small `mlflow.pyfunc.PythonMod
     mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
     clips = mlflow.pyfunc.load_model("models:/MODEL_ID").predict(
         pd.DataFrame({"seconds": [2.0], "seed": [0]}))  # [float32 (32000,)] at 16 kHz
+
+It is the MLflow form of a run's model, so it lives with the store, and it must stay at this
+module path: a logged model holds `SampleGanGenerator` pickled by reference (module and class
+name), so models already in a store load only while this path holds.
 """
 
 from __future__ import annotations
