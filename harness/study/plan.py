@@ -308,9 +308,7 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
     from harness.data.loader import load_dataset
     from harness.study.prepared_data import dataset_dir
     from harness.training.schedule import evaluation_count, heldout_count, phase_totals
-    from models.registry import get_variant
 
-    variant = get_variant(spec.base_variant)
     points: dict[str, _Point] = {}
     datasets: dict[Path, Any] = {}
     for cell in cells:
@@ -320,7 +318,7 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
             continue
         configs = []
         for searched in _searched_extremes(spec):
-            config = variant.config(spec.trial_overrides(cell, searched))
+            config = spec.config(cell, searched)
             folder = dataset_dir(spec, config.sample_rate, config.n)
             if folder not in datasets:
                 datasets[folder] = load_dataset(folder)

@@ -39,7 +39,6 @@ from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.tracking.store import TrackingStore
 from harness.training.events import Evaluation, StopTraining, TrainingObserver
 from models.errors import SampleGanError
-from models.registry import get_variant
 
 POLL_S = 2.0  # idle workers look for stale or re-queued trials this often
 DEADLINE_ENV = "SAMPLEGAN_STUDY_DEADLINE"  # epoch seconds after which no new trial starts
@@ -175,8 +174,9 @@ def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
     with Heartbeat(storage, trial_id, spec.storage.heartbeat_interval_s):
         try:
             cell = _cell_of(spec, trial)
-            overrides = spec.trial_overrides(cell, _suggest(trial, spec))
-            config = get_variant(spec.base_variant).config(overrides)
+            searched = _suggest(trial, spec)
+            overrides = spec.trial_overrides(cell, searched)
+            config = spec.config(cell, searched)
             log(f"trial {trial.number} started: {cell.key}")
             outcome = tracked_training(tracking, TrainRequest(
                 experiment=spec.name, variant=spec.base_variant, overrides=overrides,
