@@ -16,15 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from optuna.trial import TrialState
-
 from harness.common.signals import Terminated, install_termination_handler
 from harness.study.optuna_storage import StudyStorage, open_storage
 from harness.study.plan import PLAN_ATTR, StudyPlan, budget_refusal, plan_study
 from harness.study.prepared_data import prepare_datasets
 from harness.study.queue import (
-    DONE_STATES,
-    cells_left,
+    CellStates,
     create_or_resume,
     fail_stale_trials,
     queue_missing_cells,
@@ -199,7 +196,7 @@ def _end_study(spec: StudySpec, study, study_storage: StudyStorage, tracking: Tr
         _kill_runs_of_dead_workers(study, study_storage, tracking)
     status = study_status(spec.name, storage=study_storage.url)
     print(format_status(status), flush=True)
-    left, _ = cells_left(study, spec)
+    left = CellStates.read(study).left(spec)
     running = status["trials"]["RUNNING"]
     parent.log_json(status, "study_status.json")
     timed_out = deadline is not None and time.time() >= deadline
@@ -237,16 +234,15 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
         parent_run_id = _ensure_parent_run(spec, study, tracking, study_storage)
         fail_stale_trials(study, study_storage)
         queued = queue_missing_cells(study, spec)
-    done = sum(t.state in DONE_STATES for t in study.get_trials(deepcopy=False))
-    print(f"{'created' if created else 'resuming'} study {spec.name}: {done} trial(s) done, "
+    states = CellStates.read(study)
+    print(f"{'created' if created else 'resuming'} study {spec.name}: {states.done_trials} trial(s) done, "
           f"{len(queued)} cell(s) queued now; MLflow parent run {parent_run_id}", flush=True)
 
     deadline = None
     if spec.budget.timeout_minutes is not None:
         deadline = time.time() + 60.0 * spec.budget.timeout_minutes
-    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     processes = []
-    if waiting:
+    if states.waiting_trials:
         processes = _start_workers(Path(spec_path).resolve(), plans, study_storage, tracking, deadline)
         print(f"started {len(processes)} worker(s): pids {', '.join(str(p.pid) for p in processes)}",
               flush=True)

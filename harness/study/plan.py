@@ -197,24 +197,14 @@ def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
 
     Read-only: a storage or study that does not exist yet means every cell.
     """
-    import optuna
-
     from harness.study.optuna_storage import StorageMissing, open_storage
-    from harness.study.queue import CELL_ATTR, DONE_STATES, cell_failures
+    from harness.study.queue import read_cell_states
 
     try:
         opened = open_storage(storage, spec.storage, create=False)
     except StorageMissing:
-        return spec.cells()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if spec.name not in optuna.get_all_study_names(opened.optuna):
-        return spec.cells()
-    trials = optuna.load_study(study_name=spec.name, storage=opened.optuna).get_trials(
-        deepcopy=False)
-    done = {trial.user_attrs.get(CELL_ATTR) for trial in trials if trial.state in DONE_STATES}
-    failures = cell_failures(trials)
-    return [cell for cell in spec.cells()
-            if cell.key not in done and failures[cell.key] <= spec.budget.max_retries]
+        opened = None
+    return read_cell_states(spec, opened).to_do(spec)
 
 
 def _searched_extremes(spec: StudySpec) -> list[dict[str, Any]]:

@@ -16,21 +16,16 @@ from optuna.trial import TrialState
 
 from harness.study.optuna_storage import open_existing_study
 from harness.study.plan import PLAN_ATTR, seconds_left
-from harness.study.queue import CELL_ATTR
+from harness.study.queue import CELL_ATTR, CellStates, cell_key
 
 STATES = ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL", "RERUN")
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def _cell(trial: optuna.trial.FrozenTrial) -> str:
-    return trial.user_attrs.get(CELL_ATTR, f"trial {trial.number}")
 
 
 def trial_outcomes(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
     """Each trial's state for reporting, by trial number: Optuna's state name, except that a
-    failed (or interrupted, or stale) trial of a cell with a finished trial is "RERUN"."""
-    done = {_cell(t) for t in trials if t.state in FINISHED}
-    return {t.number: "RERUN" if t.state == TrialState.FAIL and _cell(t) in done
+    failed (or interrupted, or stale) trial of a done cell is "RERUN"."""
+    done = CellStates.of(trials).done
+    return {t.number: "RERUN" if t.state == TrialState.FAIL and cell_key(t) in done
             else t.state.name for t in trials}
 
 
@@ -75,16 +70,13 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     points: dict[str, Counter] = defaultdict(Counter)
     values: dict[str, list[float]] = defaultdict(list)
     pruned_values: dict[str, list[float]] = defaultdict(list)
-    cells_done = set()
     for trial in trials:
-        cell = _cell(trial)
-        point = cell.split("|", 1)[0]
+        point = cell_key(trial).split("|", 1)[0]
         points[point][outcomes[trial.number]] += 1
         value = last_reported(trial)
         if value is not None:
             (values if trial.state == TrialState.COMPLETE else pruned_values)[point].append(value)
-        if trial.state in FINISHED:
-            cells_done.add(cell)
+    cells_done = CellStates.of(trials).done
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     best = None
     if complete:

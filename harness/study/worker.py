@@ -29,7 +29,7 @@ from harness.study.optuna_storage import StudyStorage, open_storage
 from harness.study.prepared_data import dataset_dir
 from harness.study.queue import (
     CELL_ATTR,
-    cells_left,
+    CellStates,
     claim_waiting_trial,
     load_study,
     reconcile,
@@ -227,10 +227,10 @@ def work(spec: StudySpec, storage: StudyStorage, tracking: TrackingStore, log=pr
         if trial_id is not None:
             run_trial(spec, study, storage, tracking, trial_id, log)
             continue
-        left, live = cells_left(study, spec)
-        if left == 0:
+        states = CellStates.read(study)
+        if states.left(spec) == 0:
             return
-        if not reconcile(study, spec, storage) and live == 0:
+        if not reconcile(study, spec, storage) and states.live_trials == 0:
             return  # nothing running, nothing to queue: remaining cells failed for good
         for _ in range(int(POLL_S / 0.1)):
             raise_if_stop_requested()
