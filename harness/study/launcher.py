@@ -27,7 +27,7 @@ from harness.study.queue import (
     queue_missing_cells,
 )
 from harness.study.spec import StudySpec, load_spec
-from harness.study.status import format_status, study_status
+from harness.study.status import format_status, status_of
 from harness.study.worker import DEADLINE_ENV, PARENT_RUN_ATTR
 from harness.tracking.store import (
     FAILED,
@@ -155,7 +155,7 @@ def _kill_runs_of_dead_workers(study, storage: StudyStorage, tracking: TrackingS
 def _check_plan(spec: StudySpec, spec_path: Path, plans: list[dict[str, str]],
                 storage: StudyStorage, yes: bool) -> StudyPlan:
     """Print the plan's total; refuse a study over its budget unless `yes`."""
-    plan = plan_study(spec, spec_path, plans, storage=storage.url)
+    plan = plan_study(spec, spec_path, plans, storage)
     trials = sum(point.trials for point in plan.points)
     slowest = max(plan.points, key=lambda point: point.trial_seconds, default=None)
     print(f"plan: {trials} trial(s) to do, predicted {plan.total_seconds / 60:.1f} min on "
@@ -194,7 +194,7 @@ def _end_study(spec: StudySpec, study, study_storage: StudyStorage, tracking: Tr
     elsewhere; returns the cells left to do."""
     if any(process.returncode not in (0, 130, 2) for process in processes):
         _kill_runs_of_dead_workers(study, study_storage, tracking)
-    status = study_status(spec.name, storage=study_storage.url)
+    status = status_of(study, study_storage)
     print(format_status(status), flush=True)
     left = CellStates.read(study).left(spec)
     running = status["trials"]["RUNNING"]

@@ -55,6 +55,8 @@ from harness.study.calibration import (
     run_calibration,
     timing_identity,
 )
+from harness.study.optuna_storage import StudyStorage
+from harness.study.queue import read_cell_states
 from harness.study.spec import Cell, StudySpec
 from models.config import SampleGANConfig
 
@@ -191,22 +193,6 @@ def point_name(cell: Cell) -> str:
     return cell.key.split("|", 1)[0]
 
 
-def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
-    """The spec's cells without a finished (complete or pruned) trial in the storage, less
-    those that failed more often than `budget.max_retries` (they are not run again).
-
-    Read-only: a storage or study that does not exist yet means every cell.
-    """
-    from harness.study.optuna_storage import StorageMissing, open_storage
-    from harness.study.queue import read_cell_states
-
-    try:
-        opened = open_storage(storage, spec.storage, create=False)
-    except StorageMissing:
-        opened = None
-    return read_cell_states(spec, opened).to_do(spec)
-
-
 def _searched_extremes(spec: StudySpec) -> list[dict[str, Any]]:
     """The searched values to time: all lowest and all highest (one {} without a search)."""
     if not spec.search:
@@ -240,7 +226,7 @@ class _Point:
 
 
 def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[str, str]],
-               storage: str | None = None) -> StudyPlan:
+               storage: StudyStorage | None) -> StudyPlan:
     """Predict the cost of the study's cells still to do on `len(worker_envs)` workers.
 
     Args:
@@ -248,7 +234,8 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         spec_path: its file, as given (reported).
         worker_envs: each worker's environment overrides (`launcher.plan_workers`); a
             worker with CUDA_VISIBLE_DEVICES set has a GPU of its own.
-        storage: the study storage URL (default: the local journal).
+        storage: the opened study storage, whose cells done are not planned (None: none
+            yet, every cell is).
 
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
@@ -259,7 +246,7 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
     own_devices = bool(worker_envs[0].get("CUDA_VISIBLE_DEVICES"))
     identity = timing_identity(worker_envs[0])
     machine_key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-    cells = cells_to_do(spec, storage)
+    cells = read_cell_states(spec, storage).to_do(spec)
     prepare_datasets(spec, log=progress)
     points = _points(spec, cells, identity)
     cache, calibration_s = _time_missing(spec, points, bool(cells), worker_envs[0], machine_key)

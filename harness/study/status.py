@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from harness.study.optuna_storage import open_existing_study
+from harness.study.optuna_storage import StudyStorage, open_existing_study
 from harness.study.plan import PLAN_ATTR, seconds_left
 from harness.study.queue import CELL_ATTR, CellStates, cell_key
 
@@ -62,8 +62,14 @@ def _left(plan: dict[str, Any], trials: list[optuna.trial.FrozenTrial], now: dat
 
 
 def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
-    """Progress of study `name` as one JSON-ready object."""
+    """Progress of study `name` in the storage at `storage` (opened read-only) as one
+    JSON-ready object."""
     opened, study = open_existing_study(name, storage)
+    return status_of(study, opened)
+
+
+def status_of(study: optuna.Study, storage: StudyStorage) -> dict[str, Any]:
+    """Progress of `study`, opened in `storage`, as `study_status` gives it."""
     trials = study.get_trials(deepcopy=False)
     outcomes = trial_outcomes(trials)
     now = datetime.now()
@@ -88,8 +94,8 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     plan = study.user_attrs.get(PLAN_ATTR)
     ends = [t.datetime_complete or now for t in trials if t.datetime_start]
     return {
-        "study": name,
-        "storage": opened.display_url,
+        "study": study.study_name,
+        "storage": storage.display_url,
         "direction": study.direction.name.lower(),
         "cells": study.user_attrs.get("cells", len(cells_done)),
         "cells_done": len(cells_done),

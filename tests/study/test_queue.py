@@ -17,7 +17,7 @@ from harness.study.queue import (
     read_cell_states,
 )
 from harness.study.spec import parse_spec
-from harness.study.status import trial_outcomes
+from harness.study.status import status_of, study_status, trial_outcomes
 
 # Ten search cells ("search|rep=0" ... "search|rep=9"); a cell may raise once and run again.
 SPEC = parse_spec(spec_with(design={"search": {"lr_generator": {"low": 1e-5, "high": 1e-3}}},
@@ -120,3 +120,8 @@ def test_a_journal_study_is_read_without_creating_it(tmp_path):
     states = read_cell_states(SPEC, reopened)
     assert states.done == {KEYS[3]} and states.waiting_trials == 9
     assert _keys(states.to_do(SPEC)) == KEYS[:3] + KEYS[4:] and states.to_queue(SPEC) == []
+
+    # The launcher's status, from the storage it holds, is `study status`'s from the URL.
+    status = status_of(study, storage)
+    assert status["cells_done"] == 1 and status["trials"]["WAITING"] == 9
+    assert status == study_status(SPEC.name, str(tmp_path / "optuna.journal"))
