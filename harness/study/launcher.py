@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.common.signals import Terminated, install_termination_handler
@@ -153,9 +154,10 @@ def _kill_runs_of_dead_workers(study, storage: StudyStorage, tracking: TrackingS
 
 
 def _check_plan(spec: StudySpec, spec_path: Path, plans: list[dict[str, str]],
-                storage: StudyStorage, yes: bool) -> StudyPlan:
+                storage: StudyStorage, datasets: Mapping[tuple[int, int], Path],
+                yes: bool) -> StudyPlan:
     """Print the plan's total; refuse a study over its budget unless `yes`."""
-    plan = plan_study(spec, spec_path, plans, storage)
+    plan = plan_study(spec, spec_path, plans, storage, datasets)
     trials = sum(point.trials for point in plan.points)
     slowest = max(plan.points, key=lambda point: point.trial_seconds, default=None)
     print(f"plan: {trials} trial(s) to do, predicted {plan.total_seconds / 60:.1f} min on "
@@ -226,8 +228,8 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
           f"({' x '.join(f'{len(v)} {k}' for k, v in sorted(spec.grid.items())) or 'search'}"
           f" x {spec.replicates} replicate(s)); storage {study_storage.display_url}; "
           f"tracking {tracking.display_uri}", flush=True)
-    prepare_datasets(spec, log=lambda message: print(message, flush=True))
-    plan = _check_plan(spec, spec_path, plans, study_storage, yes)
+    datasets = prepare_datasets(spec, log=lambda message: print(message, flush=True))
+    plan = _check_plan(spec, spec_path, plans, study_storage, datasets, yes)
     with study_storage.exclusive(spec.name):
         study, created = create_or_resume(spec, study_storage)
         study.set_user_attr(PLAN_ATTR, plan.summary())

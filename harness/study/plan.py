@@ -226,7 +226,8 @@ class _Point:
 
 
 def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[str, str]],
-               storage: StudyStorage | None) -> StudyPlan:
+               storage: StudyStorage | None,
+               datasets: Mapping[tuple[int, int], Path]) -> StudyPlan:
     """Predict the cost of the study's cells still to do on `len(worker_envs)` workers.
 
     Args:
@@ -236,20 +237,18 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
             worker with CUDA_VISIBLE_DEVICES set has a GPU of its own.
         storage: the opened study storage, whose cells done are not planned (None: none
             yet, every cell is).
+        datasets: the study's datasets by (sample rate, n), as `prepare_datasets` made them.
 
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
     """
-    from harness.study.prepared_data import prepare_datasets
-
     workers = len(worker_envs)
     own_devices = bool(worker_envs[0].get("CUDA_VISIBLE_DEVICES"))
     identity = timing_identity(worker_envs[0])
     machine_key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     cells = read_cell_states(spec, storage).to_do(spec)
-    prepare_datasets(spec, log=progress)
-    points = _points(spec, cells, identity)
-    cache, calibration_s = _time_missing(spec, points, bool(cells), worker_envs[0], machine_key)
+    points = _points(spec, cells, identity, datasets)
+    cache, calibration_s = _time_missing(datasets, points, bool(cells), worker_envs[0], machine_key)
     startup_s = cache.startup(machine_key)
 
     cores = len(os.sched_getaffinity(0))
@@ -279,15 +278,15 @@ def _warn_if_timed_busy(points: Mapping[str, _Point], cache: TimingCache, cores:
                  f"by tens of percent; to time them again on a quiet machine, delete {cache.path}")
 
 
-def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str]) -> dict[str, _Point]:
+def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str],
+            datasets: Mapping[tuple[int, int], Path]) -> dict[str, _Point]:
     """The grid points of `cells`, each with the configurations its trials train (one, or
     the extremes of the searched ranges), their phase totals and timing keys."""
     from harness.data.loader import load_dataset
-    from harness.study.prepared_data import dataset_dir
     from harness.training.schedule import evaluation_count, heldout_count, phase_totals
 
     points: dict[str, _Point] = {}
-    datasets: dict[Path, Any] = {}
+    loaded: dict[Path, Any] = {}
     for cell in cells:
         name = point_name(cell)
         if name in points:
@@ -296,21 +295,21 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
         configs = []
         for searched in _searched_extremes(spec):
             config = spec.config(cell, searched)
-            folder = dataset_dir(spec, config.sample_rate, config.n)
-            if folder not in datasets:
-                datasets[folder] = load_dataset(folder)
-            totals = phase_totals(config, datasets[folder])
+            folder = datasets[(config.sample_rate, config.n)]
+            if folder not in loaded:
+                loaded[folder] = load_dataset(folder)
+            totals = phase_totals(config, loaded[folder])
             configs.append((config, totals, (evaluation_count(config), heldout_count(config, totals)),
                             cost_key(config, identity)))
         points[name] = _Point(name, 1, configs)
     return points
 
 
-def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool,
-                  environment: Mapping[str, str], machine_key: str) -> tuple[TimingCache, float]:
-    """Calibrate the configurations the cache lacks (and the start-up, once per machine);
-    returns the cache and the seconds calibration took."""
-    from harness.study.prepared_data import dataset_dir
+def _time_missing(datasets: Mapping[tuple[int, int], Path], points: Mapping[str, _Point],
+                  any_cells: bool, environment: Mapping[str, str],
+                  machine_key: str) -> tuple[TimingCache, float]:
+    """Calibrate the configurations the cache lacks (and the start-up, once per machine) on
+    their `datasets`; returns the cache and the seconds calibration took."""
     from harness.training.events import PHASES
     from harness.training.schedule import heldout_count
 
@@ -336,7 +335,7 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
     requests = [CalibrationRequest(
         key=key, config=config.to_dict(),
         phases=tuple(p for p in (*PHASES, HELDOUT) if p in phases),
-        dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
+        dataset=str(datasets[(config.sample_rate, config.n)]), allowance_s=allowance)
         for key, (config, phases) in missing.items()]
     progress(f"timing {len(requests)} configuration(s) not measured on this machine with "
              f"this code yet ({cache.path})")
