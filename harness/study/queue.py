@@ -6,7 +6,9 @@ the same way `Study.ask` pops its queue. Queueing happens under the storage's
 exclusive lock and only for cells with no finished, running or waiting trial, so
 every cell runs exactly once however many workers and launchers there are.
 A cell's trial is re-queued when its worker died (stale) or was interrupted, or when
-it raised (up to `budget.max_retries` times).
+it raised (up to `budget.max_retries` times). Which cells are done, running or waiting,
+to do or failed for good is `CellStates`, read from the trials in one go: the queue, the
+plan, the launcher, the workers and `study status` all decide from it.
 """
 
 from __future__ import annotations
