@@ -50,12 +50,17 @@ def study_plan(spec: Path, workers: int | None, gpus: str | None, storage: str |
                as_json: bool) -> None:
     """Predicted time per grid point, per trial and in total, from real calibration steps
     of the study's models (progress on stderr; timings cached under ./mlruns)."""
+    from harness.study.calibration import progress
     from harness.study.launcher import plan_workers
+    from harness.study.optuna_storage import open_storage_to_read
     from harness.study.plan import format_plan, plan_study
+    from harness.study.prepared_data import prepare_datasets
     from harness.study.spec import load_spec
 
     loaded = load_spec(spec)
-    plan = plan_study(loaded, spec, plan_workers(workers, gpus), storage=storage)
+    worker_envs = plan_workers(workers, gpus)
+    opened = open_storage_to_read(storage, loaded.storage)
+    plan = plan_study(loaded, spec, worker_envs, opened, prepare_datasets(loaded, log=progress))
     if as_json:
         emit_json(plan.to_json())
     else:

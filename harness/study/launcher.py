@@ -14,23 +14,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-
-from optuna.trial import TrialState
 
 from harness.common.signals import Terminated, install_termination_handler
 from harness.study.optuna_storage import StudyStorage, open_storage
 from harness.study.plan import PLAN_ATTR, StudyPlan, budget_refusal, plan_study
 from harness.study.prepared_data import prepare_datasets
 from harness.study.queue import (
-    DONE_STATES,
-    cells_left,
+    CellStates,
     create_or_resume,
     fail_stale_trials,
     queue_missing_cells,
 )
 from harness.study.spec import StudySpec, load_spec
-from harness.study.status import format_status, study_status
+from harness.study.status import format_status, status_of
 from harness.study.worker import DEADLINE_ENV, PARENT_RUN_ATTR
 from harness.tracking.store import (
     FAILED,
@@ -156,9 +154,10 @@ def _kill_runs_of_dead_workers(study, storage: StudyStorage, tracking: TrackingS
 
 
 def _check_plan(spec: StudySpec, spec_path: Path, plans: list[dict[str, str]],
-                storage: StudyStorage, yes: bool) -> StudyPlan:
+                storage: StudyStorage, datasets: Mapping[tuple[int, int], Path],
+                yes: bool) -> StudyPlan:
     """Print the plan's total; refuse a study over its budget unless `yes`."""
-    plan = plan_study(spec, spec_path, plans, storage=storage.url)
+    plan = plan_study(spec, spec_path, plans, storage, datasets)
     trials = sum(point.trials for point in plan.points)
     slowest = max(plan.points, key=lambda point: point.trial_seconds, default=None)
     print(f"plan: {trials} trial(s) to do, predicted {plan.total_seconds / 60:.1f} min on "
@@ -197,9 +196,9 @@ def _end_study(spec: StudySpec, study, study_storage: StudyStorage, tracking: Tr
     elsewhere; returns the cells left to do."""
     if any(process.returncode not in (0, 130, 2) for process in processes):
         _kill_runs_of_dead_workers(study, study_storage, tracking)
-    status = study_status(spec.name, storage=study_storage.url)
+    status = status_of(study, study_storage)
     print(format_status(status), flush=True)
-    left, _ = cells_left(study, spec)
+    left = CellStates.read(study).left(spec)
     running = status["trials"]["RUNNING"]
     parent.log_json(status, "study_status.json")
     timed_out = deadline is not None and time.time() >= deadline
@@ -229,24 +228,23 @@ def run_study(spec_path: Path, *, workers: int | None = None, gpus: str | None =
           f"({' x '.join(f'{len(v)} {k}' for k, v in sorted(spec.grid.items())) or 'search'}"
           f" x {spec.replicates} replicate(s)); storage {study_storage.display_url}; "
           f"tracking {tracking.display_uri}", flush=True)
-    prepare_datasets(spec, log=lambda message: print(message, flush=True))
-    plan = _check_plan(spec, spec_path, plans, study_storage, yes)
+    datasets = prepare_datasets(spec, log=lambda message: print(message, flush=True))
+    plan = _check_plan(spec, spec_path, plans, study_storage, datasets, yes)
     with study_storage.exclusive(spec.name):
         study, created = create_or_resume(spec, study_storage)
         study.set_user_attr(PLAN_ATTR, plan.summary())
         parent_run_id = _ensure_parent_run(spec, study, tracking, study_storage)
         fail_stale_trials(study, study_storage)
         queued = queue_missing_cells(study, spec)
-    done = sum(t.state in DONE_STATES for t in study.get_trials(deepcopy=False))
-    print(f"{'created' if created else 'resuming'} study {spec.name}: {done} trial(s) done, "
+    states = CellStates.read(study)
+    print(f"{'created' if created else 'resuming'} study {spec.name}: {states.done_trials} trial(s) done, "
           f"{len(queued)} cell(s) queued now; MLflow parent run {parent_run_id}", flush=True)
 
     deadline = None
     if spec.budget.timeout_minutes is not None:
         deadline = time.time() + 60.0 * spec.budget.timeout_minutes
-    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     processes = []
-    if waiting:
+    if states.waiting_trials:
         processes = _start_workers(Path(spec_path).resolve(), plans, study_storage, tracking, deadline)
         print(f"started {len(processes)} worker(s): pids {', '.join(str(p.pid) for p in processes)}",
               flush=True)

@@ -133,6 +133,16 @@ def open_storage(url: str | None = None, settings: StorageSettings | None = None
         raise SampleGanError(f"cannot open study storage {redact_url(url)}: {reason}") from None
 
 
+def open_storage_to_read(url: str | None = None,
+                         settings: StorageSettings | None = None) -> StudyStorage | None:
+    """The storage at `url` for a command that only reads it, or None where there is none
+    yet (nothing is created)."""
+    try:
+        return open_storage(url, settings, create=False)
+    except StorageMissing:
+        return None
+
+
 def open_existing_study(name: str, url: str | None = None):
     """(storage, study) of an existing study, read-only: nothing is created when absent.
 

@@ -55,6 +55,8 @@ from harness.study.calibration import (
     run_calibration,
     timing_identity,
 )
+from harness.study.optuna_storage import StudyStorage
+from harness.study.queue import read_cell_states
 from harness.study.spec import Cell, StudySpec
 from models.config import SampleGANConfig
 
@@ -191,32 +193,6 @@ def point_name(cell: Cell) -> str:
     return cell.key.split("|", 1)[0]
 
 
-def cells_to_do(spec: StudySpec, storage: str | None) -> list[Cell]:
-    """The spec's cells without a finished (complete or pruned) trial in the storage, less
-    those that failed more often than `budget.max_retries` (they are not run again).
-
-    Read-only: a storage or study that does not exist yet means every cell.
-    """
-    import optuna
-
-    from harness.study.optuna_storage import StorageMissing, open_storage
-    from harness.study.queue import CELL_ATTR, DONE_STATES, cell_failures
-
-    try:
-        opened = open_storage(storage, spec.storage, create=False)
-    except StorageMissing:
-        return spec.cells()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if spec.name not in optuna.get_all_study_names(opened.optuna):
-        return spec.cells()
-    trials = optuna.load_study(study_name=spec.name, storage=opened.optuna).get_trials(
-        deepcopy=False)
-    done = {trial.user_attrs.get(CELL_ATTR) for trial in trials if trial.state in DONE_STATES}
-    failures = cell_failures(trials)
-    return [cell for cell in spec.cells()
-            if cell.key not in done and failures[cell.key] <= spec.budget.max_retries]
-
-
 def _searched_extremes(spec: StudySpec) -> list[dict[str, Any]]:
     """The searched values to time: all lowest and all highest (one {} without a search)."""
     if not spec.search:
@@ -250,7 +226,8 @@ class _Point:
 
 
 def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[str, str]],
-               storage: str | None = None) -> StudyPlan:
+               storage: StudyStorage | None,
+               datasets: Mapping[tuple[int, int], Path]) -> StudyPlan:
     """Predict the cost of the study's cells still to do on `len(worker_envs)` workers.
 
     Args:
@@ -258,21 +235,20 @@ def plan_study(spec: StudySpec, spec_path: Path, worker_envs: Sequence[Mapping[s
         spec_path: its file, as given (reported).
         worker_envs: each worker's environment overrides (`launcher.plan_workers`); a
             worker with CUDA_VISIBLE_DEVICES set has a GPU of its own.
-        storage: the study storage URL (default: the local journal).
+        storage: the opened study storage, whose cells done are not planned (None: none
+            yet, every cell is).
+        datasets: the study's datasets by (sample rate, n), as `prepare_datasets` made them.
 
     Returns:
         the plan; configurations not in the cache are timed first (progress on stderr).
     """
-    from harness.study.prepared_data import prepare_datasets
-
     workers = len(worker_envs)
     own_devices = bool(worker_envs[0].get("CUDA_VISIBLE_DEVICES"))
     identity = timing_identity(worker_envs[0])
     machine_key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-    cells = cells_to_do(spec, storage)
-    prepare_datasets(spec, log=progress)
-    points = _points(spec, cells, identity)
-    cache, calibration_s = _time_missing(spec, points, bool(cells), worker_envs[0], machine_key)
+    cells = read_cell_states(spec, storage).to_do(spec)
+    points = _points(spec, cells, identity, datasets)
+    cache, calibration_s = _time_missing(datasets, points, bool(cells), worker_envs[0], machine_key)
     startup_s = cache.startup(machine_key)
 
     cores = len(os.sched_getaffinity(0))
@@ -302,17 +278,15 @@ def _warn_if_timed_busy(points: Mapping[str, _Point], cache: TimingCache, cores:
                  f"by tens of percent; to time them again on a quiet machine, delete {cache.path}")
 
 
-def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str]) -> dict[str, _Point]:
+def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str],
+            datasets: Mapping[tuple[int, int], Path]) -> dict[str, _Point]:
     """The grid points of `cells`, each with the configurations its trials train (one, or
     the extremes of the searched ranges), their phase totals and timing keys."""
     from harness.data.loader import load_dataset
-    from harness.study.prepared_data import dataset_dir
     from harness.training.schedule import evaluation_count, heldout_count, phase_totals
-    from models.registry import get_variant
 
-    variant = get_variant(spec.base_variant)
     points: dict[str, _Point] = {}
-    datasets: dict[Path, Any] = {}
+    loaded: dict[Path, Any] = {}
     for cell in cells:
         name = point_name(cell)
         if name in points:
@@ -320,22 +294,22 @@ def _points(spec: StudySpec, cells: Sequence[Cell], identity: Mapping[str, str])
             continue
         configs = []
         for searched in _searched_extremes(spec):
-            config = variant.config(spec.trial_overrides(cell, searched))
-            folder = dataset_dir(spec, config.sample_rate, config.n)
-            if folder not in datasets:
-                datasets[folder] = load_dataset(folder)
-            totals = phase_totals(config, datasets[folder])
+            config = spec.config(cell, searched)
+            folder = datasets[(config.sample_rate, config.n)]
+            if folder not in loaded:
+                loaded[folder] = load_dataset(folder)
+            totals = phase_totals(config, loaded[folder])
             configs.append((config, totals, (evaluation_count(config), heldout_count(config, totals)),
                             cost_key(config, identity)))
         points[name] = _Point(name, 1, configs)
     return points
 
 
-def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool,
-                  environment: Mapping[str, str], machine_key: str) -> tuple[TimingCache, float]:
-    """Calibrate the configurations the cache lacks (and the start-up, once per machine);
-    returns the cache and the seconds calibration took."""
-    from harness.study.prepared_data import dataset_dir
+def _time_missing(datasets: Mapping[tuple[int, int], Path], points: Mapping[str, _Point],
+                  any_cells: bool, environment: Mapping[str, str],
+                  machine_key: str) -> tuple[TimingCache, float]:
+    """Calibrate the configurations the cache lacks (and the start-up, once per machine) on
+    their `datasets`; returns the cache and the seconds calibration took."""
     from harness.training.events import PHASES
     from harness.training.schedule import heldout_count
 
@@ -361,7 +335,7 @@ def _time_missing(spec: StudySpec, points: Mapping[str, _Point], any_cells: bool
     requests = [CalibrationRequest(
         key=key, config=config.to_dict(),
         phases=tuple(p for p in (*PHASES, HELDOUT) if p in phases),
-        dataset=str(dataset_dir(spec, config.sample_rate, config.n)), allowance_s=allowance)
+        dataset=str(datasets[(config.sample_rate, config.n)]), allowance_s=allowance)
         for key, (config, phases) in missing.items()]
     progress(f"timing {len(requests)} configuration(s) not measured on this machine with "
              f"this code yet ({cache.path})")

@@ -16,18 +16,13 @@ from harness.common.files import file_lock, store_dir
 from harness.data.dataset import MANIFEST_NAME
 from harness.study.spec import StudySpec
 from models.errors import SampleGanError
-from models.registry import get_variant
 
 
 def data_shapes(spec: StudySpec) -> list[tuple[int, int]]:
     """The distinct (sample_rate_hz, n) pairs of the study's cells."""
-    variant = get_variant(spec.base_variant)
-    shapes = set()
-    for cell in spec.cells():
-        config = variant.config({key: value for key, value in spec.trial_overrides(cell, {}).items()
-                                 if key in ("sample_rate", "n")})
-        shapes.add((config.sample_rate, config.n))
-    return sorted(shapes)
+    points = {cell.point: cell for cell in spec.cells()}  # replicates share their point's config
+    configs = [spec.config(cell) for cell in points.values()]
+    return sorted({(config.sample_rate, config.n) for config in configs})
 
 
 def dataset_dir(spec: StudySpec, sample_rate_hz: int, n: int) -> Path:

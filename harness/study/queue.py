@@ -6,7 +6,9 @@ the same way `Study.ask` pops its queue. Queueing happens under the storage's
 exclusive lock and only for cells with no finished, running or waiting trial, so
 every cell runs exactly once however many workers and launchers there are.
 A cell's trial is re-queued when its worker died (stale) or was interrupted, or when
-it raised (up to `budget.max_retries` times).
+it raised (up to `budget.max_retries` times). Which cells are done, running or waiting,
+to do or failed for good is `CellStates`, read from the trials in one go: the queue, the
+plan, the launcher, the workers and `study status` all decide from it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import os
 import socket
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +29,7 @@ import psutil
 from optuna.trial import TrialState
 
 from harness.study.optuna_storage import StudyStorage
-from harness.study.spec import StudySpec
+from harness.study.spec import Cell, StudySpec
 from models.errors import SampleGanError
 
 CELL_ATTR = "cell"
@@ -151,25 +154,89 @@ def fail_stale_trials(study: optuna.Study, storage: StudyStorage) -> list[int]:
     return failed
 
 
+# ------------------------------------------------------------------ the cells' states
+def cell_key(trial: optuna.trial.FrozenTrial) -> str:
+    """The cell a trial ran (a trial queued without one stands for a cell of its own)."""
+    return trial.user_attrs.get(CELL_ATTR, f"trial {trial.number}")
+
+
+@dataclass(frozen=True)
+class CellStates:
+    """Where a study's cells stand, from one read of its trials: what the plan, the queue,
+    the launcher, the workers and `study status` decide from.
+
+    A cell is done once a trial of it completed or was pruned; failed for good when it is
+    not done and more of its trials raised than `budget.max_retries` allows (interrupted
+    trials and trials of dead workers do not count); to do otherwise, running or waiting
+    while a trial of it is, and to queue when none is.
+    """
+
+    done: frozenset[str]  # keys of cells with a COMPLETE or PRUNED trial
+    live: frozenset[str]  # keys of cells with a RUNNING or WAITING trial
+    failures: Mapping[str, int]  # trials that raised, by cell key
+    done_trials: int  # COMPLETE or PRUNED trials
+    running_trials: int
+    waiting_trials: int
+
+    @classmethod
+    def of(cls, trials: Sequence[optuna.trial.FrozenTrial]) -> CellStates:
+        return cls(done=frozenset(cell_key(t) for t in trials if t.state in DONE_STATES),
+                   live=frozenset(cell_key(t) for t in trials if t.state in LIVE_STATES),
+                   failures=Counter(cell_key(t) for t in trials
+                                    if t.state == TrialState.FAIL and "error" in t.user_attrs),
+                   done_trials=sum(t.state in DONE_STATES for t in trials),
+                   running_trials=sum(t.state == TrialState.RUNNING for t in trials),
+                   waiting_trials=sum(t.state == TrialState.WAITING for t in trials))
+
+    @classmethod
+    def read(cls, study: optuna.Study) -> CellStates:
+        """The states now: one read of the study's trials."""
+        return cls.of(study.get_trials(deepcopy=False))
+
+    @property
+    def live_trials(self) -> int:
+        """Trials running or waiting."""
+        return self.running_trials + self.waiting_trials
+
+    def failed_for_good(self, spec: StudySpec) -> list[Cell]:
+        """Cells not done that raised more often than `budget.max_retries`: not run again."""
+        return [cell for cell in spec.cells() if cell.key not in self.done
+                and self.failures.get(cell.key, 0) > spec.budget.max_retries]
+
+    def to_do(self, spec: StudySpec) -> list[Cell]:
+        """Cells not done and not failed for good, running or waiting ones included, in queue
+        order: what is left to run."""
+        finished = self.done | {cell.key for cell in self.failed_for_good(spec)}
+        return [cell for cell in spec.cells() if cell.key not in finished]
+
+    def to_queue(self, spec: StudySpec) -> list[Cell]:
+        """Cells to do with no trial running or waiting: each needs a (new) trial."""
+        return [cell for cell in self.to_do(spec) if cell.key not in self.live]
+
+    def left(self, spec: StudySpec) -> int:
+        """Cells not done, failed for good included."""
+        return sum(cell.key not in self.done for cell in spec.cells())
+
+
+def read_cell_states(spec: StudySpec, storage: StudyStorage | None) -> CellStates:
+    """The states of `spec`'s study in `storage`, read-only: no storage or no study yet is
+    a study without trials (every cell to do)."""
+    if storage is None:
+        return CellStates.of([])
+    _quiet_optuna()
+    if spec.name not in optuna.get_all_study_names(storage.optuna):
+        return CellStates.of([])
+    return CellStates.read(load_study(spec, storage))
+
+
 # --------------------------------------------------------------------------- queueing
-def cell_failures(trials: list[optuna.trial.FrozenTrial]) -> Counter:
-    """Failures that count against a cell's retries: raised errors, not interruptions."""
-    return Counter(t.user_attrs.get(CELL_ATTR) for t in trials
-                   if t.state == TrialState.FAIL and "error" in t.user_attrs)
-
-
 def queue_missing_cells(study: optuna.Study, spec: StudySpec) -> list[str]:
-    """Enqueue every cell with no done, running or waiting trial; return their keys.
+    """Enqueue every cell to do with no running or waiting trial; return their keys.
 
     Call under `storage.exclusive(spec.name)` after `fail_stale_trials`.
     """
-    trials = study.get_trials(deepcopy=False)
-    covered = {t.user_attrs.get(CELL_ATTR) for t in trials if t.state in DONE_STATES + LIVE_STATES}
-    failures = cell_failures(trials)
     queued = []
-    for cell in spec.cells():
-        if cell.key in covered or failures[cell.key] > spec.budget.max_retries:
-            continue
+    for cell in CellStates.read(study).to_queue(spec):
         study.enqueue_trial(params=cell.params,
                             user_attrs={CELL_ATTR: cell.key, REPLICATE_ATTR: cell.replicate},
                             skip_if_exists=False)
@@ -193,11 +260,3 @@ def claim_waiting_trial(study: optuna.Study, storage: StudyStorage) -> int | Non
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
-
-
-def cells_left(study: optuna.Study, spec: StudySpec) -> tuple[int, int]:
-    """(cells not done yet, trials running or waiting)."""
-    trials = study.get_trials(deepcopy=False)
-    done = {t.user_attrs.get(CELL_ATTR) for t in trials if t.state in DONE_STATES}
-    live = sum(t.state in LIVE_STATES for t in trials)
-    return sum(cell.key not in done for cell in spec.cells()), live

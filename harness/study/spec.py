@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.evaluation import catalogue
-from models.config import canonical_key, coerce_value, field_names, field_type
+from models.config import SampleGANConfig, canonical_key, coerce_value, field_names, field_type
 from models.errors import SampleGanError
 from models.registry import VARIANTS, get_variant
 
@@ -160,6 +160,24 @@ class StudySpec:
         overrides.update(cell.params)
         overrides.update(searched)
         return overrides
+
+    def first_searched(self) -> dict[str, Any]:
+        """Each searched parameter's low (a categorical one's first choice): the values the
+        spec was checked with, and those of a cell's config before a trial samples its own."""
+        return {param.name: (param.choices[0] if param.kind == "categorical" else
+                             (int(param.low) if param.kind == "int" else float(param.low)))
+                for param in self.search}
+
+    def config(self, cell: Cell, searched: Mapping[str, Any] | None = None) -> SampleGANConfig:
+        """The config a trial of `cell` trains: the base variant with `trial_overrides`, the
+        searched values given (default: `first_searched`). The one way to get a cell's config.
+
+        Raises:
+            SampleGanError: a value the config refuses (`parse_spec` checks every grid point
+                with the default searched values).
+        """
+        searched = self.first_searched() if searched is None else searched
+        return get_variant(self.base_variant).config(self.trial_overrides(cell, searched))
 
     def trial_seed(self, cell: Cell) -> int:
         """Replicate r uses seed + r at every grid point, so comparisons are paired."""
@@ -445,10 +463,6 @@ def _check_objective_computable(spec: StudySpec, config, where: str) -> None:
 
 def _check_cells_resolve(spec: StudySpec) -> None:
     """Every grid point (with search lows) must give a valid config; name the first that fails."""
-    variant = get_variant(spec.base_variant)
-    searched = {param.name: (param.choices[0] if param.kind == "categorical" else
-                             (int(param.low) if param.kind == "int" else float(param.low)))
-                for param in spec.search}
     seen = set()
     for cell in spec.cells():
         if cell.point in seen:
@@ -456,7 +470,7 @@ def _check_cells_resolve(spec: StudySpec) -> None:
         seen.add(cell.point)
         where = ", ".join(f"{axis}={value}" for axis, value in cell.point) or "the overrides"
         try:
-            config = variant.config(spec.trial_overrides(cell, searched))
+            config = spec.config(cell)
         except SampleGanError as exc:
             raise SpecError(f"grid point {where}: {exc}") from None
         _check_objective_computable(spec, config, f"grid point {where}")

@@ -14,23 +14,18 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from harness.study.optuna_storage import open_existing_study
+from harness.study.optuna_storage import StudyStorage, open_existing_study
 from harness.study.plan import PLAN_ATTR, seconds_left
-from harness.study.queue import CELL_ATTR
+from harness.study.queue import CELL_ATTR, CellStates, cell_key
 
 STATES = ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL", "RERUN")
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def _cell(trial: optuna.trial.FrozenTrial) -> str:
-    return trial.user_attrs.get(CELL_ATTR, f"trial {trial.number}")
 
 
 def trial_outcomes(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
     """Each trial's state for reporting, by trial number: Optuna's state name, except that a
-    failed (or interrupted, or stale) trial of a cell with a finished trial is "RERUN"."""
-    done = {_cell(t) for t in trials if t.state in FINISHED}
-    return {t.number: "RERUN" if t.state == TrialState.FAIL and _cell(t) in done
+    failed (or interrupted, or stale) trial of a done cell is "RERUN"."""
+    done = CellStates.of(trials).done
+    return {t.number: "RERUN" if t.state == TrialState.FAIL and cell_key(t) in done
             else t.state.name for t in trials}
 
 
@@ -67,24 +62,27 @@ def _left(plan: dict[str, Any], trials: list[optuna.trial.FrozenTrial], now: dat
 
 
 def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
-    """Progress of study `name` as one JSON-ready object."""
+    """Progress of study `name` in the storage at `storage` (opened read-only) as one
+    JSON-ready object."""
     opened, study = open_existing_study(name, storage)
+    return status_of(study, opened)
+
+
+def status_of(study: optuna.Study, storage: StudyStorage) -> dict[str, Any]:
+    """Progress of `study`, opened in `storage`, as `study_status` gives it."""
     trials = study.get_trials(deepcopy=False)
     outcomes = trial_outcomes(trials)
     now = datetime.now()
     points: dict[str, Counter] = defaultdict(Counter)
     values: dict[str, list[float]] = defaultdict(list)
     pruned_values: dict[str, list[float]] = defaultdict(list)
-    cells_done = set()
     for trial in trials:
-        cell = _cell(trial)
-        point = cell.split("|", 1)[0]
+        point = cell_key(trial).split("|", 1)[0]
         points[point][outcomes[trial.number]] += 1
         value = last_reported(trial)
         if value is not None:
             (values if trial.state == TrialState.COMPLETE else pruned_values)[point].append(value)
-        if trial.state in FINISHED:
-            cells_done.add(cell)
+    cells_done = CellStates.of(trials).done
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     best = None
     if complete:
@@ -96,8 +94,8 @@ def study_status(name: str, storage: str | None = None) -> dict[str, Any]:
     plan = study.user_attrs.get(PLAN_ATTR)
     ends = [t.datetime_complete or now for t in trials if t.datetime_start]
     return {
-        "study": name,
-        "storage": opened.display_url,
+        "study": study.study_name,
+        "storage": storage.display_url,
         "direction": study.direction.name.lower(),
         "cells": study.user_attrs.get("cells", len(cells_done)),
         "cells_done": len(cells_done),

@@ -29,7 +29,7 @@ from harness.study.optuna_storage import StudyStorage, open_storage
 from harness.study.prepared_data import dataset_dir
 from harness.study.queue import (
     CELL_ATTR,
-    cells_left,
+    CellStates,
     claim_waiting_trial,
     load_study,
     reconcile,
@@ -39,7 +39,6 @@ from harness.study.spec import Cell, Objective, StudySpec, load_spec
 from harness.tracking.store import TrackingStore
 from harness.training.events import Evaluation, StopTraining, TrainingObserver
 from models.errors import SampleGanError
-from models.registry import get_variant
 
 POLL_S = 2.0  # idle workers look for stale or re-queued trials this often
 DEADLINE_ENV = "SAMPLEGAN_STUDY_DEADLINE"  # epoch seconds after which no new trial starts
@@ -175,8 +174,9 @@ def run_trial(spec: StudySpec, study: optuna.Study, storage: StudyStorage,
     with Heartbeat(storage, trial_id, spec.storage.heartbeat_interval_s):
         try:
             cell = _cell_of(spec, trial)
-            overrides = spec.trial_overrides(cell, _suggest(trial, spec))
-            config = get_variant(spec.base_variant).config(overrides)
+            searched = _suggest(trial, spec)
+            overrides = spec.trial_overrides(cell, searched)
+            config = spec.config(cell, searched)
             log(f"trial {trial.number} started: {cell.key}")
             outcome = tracked_training(tracking, TrainRequest(
                 experiment=spec.name, variant=spec.base_variant, overrides=overrides,
@@ -227,10 +227,10 @@ def work(spec: StudySpec, storage: StudyStorage, tracking: TrackingStore, log=pr
         if trial_id is not None:
             run_trial(spec, study, storage, tracking, trial_id, log)
             continue
-        left, live = cells_left(study, spec)
-        if left == 0:
+        states = CellStates.read(study)
+        if states.left(spec) == 0:
             return
-        if not reconcile(study, spec, storage) and live == 0:
+        if not reconcile(study, spec, storage) and states.live_trials == 0:
             return  # nothing running, nothing to queue: remaining cells failed for good
         for _ in range(int(POLL_S / 0.1)):
             raise_if_stop_requested()

@@ -285,6 +285,28 @@ def test_a_trial_over_minutes_per_trial_is_refused_naming_the_point(planned):
                     "\n".join(errors_of(refused)))
 
 
+def test_a_plan_reads_the_storage_it_is_given_and_prepares_nothing(tmp_path, store):
+    """Cells done in the opened storage are not planned; the datasets are the caller's."""
+    from optuna.trial import TrialState
+
+    from harness.study.optuna_storage import open_storage
+    from harness.study.plan import plan_study
+    from harness.study.queue import claim_waiting_trial, create_or_resume, queue_missing_cells
+    from harness.study.spec import load_spec
+
+    spec_path = tiny_spec(tmp_path, "done", "")
+    spec = load_spec(spec_path)
+    storage = open_storage(None, spec.storage)
+    study, _ = create_or_resume(spec, storage)
+    queue_missing_cells(study, spec)
+    while (trial_id := claim_waiting_trial(study, storage)) is not None:
+        study.tell(storage.optuna.get_trial_number_from_id(trial_id), state=TrialState.PRUNED)
+
+    plan = plan_study(spec, spec_path, [{}], storage, datasets={})
+    assert plan.points == [] and plan.total_seconds == 0.0 and plan.calibration_seconds == 0.0
+    assert not (store / "datasets").exists()  # preparing them is the launcher's, once
+
+
 def test_plan_errors_are_one_line(tmp_path, store, cli):
     run_cli = cli
     missing = run_cli("study", "plan", str(tmp_path / "none.toml"))

@@ -58,6 +58,32 @@ def test_a_good_spec_parses_into_cells():
     assert spec.trial_seed(spec.cells()[3]) == 1
 
 
+def test_a_cells_config_is_the_variant_with_overrides_budget_point_and_searched_values():
+    spec = parse_spec(spec_with(base_variant="embedded-fix", overrides={"n": 64, "lstm_units": 8},
+                                budget={"gan_steps": 7},
+                                design__search={"lr_generator": {"low": 1e-5, "high": 1e-3},
+                                                "grad_positions": {"low": 4, "high": 16}}))
+    stateful = spec.cells()[3]
+    config = spec.config(stateful)
+    assert config.generator == "stateful" and config.n == 64 and config.lstm_units == 8
+    assert config.gan_steps == 7  # the budget's, not the variant's
+    assert config.seed_source == "real"  # the base variant's, not the paper's
+    assert (config.lr_generator, config.grad_positions) == (1e-5, 4)  # each search's low
+    searched = spec.config(stateful, {"lr_generator": 3e-4, "grad_positions": 12})
+    assert (searched.lr_generator, searched.grad_positions) == (3e-4, 12)
+    assert searched.replace(lr_generator=1e-5, grad_positions=4) == config
+
+
+def test_the_datasets_a_study_prepares_are_its_cells_shapes():
+    from harness.study.prepared_data import data_shapes
+
+    spec = parse_spec(spec_with(overrides={"sample_rate": 16000},
+                                design__grid={"n": [64, 128], "sample_rate": [16000, 44100],
+                                              "generator": ["stateless", "stateful"]}))
+    assert data_shapes(spec) == [(16000, 64), (16000, 128), (44100, 64), (44100, 128)]
+    assert data_shapes(parse_spec(spec_with(overrides={"n": 96}))) == [(44100, 96)]
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"colour": "red"}, r"unknown key colour"),
     ({"design__grid__generators": ["stateful"]}, r"unknown axis design\.grid\.generators"),
