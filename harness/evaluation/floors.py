@@ -179,6 +179,19 @@ class FlooredReference:
     def _draw_floors(self, count: int, seed: int):
         raise NotImplementedError
 
+    def like_for_like(self, generated: Sequence[np.ndarray], sample_rate_hz: int) -> bool:
+        """Whether a like-for-like floor can be drawn for `generated`: its clips all as long as
+        the reference's, and the reference at least twice as many.
+
+        Raises:
+            ValueError: If `generated` is empty or at another rate than the reference.
+        """
+        if self.sample_rate_hz != sample_rate_hz:
+            raise ValueError(f"the reference is at {self.sample_rate_hz} Hz, not {sample_rate_hz}")
+        if len(generated) == 0:
+            raise ValueError("generated is empty")
+        return {len(clip) for clip in generated} == {self.length} and self.count >= 2 * len(generated)
+
     def floors(self, count: int, seed: int = 0):
         """The floors for sets of `count` clips as long as the reference's.
 

@@ -394,14 +394,9 @@ def music_metrics(
     """
     if not isinstance(reference, MusicReference):
         reference = MusicReference(reference, sample_rate_hz)
-    if reference.sample_rate_hz != sample_rate_hz:
-        raise ValueError(f"the reference is at {reference.sample_rate_hz} Hz, not {sample_rate_hz}")
-    if len(generated) == 0:
-        raise ValueError("generated is empty")
+    like_for_like = reference.like_for_like(generated, sample_rate_hz)
     fake = _pool([clip_features(clip, sample_rate_hz) for clip in generated])
     metrics: dict[str, float | None] = {}
-    like_for_like = ({len(clip) for clip in generated} == {reference.length}
-                     and reference.count >= 2 * len(generated))
     if like_for_like:
         floors = reference.floors(len(generated), seed)
         per_draw = [_distances(fake, rest) for rest in floors.rests]

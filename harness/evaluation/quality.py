@@ -406,28 +406,19 @@ def quality_metrics(
     """
     if not isinstance(reference, ReferenceSet):
         reference = ReferenceSet(reference, sample_rate_hz)
-    if reference.sample_rate_hz != sample_rate_hz:
-        raise ValueError(f"the reference is at {reference.sample_rate_hz} Hz, not {sample_rate_hz}")
-    if len(generated) == 0:
-        raise ValueError("generated is empty")
+    like_for_like = reference.like_for_like(generated, sample_rate_hz)
     fake = _ClipStatistics.of(generated, sample_rate_hz)
-    like_for_like = ({len(clip) for clip in generated} == {reference.length}
-                     and reference.count >= 2 * len(generated))
-    metrics: dict[str, float | None] = {}
     if like_for_like:
         floors = reference.floors(len(generated), seed)
-        values = _distances_per_draw(reference.statistics, floors.draws, fake)
-        for name in DISTANCES:
-            metrics[name] = summarize(values[name])[0]
-            for suffix in ("", "_std", "_p95"):
-                metrics[f"{name}_real_vs_real{suffix}"] = floors.figures[f"{name}_real_vs_real{suffix}"]
-    else:  # no floor: the distances against the whole reference
-        whole = [(np.zeros(0, int), np.arange(reference.count))]
-        values = _distances_per_draw(reference.statistics, whole, fake)
-        for name in DISTANCES:
-            metrics[name] = values[name][0]
-            for suffix in ("", "_std", "_p95"):
-                metrics[f"{name}_real_vs_real{suffix}"] = None
+        draws, figures = floors.draws, floors.figures
+    else:  # no floor: the distances against the whole reference, floor figures None
+        draws, figures = [(np.zeros(0, int), np.arange(reference.count))], {}
+    values = _distances_per_draw(reference.statistics, draws, fake)
+    metrics: dict[str, float | None] = {}
+    for name in DISTANCES:
+        metrics[name] = summarize(values[name])[0] if like_for_like else values[name][0]
+        for suffix in ("", "_std", "_p95"):
+            metrics[f"{name}_real_vs_real{suffix}"] = figures.get(f"{name}_real_vs_real{suffix}")
     return metrics
 
 

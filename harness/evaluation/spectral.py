@@ -90,6 +90,32 @@ def _block_bounds(frames: int) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [frames], strict=True))
 
 
+def _depth_db(gain: np.ndarray, gain_variance: float) -> float:
+    """How far a gain track moves from frame to frame beyond chance, in dB (see _block_noise_cues)."""
+    curvature = gain[2:] - 2.0 * gain[1:-1] + gain[:-2]
+    excess = float(curvature @ curvature) / curvature.size - 6.0 * gain_variance
+    return _DB_PER_NEPER_OF_POWER * math.sqrt(max(excess, 0.0) / 6.0)
+
+
+def _modulation_cues(gain: np.ndarray, kept: int, median_filter) -> tuple[float, float, float]:
+    """(modulation_z, modulation_depth_db, declicked_depth_db) of a block's per-frame gain (mean
+    natural-log power over its `kept` bins); see _block_noise_cues."""
+    amplitude = np.exp((gain - gain.max()) / 2.0)
+    curvature = amplitude[2:] - 2.0 * amplitude[1:-1] + amplitude[:-2]
+    middle = amplitude[1:-1]
+    # Gain error: the mean of `kept` log powers, adjacent Hann bins correlated (see _ADJACENT_BIN_FACTOR);
+    # amplitude error = gain error / 2 times the amplitude; a second difference has 6 times its variance.
+    gain_variance = _LOG_POWER_STD**2 * _ADJACENT_BIN_FACTOR / kept
+    chance = 6.0 * gain_variance / 4.0 * float(middle @ middle)
+    ratio = math.sqrt(float(curvature @ curvature) / chance) if chance > 0.0 else 0.0
+    modulation_z = (ratio - 1.0) * math.sqrt(curvature.size) / _RMS_RATIO_SD
+    # A click lifts one frame's gain; a note holds it over the frames of its decay. A running
+    # median of 3 frames removes the one and keeps the other (chance is removed as above, a
+    # little more than the median leaves of it, so steady noise stays at 0).
+    declicked = median_filter(gain, _DECLICK_FRAMES, mode="nearest")
+    return modulation_z, _depth_db(gain, gain_variance), _depth_db(declicked, gain_variance)
+
+
 def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
     """How far one block of power spectra is from a stationary Gaussian process with a smooth spectrum.
 
@@ -142,26 +168,7 @@ def _block_noise_cues(power: np.ndarray, log_power: np.ndarray) -> _NoiseCues:
 
     fine = average - median_filter(average, _TONALITY_SMOOTH_BINS, mode="nearest")
     tonality_ratio = math.sqrt(float(fine @ fine) / fine.size) / (_LOG_POWER_STD / math.sqrt(frames))
-    amplitude = np.exp((gain - gain.max()) / 2.0)
-    curvature = amplitude[2:] - 2.0 * amplitude[1:-1] + amplitude[:-2]
-    middle = amplitude[1:-1]
-    # Gain error: the mean of `kept` log powers, adjacent Hann bins correlated (see _ADJACENT_BIN_FACTOR);
-    # amplitude error = gain error / 2 times the amplitude; a second difference has 6 times its variance.
-    gain_variance = _LOG_POWER_STD**2 * _ADJACENT_BIN_FACTOR / kept
-    chance = 6.0 * gain_variance / 4.0 * float(middle @ middle)
-    ratio = math.sqrt(float(curvature @ curvature) / chance) if chance > 0.0 else 0.0
-    modulation_z = (ratio - 1.0) * math.sqrt(curvature.size) / _RMS_RATIO_SD
-    gain_curvature = gain[2:] - 2.0 * gain[1:-1] + gain[:-2]
-    excess = float(gain_curvature @ gain_curvature) / gain_curvature.size - 6.0 * gain_variance
-    modulation_depth_db = _DB_PER_NEPER_OF_POWER * math.sqrt(max(excess, 0.0) / 6.0)
-    # A click lifts one frame's gain; a note holds it over the frames of its decay. A running
-    # median of 3 frames removes the one and keeps the other (chance is removed as above, a
-    # little more than the median leaves of it, so steady noise stays at 0).
-    declicked = median_filter(gain, _DECLICK_FRAMES, mode="nearest")
-    declicked_curvature = declicked[2:] - 2.0 * declicked[1:-1] + declicked[:-2]
-    declicked_excess = (float(declicked_curvature @ declicked_curvature) / declicked_curvature.size
-                        - 6.0 * gain_variance)
-    declicked_depth_db = _DB_PER_NEPER_OF_POWER * math.sqrt(max(declicked_excess, 0.0) / 6.0)
+    modulation_z, modulation_depth_db, declicked_depth_db = _modulation_cues(gain, kept, median_filter)
     return _NoiseCues(fluctuation_z, tonality_ratio, modulation_z, modulation_depth_db, declicked_depth_db)
 
 

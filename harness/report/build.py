@@ -58,6 +58,29 @@ logger = logging.getLogger(__name__)
 REPORT_MARKER = "report.json"  # names the study a report folder belongs to; only those are replaced
 
 
+def _summary(data: StudyData, analysis: Analysis, answers: list[str], finished: int) -> dict[str, Any]:
+    """What report.json holds: the answer, the variants, the trials and the tests, for programs."""
+    frame = analysis.frame
+    return {
+        "study": data.name,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cells": len(frame),
+        "cells_finished": finished,
+        "trial_states": data.trial_states,
+        "missing": missing_lines(data),
+        "answers": answers,
+        "variants": _json_ready(analysis.variants.reset_index(names="variant")),
+        "music": music_figures(analysis.variants, skip_reason(frame, data.run_params)),
+        "trials": _json_ready(frame),
+        "collapse_ranking": _json_ready(analysis.collapse_ranking),
+        "objective_ranking": _json_ready(analysis.objective_ranking),
+        "objective_tests": _json_ready(analysis.objective_tests),
+        "collapse_tests": _json_ready(analysis.collapse_tests),
+        "param_importances": data.importances,
+        "mlflow_parent_run_id": data.parent_run_id,
+    }
+
+
 def _build_report(data: StudyData, folder: Path) -> dict[str, Any]:
     """Write index.html, report.md, the PNGs and clips, trials.csv and report.json into `folder`.
 
@@ -101,24 +124,7 @@ def _build_report(data: StudyData, folder: Path) -> dict[str, Any]:
 
     (folder / "report.md").write_text(document.markdown())
     (folder / "index.html").write_text(document.html(folder))
-    summary = {
-        "study": data.name,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cells": len(frame),
-        "cells_finished": finished,
-        "trial_states": data.trial_states,
-        "missing": missing_lines(data),
-        "answers": answers,
-        "variants": _json_ready(analysis.variants.reset_index(names="variant")),
-        "music": music_figures(analysis.variants, skip_reason(frame, data.run_params)),
-        "trials": _json_ready(frame),
-        "collapse_ranking": _json_ready(analysis.collapse_ranking),
-        "objective_ranking": _json_ready(analysis.objective_ranking),
-        "objective_tests": _json_ready(analysis.objective_tests),
-        "collapse_tests": _json_ready(analysis.collapse_tests),
-        "param_importances": data.importances,
-        "mlflow_parent_run_id": data.parent_run_id,
-    }
+    summary = _summary(data, analysis, answers, finished)
     (folder / REPORT_MARKER).write_text(json.dumps(summary, indent=2, default=_json_default))
     return summary
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,55 @@ def _summary(values: list[float]) -> dict[str, float]:
             "min": min(values), "max": max(values)}
 
 
+def _draw_figures(clips: np.ndarray, config, reference, music, seed: int) -> tuple[dict, dict]:
+    """The figures of one draw's clips, and the music floors' notes (why no verdict)."""
+    from harness.evaluation.diagnostics import diagnose_batch
+    from harness.evaluation.quality import quality_metrics, within_floor
+
+    quality = quality_metrics(list(clips), reference, config.sample_rate, seed=seed)
+    diagnosis = diagnose_batch(list(clips), config.sample_rate, config.n)
+    distance, floor = quality["mr_lsd_db"], quality["mr_lsd_db_real_vs_real"]
+    music_values, floor_notes = music.measure(clips)
+    notes = music_values.get(NOTES_SUMMARY.name)
+    notes_p95 = music_values.get(NOTES_SUMMARY.name + catalogue.FLOOR_PARTS["p95"])
+    return {
+        "mr_lsd_db": distance, "mr_lsd_db_real_vs_real": floor,
+        "mr_lsd_db_real_vs_real_p95": quality["mr_lsd_db_real_vs_real_p95"],
+        "ratio": distance / floor if floor else None,
+        "within_floor": within_floor(distance, quality["mr_lsd_db_real_vs_real_p95"]),
+        "share_healthy": diagnosis.metrics["share_healthy"],
+        "collapsed_share": diagnosis.metrics["collapsed_share"],
+        "labels": [clip.label for clip in diagnosis.clips],
+        "rms": float(np.sqrt(np.mean(np.square(clips, dtype=np.float64)))),
+        "notes_summary": notes, "notes_summary_real_vs_real_p95": notes_p95,
+        "notes_within_floor": within_floor(notes, notes_p95),
+        "music": catalogue.keyed(catalogue.MUSIC.name, music_values) if music.enabled else None,
+    }, floor_notes
+
+
+def _load(run_id: str, data_dir: Path | None, tracking_uri: str | None,
+          sampling: dict) -> tuple[Any, Any, Any]:
+    """(the MLflow run, its dataset, its exported model sampled with `sampling`), checked to
+    fit each other; TensorFlow is imported only once the inputs are known to be good."""
+    from harness.tracking.store import TrackingStore, download_artifacts, get_run
+
+    store = TrackingStore.open(tracking_uri, create=False)  # read-only: never make a store
+    run = get_run(store, run_id)
+    if "seed" not in run.data.params:
+        raise SampleGanError(f"run {run_id} is not a training run (it records no seed)")
+    dataset = _dataset_of(run, data_dir)
+    model_dir = download_artifacts(store, run_id, "model")
+    import_tensorflow_quietly()
+    from models.sample_gan import SampleGAN
+
+    model, _ = SampleGAN.load(model_dir, sampling)
+    config = model.config
+    if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
+        raise SampleGanError(f"dataset {dataset.path} is n={dataset.n} at {dataset.sample_rate} Hz; "
+                             f"run {run_id} needs n={config.n} at {config.sample_rate} Hz")
+    return run, dataset, model
+
+
 def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
                      tracking_uri: str | None, progress: bool = True,
                      assignments: list[str] | None = None) -> dict:
@@ -82,36 +132,23 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
         rows, mr_lsd_db, mr_lsd_db_real_vs_real, mr_lsd_db_real_vs_real_p95, ratio,
         within_floor, share_healthy, collapsed_share, labels, rms, notes_summary,
         notes_summary_real_vs_real_p95, notes_within_floor, music: {music/<name>: value, floor
-        partners included} or None], "music": the `samplegan.music` status line,
+        partners included} or None], "sampling": the --set sampling keys ({} for the run's
+        own), "music": the `samplegan.music` status line,
         "music_floor_notes": {metric: why no verdict}, "logged": {quality/mr_lsd_db,
         eval/share_healthy, music/notes_summary as the run logged them}, "summary": {mr_lsd_db,
         ratio, share_healthy, notes_summary: mean/sd/min/max over every draw}}.
     """
     from harness.data.evaluation_audio import evaluation_segments, reference_clips
-    from harness.evaluation.diagnostics import diagnose_batch
-    from harness.evaluation.quality import ReferenceSet, quality_metrics, within_floor
-    from harness.tracking.store import TrackingStore, download_artifacts, get_run
+    from harness.evaluation.quality import ReferenceSet
     from harness.training.schedule import music_plan
 
     install_stop_handlers()
     sampling = parse_overrides(assignments or [])
     check_sampling_keys(sampling)
-    store = TrackingStore.open(tracking_uri, create=False)  # read-only: never make a store
-    run = get_run(store, run_id)
-    if "seed" not in run.data.params:
-        raise SampleGanError(f"run {run_id} is not a training run (it records no seed)")
-    seed = int(run.data.params["seed"])
-    dataset = _dataset_of(run, data_dir)
-    model_dir = download_artifacts(store, run_id, "model")
-    import_tensorflow_quietly()  # only once the inputs are known to be good
+    run, dataset, model = _load(run_id, data_dir, tracking_uri, sampling)
     from harness.training.generation import evaluation_clips
-    from models.sample_gan import SampleGAN
 
-    model, _ = SampleGAN.load(model_dir, sampling)
-    config = model.config
-    if dataset.n != config.n or dataset.sample_rate != config.sample_rate:
-        raise SampleGanError(f"dataset {dataset.path} is n={dataset.n} at {dataset.sample_rate} Hz; "
-                             f"run {run_id} needs n={config.n} at {config.sample_rate} Hz")
+    config, seed = model.config, int(run.data.params["seed"])
     segments = evaluation_segments(dataset, seed)
     reference = ReferenceSet(reference_clips(dataset, config.eval_length, segments),
                              config.sample_rate)
@@ -123,26 +160,9 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
         rows = redraw_rows(seed, draw, len(segments), config.eval_clips)
         sampling_seed = seed if draw == 0 else REDRAW_SAMPLING_SEED + draw
         clips = evaluation_clips(model, segments[rows], config.eval_length, sampling_seed)
-        quality = quality_metrics(list(clips), reference, config.sample_rate, seed=seed)
-        diagnosis = diagnose_batch(list(clips), config.sample_rate, config.n)
-        distance, floor = quality["mr_lsd_db"], quality["mr_lsd_db_real_vs_real"]
-        music_values, floor_notes = music.measure(clips)
-        notes = music_values.get(NOTES_SUMMARY.name)
-        notes_p95 = music_values.get(NOTES_SUMMARY.name + catalogue.FLOOR_PARTS["p95"])
-        results.append({
-            "draw": draw, "sampling_seed": sampling_seed, "rows": rows.tolist(),
-            "mr_lsd_db": distance, "mr_lsd_db_real_vs_real": floor,
-            "mr_lsd_db_real_vs_real_p95": quality["mr_lsd_db_real_vs_real_p95"],
-            "ratio": distance / floor if floor else None,
-            "within_floor": within_floor(distance, quality["mr_lsd_db_real_vs_real_p95"]),
-            "share_healthy": diagnosis.metrics["share_healthy"],
-            "collapsed_share": diagnosis.metrics["collapsed_share"],
-            "labels": [clip.label for clip in diagnosis.clips],
-            "rms": float(np.sqrt(np.mean(np.square(clips, dtype=np.float64)))),
-            "notes_summary": notes, "notes_summary_real_vs_real_p95": notes_p95,
-            "notes_within_floor": within_floor(notes, notes_p95),
-            "music": catalogue.keyed(catalogue.MUSIC.name, music_values) if music.enabled else None,
-        })
+        figures, floor_notes = _draw_figures(clips, config, reference, music, seed)
+        results.append({"draw": draw, "sampling_seed": sampling_seed, "rows": rows.tolist(),
+                        **figures})
         if progress:
             print(format_draw(results[-1]), file=sys.stderr, flush=True)
     summary = {name: _summary([r[name] for r in results if r[name] is not None])
@@ -151,8 +171,7 @@ def evaluate_command(*, run_id: str, draws: int, data_dir: Path | None,
     metrics = run.data.metrics
     return {"run_id": run_id, "seed": seed, "clips": config.eval_clips,
             "samples": config.eval_length, "draws": results, "sampling": sampling,
-            "music": music.status,
-            "music_floor_notes": floor_notes,
+            "music": music.status, "music_floor_notes": floor_notes,
             "logged": {key: metrics.get(key) for key in (MR_LSD.key, SHARE_HEALTHY.key,
                                                          NOTES_SUMMARY.key)},
             "summary": summary}

@@ -400,6 +400,33 @@ class PitchFigure:
     figure: Figure | None = field(default=None, repr=False, compare=False)
 
 
+def _draw_pitch_spectrogram(axis, clip: np.ndarray, sample_rate_hz: int, track, name: str) -> None:
+    """One clip's log-frequency power spectrogram with pYIN's voiced f0 drawn over it."""
+    import librosa
+
+    from harness.evaluation.music import PITCH_HIGH_HZ, PITCH_LOW_HZ
+    from harness.evaluation.spectral import spectral_fft_size
+
+    n_fft = spectral_fft_size(sample_rate_hz)
+    power_db = librosa.power_to_db(
+        np.abs(librosa.stft(np.pad(clip, (0, max(0, n_fft - clip.size))), n_fft=n_fft,
+                            hop_length=n_fft // 2)) ** 2,
+        ref=np.max, amin=1e-12, top_db=PITCH_SPECTROGRAM_RANGE_DB)  # (bins, frames)
+    frequencies = librosa.fft_frequencies(sr=sample_rate_hz, n_fft=n_fft)
+    axis.pcolormesh(track.times_s[: power_db.shape[1]], frequencies, power_db,
+                    cmap="magma", shading="nearest", rasterized=True)
+    axis.set_yscale("log")
+    axis.set_ylim(PITCH_VIEW_LOW_HZ, sample_rate_hz / 2)
+    ticks = [hz for hz in _PITCH_TICKS_HZ if hz < sample_rate_hz / 2]
+    axis.set_yticks(ticks, [f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in ticks])
+    axis.minorticks_off()
+    axis.plot(track.times_s, track.f0_hz, color="cyan", linewidth=1.8,
+              label="pYIN f0 (voiced frames)", gid=f"f0:{name}")
+    for bound in (PITCH_LOW_HZ, PITCH_HIGH_HZ):
+        axis.axhline(bound, color="0.8", linewidth=0.6, linestyle=":")
+    axis.tick_params(labelsize=7, labelbottom=False)
+
+
 def plot_pitch_tracks(clips: Mapping[str, np.ndarray], sample_rate_hz: int, path: Path,
                       title: str = "") -> PitchFigure:
     """pYIN's pitch track over the log-frequency spectrogram of each clip, side by side.
@@ -424,10 +451,7 @@ def plot_pitch_tracks(clips: Mapping[str, np.ndarray], sample_rate_hz: int, path
     Raises:
         ValueError: If `clips` is empty.
     """
-    import librosa
-
-    from harness.evaluation.music import PITCH_HIGH_HZ, PITCH_LOW_HZ, pitch_track
-    from harness.evaluation.spectral import spectral_fft_size
+    from harness.evaluation.music import pitch_track
 
     if not clips:
         raise ValueError("no clips to plot")
@@ -435,38 +459,18 @@ def plot_pitch_tracks(clips: Mapping[str, np.ndarray], sample_rate_hz: int, path
     figure.subplots_adjust(left=0.08 / len(clips), right=0.99, bottom=0.11, top=0.84,
                            hspace=0.08, wspace=0.12)
     grid = figure.add_gridspec(2, len(clips), height_ratios=(3.2, 1.0))
-    n_fft = spectral_fft_size(sample_rate_hz)
     panels: dict[str, tuple[float, float]] = {}
     for column, (name, clip) in enumerate(clips.items()):
         clip = np.asarray(clip, dtype=np.float32)
         spec_axis = figure.add_subplot(grid[0, column])
         voicing_axis = figure.add_subplot(grid[1, column], sharex=spec_axis)
         track = pitch_track(clip, sample_rate_hz)
-        power_db = librosa.power_to_db(
-            np.abs(librosa.stft(np.pad(clip, (0, max(0, n_fft - clip.size))), n_fft=n_fft,
-                                hop_length=n_fft // 2)) ** 2,
-            ref=np.max, amin=1e-12, top_db=PITCH_SPECTROGRAM_RANGE_DB)  # (bins, frames)
-        frequencies = librosa.fft_frequencies(sr=sample_rate_hz, n_fft=n_fft)
-        spec_axis.pcolormesh(track.times_s[: power_db.shape[1]], frequencies, power_db,
-                             cmap="magma", shading="nearest", rasterized=True)
-        spec_axis.set_yscale("log")
-        spec_axis.set_ylim(PITCH_VIEW_LOW_HZ, sample_rate_hz / 2)
-        ticks = [hz for hz in _PITCH_TICKS_HZ if hz < sample_rate_hz / 2]
-        spec_axis.set_yticks(ticks, [f"{hz / 1000:g}k" if hz >= 1000 else str(hz) for hz in ticks])
-        spec_axis.minorticks_off()
-        spec_axis.plot(track.times_s, track.f0_hz, color="cyan", linewidth=1.8,
-                       label="pYIN f0 (voiced frames)", gid=f"f0:{name}")
-        for bound in (PITCH_LOW_HZ, PITCH_HIGH_HZ):
-            spec_axis.axhline(bound, color="0.8", linewidth=0.6, linestyle=":")
+        _draw_pitch_spectrogram(spec_axis, clip, sample_rate_hz, track, name)
         voiced_share = float(np.mean(track.voiced)) if track.voiced.size else 0.0
         confidence = float(np.nanmean(track.probability)) if track.probability.size else 0.0
         panels[name] = (voiced_share, confidence)
         spec_axis.set_title(f"{name}: voiced {voiced_share:.0%} of frames, mean voicing "
                             f"probability {confidence:.2f}", fontsize=9, loc="left")
-        spec_axis.tick_params(labelsize=7, labelbottom=False)
-        if column == 0:
-            spec_axis.set_ylabel("Hz (log)", fontsize=8)
-            spec_axis.legend(loc="upper right", fontsize=7)
         voicing_axis.fill_between(track.times_s, 0.0, track.voiced.astype(float), step="mid",
                                   color="tab:cyan", alpha=0.25, linewidth=0, label="voiced")
         voicing_axis.plot(track.times_s, track.probability, color="tab:blue", linewidth=1.0,
@@ -476,6 +480,8 @@ def plot_pitch_tracks(clips: Mapping[str, np.ndarray], sample_rate_hz: int, path
         voicing_axis.set_xlabel("time (s)", fontsize=8)
         voicing_axis.tick_params(labelsize=7)
         if column == 0:
+            spec_axis.set_ylabel("Hz (log)", fontsize=8)
+            spec_axis.legend(loc="upper right", fontsize=7)
             voicing_axis.legend(loc="upper right", fontsize=7, ncols=2)
     figure.suptitle(title or "does it hold a pitch? pYIN f0 over the spectrogram", fontsize=10)
     save_figure(figure, path)
