@@ -466,7 +466,7 @@ def final_summary(evaluation: Evaluation, output_head: str, music_status: str = 
     the held-out gain over linear prediction (in nats per sample for the mu-law head, in MSE
     for the tanh head: `harness.evaluation.likelihood`)."""
     diagnosis = evaluation.diagnosis.metrics
-    parts = [f"final evaluation at GAN step {evaluation.step}: {evaluation.diagnosis.label}, "
+    parts = [f"final evaluation {evaluation.moment}: {evaluation.diagnosis.label}, "
              f"{diagnosis.get('share_healthy', 0.0):.0%} of clips healthy"]
     mr_lsd, floor = (evaluation.quality.get(key) for key in ("mr_lsd_db", "mr_lsd_db_real_vs_real"))
     if mr_lsd is not None:

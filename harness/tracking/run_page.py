@@ -163,7 +163,7 @@ def pitch_section(evaluation: Evaluation, heldout_clip: np.ndarray | None, folde
     label = evaluation.diagnosis.clips[0].label
     clips = {f"generated clip 0 ({label})": evaluation.clips[0]}
     note = (f"pYIN's f0 (cyan, where it calls a frame voiced) over the spectrogram of generated "
-            f"clip 0 at GAN step {evaluation.step}")
+            f"clip 0 {evaluation.moment}")
     if heldout_clip is not None and len(heldout_clip) == length:
         clips[f"{heldout_name} clip"] = heldout_clip
         note += f", beside a {heldout_name} clip of the same length ({seconds:.3g} s)"
@@ -207,7 +207,7 @@ def render_evaluation(evaluation: Evaluation, folder: Path,
         for index, clip in enumerate(evaluation.clips):
             write_wav(folder / f"clip_{index:02d}.wav", clip, evaluation.sample_rate_hz)
         plot_clips(list(evaluation.clips), evaluation.sample_rate_hz, evaluation.n,
-                   evaluation.diagnosis.clips, png, title=f"GAN step {evaluation.step}")
+                   evaluation.diagnosis.clips, png, title=evaluation.moment)
         (folder / "diagnostics.json").write_text(json.dumps({
             "step": evaluation.step,
             "batch": evaluation.diagnosis.to_dict(),

@@ -61,6 +61,15 @@ class Evaluation:
     music: dict[str, float | None] = field(default_factory=dict)  # empty when the run skips music
     music_floor_notes: dict[str, str] = field(default_factory=dict)  # music metric -> why no verdict
     generation_s: float | None = None  # wall time of generating `clips` (the first includes tracing)
+    teacher_steps: int = 0  # teacher-forced (pretrain) steps done before it
+
+    @property
+    def moment(self) -> str:
+        """When it was taken, as a reader would say it: "at GAN step 40", or "after 600
+        teacher-forced steps" for a run evaluated before any GAN step (GAN off)."""
+        if self.step == 0 and self.teacher_steps:
+            return f"after {self.teacher_steps:,} teacher-forced steps"
+        return f"at GAN step {self.step}"
 
     def metrics(self) -> dict[str, float]:
         """Flat numeric metrics for tracking, keyed as in `harness.evaluation.catalogue`;

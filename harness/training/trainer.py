@@ -401,7 +401,7 @@ class Trainer:
             dynamics=diagnose_training(gan_history(self.history)),
             likelihood=self.heldout_likelihood(),
             music=music, music_floor_notes=music_floor_notes,
-            generation_s=generation_s,
+            generation_s=generation_s, teacher_steps=int(self.steps["pretrain"].numpy()),
         )
         self.evaluations.append(evaluation)
         if step not in self.evaluated_steps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -214,6 +215,11 @@ def test_a_stateless_generator_teacher_forces_sequences_shorter_than_its_window(
     client = mlflow.MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
     losses = client.get_metric_history(run_id, "pretrain/teacher_loss")
     assert losses and all(math.isfinite(m.value) for m in losses)
+    # A run without GAN steps says when it was evaluated in teacher-forced steps, not "GAN step 0".
+    assert "final evaluation after 2 teacher-forced steps: " in completed.stderr
+    page = Path(client.download_artifacts(run_id, "final/index.html")).read_text()
+    assert "<h2>Generated clips after 2 teacher-forced steps</h2>" in page
+    assert "GAN step 0" not in page
 
 
 def test_teacher_batches_are_the_same_crops_negated_and_scaled_when_augmented(tiny_training, tiny_corpus,
