@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -61,9 +62,15 @@ def child_runs(name: str, tracking_uri: str | None = None):
     return parents, children
 
 
+def _interruptible() -> None:
+    """In the child before exec: Ctrl-C does what it does in a terminal, even when pytest runs
+    as a background job (`cmd &`, nohup), which starts its children with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def launch(spec: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([SAMPLEGAN, "study", "run", str(spec), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=_interruptible,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
 
 
